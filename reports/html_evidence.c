@@ -1,0 +1,194 @@
+/* Pictures of a check's evidence in report.html: for a recovery check, the
+ * measured time as a bar against its limit; for a linearizability failure,
+ * the operations that cannot be linearized on their own small timeline (one
+ * row per process, a bar from invoke to completion, labelled "read x → 1"),
+ * with the offending operation outlined. Any other evidence is shown as JSON
+ * by html.c. */
+#include "reports/internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "harness/base/alloc.h"
+
+#define EV_MAX_OPS 40
+#define EV_MAX_ROWS 12
+#define EV_W 900.0
+#define EV_X0 70.0
+#define EV_X1 (EV_W - 20.0)
+#define EV_ROW 30.0
+
+static void recovery_bar(fl_buf_t *b, const json_t *c) {
+  int has_rec = fl__jisnum(c, "recovery_s");
+  int has_lim = fl__jisnum(c, "limit_s");
+  double rec = fl__jnum(c, "recovery_s", 0), lim = fl__jnum(c, "limit_s", 0);
+  int ok = strcmp(fl__jstr(c, "status", ""), "pass") == 0;
+  double scale = (has_rec ? rec : 0) > lim ? rec : lim;
+  if (!has_rec)
+    scale = lim;
+  scale = scale > 0 ? scale * 1.25 : 1;
+  const double x0 = 110, x1 = 580, h = 16;
+  char s0[32], s1[32];
+  fl_buf_printf(b, "<svg class=\"ev-recovery\" viewBox=\"0 0 600 44\" role=\"img\" "
+                   "aria-label=\"recovery time against its limit\">");
+  fl_buf_printf(b, "<text class=\"fl-name\" x=\"%.1f\" y=\"%.1f\">recovery</text>", x0 - 8,
+                8 + h / 2 + 4);
+  fl_buf_printf(b, "<rect class=\"s-none\" x=\"%.1f\" y=\"8\" width=\"%.1f\" height=\"%.1f\"/>",
+                x0, x1 - x0, h);
+  if (has_rec) {
+    double w = rec / scale * (x1 - x0);
+    fl_buf_printf(b, "<rect class=\"%s\" x=\"%.1f\" y=\"8\" width=\"%.1f\" height=\"%.1f\">"
+                     "<title>recovered in %s</title></rect>",
+                  ok ? "o-ok" : "o-fail", x0, w < 1 ? 1 : w, h,
+                  fl__fmt_secs(s0, sizeof(s0), rec));
+    fl_buf_printf(b, "<text class=\"fl-tick\" text-anchor=\"start\" x=\"%.1f\" y=\"38\">"
+                     "recovered in %s</text>",
+                  x0, s0);
+  } else {
+    fl_buf_printf(b, "<rect fill=\"url(#evh)\" x=\"%.1f\" y=\"8\" width=\"%.1f\" "
+                     "height=\"%.1f\"/><text class=\"fl-tick\" text-anchor=\"start\" "
+                     "x=\"%.1f\" y=\"38\">did not recover</text>",
+                  x0, x1 - x0, h, x0);
+    fl_buf_puts(b, "<defs><pattern id=\"evh\" width=\"6\" height=\"6\" "
+                   "patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\">"
+                   "<rect width=\"2.5\" height=\"6\" fill=\"#d62728\"/></pattern></defs>");
+  }
+  if (has_lim) {
+    double x = x0 + lim / scale * (x1 - x0);
+    fl_buf_printf(b, "<path class=\"limit\" d=\"M%.1f 3V%.1f\"/>"
+                     "<text class=\"fl-tick\" x=\"%.1f\" y=\"38\">limit %s</text>",
+                  x, 8 + h + 5, x, fl__fmt_secs(s1, sizeof(s1), lim));
+  }
+  fl_buf_puts(b, "</svg>\n");
+}
+
+typedef struct {
+  const json_t *op;
+  double inv, comp;
+  int row;
+  int bad;  /* the operation the checker could not place */
+  int open; /* never completed (an info operation) */
+} evop_t;
+
+static int add_evop(evop_t *ops, int n, const json_t *op, int bad, long long *procs,
+                    int *nprocs) {
+  if (n >= EV_MAX_OPS || !json_is_object(op) || !fl__jisnum(op, "invoke_s"))
+    return n;
+  evop_t *e = &ops[n];
+  e->op = op;
+  e->inv = fl__jnum(op, "invoke_s", 0);
+  e->comp = fl__jnum(op, "complete_s", NAN);
+  e->open = isnan(e->comp);
+  e->bad = bad;
+  long long p = (long long)fl__jnum(op, "process", -1);
+  int r = 0;
+  while (r < *nprocs && procs[r] != p)
+    r++;
+  if (r == *nprocs) {
+    if (*nprocs == EV_MAX_ROWS)
+      return n; /* more processes than rows: left out */
+    procs[(*nprocs)++] = p;
+  }
+  e->row = r;
+  return n + 1;
+}
+
+static void lin_timeline(fl_buf_t *b, const json_t *ev) {
+  evop_t ops[EV_MAX_OPS];
+  long long procs[EV_MAX_ROWS];
+  int nprocs = 0, n = 0;
+  n = add_evop(ops, n, json_object_get(ev, "op"), 1, procs, &nprocs);
+  size_t i;
+  json_t *op;
+  json_array_foreach(fl__jarr(ev, "concurrent"), i, op) n =
+      add_evop(ops, n, op, 0, procs, &nprocs);
+  if (n == 0)
+    return;
+  double lo = INFINITY, hi = -INFINITY;
+  for (int k = 0; k < n; k++) {
+    lo = fmin(lo, ops[k].inv);
+    hi = fmax(hi, isnan(ops[k].comp) ? ops[k].inv : ops[k].comp);
+  }
+  double pad = (hi - lo) * 0.06 + 1e-3;
+  double t0 = lo - pad, t1 = hi + pad;
+  /* An operation that never completed runs off the right edge. */
+  for (int k = 0; k < n; k++) {
+    if (isnan(ops[k].comp))
+      ops[k].comp = t1;
+  }
+  double height = 26 + nprocs * EV_ROW + 22;
+  fl_buf_printf(b, "<svg class=\"ev-lin\" viewBox=\"0 0 %.0f %.0f\" role=\"img\" "
+                   "aria-label=\"operations that cannot be linearized\">",
+                EV_W, height);
+  /* Ticks in milliseconds from the first invoke: the interesting distances
+   * here are short. */
+  double span = t1 - t0;
+  double raw = span / 8, p = pow(10, floor(log10(raw))), f = raw / p;
+  double step = (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * p;
+  double bot = 20 + nprocs * EV_ROW;
+  for (double s = ceil(t0 / step) * step; s <= t1; s += step) {
+    double x = EV_X0 + (s - t0) / span * (EV_X1 - EV_X0);
+    fl_buf_printf(b, "<path class=\"grid\" d=\"M%.1f 14V%.1f\"/><text class=\"fl-tick\" "
+                     "x=\"%.1f\" y=\"%.1f\">%.3f s</text>",
+                  x, bot, x, bot + 14, s);
+  }
+  for (int r = 0; r < nprocs; r++)
+    fl_buf_printf(b, "<text class=\"fl-name\" x=\"%.1f\" y=\"%.1f\">process %lld</text>",
+                  EV_X0 - 8, 20 + r * EV_ROW + 15, procs[r]);
+  for (int k = 0; k < n; k++) {
+    evop_t *e = &ops[k];
+    const char *type = fl__jstr(e->op, "type", "ok");
+    const char *cls = strcmp(type, "ok") == 0 ? "o-ok" : strcmp(type, "fail") == 0 ? "o-fail"
+                                                                                   : "o-info";
+    double xs = EV_X0 + (e->inv - t0) / span * (EV_X1 - EV_X0);
+    double xe = EV_X0 + (e->comp - t0) / span * (EV_X1 - EV_X0);
+    if (xe - xs < 3)
+      xe = xs + 3;
+    double y = 20 + e->row * EV_ROW + 4;
+    fl_buf_t lb;
+    fl_buf_init(&lb, 1024);
+    fl__op_label_esc(&lb, e->op);
+    if (strcmp(type, "ok") != 0) {
+      fl_buf_puts(&lb, " (");
+      fl_buf_esc(&lb, type, 10, FL_ESC_ONELINE);
+      fl_buf_puts(&lb, ")");
+    }
+    fl_buf_printf(b, "<g class=\"evop%s\"><title>process %lld: %s\ninvoked at %.4f s, ",
+                  e->bad ? " bad" : "", procs[e->row], fl_buf_str(&lb), e->inv);
+    if (e->open)
+      fl_buf_puts(b, "never completed</title>");
+    else
+      fl_buf_printf(b, "completed at %.4f s</title>", e->comp);
+    fl_buf_printf(b, "<rect class=\"%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+                     "height=\"20\" rx=\"3\"/>",
+                  cls, xs, y, xe - xs);
+    /* The label goes inside the bar when it fits, else to its right (or
+     * left, at the right edge). */
+    double w = 0;
+    for (const char *q = fl_buf_str(&lb); *q; q++)
+      w += ((*q & 0xC0) != 0x80) ? 6.6 : 0;
+    double tx = xs + 5;
+    const char *tcls = "ev-in";
+    if (w + 10 > xe - xs) {
+      tcls = "ev-out";
+      tx = xe + 5 + w > EV_W ? xs - 5 - w : xe + 5;
+    }
+    fl_buf_printf(b, "<text class=\"%s\" x=\"%.1f\" y=\"%.1f\">%s%s</text></g>", tcls, tx,
+                  y + 14, e->bad ? "\xE2\x9C\x97 " : "", fl_buf_str(&lb));
+    fl_buf_free(&lb);
+  }
+  fl_buf_puts(b, "</svg>\n");
+}
+
+void fl__html_evidence(fl_buf_t *b, const json_t *check) {
+  const char *kind = fl__jstr(check, "kind", "");
+  json_t *ev = fl__jobj(check, "evidence");
+  if (fl__jisnum(check, "recovery_s") || fl__jisnum(check, "limit_s") ||
+      strcmp(kind, "recovery") == 0) {
+    if (fl__jisnum(check, "recovery_s") || fl__jisnum(check, "limit_s"))
+      recovery_bar(b, check);
+  }
+  if (ev != NULL && fl__jisnum(json_object_get(ev, "op"), "invoke_s"))
+    lin_timeline(b, ev);
+}

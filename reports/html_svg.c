@@ -1,0 +1,898 @@
+/* The timeline of report.html: one inline SVG in which every row shares one
+ * time axis, so a reviewer reads down a column to see what happened at one
+ * moment. From the top: fault labels, check verdicts, one lane per service
+ * coloured by state, the operations (one row per client), latency of each
+ * operation (log scale) and throughput per second. Fault bands run down the
+ * whole height.
+ *
+ * Everything is bounded: operations are merged into runs and latency points
+ * into grid cells until each chart holds at most FL__SVG_MAX_MARKS elements,
+ * whatever the size of the history. Tooltips are SVG <title>s (no script). */
+#include "reports/internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness/base/alloc.h"
+
+#define FL__SVG_MAX_MARKS 4000
+#define MAX_LANES 48
+#define MAX_FAULTS 200
+#define MAX_CHECKS 200
+#define MAX_SEGS 1500 /* state segments per lane */
+#define MAX_OP_ROWS 16
+#define LABEL_ROWS 6
+
+/* Geometry, in SVG user units (the SVG scales to the page width). */
+#define W 1200.0
+#define X0 150.0
+#define X1 (W - 18.0)
+#define LANE_H 22.0
+#define LANE_GAP 5.0
+#define LAT_H 120.0
+#define THR_H 90.0
+#define CHAR_W 6.3 /* average width of an 11px sans-serif character */
+
+/* ---- colours and names ---------------------------------------------------- */
+
+static const char *const fault_palette[] = {
+    "#7b52ab", /* 0 partition */
+    "#2f6db5", /* 1 latency, jitter, slow */
+    "#1f8a7f", /* 2 bandwidth, slicer, limit */
+    "#a01c2c", /* 3 kill, crash */
+    "#b58900", /* 4 pause, stop */
+    "#c23b80", /* 5 clock */
+    "#7a5230", /* 6 loss, timeout, blackhole, reset, down */
+    "#55616b", /* 7.. others */
+    "#6b7a1f",
+    "#8a4b2f",
+};
+
+static int fault_color_index(const char *kind) {
+  static const struct {
+    const char *word;
+    int idx;
+  } words[] = {{"partition", 0}, {"latency", 1},  {"jitter", 1},   {"slow", 1},
+               {"bandwidth", 2}, {"slicer", 2},   {"limit", 2},    {"kill", 3},
+               {"crash", 3},     {"pause", 4},    {"stop", 4},     {"clock", 5},
+               {"time", 5},      {"skew", 5},     {"loss", 6},     {"blackhole", 6},
+               {"reset", 6},     {"down", 6},     {"drop", 6}};
+  for (size_t i = 0; i < FL_ARRAY_SIZE(words); i++) {
+    if (strstr(kind, words[i].word) != NULL)
+      return words[i].idx;
+  }
+  unsigned h = 5381;
+  for (const char *p = kind; *p; p++)
+    h = h * 33 + (unsigned char)*p;
+  return 7 + (int)(h % 3);
+}
+
+const char *fl__fault_color(const char *kind) {
+  return fault_palette[fault_color_index(kind)];
+}
+
+/* A service state's class (its colour, in html.c's stylesheet) and name. */
+static const char *state_class(const char *state, const char *prev) {
+  if (strcmp(state, "ready") == 0 || strcmp(state, "resumed") == 0 ||
+      strcmp(state, "up") == 0)
+    return "up";
+  if (strcmp(state, "starting") == 0)
+    return "starting";
+  if (strcmp(state, "paused") == 0)
+    return "paused";
+  if (strcmp(state, "stopping") == 0)
+    return "stopping";
+  if (strcmp(state, "stopped") == 0)
+    return "stopped";
+  if (strcmp(state, "killed") == 0)
+    return "killed";
+  /* The exit that follows a kill is the kill's doing, not a surprise. */
+  if (strcmp(state, "exited") == 0)
+    return prev != NULL && strcmp(prev, "killed") == 0 ? "killed" : "exited";
+  if (strcmp(state, "crashed") == 0)
+    return "crashed";
+  return "other";
+}
+
+/* ---- helpers --------------------------------------------------------------- */
+
+typedef struct {
+  fl_buf_t *b;
+  const json_t *report;
+  const fl__hist_t *hist;
+  double end; /* seconds at the right edge */
+  double step; /* seconds between ticks */
+  /* Layout, top to bottom. */
+  double y_ticks, y_labels, y_checks, y_lanes, y_ops, y_lat, y_thr, y_axis, height;
+  double band_top, band_bot;
+  int label_rows, nlanes, op_rows;
+  double op_row_h;
+} tl_t;
+
+static double xt(const tl_t *t, double s) {
+  if (!(s > 0))
+    s = 0;
+  if (s > t->end)
+    s = t->end;
+  return X0 + s / t->end * (X1 - X0);
+}
+
+/* How many characters an escaped string shows (an entity counts one). */
+static size_t vis_len(const char *s) {
+  size_t n = 0;
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if (*p == '&') {
+      const unsigned char *semi = (const unsigned char *)strchr((const char *)p, ';');
+      if (semi != NULL)
+        p = semi;
+    }
+    if ((*p & 0xC0) != 0x80)
+      n++;
+  }
+  return n;
+}
+
+static double nice_step(double raw) {
+  double p = pow(10, floor(log10(raw)));
+  double f = raw / p;
+  return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * p;
+}
+
+static void fmt_tick(char *out, size_t n, double v) {
+  snprintf(out, n, "%g", fabs(v) < 1e-9 ? 0.0 : v);
+}
+
+/* ---- fault labels: packed into rows so that none overlaps ------------------- */
+
+typedef struct {
+  const json_t *f;
+  double xs, xe;
+  int row; /* -1: no room for a label */
+  int instant, active;
+  char *label; /* new, escaped */
+} band_t;
+
+static int collect_bands(tl_t *t, band_t *bands) {
+  size_t i;
+  json_t *f;
+  int n = 0;
+  double row_end[LABEL_ROWS];
+  for (int r = 0; r < LABEL_ROWS; r++)
+    row_end[r] = -1e9;
+  json_array_foreach(fl__jarr(t->report, "faults"), i, f) {
+    if (n == MAX_FAULTS)
+      break;
+    band_t *bd = &bands[n++];
+    bd->f = f;
+    double s = fl__jnum(f, "start_s", 0);
+    bd->active = !fl__jisnum(f, "end_s");
+    double e = bd->active ? t->end : fl__jnum(f, "end_s", s);
+    bd->xs = xt(t, s);
+    bd->xe = xt(t, e);
+    bd->instant = !bd->active && bd->xe - bd->xs < 2.5;
+    if (bd->xe - bd->xs < 2.5)
+      bd->xe = bd->xs + 2.5;
+    fl_buf_t lb;
+    fl_buf_init(&lb, 1024);
+    fl_buf_esc(&lb, fl__jstr(f, "kind", "fault"), 40, FL_ESC_ONELINE);
+    if (json_array_size(fl__jarr(f, "targets")) > 0) {
+      fl_buf_puts(&lb, " ");
+      fl__targets_esc(&lb, json_object_get(f, "targets"), FL_ESC_ONELINE);
+    }
+    if (bd->active)
+      fl_buf_puts(&lb, " \xE2\x86\x92"); /* → still active at the end */
+    bd->label = fl_strdup(fl_buf_str(&lb));
+    fl_buf_free(&lb);
+    double w = (double)vis_len(bd->label) * CHAR_W + 10;
+    /* A label may start left of its band when the band sits at the right edge. */
+    double lx = bd->xs + w > X1 ? X1 - w : bd->xs;
+    bd->row = -1;
+    for (int r = 0; r < LABEL_ROWS; r++) {
+      if (row_end[r] < lx - 3) {
+        bd->row = r;
+        row_end[r] = lx + w;
+        if (r + 1 > t->label_rows)
+          t->label_rows = r + 1;
+        break;
+      }
+    }
+  }
+  return n;
+}
+
+static void draw_band(tl_t *t, const band_t *bd) {
+  fl_buf_t *b = t->b;
+  const char *color = fl__fault_color(fl__jstr(bd->f, "kind", ""));
+  char s0[32], s1[32];
+  double start = fl__jnum(bd->f, "start_s", 0);
+  fl_buf_printf(b, "<g class=\"fault\"><title>fault #%d ",
+                (int)fl__jnum(bd->f, "id", 0));
+  fl_buf_puts(b, bd->label);
+  fl_buf_printf(b, "\nfrom %s", fl__fmt_secs(s0, sizeof(s0), start));
+  if (bd->active)
+    fl_buf_puts(b, ", still active at the end");
+  else
+    fl_buf_printf(b, " to %s",
+                  fl__fmt_secs(s1, sizeof(s1), fl__jnum(bd->f, "end_s", start)));
+  json_t *attrs = fl__jobj(bd->f, "attrs");
+  if (attrs != NULL && json_object_size(attrs) > 0) {
+    char *a = json_dumps(attrs, JSON_COMPACT);
+    fl_buf_puts(b, "\n");
+    fl_buf_esc(b, a, 300, 0);
+    free(a);
+  }
+  fl_buf_puts(b, "</title>");
+  double h = t->band_bot - t->band_top;
+  if (bd->instant) {
+    fl_buf_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"2.5\" height=\"%.1f\" "
+                     "fill=\"%s\" fill-opacity=\".75\"/>",
+                  bd->xs - 1.25, t->band_top, h, color);
+  } else {
+    fl_buf_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+                     "fill=\"%s\" fill-opacity=\".10\"/>",
+                  bd->xs, t->band_top, bd->xe - bd->xs, h, color);
+    fl_buf_printf(b, "<path d=\"M%.1f %.1fv%.1f\" stroke=\"%s\" stroke-width=\"1.2\"/>",
+                  bd->xs, t->band_top, h, color);
+    if (!bd->active)
+      fl_buf_printf(b, "<path d=\"M%.1f %.1fv%.1f\" stroke=\"%s\" stroke-width=\"1.2\" "
+                       "stroke-dasharray=\"4 3\"/>",
+                    bd->xe, t->band_top, h, color);
+  }
+  if (bd->row >= 0) {
+    double w = (double)vis_len(bd->label) * CHAR_W + 10;
+    double lx = bd->xs + w > X1 ? X1 - w : bd->xs;
+    double ly = t->y_labels + bd->row * 17.0;
+    fl_buf_printf(b, "<path d=\"M%.1f %.1fV%.1f\" stroke=\"%s\" stroke-width=\"1.2\"/>",
+                  bd->xs, ly + 15, t->band_top, color);
+    fl_buf_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"15\" rx=\"3\" "
+                     "fill=\"%s\"/><text class=\"fl-label\" x=\"%.1f\" y=\"%.1f\">%s</text>",
+                  lx, ly, w, color, lx + 5, ly + 11, bd->label);
+  }
+  fl_buf_puts(b, "</g>\n");
+}
+
+/* Hatching over the lanes of the services a fault targets. For a partition
+ * given as sides, that is the smallest side: the part cut off. */
+static void draw_band_targets(tl_t *t, const band_t *bd) {
+  json_t *targets = json_object_get(bd->f, "targets");
+  json_t *marked = targets;
+  size_t i;
+  json_t *side;
+  json_array_foreach(targets, i, side) {
+    if (json_is_array(side) &&
+        (marked == targets || json_array_size(side) < json_array_size(marked)))
+      marked = side;
+  }
+  int ci = fault_color_index(fl__jstr(bd->f, "kind", ""));
+  json_t *svc;
+  json_array_foreach(fl__jarr(t->report, "services"), i, svc) {
+    if ((int)i >= t->nlanes)
+      break;
+    const char *name = fl__jstr(svc, "name", "");
+    if (!fl__targets_has(marked, name))
+      continue;
+    double y = t->y_lanes + (double)i * (LANE_H + LANE_GAP);
+    fl_buf_printf(t->b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+                        "fill=\"url(#fh%d)\" stroke=\"%s\" stroke-width=\"1.5\"/>",
+                  bd->xs, y + 1, bd->xe - bd->xs, LANE_H - 2, ci, fault_palette[ci]);
+  }
+}
+
+/* ---- service lanes ------------------------------------------------------------ */
+
+static void draw_lane(tl_t *t, const json_t *svc, double y) {
+  fl_buf_t *b = t->b;
+  fl_buf_puts(b, "<g class=\"lane\">");
+  fl_buf_printf(b, "<text class=\"fl-name\" x=\"%.1f\" y=\"%.1f\">", X0 - 8,
+                y + LANE_H / 2 + 4);
+  fl_buf_esc(b, fl__jstr(svc, "name", "?"), 22, FL_ESC_ONELINE);
+  fl_buf_puts(b, "</text>");
+  fl_buf_printf(b, "<rect class=\"s-none\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+                   "height=\"%.1f\"/>",
+                X0, y, X1 - X0, LANE_H);
+  json_t *states = fl__jarr(svc, "states");
+  size_t n = json_array_size(states);
+  const char *prev = NULL;
+  int pid = 0;
+  for (size_t i = 0; i < n && i < MAX_SEGS; i++) {
+    json_t *st = json_array_get(states, i);
+    const char *state = fl__jstr(st, "state", "?");
+    const char *cls = state_class(state, prev);
+    if (fl__jisnum(st, "pid"))
+      pid = (int)fl__jnum(st, "pid", 0);
+    double s = fl__jnum(st, "t", 0);
+    double e = t->end;
+    /* A segment lasts until the next state change. */
+    if (i + 1 < n)
+      e = fl__jnum(json_array_get(states, i + 1), "t", e);
+    if (strcmp(cls, "stopped") == 0 && i + 1 == n && s >= t->end - 1e-9) {
+      prev = state;
+      continue;
+    }
+    double xs = xt(t, s), xe = xt(t, e);
+    if (xe < xs)
+      xe = xs;
+    /* The exit after a kill continues the killed segment's look. */
+    char ss[32], es[32];
+    fl_buf_printf(b, "<rect class=\"s-%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+                     "height=\"%.1f\"><title>",
+                  cls, xs, y + 1, xe - xs < 0.8 ? 0.8 : xe - xs, LANE_H - 2);
+    fl_buf_esc(b, fl__jstr(svc, "name", "?"), 60, 0);
+    fl_buf_puts(b, ": ");
+    fl_buf_esc(b, state, 40, 0);
+    const char *detail = fl__jstr(st, "detail", NULL);
+    if (detail != NULL) {
+      fl_buf_puts(b, " (");
+      fl_buf_esc(b, detail, 200, 0);
+      fl_buf_puts(b, ")");
+    }
+    fl_buf_printf(b, "\n%s \xE2\x80\x93 %s", fl__fmt_secs(ss, sizeof(ss), s),
+                  fl__fmt_secs(es, sizeof(es), e));
+    if (pid > 0)
+      fl_buf_printf(b, ", pid %d", pid);
+    fl_buf_puts(b, "</title></rect>");
+    /* Name the states that are not "up" where there is room. */
+    if (strcmp(cls, "up") != 0) {
+      fl_buf_t lb;
+      fl_buf_init(&lb, 512);
+      fl_buf_esc(&lb, state, 20, FL_ESC_ONELINE);
+      if (detail != NULL && strcmp(cls, "killed") != 0) {
+        fl_buf_puts(&lb, " (");
+        fl_buf_esc(&lb, detail, 30, FL_ESC_ONELINE);
+        fl_buf_puts(&lb, ")");
+      }
+      if (vis_len(fl_buf_str(&lb)) * CHAR_W + 6 < xe - xs)
+        fl_buf_printf(b, "<text class=\"fl-seg t-%s\" x=\"%.1f\" y=\"%.1f\">%s</text>",
+                      cls, xs + 4, y + LANE_H / 2 + 4, fl_buf_str(&lb));
+      fl_buf_free(&lb);
+    }
+    prev = state;
+  }
+  fl_buf_puts(b, "</g>\n");
+}
+
+/* ---- check verdicts ---------------------------------------------------------- */
+
+/* Where a check's mark goes: its evidence operation (what went wrong, when)
+ * or its "t". Returns 0 when the check has neither. */
+static int check_time(const json_t *c, double *s, double *e) {
+  json_t *op = json_object_get(fl__jobj(c, "evidence"), "op");
+  if (fl__jisnum(op, "invoke_s")) {
+    *s = fl__jnum(op, "invoke_s", 0);
+    *e = fl__jnum(op, "complete_s", *s);
+    return 1;
+  }
+  if (fl__jisnum(c, "t")) {
+    *s = *e = fl__jnum(c, "t", 0);
+    return 1;
+  }
+  return 0;
+}
+
+static int count_timed_checks(const json_t *report) {
+  size_t i;
+  json_t *c;
+  int n = 0;
+  double s, e;
+  json_array_foreach(fl__jarr(report, "checks"), i, c) n += check_time(c, &s, &e);
+  return n;
+}
+
+static void draw_checks(tl_t *t) {
+  fl_buf_t *b = t->b;
+  size_t i;
+  json_t *c;
+  double y = t->y_checks + 9;
+  fl_buf_printf(b, "<text class=\"fl-name\" x=\"%.1f\" y=\"%.1f\">checks</text>", X0 - 8,
+                y + 4);
+  /* Failed ones last, so that they are drawn on top. */
+  for (int pass = 0; pass < 2; pass++) {
+    double label_end = -1e9;
+    json_array_foreach(fl__jarr(t->report, "checks"), i, c) {
+      if (i >= MAX_CHECKS)
+        break;
+      const char *status = fl__jstr(c, "status", "unknown");
+      int bad = strcmp(status, "pass") != 0;
+      double s, e;
+      if (bad != pass || !check_time(c, &s, &e))
+        continue;
+      double x = xt(t, e);
+      fl_buf_printf(b, "<g class=\"check c-%s\"><title>",
+                    bad ? (strcmp(status, "unknown") == 0 ? "unknown" : "fail") : "pass");
+      fl_buf_esc(b, fl__jstr(c, "name", "check"), 200, 0);
+      fl_buf_puts(b, ": ");
+      fl_buf_esc(b, status, 20, 0);
+      const char *msg = fl__jstr(c, "message", NULL);
+      if (msg != NULL) {
+        fl_buf_puts(b, "\n");
+        fl_buf_esc(b, msg, 600, 0);
+      }
+      fl_buf_printf(b, "</title><a href=\"#check-%zu\"><path d=\"M%.1f %.1fl6 6l-6 6l-6 -6z\"/>",
+                    i + 1, x, y - 6);
+      json_t *op = json_object_get(fl__jobj(c, "evidence"), "op");
+      if (bad) {
+        fl_buf_t lb;
+        fl_buf_init(&lb, 1024);
+        fl_buf_puts(&lb, "\xE2\x9C\x97 "); /* ✗ */
+        if (op != NULL)
+          fl__op_label_esc(&lb, op);
+        else
+          fl_buf_esc(&lb, fl__jstr(c, "name", "check"), 40, FL_ESC_ONELINE);
+        double w = (double)vis_len(fl_buf_str(&lb)) * CHAR_W;
+        double lx = x + 9 + w > X1 ? x - 9 - w : x + 9;
+        if (lx > label_end) {
+          fl_buf_printf(b, "<text class=\"fl-check-label\" x=\"%.1f\" y=\"%.1f\">%s</text>",
+                        lx, y + 4, fl_buf_str(&lb));
+          label_end = lx + w + 4;
+        }
+        fl_buf_free(&lb);
+      }
+      fl_buf_puts(b, "</a>");
+      /* The operation that could not be linearized, marked down the chart. */
+      if (op != NULL && bad) {
+        double xs = xt(t, s), xe = xt(t, e);
+        if (xe - xs < 4)
+          xs -= 2, xe += 2;
+        double top = t->y_lanes;
+        double bot = t->op_rows > 0 ? t->y_ops + t->op_rows * t->op_row_h + 4 : top;
+        fl_buf_printf(b, "<rect class=\"anomaly\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+                         "height=\"%.1f\"/><path class=\"anomaly-line\" "
+                         "d=\"M%.1f %.1fV%.1f\"/>",
+                      xs, top - 2, xe - xs, bot - top + 4, x, y + 6, t->band_bot);
+      }
+      fl_buf_puts(b, "</g>\n");
+    }
+  }
+}
+
+/* ---- operations --------------------------------------------------------------- */
+
+static int row_of(const tl_t *t, const fl__op_t *op) {
+  return op->slot % t->op_rows;
+}
+
+static const tl_t *sort_ctx;
+
+static int cmp_ops(const void *a, const void *b) {
+  const fl__op_t *x = &sort_ctx->hist->ops[*(const size_t *)a];
+  const fl__op_t *y = &sort_ctx->hist->ops[*(const size_t *)b];
+  int rx = row_of(sort_ctx, x), ry = row_of(sort_ctx, y);
+  if (x->type != y->type)
+    return x->type - y->type;
+  if (rx != ry)
+    return rx - ry;
+  return x->inv < y->inv ? -1 : x->inv > y->inv;
+}
+
+static const char *const outcome_class[] = {"o-ok", "o-fail", "o-info"};
+static const char *const outcome_name[] = {"ok", "fail", "info"};
+
+/* Walks the sorted operations merging those of one row and outcome that
+ * touch (within gap pixels) into one run; draws them when draw is set.
+ * Returns the number of runs. Draw order is ok, fail, info: failures are
+ * rarer and must not hide under the green. */
+static size_t op_runs(const tl_t *t, const size_t *idx, size_t n, double gap, int draw) {
+  size_t runs = 0;
+  size_t i = 0;
+  while (i < n) {
+    const fl__op_t *op = &t->hist->ops[idx[i]];
+    int row = row_of(t, op), type = op->type;
+    double xs = xt(t, op->inv), xe = xt(t, op->comp);
+    size_t count = 1;
+    size_t j = i + 1;
+    for (; j < n; j++) {
+      const fl__op_t *o = &t->hist->ops[idx[j]];
+      if (o->type != type || row_of(t, o) != row || xt(t, o->inv) > xe + gap)
+        break;
+      double oe = xt(t, o->comp);
+      if (oe > xe)
+        xe = oe;
+      count++;
+    }
+    runs++;
+    if (draw) {
+      double y = t->y_ops + 2 + row * t->op_row_h;
+      double w = xe - xs < 1.2 ? 1.2 : xe - xs;
+      fl_buf_printf(t->b, "<rect class=\"%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+                          "height=\"%.1f\">",
+                    outcome_class[type], xs, y, w, t->op_row_h - 1);
+      if (type != FL__OP_OK) {
+        char s0[32];
+        fl_buf_printf(t->b, "<title>%zu %s at %s</title>", count, outcome_name[type],
+                      fl__fmt_secs(s0, sizeof(s0), op->inv));
+      }
+      fl_buf_puts(t->b, "</rect>");
+    }
+    i = j;
+  }
+  return runs;
+}
+
+static void draw_ops(tl_t *t) {
+  const fl__hist_t *h = t->hist;
+  fl_buf_t *b = t->b;
+  fl_buf_printf(b, "<text class=\"fl-name\" x=\"%.1f\" y=\"%.1f\">operations</text>",
+                X0 - 8, t->y_ops + t->op_rows * t->op_row_h / 2 + 4);
+  fl_buf_printf(b, "<rect class=\"s-none\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+                   "height=\"%.1f\"/>",
+                X0, t->y_ops, X1 - X0, t->op_rows * t->op_row_h + 3);
+  size_t *idx = fl_malloc(h->n * sizeof(size_t));
+  for (size_t i = 0; i < h->n; i++)
+    idx[i] = i;
+  sort_ctx = t;
+  qsort(idx, h->n, sizeof(size_t), cmp_ops);
+  sort_ctx = NULL;
+  double gap = 1.0;
+  while (gap < 64 && op_runs(t, idx, h->n, gap, 0) > FL__SVG_MAX_MARKS)
+    gap *= 2;
+  fl_buf_puts(b, "<g class=\"ops\">");
+  op_runs(t, idx, h->n, gap, 1);
+  fl_buf_puts(b, "</g>\n");
+  fl_free(idx);
+}
+
+/* ---- latency ------------------------------------------------------------------- */
+
+static void draw_latency(tl_t *t) {
+  const fl__hist_t *h = t->hist;
+  fl_buf_t *b = t->b;
+  double lo = INFINITY, hi = 0;
+  for (size_t i = 0; i < h->n; i++) {
+    if (h->ops[i].open)
+      continue;
+    double ms = (h->ops[i].comp - h->ops[i].inv) * 1e3;
+    if (ms < lo)
+      lo = ms;
+    if (ms > hi)
+      hi = ms;
+  }
+  double top = t->y_lat, bot = t->y_lat + LAT_H;
+  fl_buf_printf(b, "<text class=\"fl-name\" x=\"%.1f\" y=\"%.1f\">latency</text>"
+                   "<text class=\"fl-sub\" x=\"%.1f\" y=\"%.1f\">per op, log scale</text>",
+                X0 - 8, top + LAT_H / 2, X0 - 8, top + LAT_H / 2 + 13);
+  fl_buf_printf(b, "<rect class=\"chart\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+                   "height=\"%.1f\"/>",
+                X0, top, X1 - X0, LAT_H);
+  if (hi <= 0) {
+    fl_buf_printf(b, "<text class=\"fl-sub\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"start\">"
+                     "no completed operations</text>",
+                  X0 + 8, top + 20);
+    return;
+  }
+  if (lo < 0.01)
+    lo = 0.01;
+  int d0 = (int)floor(log10(lo)), d1 = (int)ceil(log10(hi));
+  if (d1 <= d0)
+    d1 = d0 + 1;
+  double span = d1 - d0;
+  for (int d = d0; d <= d1; d++) {
+    double y = bot - (d - d0) / span * LAT_H;
+    double v = pow(10, d);
+    char lab[32];
+    if (v >= 1000)
+      snprintf(lab, sizeof(lab), "%g s", v / 1000);
+    else
+      snprintf(lab, sizeof(lab), "%g ms", v);
+    fl_buf_printf(b, "<path class=\"grid\" d=\"M%.1f %.1fH%.1f\"/>"
+                     "<text class=\"fl-tick\" x=\"%.1f\" y=\"%.1f\" "
+                     "text-anchor=\"end\">%s</text>",
+                  X0, y, X1, X0 - 3, y + 3.5, lab);
+  }
+  /* Points are merged into cells of cell x cell units, grown until the
+   * chart holds at most FL__SVG_MAX_MARKS of them. */
+  double cell = 2.5;
+  size_t cols = 0, rows = 0, marks = 0;
+  unsigned char *grid = NULL;
+  for (int pass = 0; pass < 8; pass++) {
+    cols = (size_t)((X1 - X0) / cell) + 1;
+    rows = (size_t)(LAT_H / cell) + 1;
+    fl_free(grid);
+    grid = fl_calloc(cols * rows, 1);
+    marks = 0;
+    for (size_t i = 0; i < h->n; i++) {
+      const fl__op_t *op = &h->ops[i];
+      if (op->open)
+        continue;
+      double ms = (op->comp - op->inv) * 1e3;
+      double ly = (log10(ms < lo ? lo : ms) - d0) / span * LAT_H;
+      size_t cx = (size_t)((xt(t, op->comp) - X0) / cell);
+      size_t cy = (size_t)(ly / cell);
+      unsigned char bit = (unsigned char)(1u << op->type);
+      if (cx < cols && cy < rows && !(grid[cy * cols + cx] & bit)) {
+        grid[cy * cols + cx] |= bit;
+        marks++;
+      }
+    }
+    if (marks <= FL__SVG_MAX_MARKS)
+      break;
+    cell *= 1.5;
+  }
+  fl_buf_puts(b, "<g class=\"lat\">");
+  for (int type = 0; type < 3; type++) {
+    fl_buf_printf(b, "<g class=\"%s\">", outcome_class[type]);
+    for (size_t cy = 0; cy < rows; cy++) {
+      for (size_t cx = 0; cx < cols; cx++) {
+        if (grid[cy * cols + cx] & (1u << type))
+          fl_buf_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"2.4\" height=\"2.4\"/>",
+                        X0 + (cx + 0.5) * cell - 1.2, bot - (cy + 0.5) * cell - 1.2);
+      }
+    }
+    fl_buf_puts(b, "</g>");
+  }
+  fl_buf_puts(b, "</g>\n");
+  fl_free(grid);
+}
+
+/* ---- throughput ------------------------------------------------------------------ */
+
+static void draw_throughput(tl_t *t) {
+  const fl__hist_t *h = t->hist;
+  fl_buf_t *b = t->b;
+  /* Buckets of one second, wider for long runs: at most about 400 bars. */
+  double bs = t->end <= 400 ? 1.0 : nice_step(t->end / 400);
+  size_t nb = (size_t)ceil(t->end / bs);
+  if (nb == 0)
+    nb = 1;
+  double *cnt = fl_calloc(nb * 3, sizeof(double));
+  for (size_t i = 0; i < h->n; i++) {
+    if (h->ops[i].open)
+      continue;
+    size_t k = (size_t)(h->ops[i].comp / bs);
+    if (k >= nb)
+      k = nb - 1;
+    cnt[k * 3 + h->ops[i].type] += 1;
+  }
+  double max = 0;
+  for (size_t k = 0; k < nb; k++) {
+    double tot = (cnt[k * 3] + cnt[k * 3 + 1] + cnt[k * 3 + 2]) / bs;
+    if (tot > max)
+      max = tot;
+  }
+  double top = t->y_thr, bot = t->y_thr + THR_H;
+  double ymax = max > 0 ? nice_step(max / 2) * 2 : 1;
+  if (ymax < max)
+    ymax = nice_step(max);
+  fl_buf_printf(b, "<text class=\"fl-name\" x=\"%.1f\" y=\"%.1f\">throughput</text>"
+                   "<text class=\"fl-sub\" x=\"%.1f\" y=\"%.1f\">ops/s%s</text>",
+                X0 - 8, top + THR_H / 2, X0 - 8, top + THR_H / 2 + 13,
+                bs > 1 ? " (averaged)" : "");
+  fl_buf_printf(b, "<rect class=\"chart\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+                   "height=\"%.1f\"/>",
+                X0, top, X1 - X0, THR_H);
+  for (int k = 0; k <= 2; k++) {
+    double v = ymax * k / 2, y = bot - THR_H * k / 2;
+    char lab[32];
+    fmt_tick(lab, sizeof(lab), v);
+    fl_buf_printf(b, "<path class=\"grid\" d=\"M%.1f %.1fH%.1f\"/>"
+                     "<text class=\"fl-tick\" x=\"%.1f\" y=\"%.1f\" "
+                     "text-anchor=\"end\">%s</text>",
+                  X0, y, X1, X0 - 3, y + 3.5, lab);
+  }
+  /* Stacked bars: ok at the bottom, then info, then fail on top. */
+  static const int order[] = {FL__OP_OK, FL__OP_INFO, FL__OP_FAIL};
+  fl_buf_puts(b, "<g class=\"thr\">");
+  for (size_t k = 0; k < nb; k++) {
+    double x = xt(t, k * bs), x2 = xt(t, (k + 1) * bs);
+    double w = x2 - x > 1.5 ? x2 - x - 0.6 : x2 - x;
+    double y = bot;
+    double tot = cnt[k * 3] + cnt[k * 3 + 1] + cnt[k * 3 + 2];
+    if (tot == 0)
+      continue;
+    char s0[32];
+    fl_buf_printf(b, "<g><title>%s: %.0f ok, %.0f failed, %.0f unknown</title>",
+                  fl__fmt_secs(s0, sizeof(s0), k * bs), cnt[k * 3], cnt[k * 3 + 1],
+                  cnt[k * 3 + 2]);
+    for (int o = 0; o < 3; o++) {
+      double v = cnt[k * 3 + order[o]] / bs;
+      if (v <= 0)
+        continue;
+      double hgt = v / ymax * THR_H;
+      y -= hgt;
+      fl_buf_printf(b, "<rect class=\"%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+                       "height=\"%.1f\"/>",
+                    outcome_class[order[o]], x, y, w, hgt);
+    }
+    fl_buf_puts(b, "</g>");
+  }
+  fl_buf_puts(b, "</g>\n");
+  fl_free(cnt);
+}
+
+/* ---- the whole timeline --------------------------------------------------------- */
+
+static void draw_axis(tl_t *t) {
+  fl_buf_t *b = t->b;
+  fl_buf_puts(b, "<g class=\"axis\">");
+  for (double s = 0; s <= t->end + 1e-9; s += t->step) {
+    double x = xt(t, s);
+    char lab[32];
+    fmt_tick(lab, sizeof(lab), s);
+    fl_buf_printf(b, "<path class=\"grid\" d=\"M%.1f %.1fV%.1f\"/>", x, t->band_top,
+                  t->band_bot);
+    fl_buf_printf(b, "<text class=\"fl-tick\" x=\"%.1f\" y=\"%.1f\">%s</text>", x,
+                  t->y_axis + 13, lab);
+    fl_buf_printf(b, "<text class=\"fl-tick\" x=\"%.1f\" y=\"%.1f\">%s</text>", x,
+                  t->y_ticks + 10, lab);
+  }
+  fl_buf_printf(b, "<text class=\"fl-sub\" x=\"%.1f\" y=\"%.1f\">seconds</text>",
+                X0 - 8, t->y_axis + 13);
+  fl_buf_puts(b, "</g>\n");
+}
+
+void fl__html_timeline(fl_buf_t *b, const json_t *report, const fl__hist_t *hist) {
+  tl_t t;
+  memset(&t, 0, sizeof(t));
+  t.b = b;
+  t.report = report;
+  t.hist = hist;
+  t.end = fl__report_end(report);
+  for (size_t i = 0; i < hist->n; i++) {
+    if (!hist->ops[i].open && hist->ops[i].comp > t.end)
+      t.end = hist->ops[i].comp;
+  }
+  t.step = nice_step(t.end / 12);
+  size_t nsvc = json_array_size(fl__jarr(report, "services"));
+  t.nlanes = nsvc > MAX_LANES ? MAX_LANES : (int)nsvc;
+  if (hist->n > 0) {
+    t.op_rows = hist->nslots < 1 ? 1 : hist->nslots > MAX_OP_ROWS ? MAX_OP_ROWS : hist->nslots;
+    t.op_row_h = t.op_rows <= 6 ? 6 : t.op_rows <= 10 ? 5 : 4;
+  }
+
+  band_t *bands = fl_calloc(MAX_FAULTS, sizeof(band_t));
+  int nbands = collect_bands(&t, bands);
+
+  /* Layout, top to bottom. */
+  double y = 2;
+  t.y_ticks = y;
+  y += 16;
+  t.y_labels = y;
+  y += t.label_rows * 17.0 + (t.label_rows ? 3 : 0);
+  t.band_top = y;
+  int checks_row = count_timed_checks(report) > 0;
+  t.y_checks = y;
+  y += checks_row ? 22 : 4;
+  t.y_lanes = y;
+  y += t.nlanes * (LANE_H + LANE_GAP);
+  if (t.op_rows > 0) {
+    t.y_ops = y;
+    y += t.op_rows * t.op_row_h + 12;
+    t.y_lat = y;
+    y += LAT_H + 10;
+    t.y_thr = y;
+    y += THR_H;
+  } else {
+    y += 24;
+  }
+  t.band_bot = y;
+  t.y_axis = y;
+  t.height = y + 22;
+
+  fl_buf_printf(b, "<svg class=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" "
+                   "viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"timeline of "
+                   "services, faults and operations\">\n",
+                W, t.height);
+  fl_buf_puts(b, "<defs>");
+  for (size_t i = 0; i < FL_ARRAY_SIZE(fault_palette); i++)
+    fl_buf_printf(b, "<pattern id=\"fh%zu\" width=\"7\" height=\"7\" "
+                     "patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\">"
+                     "<rect width=\"3\" height=\"7\" fill=\"%s\" fill-opacity=\".55\"/>"
+                     "</pattern>",
+                  i, fault_palette[i]);
+  fl_buf_puts(b, "</defs>\n");
+
+  draw_axis(&t);
+  for (int i = 0; i < nbands; i++)
+    draw_band(&t, &bands[i]);
+  size_t i;
+  json_t *svc;
+  json_array_foreach(fl__jarr(report, "services"), i, svc) {
+    if ((int)i >= t.nlanes)
+      break;
+    draw_lane(&t, svc, t.y_lanes + (double)i * (LANE_H + LANE_GAP));
+  }
+  for (int k = 0; k < nbands; k++)
+    draw_band_targets(&t, &bands[k]);
+  if (t.op_rows > 0) {
+    draw_ops(&t);
+    draw_latency(&t);
+    draw_throughput(&t);
+  } else {
+    fl_buf_printf(b, "<text class=\"fl-sub\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"start\">"
+                     "%s</text>",
+                  X0 + 6, t.band_bot - 8,
+                  hist->found ? "history.jsonl holds no operations"
+                              : "no history.jsonl beside report.json: operations, "
+                                "latency and throughput are not drawn");
+  }
+  if (checks_row)
+    draw_checks(&t);
+  fl_buf_puts(b, "</svg>\n");
+  for (int k = 0; k < nbands; k++)
+    fl_free(bands[k].label);
+  fl_free(bands);
+}
+
+/* ---- legend ------------------------------------------------------------------------ */
+
+static void swatch(fl_buf_t *b, const char *cls, const char *style, const char *label) {
+  fl_buf_printf(b, "<span class=\"key\"><svg width=\"14\" height=\"10\"><rect class=\"%s\" "
+                   "width=\"14\" height=\"10\"%s/></svg>%s</span>",
+                cls, style, label);
+}
+
+void fl__html_legend(fl_buf_t *b, const json_t *report) {
+  static const char *const states[][2] = {
+      {"up", "up"},           {"starting", "starting"}, {"paused", "paused"},
+      {"stopping", "stopping"}, {"stopped", "stopped"},   {"killed", "killed"},
+      {"exited", "exited"},   {"crashed", "crashed"},   {"other", "other"}};
+  int seen[FL_ARRAY_SIZE(states)] = {0};
+  size_t i, j;
+  json_t *svc, *st, *f;
+  json_array_foreach(fl__jarr(report, "services"), i, svc) {
+    const char *prev = NULL;
+    json_array_foreach(fl__jarr(svc, "states"), j, st) {
+      const char *state = fl__jstr(st, "state", "?");
+      const char *cls = state_class(state, prev);
+      for (size_t k = 0; k < FL_ARRAY_SIZE(states); k++)
+        seen[k] |= strcmp(states[k][0], cls) == 0;
+      prev = state;
+    }
+  }
+  fl_buf_puts(b, "<div class=\"legend\"><span class=\"legend-h\">services</span>");
+  for (size_t k = 0; k < FL_ARRAY_SIZE(states); k++) {
+    if (seen[k]) {
+      char cls[32];
+      snprintf(cls, sizeof(cls), "s-%s", states[k][0]);
+      swatch(b, cls, "", states[k][1]);
+    }
+  }
+  fl_buf_puts(b, "<span class=\"legend-h\">operations</span>");
+  swatch(b, "o-ok", "", "ok");
+  swatch(b, "o-fail", "", "failed");
+  swatch(b, "o-info", "", "unknown (info)");
+  int kinds_seen[FL_ARRAY_SIZE(fault_palette)] = {0};
+  int any = 0;
+  json_array_foreach(fl__jarr(report, "faults"), i, f) {
+    int ci = fault_color_index(fl__jstr(f, "kind", ""));
+    if (kinds_seen[ci] || i >= MAX_FAULTS)
+      continue;
+    kinds_seen[ci] = 1;
+    if (!any)
+      fl_buf_puts(b, "<span class=\"legend-h\">faults</span>");
+    any = 1;
+    char style[64];
+    snprintf(style, sizeof(style), " fill=\"%s\"", fault_palette[ci]);
+    /* Name every kind that shares this colour. */
+    fl_buf_t names;
+    fl_buf_init(&names, 4096);
+    size_t k;
+    json_t *g;
+    json_array_foreach(fl__jarr(report, "faults"), k, g) {
+      const char *kind = fl__jstr(g, "kind", "");
+      if (k >= MAX_FAULTS || fault_color_index(kind) != ci)
+        continue;
+      size_t m;
+      json_t *h;
+      int dup = 0;
+      json_array_foreach(fl__jarr(report, "faults"), m, h) {
+        if (m >= k)
+          break;
+        dup |= strcmp(fl__jstr(h, "kind", ""), kind) == 0;
+      }
+      if (dup)
+        continue;
+      if (names.len > 0)
+        fl_buf_puts(&names, ", ");
+      fl_buf_esc(&names, kind, 40, FL_ESC_ONELINE);
+    }
+    swatch(b, "fault-key", style, fl_buf_str(&names));
+    fl_buf_free(&names);
+  }
+  fl_buf_puts(b, "<span class=\"legend-h\">checks</span><span class=\"key\">"
+                 "<svg width=\"12\" height=\"12\"><path class=\"c-pass\" "
+                 "d=\"M6 0l6 6l-6 6l-6 -6z\"/></svg>passed</span><span class=\"key\">"
+                 "<svg width=\"12\" height=\"12\"><path class=\"c-fail\" "
+                 "d=\"M6 0l6 6l-6 6l-6 -6z\"/></svg>failed (at the failing operation)"
+                 "</span></div>\n");
+}

@@ -1,0 +1,107 @@
+/* What the report writers share between their files; not for use outside
+ * reports/. Names start with fl__ (libuv's uv__ convention). */
+#ifndef FL_REPORT_INTERNAL_H
+#define FL_REPORT_INTERNAL_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "reports/buf.h"
+
+/* Bounds on what one rendering reads and writes. */
+#define FL__HTML_MAX (48u << 20)      /* report.html */
+#define FL__TEXT_MAX (16u << 20)      /* junit.xml, summary.md */
+#define FL__HIST_MAX_OPS 1000000u     /* operations read from history.jsonl */
+#define FL__HIST_MAX_LINE (16u << 20) /* longest history line parsed */
+#define FL__MSG_MAX 4000u             /* a check's message, as shown */
+
+/* ---- report.json accessors (model.c). All tolerate NULL objects and fields
+ * of the wrong type, returning the default. Returned values are borrowed. */
+const char *fl__jstr(const json_t *o, const char *key, const char *def);
+/* A number (integer or real) field, or def. */
+double fl__jnum(const json_t *o, const char *key, double def);
+int fl__jisnum(const json_t *o, const char *key);
+json_t *fl__jarr(const json_t *o, const char *key);
+json_t *fl__jobj(const json_t *o, const char *key);
+/* The end of the report's time axis: duration_s, or the latest time any
+ * state, fault or check mentions, whichever is later; at least 1e-3. */
+double fl__report_end(const json_t *report);
+/* Returns new: the re-run command ("command", or one built from file, seed
+ * and scenario when it is missing). */
+char *fl__rerun_command(const json_t *report);
+/* Returns new: dir/rel, or rel when it is absolute or dir is NULL/empty. */
+char *fl__path_join(const char *dir, const char *rel);
+/* Returns new: the log file of service svc, under run_dir (may be NULL):
+ * its "log" field, else logs/<name>.log. */
+char *fl__service_log(const json_t *svc, const char *run_dir);
+/* Formats seconds for people ("0.35 s", "12.3 s", "4 min 05 s") into out. */
+const char *fl__fmt_secs(char *out, size_t n, double s);
+/* Appends targets (strings, or arrays of strings for partition sides) as
+ * "a | b c" escaped for HTML/XML into b. */
+void fl__targets_esc(fl_buf_t *b, const json_t *targets, int flags);
+/* Whether name is among targets (at any nesting). */
+int fl__targets_has(const json_t *targets, const char *name);
+/* Formats an operation from a history or evidence object ("read x -> 1",
+ * "write x 5", "cas x [1,2]") into b, escaped. */
+void fl__op_label_esc(fl_buf_t *b, const json_t *op);
+
+/* ---- history.jsonl (history.c) */
+enum { FL__OP_OK = 0, FL__OP_FAIL = 1, FL__OP_INFO = 2 };
+typedef struct {
+  double inv;  /* seconds from the run start */
+  double comp; /* completion, or the end of the run for one never completed */
+  int slot;    /* the process's order of first appearance */
+  short type;  /* FL__OP_* */
+  short open;  /* never completed: comp is the end of the run, type info */
+} fl__op_t;
+typedef struct {
+  fl__op_t *ops; /* in order of completion */
+  size_t n;
+  size_t alloc;
+  int nslots;    /* distinct processes seen */
+  size_t bad;    /* lines that were not an operation */
+  int found;     /* history.jsonl existed */
+  int truncated; /* more than FL__HIST_MAX_OPS operations */
+} fl__hist_t;
+/* Reads run_dir/history.jsonl, pairing each completion with the preceding
+ * invoke of the same process. Invokes never completed end at end_s, as info.
+ * A missing file leaves h empty with found = 0; returns 0 either way. */
+int fl__hist_load(fl__hist_t *h, const char *run_dir, double end_s);
+void fl__hist_free(fl__hist_t *h);
+
+/* ---- service logs (logs.c). Lines look like "[   5.012] text". */
+typedef struct {
+  double from, to; /* seconds */
+  char **lines;    /* new, each new; at most the max_lines asked for */
+  double *ts;      /* each line's time */
+  size_t n;
+  size_t dropped;  /* lines in the window past max_lines */
+} fl__logwin_t;
+/* Fills each window with the lines of path whose timestamp is within it
+ * (lines without one take the previous line's). Each line is cut to
+ * max_len bytes. Returns 0, or a negative errno when the file cannot be read
+ * (windows stay empty). */
+int fl__log_windows(const char *path, fl__logwin_t *w, size_t nw, size_t max_lines,
+                    size_t max_len);
+void fl__logwin_clear(fl__logwin_t *w);
+/* Appends the last max_lines lines of path (from at most its last 64 KiB),
+ * escaped for XML text, to b. Returns the number of lines, or a negative
+ * errno. */
+int fl__log_tail_esc(fl_buf_t *b, const char *path, size_t max_lines);
+
+/* ---- HTML pieces (html_css.c, html_svg.c, html_evidence.c) */
+/* report.html's stylesheet, borrowed static text. */
+const char *fl__html_css(void);
+/* Colours, shared by the timeline, the legends and the evidence. */
+const char *fl__fault_color(const char *kind);
+/* Appends the timeline SVG: fault bands, service lanes, check marks,
+ * operations, latency and throughput on one time axis. hist may be empty. */
+void fl__html_timeline(fl_buf_t *b, const json_t *report, const fl__hist_t *hist);
+/* Appends the legend under the timeline (the states, outcomes and fault
+ * kinds the report uses). */
+void fl__html_legend(fl_buf_t *b, const json_t *report);
+/* Appends a check's evidence picture, if its kind has one: a recovery bar,
+ * or a small timeline of the operations of a linearizability failure. */
+void fl__html_evidence(fl_buf_t *b, const json_t *check);
+
+#endif

@@ -1,0 +1,216 @@
+/* Reading report.json for the writers: accessors that tolerate missing and
+ * mistyped fields (a report grows, and one of a run that died is partial),
+ * and the small formatting every rendering shares. */
+#include "reports/internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "harness/base/alloc.h"
+
+const char *fl__jstr(const json_t *o, const char *key, const char *def) {
+  json_t *v = json_object_get(o, key);
+  return json_is_string(v) ? json_string_value(v) : def;
+}
+
+double fl__jnum(const json_t *o, const char *key, double def) {
+  json_t *v = json_object_get(o, key);
+  if (!json_is_number(v))
+    return def;
+  double d = json_number_value(v);
+  return isfinite(d) ? d : def;
+}
+
+int fl__jisnum(const json_t *o, const char *key) {
+  return json_is_number(json_object_get(o, key));
+}
+
+json_t *fl__jarr(const json_t *o, const char *key) {
+  json_t *v = json_object_get(o, key);
+  return json_is_array(v) ? v : NULL;
+}
+
+json_t *fl__jobj(const json_t *o, const char *key) {
+  json_t *v = json_object_get(o, key);
+  return json_is_object(v) ? v : NULL;
+}
+
+static double maxd(double a, double b) {
+  return a > b ? a : b;
+}
+
+double fl__report_end(const json_t *report) {
+  double end = fl__jnum(report, "duration_s", 0);
+  size_t i, j;
+  json_t *svc, *st, *f, *c;
+  json_array_foreach(fl__jarr(report, "services"), i, svc) {
+    json_array_foreach(fl__jarr(svc, "states"), j, st) end = maxd(end, fl__jnum(st, "t", 0));
+  }
+  json_array_foreach(fl__jarr(report, "faults"), i, f) {
+    end = maxd(end, fl__jnum(f, "start_s", 0));
+    end = maxd(end, fl__jnum(f, "end_s", 0));
+  }
+  json_array_foreach(fl__jarr(report, "checks"), i, c) end = maxd(end, fl__jnum(c, "t", 0));
+  return maxd(end, 1e-3);
+}
+
+/* Appends arg quoted for a POSIX shell when it needs quoting. */
+static void shell_quote(fl_buf_t *b, const char *arg) {
+  size_t n = strlen(arg);
+  if (n > 0 && strspn(arg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                           "0123456789_./:=,+-@%") == n) {
+    fl_buf_puts(b, arg);
+    return;
+  }
+  fl_buf_puts(b, "'");
+  for (const char *p = arg; *p; p++) {
+    if (*p == '\'')
+      fl_buf_puts(b, "'\\''");
+    else
+      fl_buf_add(b, p, 1);
+  }
+  fl_buf_puts(b, "'");
+}
+
+char *fl__rerun_command(const json_t *report) {
+  const char *cmd = fl__jstr(report, "command", NULL);
+  if (cmd != NULL && cmd[0] != '\0')
+    return fl_strdup(cmd);
+  fl_buf_t b;
+  fl_buf_init(&b, 1 << 16);
+  fl_buf_puts(&b, "faultline run ");
+  shell_quote(&b, fl__jstr(report, "file", "SCENARIO.lua"));
+  json_t *seed = json_object_get(report, "seed");
+  if (json_is_integer(seed))
+    fl_buf_printf(&b, " --seed %" JSON_INTEGER_FORMAT, json_integer_value(seed));
+  const char *name = fl__jstr(report, "scenario", NULL);
+  if (name != NULL) {
+    fl_buf_puts(&b, " --only ");
+    shell_quote(&b, name);
+  }
+  char *out = fl_strdup(fl_buf_str(&b));
+  fl_buf_free(&b);
+  return out;
+}
+
+char *fl__path_join(const char *dir, const char *rel) {
+  if (dir == NULL || dir[0] == '\0' || rel[0] == '/')
+    return fl_strdup(rel);
+  size_t n = strlen(dir);
+  return fl_asprintf("%s%s%s", dir, dir[n - 1] == '/' ? "" : "/", rel);
+}
+
+char *fl__service_log(const json_t *svc, const char *run_dir) {
+  const char *log = fl__jstr(svc, "log", NULL);
+  if (log != NULL && log[0] != '\0')
+    return fl__path_join(run_dir, log);
+  const char *name = fl__jstr(svc, "name", "service");
+  /* A name is not a path: one with a slash gets no log rather than another file. */
+  if (strchr(name, '/') != NULL || strcmp(name, "..") == 0)
+    return fl__path_join(run_dir, "logs/.invalid-name");
+  char *rel = fl_asprintf("logs/%s.log", name);
+  char *path = fl__path_join(run_dir, rel);
+  fl_free(rel);
+  return path;
+}
+
+const char *fl__fmt_secs(char *out, size_t n, double s) {
+  if (!isfinite(s))
+    snprintf(out, n, "?");
+  else if (fabs(s) < 10)
+    snprintf(out, n, "%.2f s", s);
+  else if (fabs(s) < 120)
+    snprintf(out, n, "%.1f s", s);
+  else
+    snprintf(out, n, "%d min %02d s", (int)(s / 60), (int)fmod(s, 60));
+  return out;
+}
+
+static void targets_rec(fl_buf_t *b, const json_t *targets, int flags, int depth,
+                        int *first) {
+  size_t i;
+  json_t *t;
+  json_array_foreach(targets, i, t) {
+    if (i >= 32) {
+      fl_buf_puts(b, " \xE2\x80\xA6");
+      break;
+    }
+    if (json_is_string(t)) {
+      if (!*first)
+        fl_buf_puts(b, depth > 1 ? " " : ", ");
+      fl_buf_esc(b, json_string_value(t), 80, flags);
+      *first = 0;
+    } else if (json_is_array(t) && depth < 2) {
+      if (!*first)
+        fl_buf_puts(b, " | ");
+      *first = 1;
+      targets_rec(b, t, flags, depth + 1, first);
+      *first = 0;
+    }
+  }
+}
+
+void fl__targets_esc(fl_buf_t *b, const json_t *targets, int flags) {
+  int first = 1;
+  if (json_is_string(targets))
+    fl_buf_esc(b, json_string_value(targets), 80, flags);
+  else if (json_is_array(targets))
+    targets_rec(b, targets, flags, 1, &first);
+}
+
+int fl__targets_has(const json_t *targets, const char *name) {
+  if (json_is_string(targets))
+    return strcmp(json_string_value(targets), name) == 0;
+  size_t i;
+  json_t *t;
+  json_array_foreach(targets, i, t) {
+    if (json_is_string(t) && strcmp(json_string_value(t), name) == 0)
+      return 1;
+    if (json_is_array(t) && fl__targets_has(t, name))
+      return 1;
+  }
+  return 0;
+}
+
+/* Appends a JSON value compactly (strings without quotes), escaped, cut. */
+static void value_esc(fl_buf_t *b, const json_t *v) {
+  if (json_is_string(v)) {
+    fl_buf_esc(b, json_string_value(v), 60, FL_ESC_ONELINE);
+    return;
+  }
+  char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+  if (s != NULL)
+    fl_buf_esc(b, s, 60, FL_ESC_ONELINE);
+  free(s);
+}
+
+void fl__op_label_esc(fl_buf_t *b, const json_t *op) {
+  const char *f = fl__jstr(op, "f", "op");
+  const char *type = fl__jstr(op, "type", "ok");
+  json_t *key = json_object_get(op, "key");
+  json_t *value = json_object_get(op, "value");
+  fl_buf_esc(b, f, 40, FL_ESC_ONELINE);
+  if (key != NULL && !json_is_null(key)) {
+    fl_buf_puts(b, " ");
+    value_esc(b, key);
+  }
+  int is_read = strcmp(f, "read") == 0 || strcmp(f, "get") == 0;
+  if (is_read) {
+    if (strcmp(type, "ok") == 0) {
+      fl_buf_puts(b, " \xE2\x86\x92 "); /* → */
+      if (value == NULL || json_is_null(value))
+        fl_buf_puts(b, "nil");
+      else
+        value_esc(b, value);
+    }
+  } else if (strcmp(f, "cas") == 0 && json_is_array(value) && json_array_size(value) == 2) {
+    fl_buf_puts(b, " ");
+    value_esc(b, json_array_get(value, 0));
+    fl_buf_puts(b, "\xE2\x86\x92"); /* → */
+    value_esc(b, json_array_get(value, 1));
+  } else if (value != NULL && !json_is_null(value)) {
+    fl_buf_puts(b, " ");
+    value_esc(b, value);
+  }
+}
