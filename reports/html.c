@@ -153,8 +153,9 @@ static void card(fl_buf_t *b, const char *num, const char *label) {
 }
 
 static void fmt_ms(char *out, size_t n, const json_t *lat, const char *key) {
+  double v = fl__jnum(lat, key, 0);
   if (fl__jisnum(lat, key))
-    snprintf(out, n, "%.3g", fl__jnum(lat, key, 0));
+    snprintf(out, n, v >= 100 ? "%.0f" : v >= 10 ? "%.1f" : "%.2g", v);
   else
     snprintf(out, n, "\xE2\x80\x93");
 }
@@ -295,37 +296,41 @@ static void fault_windows(const json_t *f, double end, double w[4], int *nwin) {
   }
 }
 
-static void log_lines(fl_buf_t *b, const fl__logwin_t *w, const json_t *f, int first) {
+static void log_mark(fl_buf_t *b, double t, const char *arrow, const char *kind,
+                     const char *what) {
+  fl_buf_printf(b, "<tr class=\"mark\"><td class=\"ts\">%.3f</td><td>%s ", t, arrow);
+  fl_buf_esc(b, kind, 60, FL_ESC_ONELINE);
+  fl_buf_printf(b, "%s</td></tr>", what);
+}
+
+static void log_lines(fl_buf_t *b, const fl__logwin_t *w, const json_t *f) {
+  const char *kind = fl__jstr(f, "kind", "fault");
   double s = fl__jnum(f, "start_s", 0);
   double e = fl__jnum(f, "end_s", NAN);
-  double at = first ? s : e;
-  int marked_s = 0, marked_e = 0;
+  int instant = !isnan(e) && e - s < 1e-3;
+  /* An instant fault (a kill) gets one mark. */
+  int marked_s = 0, marked_e = instant;
   char ts[32];
   fl_buf_puts(b, "<table class=\"lines\">");
   for (size_t k = 0; k <= w->n; k++) {
     double t = k < w->n ? w->ts[k] : INFINITY;
     /* The moments the fault began and ended, between the lines. */
     if (!marked_s && t >= s && s >= w->from && s <= w->to) {
-      fl_buf_printf(b, "<tr class=\"mark\"><td class=\"ts\">%.3f</td><td>"
-                       "\xE2\x96\xB6 fault begins</td></tr>",
-                    s);
+      log_mark(b, s, "\xE2\x96\xB6", kind, instant ? "" : " begins");
       marked_s = 1;
     }
-    if (!marked_e && !isnan(e) && t >= e && e >= w->from && e <= w->to) {
-      fl_buf_printf(b, "<tr class=\"mark\"><td class=\"ts\">%.3f</td><td>"
-                       "\xE2\x97\x80 fault ends</td></tr>",
-                    e);
+    if (!marked_e && t >= e && e >= w->from && e <= w->to) {
+      log_mark(b, e, "\xE2\x97\x80", kind, " ends");
       marked_e = 1;
     }
     if (k == w->n)
       break;
-    int in = t >= s && (isnan(e) || t <= e);
+    int in = !instant && t >= s && (isnan(e) || t <= e);
     snprintf(ts, sizeof(ts), "%.3f", t);
     fl_buf_printf(b, "<tr%s><td class=\"ts\">%s</td><td>", in ? " class=\"in\"" : "", ts);
     fl_buf_esc(b, w->lines[k], 0, 0);
     fl_buf_puts(b, "</td></tr>");
   }
-  (void)at;
   fl_buf_puts(b, "</table>");
   if (w->dropped > 0)
     fl_buf_printf(b, "<div class=\"note\">%zu more lines in this window.</div>", w->dropped);
@@ -343,13 +348,16 @@ static void fault_section(page_t *p, size_t fi, const json_t *f, svclog_t *logs,
   fl_buf_esc(b, kind, 60, 0);
   fl_buf_puts(b, "</span> ");
   fl__targets_esc(b, json_object_get(f, "targets"), 0);
-  fl_buf_printf(b, " <span class=\"ft\">from %s", fl__fmt_secs(s0, sizeof(s0), s));
-  if (fl__jisnum(f, "end_s")) {
+  if (fl__jisnum(f, "end_s") && fl__jnum(f, "end_s", s) - s < 1e-3) {
+    fl_buf_printf(b, " <span class=\"ft\">at %s", fl__fmt_secs(s0, sizeof(s0), s));
+  } else if (fl__jisnum(f, "end_s")) {
+    fl_buf_printf(b, " <span class=\"ft\">from %s", fl__fmt_secs(s0, sizeof(s0), s));
     double e = fl__jnum(f, "end_s", s);
     fl_buf_printf(b, " to %s (%s)", fl__fmt_secs(s1, sizeof(s1), e),
                   fl__fmt_secs(s2, sizeof(s2), e - s));
   } else {
-    fl_buf_puts(b, ", still active when the run ended");
+    fl_buf_printf(b, " <span class=\"ft\">from %s, still active when the run ended",
+                  fl__fmt_secs(s0, sizeof(s0), s));
   }
   fl_buf_puts(b, "</span></h3>");
   json_t *attrs = fl__jobj(f, "attrs");
@@ -377,7 +385,7 @@ static void fault_section(page_t *p, size_t fi, const json_t *f, svclog_t *logs,
       if (i >= nsvc)
         break;
       const char *name = fl__jstr(svc, "name", "?");
-      int target = fl__targets_has(json_object_get(f, "targets"), name);
+      int target = fl__targets_focus(json_object_get(f, "targets"), name);
       if (target != (pass == 0))
         continue;
       fl__logwin_t *wins = &logs[i].wins[fi * 2];
@@ -398,8 +406,12 @@ static void fault_section(page_t *p, size_t fi, const json_t *f, svclog_t *logs,
       fl_buf_esc(b, fl__jstr(svc, "log", logs[i].path), 300, 0);
       fl_buf_puts(b, "</span></div>");
       for (int k = 0; k < nwin; k++) {
-        if (wins[k].n > 0)
-          log_lines(b, &wins[k], f, k == 0);
+        if (wins[k].n == 0)
+          continue;
+        if (k > 0 && wins[0].n > 0)
+          fl_buf_printf(b, "<div class=\"gap\">\xE2\x8B\xAE %g s later</div>",
+                        wins[1].from - wins[0].to);
+        log_lines(b, &wins[k], f);
       }
       fl_buf_puts(b, "</div>");
     }

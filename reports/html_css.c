@@ -54,6 +54,7 @@ static const char css[] =
     ".fl-name{text-anchor:end;font-weight:600;font-size:12px}\n"
     ".fl-sub{text-anchor:end;fill:var(--mut);font-size:10px}\n"
     ".fl-tick{text-anchor:middle;fill:var(--mut);font-size:10px}\n"
+    ".fl-tick.e{text-anchor:end}.fl-tick.s,.fl-sub.s{text-anchor:start}\n"
     ".fl-label{fill:#fff;font-weight:600}\n"
     ".fl-seg{font-size:10.5px}.t-killed,.t-exited,.t-crashed{fill:#fff}\n"
     ".grid{stroke:#e6e9ed;stroke-width:1;fill:none}\n"
@@ -110,6 +111,7 @@ static const char css[] =
     "table.lines tr.mark td{color:var(--fc,#888);font-weight:700;font-family:inherit;"
     "padding:2px 6px;border-top:1px dashed var(--fc,#888)}\n"
     ".quiet{color:var(--mut);font-size:12.5px;margin:6px 0}\n"
+    ".gap{color:var(--mut);font-size:12px;padding:1px 0 1px 40px}\n"
     /* Tables. */
     "table.grid-t{border-collapse:collapse;font-size:13px;margin:6px 0}\n"
     "table.grid-t th,table.grid-t td{border-bottom:1px solid var(--line);padding:4px 10px;"

@@ -15,7 +15,7 @@
 #define EV_MAX_OPS 40
 #define EV_MAX_ROWS 12
 #define EV_W 900.0
-#define EV_X0 70.0
+#define EV_X0 100.0
 #define EV_X1 (EV_W - 20.0)
 #define EV_ROW 30.0
 
@@ -42,12 +42,12 @@ static void recovery_bar(fl_buf_t *b, const json_t *c) {
                      "<title>recovered in %s</title></rect>",
                   ok ? "o-ok" : "o-fail", x0, w < 1 ? 1 : w, h,
                   fl__fmt_secs(s0, sizeof(s0), rec));
-    fl_buf_printf(b, "<text class=\"fl-tick\" text-anchor=\"start\" x=\"%.1f\" y=\"38\">"
+    fl_buf_printf(b, "<text class=\"fl-tick s\" x=\"%.1f\" y=\"38\">"
                      "recovered in %s</text>",
                   x0, s0);
   } else {
     fl_buf_printf(b, "<rect fill=\"url(#evh)\" x=\"%.1f\" y=\"8\" width=\"%.1f\" "
-                     "height=\"%.1f\"/><text class=\"fl-tick\" text-anchor=\"start\" "
+                     "height=\"%.1f\"/><text class=\"fl-tick s\" "
                      "x=\"%.1f\" y=\"38\">did not recover</text>",
                   x0, x1 - x0, h, x0);
     fl_buf_puts(b, "<defs><pattern id=\"evh\" width=\"6\" height=\"6\" "
@@ -132,6 +132,12 @@ static void lin_timeline(fl_buf_t *b, const json_t *ev) {
     fl_buf_printf(b, "<path class=\"grid\" d=\"M%.1f 14V%.1f\"/><text class=\"fl-tick\" "
                      "x=\"%.1f\" y=\"%.1f\">%.3f s</text>",
                   x, bot, x, bot + 14, s);
+  }
+  /* A guide at the moment the offending operation began: what completed
+   * before it must be visible to it. */
+  if (ops[0].bad) {
+    double x = EV_X0 + (ops[0].inv - t0) / span * (EV_X1 - EV_X0);
+    fl_buf_printf(b, "<path class=\"anomaly-line\" d=\"M%.1f 14V%.1f\"/>", x, bot);
   }
   for (int r = 0; r < nprocs; r++)
     fl_buf_printf(b, "<text class=\"fl-name\" x=\"%.1f\" y=\"%.1f\">process %lld</text>",

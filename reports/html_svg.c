@@ -184,7 +184,7 @@ static int collect_bands(tl_t *t, band_t *bands) {
       fl_buf_puts(&lb, " \xE2\x86\x92"); /* → still active at the end */
     bd->label = fl_strdup(fl_buf_str(&lb));
     fl_buf_free(&lb);
-    double w = (double)vis_len(bd->label) * CHAR_W + 10;
+    double w = (double)vis_len(bd->label) * 6.9 + 10;
     /* A label may start left of its band when the band sits at the right edge. */
     double lx = bd->xs + w > X1 ? X1 - w : bd->xs;
     bd->row = -1;
@@ -240,7 +240,7 @@ static void draw_band(tl_t *t, const band_t *bd) {
                     bd->xe, t->band_top, h, color);
   }
   if (bd->row >= 0) {
-    double w = (double)vis_len(bd->label) * CHAR_W + 10;
+    double w = (double)vis_len(bd->label) * 6.9 + 10;
     double lx = bd->xs + w > X1 ? X1 - w : bd->xs;
     double ly = t->y_labels + bd->row * 17.0;
     fl_buf_printf(b, "<path d=\"M%.1f %.1fV%.1f\" stroke=\"%s\" stroke-width=\"1.2\"/>",
@@ -252,25 +252,17 @@ static void draw_band(tl_t *t, const band_t *bd) {
   fl_buf_puts(b, "</g>\n");
 }
 
-/* Hatching over the lanes of the services a fault targets. For a partition
- * given as sides, that is the smallest side: the part cut off. */
+/* Hatching over the lanes of the services a fault is aimed at. */
 static void draw_band_targets(tl_t *t, const band_t *bd) {
   json_t *targets = json_object_get(bd->f, "targets");
-  json_t *marked = targets;
   size_t i;
-  json_t *side;
-  json_array_foreach(targets, i, side) {
-    if (json_is_array(side) &&
-        (marked == targets || json_array_size(side) < json_array_size(marked)))
-      marked = side;
-  }
   int ci = fault_color_index(fl__jstr(bd->f, "kind", ""));
   json_t *svc;
   json_array_foreach(fl__jarr(t->report, "services"), i, svc) {
     if ((int)i >= t->nlanes)
       break;
     const char *name = fl__jstr(svc, "name", "");
-    if (!fl__targets_has(marked, name))
+    if (!fl__targets_focus(targets, name))
       continue;
     double y = t->y_lanes + (double)i * (LANE_H + LANE_GAP);
     fl_buf_printf(t->b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
@@ -336,11 +328,17 @@ static void draw_lane(tl_t *t, const json_t *svc, double y) {
     if (strcmp(cls, "up") != 0) {
       fl_buf_t lb;
       fl_buf_init(&lb, 512);
-      fl_buf_esc(&lb, state, 20, FL_ESC_ONELINE);
-      if (detail != NULL && strcmp(cls, "killed") != 0) {
+      /* The exit after a kill reads as the kill, with its signal. */
+      fl_buf_esc(&lb, strcmp(cls, "killed") == 0 ? "killed" : state, 20, FL_ESC_ONELINE);
+      if (detail != NULL) {
         fl_buf_puts(&lb, " (");
         fl_buf_esc(&lb, detail, 30, FL_ESC_ONELINE);
         fl_buf_puts(&lb, ")");
+      }
+      /* Without its detail if that is what does not fit. */
+      if (vis_len(fl_buf_str(&lb)) * CHAR_W + 6 >= xe - xs) {
+        fl_buf_reset(&lb);
+        fl_buf_esc(&lb, strcmp(cls, "killed") == 0 ? "killed" : state, 20, FL_ESC_ONELINE);
       }
       if (vis_len(fl_buf_str(&lb)) * CHAR_W + 6 < xe - xs)
         fl_buf_printf(b, "<text class=\"fl-seg t-%s\" x=\"%.1f\" y=\"%.1f\">%s</text>",
@@ -379,69 +377,100 @@ static int count_timed_checks(const json_t *report) {
   return n;
 }
 
-static void draw_checks(tl_t *t) {
+/* Label intervals already taken in the checks row. */
+typedef struct {
+  double from[MAX_CHECKS], to[MAX_CHECKS];
+  int n;
+} spans_t;
+
+static int spans_take(spans_t *sp, double from, double to) {
+  if (from < X0 - 60 || to > W)
+    return 0;
+  for (int i = 0; i < sp->n; i++) {
+    if (from < sp->to[i] + 6 && to > sp->from[i] - 6)
+      return 0;
+  }
+  if (sp->n < MAX_CHECKS) {
+    sp->from[sp->n] = from;
+    sp->to[sp->n++] = to;
+  }
+  return 1;
+}
+
+static void draw_check(tl_t *t, size_t i, const json_t *c, spans_t *sp) {
   fl_buf_t *b = t->b;
+  const char *status = fl__jstr(c, "status", "unknown");
+  int bad = strcmp(status, "pass") != 0;
+  double s, e;
+  if (!check_time(c, &s, &e))
+    return;
+  double x = xt(t, e), y = t->y_checks + 9;
+  fl_buf_printf(b, "<g class=\"check c-%s\"><title>",
+                bad ? (strcmp(status, "unknown") == 0 ? "unknown" : "fail") : "pass");
+  fl_buf_esc(b, fl__jstr(c, "name", "check"), 200, 0);
+  fl_buf_puts(b, ": ");
+  fl_buf_esc(b, status, 20, 0);
+  const char *msg = fl__jstr(c, "message", NULL);
+  if (msg != NULL) {
+    fl_buf_puts(b, "\n");
+    fl_buf_esc(b, msg, 600, 0);
+  }
+  fl_buf_printf(b, "</title><a href=\"#check-%zu\"><path d=\"M%.1f %.1fl6 6l-6 6l-6 -6z\"/>",
+                i + 1, x, y - 6);
+  json_t *op = json_object_get(fl__jobj(c, "evidence"), "op");
+  if (bad) {
+    /* Name what failed: the operation if there is one, else the check. */
+    fl_buf_t lb;
+    fl_buf_init(&lb, 1024);
+    fl_buf_puts(&lb, "\xE2\x9C\x97 "); /* ✗ */
+    if (op != NULL)
+      fl__op_label_esc(&lb, op);
+    else
+      fl_buf_esc(&lb, fl__jstr(c, "name", "check"), 30, FL_ESC_ONELINE);
+    double w = (double)vis_len(fl_buf_str(&lb)) * 6.8;
+    double lx = x + 9;
+    if (!spans_take(sp, lx, lx + w)) {
+      lx = x - 9 - w;
+      if (!spans_take(sp, lx, lx + w))
+        lx = -1;
+    }
+    if (lx >= 0)
+      fl_buf_printf(b, "<text class=\"fl-check-label\" x=\"%.1f\" y=\"%.1f\">%s</text>", lx,
+                    y + 4, fl_buf_str(&lb));
+    fl_buf_free(&lb);
+  }
+  fl_buf_puts(b, "</a>");
+  /* The operation that could not be linearized, marked down the chart. */
+  if (op != NULL && bad) {
+    double xs = xt(t, s), xe = xt(t, e);
+    if (xe - xs < 4)
+      xs -= 2, xe += 2;
+    double top = t->y_lanes;
+    double bot = t->op_rows > 0 ? t->y_ops + t->op_rows * t->op_row_h + 4 : top;
+    fl_buf_printf(b, "<rect class=\"anomaly\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+                     "height=\"%.1f\"/><path class=\"anomaly-line\" d=\"M%.1f %.1fV%.1f\"/>",
+                  xs, top - 2, xe - xs, bot - top + 4, x, y + 6, t->band_bot);
+  }
+  fl_buf_puts(b, "</g>\n");
+}
+
+/* Passed checks first, so that failed ones are drawn on top; of those, the
+ * ones with an operation as evidence get their labels placed first. */
+static void draw_checks(tl_t *t) {
   size_t i;
   json_t *c;
-  double y = t->y_checks + 9;
-  fl_buf_printf(b, "<text class=\"fl-name\" x=\"%.1f\" y=\"%.1f\">checks</text>", X0 - 8,
-                y + 4);
-  /* Failed ones last, so that they are drawn on top. */
-  for (int pass = 0; pass < 2; pass++) {
-    double label_end = -1e9;
+  spans_t sp = {.n = 0};
+  fl_buf_printf(t->b, "<text class=\"fl-name\" x=\"%.1f\" y=\"%.1f\">checks</text>", X0 - 8,
+                t->y_checks + 13);
+  for (int pass = 0; pass < 3; pass++) {
     json_array_foreach(fl__jarr(t->report, "checks"), i, c) {
       if (i >= MAX_CHECKS)
         break;
-      const char *status = fl__jstr(c, "status", "unknown");
-      int bad = strcmp(status, "pass") != 0;
-      double s, e;
-      if (bad != pass || !check_time(c, &s, &e))
-        continue;
-      double x = xt(t, e);
-      fl_buf_printf(b, "<g class=\"check c-%s\"><title>",
-                    bad ? (strcmp(status, "unknown") == 0 ? "unknown" : "fail") : "pass");
-      fl_buf_esc(b, fl__jstr(c, "name", "check"), 200, 0);
-      fl_buf_puts(b, ": ");
-      fl_buf_esc(b, status, 20, 0);
-      const char *msg = fl__jstr(c, "message", NULL);
-      if (msg != NULL) {
-        fl_buf_puts(b, "\n");
-        fl_buf_esc(b, msg, 600, 0);
-      }
-      fl_buf_printf(b, "</title><a href=\"#check-%zu\"><path d=\"M%.1f %.1fl6 6l-6 6l-6 -6z\"/>",
-                    i + 1, x, y - 6);
-      json_t *op = json_object_get(fl__jobj(c, "evidence"), "op");
-      if (bad) {
-        fl_buf_t lb;
-        fl_buf_init(&lb, 1024);
-        fl_buf_puts(&lb, "\xE2\x9C\x97 "); /* ✗ */
-        if (op != NULL)
-          fl__op_label_esc(&lb, op);
-        else
-          fl_buf_esc(&lb, fl__jstr(c, "name", "check"), 40, FL_ESC_ONELINE);
-        double w = (double)vis_len(fl_buf_str(&lb)) * CHAR_W;
-        double lx = x + 9 + w > X1 ? x - 9 - w : x + 9;
-        if (lx > label_end) {
-          fl_buf_printf(b, "<text class=\"fl-check-label\" x=\"%.1f\" y=\"%.1f\">%s</text>",
-                        lx, y + 4, fl_buf_str(&lb));
-          label_end = lx + w + 4;
-        }
-        fl_buf_free(&lb);
-      }
-      fl_buf_puts(b, "</a>");
-      /* The operation that could not be linearized, marked down the chart. */
-      if (op != NULL && bad) {
-        double xs = xt(t, s), xe = xt(t, e);
-        if (xe - xs < 4)
-          xs -= 2, xe += 2;
-        double top = t->y_lanes;
-        double bot = t->op_rows > 0 ? t->y_ops + t->op_rows * t->op_row_h + 4 : top;
-        fl_buf_printf(b, "<rect class=\"anomaly\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
-                         "height=\"%.1f\"/><path class=\"anomaly-line\" "
-                         "d=\"M%.1f %.1fV%.1f\"/>",
-                      xs, top - 2, xe - xs, bot - top + 4, x, y + 6, t->band_bot);
-      }
-      fl_buf_puts(b, "</g>\n");
+      int bad = strcmp(fl__jstr(c, "status", "unknown"), "pass") != 0;
+      int has_op = json_object_get(fl__jobj(c, "evidence"), "op") != NULL;
+      int want = !bad ? 0 : has_op ? 1 : 2;
+      if (want == pass)
+        draw_check(t, i, c, &sp);
     }
   }
 }
@@ -550,12 +579,12 @@ static void draw_latency(tl_t *t) {
   double top = t->y_lat, bot = t->y_lat + LAT_H;
   fl_buf_printf(b, "<text class=\"fl-name\" x=\"%.1f\" y=\"%.1f\">latency</text>"
                    "<text class=\"fl-sub\" x=\"%.1f\" y=\"%.1f\">per op, log scale</text>",
-                X0 - 8, top + LAT_H / 2, X0 - 8, top + LAT_H / 2 + 13);
+                X0 - 46, top + LAT_H / 2, X0 - 46, top + LAT_H / 2 + 13);
   fl_buf_printf(b, "<rect class=\"chart\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
                    "height=\"%.1f\"/>",
                 X0, top, X1 - X0, LAT_H);
   if (hi <= 0) {
-    fl_buf_printf(b, "<text class=\"fl-sub\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"start\">"
+    fl_buf_printf(b, "<text class=\"fl-sub s\" x=\"%.1f\" y=\"%.1f\">"
                      "no completed operations</text>",
                   X0 + 8, top + 20);
     return;
@@ -575,8 +604,7 @@ static void draw_latency(tl_t *t) {
     else
       snprintf(lab, sizeof(lab), "%g ms", v);
     fl_buf_printf(b, "<path class=\"grid\" d=\"M%.1f %.1fH%.1f\"/>"
-                     "<text class=\"fl-tick\" x=\"%.1f\" y=\"%.1f\" "
-                     "text-anchor=\"end\">%s</text>",
+                     "<text class=\"fl-tick e\" x=\"%.1f\" y=\"%.1f\">%s</text>",
                   X0, y, X1, X0 - 3, y + 3.5, lab);
   }
   /* Points are merged into cells of cell x cell units, grown until the
@@ -655,7 +683,7 @@ static void draw_throughput(tl_t *t) {
     ymax = nice_step(max);
   fl_buf_printf(b, "<text class=\"fl-name\" x=\"%.1f\" y=\"%.1f\">throughput</text>"
                    "<text class=\"fl-sub\" x=\"%.1f\" y=\"%.1f\">ops/s%s</text>",
-                X0 - 8, top + THR_H / 2, X0 - 8, top + THR_H / 2 + 13,
+                X0 - 46, top + THR_H / 2, X0 - 46, top + THR_H / 2 + 13,
                 bs > 1 ? " (averaged)" : "");
   fl_buf_printf(b, "<rect class=\"chart\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
                    "height=\"%.1f\"/>",
@@ -665,8 +693,7 @@ static void draw_throughput(tl_t *t) {
     char lab[32];
     fmt_tick(lab, sizeof(lab), v);
     fl_buf_printf(b, "<path class=\"grid\" d=\"M%.1f %.1fH%.1f\"/>"
-                     "<text class=\"fl-tick\" x=\"%.1f\" y=\"%.1f\" "
-                     "text-anchor=\"end\">%s</text>",
+                     "<text class=\"fl-tick e\" x=\"%.1f\" y=\"%.1f\">%s</text>",
                   X0, y, X1, X0 - 3, y + 3.5, lab);
   }
   /* Stacked bars: ok at the bottom, then info, then fail on top. */
@@ -756,9 +783,9 @@ void fl__html_timeline(fl_buf_t *b, const json_t *report, const fl__hist_t *hist
   y += t.nlanes * (LANE_H + LANE_GAP);
   if (t.op_rows > 0) {
     t.y_ops = y;
-    y += t.op_rows * t.op_row_h + 12;
+    y += t.op_rows * t.op_row_h + 14;
     t.y_lat = y;
-    y += LAT_H + 10;
+    y += LAT_H + 20;
     t.y_thr = y;
     y += THR_H;
   } else {
@@ -798,7 +825,7 @@ void fl__html_timeline(fl_buf_t *b, const json_t *report, const fl__hist_t *hist
     draw_latency(&t);
     draw_throughput(&t);
   } else {
-    fl_buf_printf(b, "<text class=\"fl-sub\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"start\">"
+    fl_buf_printf(b, "<text class=\"fl-sub s\" x=\"%.1f\" y=\"%.1f\">"
                      "%s</text>",
                   X0 + 6, t.band_bot - 8,
                   hist->found ? "history.jsonl holds no operations"
@@ -893,6 +920,6 @@ void fl__html_legend(fl_buf_t *b, const json_t *report) {
                  "<svg width=\"12\" height=\"12\"><path class=\"c-pass\" "
                  "d=\"M6 0l6 6l-6 6l-6 -6z\"/></svg>passed</span><span class=\"key\">"
                  "<svg width=\"12\" height=\"12\"><path class=\"c-fail\" "
-                 "d=\"M6 0l6 6l-6 6l-6 -6z\"/></svg>failed (at the failing operation)"
+                 "d=\"M6 0l6 6l-6 6l-6 -6z\"/></svg>failed"
                  "</span></div>\n");
 }

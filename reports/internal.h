@@ -41,6 +41,9 @@ const char *fl__fmt_secs(char *out, size_t n, double s);
 void fl__targets_esc(fl_buf_t *b, const json_t *targets, int flags);
 /* Whether name is among targets (at any nesting). */
 int fl__targets_has(const json_t *targets, const char *name);
+/* Whether name is among the services a fault is aimed at: its targets, or
+ * for a partition given as sides, the smallest side (the part cut off). */
+int fl__targets_focus(const json_t *targets, const char *name);
 /* Formats an operation from a history or evidence object ("read x -> 1",
  * "write x 5", "cas x [1,2]") into b, escaped. */
 void fl__op_label_esc(fl_buf_t *b, const json_t *op);
@@ -72,7 +75,7 @@ void fl__hist_free(fl__hist_t *h);
 /* ---- service logs (logs.c). Lines look like "[   5.012] text". */
 typedef struct {
   double from, to; /* seconds */
-  char **lines;    /* new, each new; at most the max_lines asked for */
+  char **lines;    /* new, each new, without the time stamp; at most max_lines */
   double *ts;      /* each line's time */
   size_t n;
   size_t dropped;  /* lines in the window past max_lines */

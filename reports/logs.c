@@ -87,7 +87,7 @@ int fl__log_windows(const char *path, fl__logwin_t *w, size_t nw, size_t max_lin
       break;
     for (size_t i = 0; i < nw; i++) {
       if (t >= w[i].from && t <= w[i].to)
-        win_add(&w[i], t, chunk, n, max_lines, max_len);
+        win_add(&w[i], t, text, n - (size_t)(text - chunk), max_lines, max_len);
     }
   }
   fclose(f);

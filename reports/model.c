@@ -173,6 +173,18 @@ int fl__targets_has(const json_t *targets, const char *name) {
   return 0;
 }
 
+int fl__targets_focus(const json_t *targets, const char *name) {
+  const json_t *focus = targets;
+  size_t i;
+  json_t *side;
+  json_array_foreach(targets, i, side) {
+    if (json_is_array(side) &&
+        (focus == targets || json_array_size(side) < json_array_size(focus)))
+      focus = side;
+  }
+  return fl__targets_has(focus, name);
+}
+
 /* Appends a JSON value compactly (strings without quotes), escaped, cut. */
 static void value_esc(fl_buf_t *b, const json_t *v) {
   if (json_is_string(v)) {

@@ -246,7 +246,8 @@ static void test_html_failing_run(void **state) {
   assert_has(html, "history.jsonl (628 operations)");
   /* The log lines around the partition, with its start marked, and a log
    * line holding markup shown as text. */
-  assert_has(html, "fault begins");
+  assert_has(html, "partition begins");
+  assert_has(html, "partition ends");
   assert_has(html, "replicate to n2: connection reset by peer");
   assert_has(html, "&lt;unsafe&gt; reads still served &amp; &quot;stale&quot;");
   assert_lacks(html, "<unsafe>");
