@@ -31,6 +31,12 @@ double fl__report_end(const json_t *report);
 char *fl__rerun_command(const json_t *report);
 /* Returns new: dir/rel, or rel when it is absolute or dir is NULL/empty. */
 char *fl__path_join(const char *dir, const char *rel);
+/* Returns new: where report's report.html is, as a link from a file written
+ * at out_path (junit.xml, summary.md): its "html" field joined to its
+ * "run_dir" and made relative to out_path's directory. When that file does
+ * not exist but "html" does beside out_path (a run directory re-rendered
+ * from elsewhere), "html" as given. NULL when the report names neither. */
+char *fl__report_link(const json_t *report, const char *out_path);
 /* Returns new: the log file of service svc, under run_dir (may be NULL):
  * its "log" field, else logs/<name>.log. */
 char *fl__service_log(const json_t *svc, const char *run_dir);

@@ -90,27 +90,22 @@ static void check_line(fl_buf_t *b, const json_t *c) {
   }
 }
 
-static const char *html_path(const json_t *r, char **owned) {
-  const char *html = fl__jstr(r, "html", NULL);
-  if (html != NULL)
-    return html;
-  *owned = fl__path_join(fl__jstr(r, "run_dir", NULL), "report.html");
-  return *owned;
-}
-
-static void where_lines(fl_buf_t *b, const json_t *r) {
-  char *owned = NULL;
-  fl_buf_puts(b, "report: ");
-  fl_buf_esc(b, html_path(r, &owned), 2000, 0);
-  fl_free(owned);
+static void where_lines(fl_buf_t *b, const json_t *r, const char *out_path) {
+  char *link = fl__report_link(r, out_path);
+  if (link != NULL) {
+    fl_buf_puts(b, "report: ");
+    fl_buf_esc(b, link, 2000, 0);
+    fl_buf_puts(b, "\n");
+  }
+  fl_free(link);
   char *cmd = fl__rerun_command(r);
-  fl_buf_puts(b, "\nre-run: ");
+  fl_buf_puts(b, "re-run: ");
   fl_buf_esc(b, cmd, 4000, 0);
   fl_buf_puts(b, "\n");
   fl_free(cmd);
 }
 
-static void failure_elem(fl_buf_t *b, const json_t *r) {
+static void failure_elem(fl_buf_t *b, const json_t *r, const char *out) {
   json_t *checks = fl__jarr(r, "checks");
   size_t i, nbad = 0;
   json_t *c, *first = NULL;
@@ -146,11 +141,11 @@ static void failure_elem(fl_buf_t *b, const json_t *r) {
     if (!is_status(c, "pass"))
       check_line(b, c);
   }
-  where_lines(b, r);
+  where_lines(b, r, out);
   fl_buf_puts(b, "</failure>\n");
 }
 
-static void error_elem(fl_buf_t *b, const json_t *r) {
+static void error_elem(fl_buf_t *b, const json_t *r, const char *out) {
   const char *msg = fl__jstr(r, "error", NULL);
   if (msg == NULL)
     msg = json_is_string(json_object_get(r, "status")) ? "the run ended in an error"
@@ -161,11 +156,11 @@ static void error_elem(fl_buf_t *b, const json_t *r) {
   fl_buf_puts(b, ">");
   fl_buf_esc(b, msg, 8000, 0);
   fl_buf_puts(b, "\n");
-  where_lines(b, r);
+  where_lines(b, r, out);
   fl_buf_puts(b, "</error>\n");
 }
 
-static void system_out(fl_buf_t *b, const json_t *r) {
+static void system_out(fl_buf_t *b, const json_t *r, const char *out) {
   fl_buf_puts(b, "      <system-out>");
   fl_buf_puts(b, "scenario: ");
   fl_buf_esc(b, fl__jstr(r, "scenario", ""), 400, FL_ESC_ONELINE);
@@ -173,7 +168,7 @@ static void system_out(fl_buf_t *b, const json_t *r) {
   if (json_is_integer(seed))
     fl_buf_printf(b, "\nseed: %" JSON_INTEGER_FORMAT, json_integer_value(seed));
   fl_buf_puts(b, "\n");
-  where_lines(b, r);
+  where_lines(b, r, out);
   json_t *checks = fl__jarr(r, "checks");
   if (json_array_size(checks) > 0)
     fl_buf_puts(b, "checks:\n");
@@ -206,7 +201,7 @@ static void system_out(fl_buf_t *b, const json_t *r) {
   fl_buf_puts(b, "</system-out>\n");
 }
 
-static void testcase(fl_buf_t *b, const json_t *r) {
+static void testcase(fl_buf_t *b, const json_t *r, const char *out) {
   fl_buf_puts(b, "    <testcase");
   attr(b, "name", fl__jstr(r, "scenario", "(unnamed scenario)"));
   classname(b, fl__jstr(r, "file", "faultline"));
@@ -215,10 +210,10 @@ static void testcase(fl_buf_t *b, const json_t *r) {
     attr(b, "file", fl__jstr(r, "file", ""));
   fl_buf_puts(b, ">\n");
   if (strcmp(verdict(r), "fail") == 0)
-    failure_elem(b, r);
+    failure_elem(b, r, out);
   else if (strcmp(verdict(r), "error") == 0)
-    error_elem(b, r);
-  system_out(b, r);
+    error_elem(b, r, out);
+  system_out(b, r, out);
   fl_buf_puts(b, "    </testcase>\n");
 }
 
@@ -274,7 +269,7 @@ int fl_report_write_junit(json_t *const *reports, size_t n, const char *path,
       if (done[j] || !same_file(r, reports[j]))
         continue;
       done[j] = 1;
-      testcase(&b, reports[j]);
+      testcase(&b, reports[j], path);
     }
     fl_buf_puts(&b, "  </testsuite>\n");
   }

@@ -109,17 +109,7 @@ static void recoveries(fl_buf_t *b, const json_t *r) {
     fl_buf_puts(b, "\xE2\x80\x93"); /* – */
 }
 
-static const char *report_link(const json_t *r, char **owned) {
-  const char *html = fl__jstr(r, "html", NULL);
-  if (html != NULL)
-    return html;
-  if (fl__jstr(r, "run_dir", NULL) == NULL)
-    return NULL;
-  *owned = fl__path_join(fl__jstr(r, "run_dir", NULL), "report.html");
-  return *owned;
-}
-
-static void row(fl_buf_t *b, const json_t *r) {
+static void row(fl_buf_t *b, const json_t *r, const char *out) {
   const char *v = verdict(r);
   size_t i, n = 0, pass = 0;
   json_t *c;
@@ -140,14 +130,13 @@ static void row(fl_buf_t *b, const json_t *r) {
   fl_buf_printf(b, " | %s | ", fl__fmt_secs(d, sizeof(d), fl__jnum(r, "duration_s", 0)));
   recoveries(b, r);
   fl_buf_printf(b, " | %zu/%zu | ", pass, n);
-  char *owned = NULL;
-  const char *link = report_link(r, &owned);
+  char *link = fl__report_link(r, out);
   if (link != NULL) {
     fl_buf_puts(b, "[report](");
     md_url(b, link);
     fl_buf_puts(b, ")");
   }
-  fl_free(owned);
+  fl_free(link);
   fl_buf_puts(b, " |\n");
 }
 
@@ -245,7 +234,7 @@ int fl_report_write_markdown(json_t *const *reports, size_t n, const char *path,
     fl_buf_puts(&b, "\n| Verdict | Scenario | File | Seed | Duration | Recovery | Checks "
                     "passed | Report |\n|---|---|---|--:|--:|---|--:|---|\n");
     for (size_t i = 0; i < n && i < MAX_ROWS; i++)
-      row(&b, reports[i]);
+      row(&b, reports[i], path);
     if (n > MAX_ROWS)
       fl_buf_printf(&b, "\n%zu more scenarios are not listed.\n", n - MAX_ROWS);
   }

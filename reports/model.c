@@ -4,8 +4,10 @@
 #include "reports/internal.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness/base/alloc.h"
 
@@ -99,6 +101,111 @@ char *fl__path_join(const char *dir, const char *rel) {
     return fl_strdup(rel);
   size_t n = strlen(dir);
   return fl_asprintf("%s%s%s", dir, dir[n - 1] == '/' ? "" : "/", rel);
+}
+
+/* Returns new: path made absolute (against the working directory) with
+ * "." and ".." components and repeated slashes removed. */
+static char *normalize(const char *path) {
+  char cwd[4096];
+  char *full;
+  if (path[0] == '/')
+    full = fl_strdup(path);
+  else if (getcwd(cwd, sizeof(cwd)) != NULL)
+    full = fl_asprintf("%s/%s", cwd, path);
+  else
+    return NULL;
+  size_t n = strlen(full);
+  char *out = fl_malloc(n + 2);
+  size_t len = 0;
+  char *save = NULL;
+  for (char *part = strtok_r(full, "/", &save); part != NULL;
+       part = strtok_r(NULL, "/", &save)) {
+    if (strcmp(part, ".") == 0)
+      continue;
+    if (strcmp(part, "..") == 0) {
+      while (len > 0 && out[len - 1] != '/')
+        len--;
+      if (len > 0)
+        len--;
+      continue;
+    }
+    out[len++] = '/';
+    size_t k = strlen(part);
+    memcpy(out + len, part, k);
+    len += k;
+  }
+  if (len == 0)
+    out[len++] = '/';
+  out[len] = '\0';
+  fl_free(full);
+  return out;
+}
+
+/* Returns new: to as a path relative to directory from (both normalized). */
+static char *relative(const char *from, const char *to) {
+  size_t common = 0, i = 0;
+  /* The longest common prefix that ends at a component boundary. */
+  while (from[i] != '\0' && from[i] == to[i]) {
+    i++;
+    if (from[i] == '/' || from[i] == '\0')
+      common = i;
+  }
+  if (from[i] != '\0' || (to[i] != '/' && to[i] != '\0'))
+    i = common;
+  if (strcmp(from, "/") == 0)
+    i = 0;
+  fl_buf_t b;
+  fl_buf_init(&b, 1 << 16);
+  for (const char *p = from + i; *p; p++) {
+    if (*p == '/')
+      fl_buf_puts(&b, "../");
+  }
+  const char *rest = to + i;
+  if (*rest == '/')
+    rest++;
+  fl_buf_puts(&b, rest);
+  char *out = fl_strdup(fl_buf_str(&b));
+  fl_buf_free(&b);
+  return out;
+}
+
+static int exists(const char *dir, const char *rel) {
+  char *p = fl__path_join(dir, rel);
+  int ok = access(p, F_OK) == 0;
+  fl_free(p);
+  return ok;
+}
+
+char *fl__report_link(const json_t *report, const char *out_path) {
+  const char *html = fl__jstr(report, "html", NULL);
+  const char *run_dir = fl__jstr(report, "run_dir", NULL);
+  if (html == NULL && run_dir == NULL)
+    return NULL;
+  if (html == NULL)
+    html = "report.html";
+  if (html[0] == '/' || run_dir == NULL)
+    return fl_strdup(html);
+  char *outdir = fl_strdup(out_path);
+  char *slash = strrchr(outdir, '/');
+  if (slash != NULL)
+    *slash = '\0';
+  else
+    strcpy(outdir, ".");
+  if (outdir[0] == '\0')
+    strcpy(outdir, "/");
+  char *target = fl__path_join(run_dir, html);
+  char *from = normalize(outdir);
+  char *to = normalize(target);
+  char *link = from != NULL && to != NULL ? relative(from, to) : fl_strdup(target);
+  if (!exists(outdir, link) && exists(outdir, html)) {
+    fl_free(link);
+    link = fl_strdup(html);
+  }
+  fl_free(outdir);
+  fl_free(target);
+  fl_free(from);
+  fl_free(to);
+  return link;
 }
 
 char *fl__service_log(const json_t *svc, const char *run_dir) {

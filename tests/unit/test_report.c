@@ -406,7 +406,13 @@ static json_t **four_reports(void) {
   char *dir = sample_dir("fail-partition");
   json_object_set_new(rs[3], "run_dir", json_string(dir));
   fl_free(dir);
-  json_object_set_new(rs[3], "html", json_string("runs/b/report.html"));
+  /* Run directories beside the outputs, as a suite writes them. */
+  const char *runs[] = {"runs/a", "runs/b/", "./runs/x/../c"};
+  for (int i = 0; i < 3; i++) {
+    char *rd = fl_asprintf("%s/%s", out_dir, runs[i]);
+    json_object_set_new(rs[i], "run_dir", json_string(rd));
+    fl_free(rd);
+  }
   return rs;
 }
 
@@ -444,8 +450,9 @@ static void test_junit(void **state) {
                 "first successful write 4.10 s after the fault ended (limit 3 s) (and 1 more "
                 "failed checks)\" type=\"recovery\">");
   assert_has(x, "stale reads are impossible [linearizable]: read x -&gt; 1 by process 3");
-  assert_has(x, "report: report.html");
   assert_has(x, "report: runs/b/report.html");
+  assert_has(x, "report: runs/c/report.html"); /* no "html": the default name */
+  assert_has(x, "tests/data/reports/fail-partition/report.html\n");
   assert_has(x, "re-run: faultline run scenarios/demo/clock.lua --seed 7");
   assert_has(x, "<error message=\"scenarios/demo/clock.lua:23: attempt to index a nil value "
                 "(field &#39;leader&#39;)\" type=\"error\">");
@@ -480,9 +487,10 @@ static void test_markdown(void **state) {
   assert_has(md, "| Verdict | Scenario | File | Seed | Duration | Recovery |");
   assert_has(md, "| \xE2\x9C\x85 pass | leader killed and restarted | "
                  "scenarios/demo/kill-restart.lua | 1234 | 12.3 s | 1.23 s \xE2\x89\xA4 3.00 s "
-                 "| 3/3 | [report](report.html) |");
+                 "| 3/3 | [report](runs/a/report.html) |");
   assert_has(md, "4.10 s &gt; 3.00 s \xE2\x9D\x8C");
   assert_has(md, "[report](runs/b/report.html)");
+  assert_has(md, "[report](runs/c/report.html)");
   /* Markup and table pipes in a name are escaped. */
   assert_has(md, "a &lt;b&gt;bold&lt;/b&gt; &amp; \"quoted\" \\| piped");
   assert_lacks(md, "<b>");
@@ -504,6 +512,42 @@ static void test_markdown(void **state) {
   fl_free(md);
   fl_free(path);
   free_reports(rs);
+}
+
+/* A report re-rendered from another directory than the one it ran in links
+ * report.html beside the output when the recorded place does not exist. */
+static void test_links(void **state) {
+  char *sub = out_path("moved");
+  mkdir(sub, 0777);
+  char *html = fl_asprintf("%s/report.html", sub);
+  FILE *f = fopen(html, "w");
+  assert_non_null(f);
+  fclose(f);
+  json_t *r = load_sample("pass-kill-restart"); /* run_dir runs/kill-restart-... */
+  char *md = fl_asprintf("%s/summary.md", sub);
+  assert_int_equal(fl_report_write_markdown(&r, 1, md, NULL), 0);
+  char *text = slurp(md);
+  assert_has(text, "[report](report.html)");
+  fl_free(text);
+  /* A link that exists is kept, however it climbs. */
+  json_object_set_new(r, "run_dir", json_string(sub));
+  json_object_set_new(r, "html", json_string("../moved/report.html"));
+  char *other = out_path("summary-up.md");
+  assert_int_equal(fl_report_write_markdown(&r, 1, other, NULL), 0);
+  text = slurp(other);
+  assert_has(text, "[report](moved/report.html)");
+  fl_free(text);
+  if (!keep_out) {
+    unlink(html);
+    unlink(md);
+    unlink(other);
+    rmdir(sub);
+  }
+  json_decref(r);
+  fl_free(other);
+  fl_free(md);
+  fl_free(html);
+  fl_free(sub);
 }
 
 /* ---- the buffer ---------------------------------------------------------------- */
@@ -571,6 +615,7 @@ int main(void) {
       cmocka_unit_test(test_junit),
       cmocka_unit_test(test_junit_empty),
       cmocka_unit_test(test_markdown),
+      cmocka_unit_test(test_links),
       cmocka_unit_test(test_buf),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
