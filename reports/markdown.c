@@ -228,8 +228,8 @@ int fl_report_write_markdown(json_t *const *reports, size_t n, const char *path,
   else
     fl_buf_printf(&b, "%zu of %zu scenario%s did not pass\n", fail + errors, n,
                   n == 1 ? "" : "s");
-  fl_buf_printf(&b, "\n%zu passed \xC2\xB7 %zu failed \xC2\xB7 %zu errors \xC2\xB7 %s\n", pass,
-                fail, errors, fl__fmt_secs(d, sizeof(d), total));
+  fl_buf_printf(&b, "\n%zu passed \xC2\xB7 %zu failed \xC2\xB7 %zu error%s \xC2\xB7 %s\n", pass,
+                fail, errors, errors == 1 ? "" : "s", fl__fmt_secs(d, sizeof(d), total));
   if (n > 0) {
     fl_buf_puts(&b, "\n| Verdict | Scenario | File | Seed | Duration | Recovery | Checks "
                     "passed | Report |\n|---|---|---|--:|--:|---|--:|---|\n");
