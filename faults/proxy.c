@@ -194,6 +194,8 @@ int fl_proxy_new(fl_proxy_t **out, uv_loop_t *loop, const char *name, const char
   uv_timer_init(loop, &p->retry);
   p->retry.data = p;
   p->handles++;
+  fl_ptimer_init(p);
+  p->handles++;
 
   /* A write to a peer that went away must be an error, not a signal that
    * kills the process (splice has no MSG_NOSIGNAL). Respect a handler the
@@ -221,6 +223,12 @@ static void on_retry_closed(uv_handle_t *h) {
   fl_proxy_conn_gone(p);
 }
 
+static void on_timer_closed(uv_handle_t *h) {
+  fl_proxy_t *p = fl_container_of(h, fl_proxy_t, timer);
+  p->handles--;
+  fl_proxy_conn_gone(p);
+}
+
 static void timeline_end(fl_proxy_t *p, int *id) {
   if (p->tl != NULL && *id > 0)
     fl_timeline_fault_end(p->tl, *id);
@@ -243,6 +251,7 @@ void fl_proxy_close(fl_proxy_t *p, void (*cb)(void *arg), void *arg) {
   /* The retry timer's close callback comes after this call returns, so cb
    * never runs before fl_proxy_close returns. */
   uv_close((uv_handle_t *)&p->retry, on_retry_closed);
+  fl_ptimer_close(p, on_timer_closed);
 }
 
 /* Accessors. */

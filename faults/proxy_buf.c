@@ -31,6 +31,10 @@ void fl_pool_clear(fl_pool_t *pool) {
     }
     pool->nfree[i] = 0;
   }
+  fl_pool_clear_pipes(pool);
+}
+
+void fl_pool_clear_pipes(fl_pool_t *pool) {
   while (pool->pipes != NULL) {
     fl_pipe_t *pp = pool->pipes;
     pool->pipes = pp->next;

@@ -56,6 +56,9 @@ typedef struct fl_pool_s {
 void fl_pool_init(fl_pool_t *pool);
 /* Frees every cached chunk and closes every cached pipe. */
 void fl_pool_clear(fl_pool_t *pool);
+/* Closes every cached pipe (when no connection is open, so that an idle
+ * proxy holds no descriptor beyond its listener). */
+void fl_pool_clear_pipes(fl_pool_t *pool);
 
 /* Returns new: an empty chunk (off = len = 0) of the smallest class holding
  * `need` bytes (need <= FL_CHUNK_MAX). Free with fl_chunk_free. */

@@ -1,6 +1,7 @@
 /* A proxied connection: the accepted client socket, the socket to the
  * upstream (resolved and connected without blocking), one uv_poll per
- * socket, one timer for the toxics' deadlines, and the close.
+ * socket, and the close. Toxic deadlines go to the proxy's timer heap
+ * (proxy_timer.c).
  *
  * Closing: fl_conn_close closes both descriptors at once (after draining
  * what the peers sent, so that a graceful close is a FIN and not an RST) and
@@ -52,8 +53,10 @@ static void conn_free(fl_conn_t *c) {
   if (c->next != NULL)
     c->next->prev = c->prev;
   fl_free(c);
-  if (p->conns == NULL)
+  if (p->conns == NULL) {
+    fl_pool_clear_pipes(&p->pool);
     fl_proxy_conn_gone(p);
+  }
 }
 
 static void on_handle_closed(uv_handle_t *h) {
@@ -100,7 +103,7 @@ void fl_conn_close(fl_conn_t *c, int reset) {
     close(fd);
     c->fd[side] = -1;
   }
-  uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+  fl_ptimer_set(p, c, 0);
   fl_link_clear(&c->link[FL_LINK_UP]);
   fl_link_clear(&c->link[FL_LINK_DOWN]);
   if (c->resolve != NULL) {
@@ -117,14 +120,6 @@ static void connect_failed(fl_conn_t *c, int err) {
   p->stats.connect_errors++;
   /* The client gets a plain close (FIN), as from Toxiproxy. */
   fl_conn_close(c, 0);
-}
-
-static void on_timer(uv_timer_t *t) {
-  fl_conn_t *c = t->data;
-  c->timer_due = 0;
-  fl_link_pump(&c->link[FL_LINK_UP]);
-  fl_link_pump(&c->link[FL_LINK_DOWN]);
-  fl_conn_update(c);
 }
 
 void fl_conn_update(fl_conn_t *c) {
@@ -163,18 +158,7 @@ void fl_conn_update(fl_conn_t *c) {
         due = d;
     }
   }
-  if (due == c->timer_due)
-    return;
-  c->timer_due = due;
-  if (due == 0) {
-    uv_timer_stop(&c->timer);
-    return;
-  }
-  /* The loop's clock is uv_hrtime() in whole ms: aim at the first loop time
-   * at or after the deadline, so the timer never fires early. */
-  uint64_t at_ms = (due + 999999u) / 1000000u;
-  uint64_t now_ms = uv_now(c->proxy->loop);
-  uv_timer_start(&c->timer, on_timer, at_ms > now_ms ? at_ms - now_ms : 1, 0);
+  fl_ptimer_set(c->proxy, c, due);
 }
 
 static void on_connected(fl_conn_t *c) {
@@ -282,17 +266,17 @@ void fl_conn_start(fl_proxy_t *p, int fd) {
   p->stats.connections_total++;
   p->stats.connections_open++;
 
-  uv_timer_init(p->loop, &c->timer);
-  c->timer.data = c;
-  c->handles = 1;
   c->state = FL_CONN_CONNECTING;
   if (uv_poll_init(p->loop, &c->poll[FL_SIDE_CLIENT], fd) != 0) {
-    fl_conn_close(c, 1);
+    /* Nothing of it reached the loop: undo by hand. */
+    close(fd);
+    p->stats.connections_open--;
+    conn_free(c);
     return;
   }
   c->poll[FL_SIDE_CLIENT].data = c;
   c->mask[FL_SIDE_CLIENT] = 0;
-  c->handles++;
+  c->handles = 1;
   set_nodelay(fd);
 
   uint64_t now = uv_hrtime();

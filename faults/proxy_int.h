@@ -66,8 +66,8 @@ typedef struct fl_conn_s {
   int fd[2];            /* by FL_SIDE_*; -1 when none */
   uv_poll_t poll[2];
   int mask[2];          /* events asked of poll[i]; -1: poll[i] not initialized */
-  uv_timer_t timer;
-  uint64_t timer_due;   /* ns the timer was armed for; 0 stopped */
+  uint64_t timer_due;   /* ns of the next toxic deadline; 0 none */
+  size_t heap_idx;      /* slot in the proxy's deadline heap; 0 none */
   fl_link_t link[2];
   int reset_req;        /* a stage asked for a reset */
   int handles;          /* handles still to close */
@@ -92,6 +92,16 @@ struct fl_proxy_s {
   char *up_port;
   fl_listener_t *listener; /* NULL when disabled */
   uv_timer_t retry;        /* accept paused after EMFILE */
+  union {
+    uv_poll_t poll; /* on timer_fd (Linux) */
+    uv_timer_t uv;  /* elsewhere */
+  } timer;
+  int timer_fd;
+  int timer_closed;
+  uint64_t timer_armed;
+  fl_conn_t **heap; /* connections by timer_due, 1-based */
+  size_t heap_len;
+  size_t heap_cap;
   int enabled;
   int partition; /* FL_UPSTREAM | FL_DOWNSTREAM cut */
   int splice;
@@ -121,6 +131,14 @@ void fl_conn_close(fl_conn_t *c, int reset);
 void fl_conn_update(fl_conn_t *c);
 /* Called by the proxy when the last connection is freed. */
 void fl_proxy_conn_gone(fl_proxy_t *p);
+
+/* proxy_timer.c */
+/* Sets up the proxy's deadline timer: one handle, which the caller counts in
+ * p->handles. Always succeeds (falls back to a uv_timer). */
+int fl_ptimer_init(fl_proxy_t *p);
+/* c's next deadline is due (uv_hrtime ns; 0 = none). */
+void fl_ptimer_set(fl_proxy_t *p, fl_conn_t *c, uint64_t due);
+void fl_ptimer_close(fl_proxy_t *p, uv_close_cb cb);
 
 /* proxy_link.c */
 void fl_link_init(fl_link_t *l, fl_conn_t *c, int index);

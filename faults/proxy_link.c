@@ -376,6 +376,9 @@ void fl_link_pump(fl_link_t *l) {
     if (!l->starved || l->blocked || l->out.count >= FL_PROXY_QUEUE_CHUNKS)
       return;
   }
+  /* Still more to slice after a fair share: go on at the next timer tick. */
+  if (c->state == FL_CONN_OPEN && l->starved && !l->blocked)
+    l->deadline = uv_hrtime();
 }
 
 void fl_link_on_writable(fl_link_t *l) {
