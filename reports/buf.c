@@ -147,11 +147,21 @@ int fl_buf_escn(fl_buf_t *b, const char *s, size_t n, size_t max_bytes, int flag
     size_t len = fl_utf8_next(p + i, n - i, &cp);
     const char *rep = NULL;
     switch (cp) {
-    case '&': rep = "&amp;"; break;
-    case '<': rep = "&lt;"; break;
-    case '>': rep = "&gt;"; break;
-    case '"': rep = "&quot;"; break;
-    case '\'': rep = "&#39;"; break;
+    case '&':
+      rep = "&amp;";
+      break;
+    case '<':
+      rep = "&lt;";
+      break;
+    case '>':
+      rep = "&gt;";
+      break;
+    case '"':
+      rep = "&quot;";
+      break;
+    case '\'':
+      rep = "&#39;";
+      break;
     case '\n':
       rep = (flags & FL_ESC_ONELINE) ? " " : (flags & FL_ESC_ATTR) ? "&#10;" : NULL;
       break;

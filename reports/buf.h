@@ -36,7 +36,8 @@ const char *fl_buf_str(const fl_buf_t *b);
  * a writer can append freely and check b->full once at the end. */
 int fl_buf_add(fl_buf_t *b, const void *p, size_t n);
 int fl_buf_puts(fl_buf_t *b, const char *s);
-int fl_buf_printf(fl_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int fl_buf_printf(fl_buf_t *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 int fl_buf_vprintf(fl_buf_t *b, const char *fmt, va_list ap);
 
 /* Appends s (may be NULL: nothing) escaped for HTML and XML text or

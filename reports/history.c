@@ -73,7 +73,8 @@ static void push_op(fl__hist_t *h, double inv, double comp, int slot, int type,
     h->alloc = h->alloc ? h->alloc * 2 : 1024;
     h->ops = fl_realloc(h->ops, h->alloc * sizeof(fl__op_t));
   }
-  h->ops[h->n++] = (fl__op_t){inv, comp < inv ? inv : comp, slot, (short)type, (short)open};
+  h->ops[h->n++] =
+      (fl__op_t){inv, comp < inv ? inv : comp, slot, (short)type, (short)open};
 }
 
 static void take_line(fl__hist_t *h, procs_t *ps, const char *line, size_t len) {
@@ -101,7 +102,7 @@ static void take_line(fl__hist_t *h, procs_t *ps, const char *line, size_t len) 
       push_op(h, p->pending, t, p->slot, FL__OP_INFO, 1);
     p->pending = t;
   } else {
-    int kind = strcmp(type, "ok") == 0 ? FL__OP_OK
+    int kind = strcmp(type, "ok") == 0     ? FL__OP_OK
                : strcmp(type, "fail") == 0 ? FL__OP_FAIL
                                            : FL__OP_INFO;
     push_op(h, isnan(p->pending) ? t : p->pending, t, p->slot, kind, 0);

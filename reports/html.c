@@ -15,9 +15,9 @@
 #include "harness/base/alloc.h"
 #include "reports/internal.h"
 
-#define LOG_BEFORE 2.0  /* seconds of log shown before a fault starts (and ends) */
-#define LOG_AFTER 2.0   /* ... and after */
-#define LOG_LINES 30    /* lines per service and window */
+#define LOG_BEFORE 2.0 /* seconds of log shown before a fault starts (and ends) */
+#define LOG_AFTER 2.0  /* ... and after */
+#define LOG_LINES 30   /* lines per service and window */
 #define LOG_LINE_MAX 300
 #define LOG_FAULTS 40   /* faults that get log excerpts */
 #define LOG_SERVICES 12 /* services shown per fault */
@@ -58,9 +58,10 @@ static void head(page_t *p) {
   fl_buf_t *b = p->b;
   const json_t *r = p->report;
   const char *status = status_class(fl__jstr(r, "status", "error"));
-  fl_buf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                 "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-                 "<meta name=\"generator\" content=\"faultline\"><title>");
+  fl_buf_puts(b,
+              "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+              "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+              "<meta name=\"generator\" content=\"faultline\"><title>");
   fl_buf_printf(b, "%s \xC2\xB7 ", status_word(status));
   fl_buf_esc(b, fl__jstr(r, "scenario", "scenario"), 200, FL_ESC_ONELINE);
   fl_buf_puts(b, " \xE2\x80\x94 faultline</title>\n<style>\n");
@@ -127,8 +128,8 @@ static void what_broke(page_t *p) {
       fl_buf_printf(b, "<div class=\"allok\">All %zu checks passed.</div>\n", n);
     return;
   }
-  fl_buf_printf(b, "<div class=\"broke\"><b>%zu of %zu checks did not pass:</b><ul>", nbad,
-                n);
+  fl_buf_printf(b, "<div class=\"broke\"><b>%zu of %zu checks did not pass:</b><ul>",
+                nbad, n);
   json_array_foreach(checks, i, c) {
     const char *st = fl__jstr(c, "status", "unknown");
     if (strcmp(st, "pass") == 0 || i >= MAX_CHECK_CARDS)
@@ -147,8 +148,9 @@ static void what_broke(page_t *p) {
 }
 
 static void card(fl_buf_t *b, const char *num, const char *label) {
-  fl_buf_printf(b, "<div class=\"card\"><div class=\"num\">%s</div>"
-                   "<div class=\"lab\">%s</div></div>",
+  fl_buf_printf(b,
+                "<div class=\"card\"><div class=\"num\">%s</div>"
+                "<div class=\"lab\">%s</div></div>",
                 num, label);
 }
 
@@ -229,8 +231,9 @@ static void check_cards(page_t *p) {
       break;
     }
     const char *st = status_class(fl__jstr(c, "status", "unknown"));
-    fl_buf_printf(b, "<div class=\"check ck-%s\" id=\"check-%zu\"><div class=\"ck-head\">"
-                     "<span class=\"pill p-%s\">%s</span><span class=\"ck-name\">",
+    fl_buf_printf(b,
+                  "<div class=\"check ck-%s\" id=\"check-%zu\"><div class=\"ck-head\">"
+                  "<span class=\"pill p-%s\">%s</span><span class=\"ck-name\">",
                   st, i + 1, st, status_word(st));
     fl_buf_esc(b, fl__jstr(c, "name", "check"), 400, 0);
     fl_buf_puts(b, "</span>");
@@ -261,7 +264,8 @@ static void check_cards(page_t *p) {
       }
       char *js = json_dumps(ev, JSON_INDENT(2) | JSON_ENCODE_ANY);
       if (js != NULL) {
-        fl_buf_puts(b, "<details><summary>evidence as recorded</summary><pre class=\"json\">");
+        fl_buf_puts(
+            b, "<details><summary>evidence as recorded</summary><pre class=\"json\">");
         fl_buf_esc(b, js, 16000, 0);
         fl_buf_puts(b, "</pre></details>");
       }
@@ -333,7 +337,8 @@ static void log_lines(fl_buf_t *b, const fl__logwin_t *w, const json_t *f) {
   }
   fl_buf_puts(b, "</table>");
   if (w->dropped > 0)
-    fl_buf_printf(b, "<div class=\"note\">%zu more lines in this window.</div>", w->dropped);
+    fl_buf_printf(b, "<div class=\"note\">%zu more lines in this window.</div>",
+                  w->dropped);
 }
 
 static void fault_section(page_t *p, size_t fi, const json_t *f, svclog_t *logs,
@@ -342,8 +347,9 @@ static void fault_section(page_t *p, size_t fi, const json_t *f, svclog_t *logs,
   const char *kind = fl__jstr(f, "kind", "fault");
   char s0[32], s1[32], s2[32];
   double s = fl__jnum(f, "start_s", 0);
-  fl_buf_printf(b, "<div class=\"fault\" id=\"fault-%zu\" style=\"--fc:%s\"><h3>"
-                   "<span class=\"fk\">",
+  fl_buf_printf(b,
+                "<div class=\"fault\" id=\"fault-%zu\" style=\"--fc:%s\"><h3>"
+                "<span class=\"fk\">",
                 fi + 1, fl__fault_color(kind));
   fl_buf_esc(b, kind, 60, 0);
   fl_buf_puts(b, "</span> ");
@@ -417,8 +423,9 @@ static void fault_section(page_t *p, size_t fi, const json_t *f, svclog_t *logs,
     }
   }
   if (quiet.len > 0)
-    fl_buf_printf(b, "<div class=\"quiet\">Nothing logged within %g s of the fault by: %s."
-                     "</div>",
+    fl_buf_printf(b,
+                  "<div class=\"quiet\">Nothing logged within %g s of the fault by: %s."
+                  "</div>",
                   LOG_BEFORE, fl_buf_str(&quiet));
   fl_buf_free(&quiet);
   fl_buf_puts(b, "</div>\n");
@@ -548,9 +555,10 @@ static void phases(page_t *p) {
     fl_buf_esc(b, fl__jstr(x, "name", ""), 100, 0);
     fmt_ms(a, sizeof(a), x, "p50_ms");
     fmt_ms(z, sizeof(z), x, "p99_ms");
-    fl_buf_printf(b, "</td><td class=\"n\">%s</td><td class=\"n\">%s</td>"
-                     "<td class=\"n\">%.0f</td><td class=\"n\">%.0f</td><td class=\"n\">%.0f"
-                     "</td><td class=\"n\">%s</td><td class=\"n\">%s</td></tr>\n",
+    fl_buf_printf(b,
+                  "</td><td class=\"n\">%s</td><td class=\"n\">%s</td>"
+                  "<td class=\"n\">%.0f</td><td class=\"n\">%.0f</td><td class=\"n\">%.0f"
+                  "</td><td class=\"n\">%s</td><td class=\"n\">%s</td></tr>\n",
                   fl__fmt_secs(s0, sizeof(s0), fl__jnum(x, "start_s", 0)),
                   fl__fmt_secs(s1, sizeof(s1), fl__jnum(x, "end_s", 0)),
                   fl__jnum(x, "ok", 0), fl__jnum(x, "fail", 0), fl__jnum(x, "info", 0), a,
@@ -575,8 +583,9 @@ int fl_report_write_html(const json_t *report, const char *run_dir, const char *
   fl__html_timeline(&b, report, &p.hist);
   fl__html_legend(&b, report);
   if (p.hist.truncated || p.hist.bad > 0)
-    fl_buf_printf(&b, "<p class=\"note\">history.jsonl: %s%zu lines skipped as malformed."
-                      "</p>\n",
+    fl_buf_printf(&b,
+                  "<p class=\"note\">history.jsonl: %s%zu lines skipped as malformed."
+                  "</p>\n",
                   p.hist.truncated ? "only the first operations are drawn; " : "",
                   p.hist.bad);
   fl_buf_puts(&b, "</section>\n");

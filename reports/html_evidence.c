@@ -32,32 +32,38 @@ static void recovery_bar(fl_buf_t *b, const json_t *c) {
   char s0[32], s1[32];
   fl_buf_printf(b, "<svg class=\"ev-recovery\" viewBox=\"0 0 600 44\" role=\"img\" "
                    "aria-label=\"recovery time against its limit\">");
-  fl_buf_printf(b, "<text class=\"fl-name\" x=\"%.1f\" y=\"%.1f\">recovery</text>", x0 - 8,
-                8 + h / 2 + 4);
-  fl_buf_printf(b, "<rect class=\"s-none\" x=\"%.1f\" y=\"8\" width=\"%.1f\" height=\"%.1f\"/>",
-                x0, x1 - x0, h);
+  fl_buf_printf(b, "<text class=\"fl-name\" x=\"%.1f\" y=\"%.1f\">recovery</text>",
+                x0 - 8, 8 + h / 2 + 4);
+  fl_buf_printf(
+      b, "<rect class=\"s-none\" x=\"%.1f\" y=\"8\" width=\"%.1f\" height=\"%.1f\"/>", x0,
+      x1 - x0, h);
   if (has_rec) {
     double w = rec / scale * (x1 - x0);
-    fl_buf_printf(b, "<rect class=\"%s\" x=\"%.1f\" y=\"8\" width=\"%.1f\" height=\"%.1f\">"
-                     "<title>recovered in %s</title></rect>",
+    fl_buf_printf(b,
+                  "<rect class=\"%s\" x=\"%.1f\" y=\"8\" width=\"%.1f\" height=\"%.1f\">"
+                  "<title>recovered in %s</title></rect>",
                   ok ? "o-ok" : "o-fail", x0, w < 1 ? 1 : w, h,
                   fl__fmt_secs(s0, sizeof(s0), rec));
-    fl_buf_printf(b, "<text class=\"fl-tick s\" x=\"%.1f\" y=\"38\">"
-                     "recovered in %s</text>",
+    fl_buf_printf(b,
+                  "<text class=\"fl-tick s\" x=\"%.1f\" y=\"38\">"
+                  "recovered in %s</text>",
                   x0, s0);
   } else {
-    fl_buf_printf(b, "<rect fill=\"url(#evh)\" x=\"%.1f\" y=\"8\" width=\"%.1f\" "
-                     "height=\"%.1f\"/><text class=\"fl-tick s\" "
-                     "x=\"%.1f\" y=\"38\">did not recover</text>",
+    fl_buf_printf(b,
+                  "<rect fill=\"url(#evh)\" x=\"%.1f\" y=\"8\" width=\"%.1f\" "
+                  "height=\"%.1f\"/><text class=\"fl-tick s\" "
+                  "x=\"%.1f\" y=\"38\">did not recover</text>",
                   x0, x1 - x0, h, x0);
-    fl_buf_puts(b, "<defs><pattern id=\"evh\" width=\"6\" height=\"6\" "
-                   "patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\">"
-                   "<rect width=\"2.5\" height=\"6\" fill=\"#d62728\"/></pattern></defs>");
+    fl_buf_puts(b,
+                "<defs><pattern id=\"evh\" width=\"6\" height=\"6\" "
+                "patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\">"
+                "<rect width=\"2.5\" height=\"6\" fill=\"#d62728\"/></pattern></defs>");
   }
   if (has_lim) {
     double x = x0 + lim / scale * (x1 - x0);
-    fl_buf_printf(b, "<path class=\"limit\" d=\"M%.1f 3V%.1f\"/>"
-                     "<text class=\"fl-tick\" x=\"%.1f\" y=\"38\">limit %s</text>",
+    fl_buf_printf(b,
+                  "<path class=\"limit\" d=\"M%.1f 3V%.1f\"/>"
+                  "<text class=\"fl-tick\" x=\"%.1f\" y=\"38\">limit %s</text>",
                   x, 8 + h + 5, x, fl__fmt_secs(s1, sizeof(s1), lim));
   }
   fl_buf_puts(b, "</svg>\n");
@@ -118,8 +124,9 @@ static void lin_timeline(fl_buf_t *b, const json_t *ev) {
       ops[k].comp = t1;
   }
   double height = 26 + nprocs * EV_ROW + 22;
-  fl_buf_printf(b, "<svg class=\"ev-lin\" viewBox=\"0 0 %.0f %.0f\" role=\"img\" "
-                   "aria-label=\"operations that cannot be linearized\">",
+  fl_buf_printf(b,
+                "<svg class=\"ev-lin\" viewBox=\"0 0 %.0f %.0f\" role=\"img\" "
+                "aria-label=\"operations that cannot be linearized\">",
                 EV_W, height);
   /* Ticks in milliseconds from the first invoke: the interesting distances
    * here are short. */
@@ -129,8 +136,9 @@ static void lin_timeline(fl_buf_t *b, const json_t *ev) {
   double bot = 20 + nprocs * EV_ROW;
   for (double s = ceil(t0 / step) * step; s <= t1; s += step) {
     double x = EV_X0 + (s - t0) / span * (EV_X1 - EV_X0);
-    fl_buf_printf(b, "<path class=\"grid\" d=\"M%.1f 14V%.1f\"/><text class=\"fl-tick\" "
-                     "x=\"%.1f\" y=\"%.1f\">%.3f s</text>",
+    fl_buf_printf(b,
+                  "<path class=\"grid\" d=\"M%.1f 14V%.1f\"/><text class=\"fl-tick\" "
+                  "x=\"%.1f\" y=\"%.1f\">%.3f s</text>",
                   x, bot, x, bot + 14, s);
   }
   /* A guide at the moment the offending operation began: what completed
@@ -145,8 +153,9 @@ static void lin_timeline(fl_buf_t *b, const json_t *ev) {
   for (int k = 0; k < n; k++) {
     evop_t *e = &ops[k];
     const char *type = fl__jstr(e->op, "type", "ok");
-    const char *cls = strcmp(type, "ok") == 0 ? "o-ok" : strcmp(type, "fail") == 0 ? "o-fail"
-                                                                                   : "o-info";
+    const char *cls = strcmp(type, "ok") == 0     ? "o-ok"
+                      : strcmp(type, "fail") == 0 ? "o-fail"
+                                                  : "o-info";
     double xs = EV_X0 + (e->inv - t0) / span * (EV_X1 - EV_X0);
     double xe = EV_X0 + (e->comp - t0) / span * (EV_X1 - EV_X0);
     if (xe - xs < 3)
@@ -166,8 +175,9 @@ static void lin_timeline(fl_buf_t *b, const json_t *ev) {
       fl_buf_puts(b, "never completed</title>");
     else
       fl_buf_printf(b, "completed at %.4f s</title>", e->comp);
-    fl_buf_printf(b, "<rect class=\"%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
-                     "height=\"20\" rx=\"3\"/>",
+    fl_buf_printf(b,
+                  "<rect class=\"%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+                  "height=\"20\" rx=\"3\"/>",
                   cls, xs, y, xe - xs);
     /* The label goes inside the bar when it fits, else to its right (or
      * left, at the right edge). */

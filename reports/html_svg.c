@@ -8,31 +8,13 @@
  * Everything is bounded: operations are merged into runs and latency points
  * into grid cells until each chart holds at most FL__SVG_MAX_MARKS elements,
  * whatever the size of the history. Tooltips are SVG <title>s (no script). */
-#include "reports/internal.h"
+#include "reports/html_svg.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "harness/base/alloc.h"
-
-#define FL__SVG_MAX_MARKS 4000
-#define MAX_LANES 48
-#define MAX_FAULTS 200
-#define MAX_CHECKS 200
-#define MAX_SEGS 1500 /* state segments per lane */
-#define MAX_OP_ROWS 16
-#define LABEL_ROWS 6
-
-/* Geometry, in SVG user units (the SVG scales to the page width). */
-#define W 1200.0
-#define X0 150.0
-#define X1 (W - 18.0)
-#define LANE_H 22.0
-#define LANE_GAP 5.0
-#define LAT_H 120.0
-#define THR_H 90.0
-#define CHAR_W 6.3 /* average width of an 11px sans-serif character */
 
 /* ---- colours and names ---------------------------------------------------- */
 
@@ -45,19 +27,18 @@ static const char *const fault_palette[] = {
     "#c23b80", /* 5 clock */
     "#7a5230", /* 6 loss, timeout, blackhole, reset, down */
     "#55616b", /* 7.. others */
-    "#6b7a1f",
-    "#8a4b2f",
+    "#6b7a1f", "#8a4b2f",
 };
 
 static int fault_color_index(const char *kind) {
   static const struct {
     const char *word;
     int idx;
-  } words[] = {{"partition", 0}, {"latency", 1},  {"jitter", 1},   {"slow", 1},
-               {"bandwidth", 2}, {"slicer", 2},   {"limit", 2},    {"kill", 3},
-               {"crash", 3},     {"pause", 4},    {"stop", 4},     {"clock", 5},
-               {"time", 5},      {"skew", 5},     {"loss", 6},     {"blackhole", 6},
-               {"reset", 6},     {"down", 6},     {"drop", 6}};
+  } words[] = {{"partition", 0}, {"latency", 1}, {"jitter", 1}, {"slow", 1},
+               {"bandwidth", 2}, {"slicer", 2},  {"limit", 2},  {"kill", 3},
+               {"crash", 3},     {"pause", 4},   {"stop", 4},   {"clock", 5},
+               {"timeout", 6},   {"time", 5},    {"skew", 5},   {"loss", 6},
+               {"blackhole", 6}, {"reset", 6},   {"down", 6},   {"drop", 6}};
   for (size_t i = 0; i < FL_ARRAY_SIZE(words); i++) {
     if (strstr(kind, words[i].word) != NULL)
       return words[i].idx;
@@ -97,29 +78,16 @@ static const char *state_class(const char *state, const char *prev) {
 
 /* ---- helpers --------------------------------------------------------------- */
 
-typedef struct {
-  fl_buf_t *b;
-  const json_t *report;
-  const fl__hist_t *hist;
-  double end; /* seconds at the right edge */
-  double step; /* seconds between ticks */
-  /* Layout, top to bottom. */
-  double y_ticks, y_labels, y_checks, y_lanes, y_ops, y_lat, y_thr, y_axis, height;
-  double band_top, band_bot;
-  int label_rows, nlanes, op_rows;
-  double op_row_h;
-} tl_t;
-
-static double xt(const tl_t *t, double s) {
+double fl__tl_x(const fl__tl_t *t, double s) {
   if (!(s > 0))
     s = 0;
   if (s > t->end)
     s = t->end;
-  return X0 + s / t->end * (X1 - X0);
+  return TL_X0 + s / t->end * (TL_X1 - TL_X0);
 }
 
 /* How many characters an escaped string shows (an entity counts one). */
-static size_t vis_len(const char *s) {
+size_t fl__svg_vis_len(const char *s) {
   size_t n = 0;
   for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
     if (*p == '&') {
@@ -133,13 +101,13 @@ static size_t vis_len(const char *s) {
   return n;
 }
 
-static double nice_step(double raw) {
+double fl__svg_nice_step(double raw) {
   double p = pow(10, floor(log10(raw)));
   double f = raw / p;
   return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * p;
 }
 
-static void fmt_tick(char *out, size_t n, double v) {
+void fl__svg_fmt_tick(char *out, size_t n, double v) {
   snprintf(out, n, "%g", fabs(v) < 1e-9 ? 0.0 : v);
 }
 
@@ -153,7 +121,7 @@ typedef struct {
   char *label; /* new, escaped */
 } band_t;
 
-static int collect_bands(tl_t *t, band_t *bands) {
+static int collect_bands(fl__tl_t *t, band_t *bands) {
   size_t i;
   json_t *f;
   int n = 0;
@@ -168,8 +136,8 @@ static int collect_bands(tl_t *t, band_t *bands) {
     double s = fl__jnum(f, "start_s", 0);
     bd->active = !fl__jisnum(f, "end_s");
     double e = bd->active ? t->end : fl__jnum(f, "end_s", s);
-    bd->xs = xt(t, s);
-    bd->xe = xt(t, e);
+    bd->xs = fl__tl_x(t, s);
+    bd->xe = fl__tl_x(t, e);
     bd->instant = !bd->active && bd->xe - bd->xs < 2.5;
     if (bd->xe - bd->xs < 2.5)
       bd->xe = bd->xs + 2.5;
@@ -184,9 +152,9 @@ static int collect_bands(tl_t *t, band_t *bands) {
       fl_buf_puts(&lb, " \xE2\x86\x92"); /* → still active at the end */
     bd->label = fl_strdup(fl_buf_str(&lb));
     fl_buf_free(&lb);
-    double w = (double)vis_len(bd->label) * 6.9 + 10;
+    double w = (double)fl__svg_vis_len(bd->label) * 6.9 + 10;
     /* A label may start left of its band when the band sits at the right edge. */
-    double lx = bd->xs + w > X1 ? X1 - w : bd->xs;
+    double lx = bd->xs + w > TL_X1 ? TL_X1 - w : bd->xs;
     bd->row = -1;
     for (int r = 0; r < LABEL_ROWS; r++) {
       if (row_end[r] < lx - 3) {
@@ -201,13 +169,12 @@ static int collect_bands(tl_t *t, band_t *bands) {
   return n;
 }
 
-static void draw_band(tl_t *t, const band_t *bd) {
+static void draw_band(fl__tl_t *t, const band_t *bd) {
   fl_buf_t *b = t->b;
   const char *color = fl__fault_color(fl__jstr(bd->f, "kind", ""));
   char s0[32], s1[32];
   double start = fl__jnum(bd->f, "start_s", 0);
-  fl_buf_printf(b, "<g class=\"fault\"><title>fault #%d ",
-                (int)fl__jnum(bd->f, "id", 0));
+  fl_buf_printf(b, "<g class=\"fault\"><title>fault #%d ", (int)fl__jnum(bd->f, "id", 0));
   fl_buf_puts(b, bd->label);
   fl_buf_printf(b, "\nfrom %s", fl__fmt_secs(s0, sizeof(s0), start));
   if (bd->active)
@@ -225,35 +192,39 @@ static void draw_band(tl_t *t, const band_t *bd) {
   fl_buf_puts(b, "</title>");
   double h = t->band_bot - t->band_top;
   if (bd->instant) {
-    fl_buf_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"2.5\" height=\"%.1f\" "
-                     "fill=\"%s\" fill-opacity=\".75\"/>",
+    fl_buf_printf(b,
+                  "<rect x=\"%.1f\" y=\"%.1f\" width=\"2.5\" height=\"%.1f\" "
+                  "fill=\"%s\" fill-opacity=\".75\"/>",
                   bd->xs - 1.25, t->band_top, h, color);
   } else {
-    fl_buf_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-                     "fill=\"%s\" fill-opacity=\".10\"/>",
+    fl_buf_printf(b,
+                  "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+                  "fill=\"%s\" fill-opacity=\".10\"/>",
                   bd->xs, t->band_top, bd->xe - bd->xs, h, color);
     fl_buf_printf(b, "<path d=\"M%.1f %.1fv%.1f\" stroke=\"%s\" stroke-width=\"1.2\"/>",
                   bd->xs, t->band_top, h, color);
     if (!bd->active)
-      fl_buf_printf(b, "<path d=\"M%.1f %.1fv%.1f\" stroke=\"%s\" stroke-width=\"1.2\" "
-                       "stroke-dasharray=\"4 3\"/>",
+      fl_buf_printf(b,
+                    "<path d=\"M%.1f %.1fv%.1f\" stroke=\"%s\" stroke-width=\"1.2\" "
+                    "stroke-dasharray=\"4 3\"/>",
                     bd->xe, t->band_top, h, color);
   }
   if (bd->row >= 0) {
-    double w = (double)vis_len(bd->label) * 6.9 + 10;
-    double lx = bd->xs + w > X1 ? X1 - w : bd->xs;
+    double w = (double)fl__svg_vis_len(bd->label) * 6.9 + 10;
+    double lx = bd->xs + w > TL_X1 ? TL_X1 - w : bd->xs;
     double ly = t->y_labels + bd->row * 17.0;
     fl_buf_printf(b, "<path d=\"M%.1f %.1fV%.1f\" stroke=\"%s\" stroke-width=\"1.2\"/>",
                   bd->xs, ly + 15, t->band_top, color);
-    fl_buf_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"15\" rx=\"3\" "
-                     "fill=\"%s\"/><text class=\"fl-label\" x=\"%.1f\" y=\"%.1f\">%s</text>",
+    fl_buf_printf(b,
+                  "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"15\" rx=\"3\" "
+                  "fill=\"%s\"/><text class=\"fl-label\" x=\"%.1f\" y=\"%.1f\">%s</text>",
                   lx, ly, w, color, lx + 5, ly + 11, bd->label);
   }
   fl_buf_puts(b, "</g>\n");
 }
 
 /* Hatching over the lanes of the services a fault is aimed at. */
-static void draw_band_targets(tl_t *t, const band_t *bd) {
+static void draw_band_targets(fl__tl_t *t, const band_t *bd) {
   json_t *targets = json_object_get(bd->f, "targets");
   size_t i;
   int ci = fault_color_index(fl__jstr(bd->f, "kind", ""));
@@ -265,24 +236,26 @@ static void draw_band_targets(tl_t *t, const band_t *bd) {
     if (!fl__targets_focus(targets, name))
       continue;
     double y = t->y_lanes + (double)i * (LANE_H + LANE_GAP);
-    fl_buf_printf(t->b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-                        "fill=\"url(#fh%d)\" stroke=\"%s\" stroke-width=\"1.5\"/>",
+    fl_buf_printf(t->b,
+                  "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+                  "fill=\"url(#fh%d)\" stroke=\"%s\" stroke-width=\"1.5\"/>",
                   bd->xs, y + 1, bd->xe - bd->xs, LANE_H - 2, ci, fault_palette[ci]);
   }
 }
 
 /* ---- service lanes ------------------------------------------------------------ */
 
-static void draw_lane(tl_t *t, const json_t *svc, double y) {
+static void draw_lane(fl__tl_t *t, const json_t *svc, double y) {
   fl_buf_t *b = t->b;
   fl_buf_puts(b, "<g class=\"lane\">");
-  fl_buf_printf(b, "<text class=\"fl-name\" x=\"%.1f\" y=\"%.1f\">", X0 - 8,
+  fl_buf_printf(b, "<text class=\"fl-name\" x=\"%.1f\" y=\"%.1f\">", TL_X0 - 8,
                 y + LANE_H / 2 + 4);
   fl_buf_esc(b, fl__jstr(svc, "name", "?"), 22, FL_ESC_ONELINE);
   fl_buf_puts(b, "</text>");
-  fl_buf_printf(b, "<rect class=\"s-none\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
-                   "height=\"%.1f\"/>",
-                X0, y, X1 - X0, LANE_H);
+  fl_buf_printf(b,
+                "<rect class=\"s-none\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+                "height=\"%.1f\"/>",
+                TL_X0, y, TL_X1 - TL_X0, LANE_H);
   json_t *states = fl__jarr(svc, "states");
   size_t n = json_array_size(states);
   const char *prev = NULL;
@@ -302,13 +275,14 @@ static void draw_lane(tl_t *t, const json_t *svc, double y) {
       prev = state;
       continue;
     }
-    double xs = xt(t, s), xe = xt(t, e);
+    double xs = fl__tl_x(t, s), xe = fl__tl_x(t, e);
     if (xe < xs)
       xe = xs;
     /* The exit after a kill continues the killed segment's look. */
     char ss[32], es[32];
-    fl_buf_printf(b, "<rect class=\"s-%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
-                     "height=\"%.1f\"><title>",
+    fl_buf_printf(b,
+                  "<rect class=\"s-%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+                  "height=\"%.1f\"><title>",
                   cls, xs, y + 1, xe - xs < 0.8 ? 0.8 : xe - xs, LANE_H - 2);
     fl_buf_esc(b, fl__jstr(svc, "name", "?"), 60, 0);
     fl_buf_puts(b, ": ");
@@ -336,11 +310,12 @@ static void draw_lane(tl_t *t, const json_t *svc, double y) {
         fl_buf_puts(&lb, ")");
       }
       /* Without its detail if that is what does not fit. */
-      if (vis_len(fl_buf_str(&lb)) * CHAR_W + 6 >= xe - xs) {
+      if (fl__svg_vis_len(fl_buf_str(&lb)) * CHAR_W + 6 >= xe - xs) {
         fl_buf_reset(&lb);
-        fl_buf_esc(&lb, strcmp(cls, "killed") == 0 ? "killed" : state, 20, FL_ESC_ONELINE);
+        fl_buf_esc(&lb, strcmp(cls, "killed") == 0 ? "killed" : state, 20,
+                   FL_ESC_ONELINE);
       }
-      if (vis_len(fl_buf_str(&lb)) * CHAR_W + 6 < xe - xs)
+      if (fl__svg_vis_len(fl_buf_str(&lb)) * CHAR_W + 6 < xe - xs)
         fl_buf_printf(b, "<text class=\"fl-seg t-%s\" x=\"%.1f\" y=\"%.1f\">%s</text>",
                       cls, xs + 4, y + LANE_H / 2 + 4, fl_buf_str(&lb));
       fl_buf_free(&lb);
@@ -384,7 +359,7 @@ typedef struct {
 } spans_t;
 
 static int spans_take(spans_t *sp, double from, double to) {
-  if (from < X0 - 60 || to > W)
+  if (from < TL_X0 - 60 || to > TL_W)
     return 0;
   for (int i = 0; i < sp->n; i++) {
     if (from < sp->to[i] + 6 && to > sp->from[i] - 6)
@@ -397,14 +372,14 @@ static int spans_take(spans_t *sp, double from, double to) {
   return 1;
 }
 
-static void draw_check(tl_t *t, size_t i, const json_t *c, spans_t *sp) {
+static void draw_check(fl__tl_t *t, size_t i, const json_t *c, spans_t *sp) {
   fl_buf_t *b = t->b;
   const char *status = fl__jstr(c, "status", "unknown");
   int bad = strcmp(status, "pass") != 0;
   double s, e;
   if (!check_time(c, &s, &e))
     return;
-  double x = xt(t, e), y = t->y_checks + 9;
+  double x = fl__tl_x(t, e), y = t->y_checks + 9;
   fl_buf_printf(b, "<g class=\"check c-%s\"><title>",
                 bad ? (strcmp(status, "unknown") == 0 ? "unknown" : "fail") : "pass");
   fl_buf_esc(b, fl__jstr(c, "name", "check"), 200, 0);
@@ -415,7 +390,8 @@ static void draw_check(tl_t *t, size_t i, const json_t *c, spans_t *sp) {
     fl_buf_puts(b, "\n");
     fl_buf_esc(b, msg, 600, 0);
   }
-  fl_buf_printf(b, "</title><a href=\"#check-%zu\"><path d=\"M%.1f %.1fl6 6l-6 6l-6 -6z\"/>",
+  fl_buf_printf(b,
+                "</title><a href=\"#check-%zu\"><path d=\"M%.1f %.1fl6 6l-6 6l-6 -6z\"/>",
                 i + 1, x, y - 6);
   json_t *op = json_object_get(fl__jobj(c, "evidence"), "op");
   if (bad) {
@@ -427,7 +403,7 @@ static void draw_check(tl_t *t, size_t i, const json_t *c, spans_t *sp) {
       fl__op_label_esc(&lb, op);
     else
       fl_buf_esc(&lb, fl__jstr(c, "name", "check"), 30, FL_ESC_ONELINE);
-    double w = (double)vis_len(fl_buf_str(&lb)) * 6.8;
+    double w = (double)fl__svg_vis_len(fl_buf_str(&lb)) * 6.8;
     double lx = x + 9;
     if (!spans_take(sp, lx, lx + w)) {
       lx = x - 9 - w;
@@ -435,20 +411,21 @@ static void draw_check(tl_t *t, size_t i, const json_t *c, spans_t *sp) {
         lx = -1;
     }
     if (lx >= 0)
-      fl_buf_printf(b, "<text class=\"fl-check-label\" x=\"%.1f\" y=\"%.1f\">%s</text>", lx,
-                    y + 4, fl_buf_str(&lb));
+      fl_buf_printf(b, "<text class=\"fl-check-label\" x=\"%.1f\" y=\"%.1f\">%s</text>",
+                    lx, y + 4, fl_buf_str(&lb));
     fl_buf_free(&lb);
   }
   fl_buf_puts(b, "</a>");
   /* The operation that could not be linearized, marked down the chart. */
   if (op != NULL && bad) {
-    double xs = xt(t, s), xe = xt(t, e);
+    double xs = fl__tl_x(t, s), xe = fl__tl_x(t, e);
     if (xe - xs < 4)
       xs -= 2, xe += 2;
     double top = t->y_lanes;
     double bot = t->op_rows > 0 ? t->y_ops + t->op_rows * t->op_row_h + 4 : top;
-    fl_buf_printf(b, "<rect class=\"anomaly\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
-                     "height=\"%.1f\"/><path class=\"anomaly-line\" d=\"M%.1f %.1fV%.1f\"/>",
+    fl_buf_printf(b,
+                  "<rect class=\"anomaly\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+                  "height=\"%.1f\"/><path class=\"anomaly-line\" d=\"M%.1f %.1fV%.1f\"/>",
                   xs, top - 2, xe - xs, bot - top + 4, x, y + 6, t->band_bot);
   }
   fl_buf_puts(b, "</g>\n");
@@ -456,12 +433,12 @@ static void draw_check(tl_t *t, size_t i, const json_t *c, spans_t *sp) {
 
 /* Passed checks first, so that failed ones are drawn on top; of those, the
  * ones with an operation as evidence get their labels placed first. */
-static void draw_checks(tl_t *t) {
+static void draw_checks(fl__tl_t *t) {
   size_t i;
   json_t *c;
   spans_t sp = {.n = 0};
-  fl_buf_printf(t->b, "<text class=\"fl-name\" x=\"%.1f\" y=\"%.1f\">checks</text>", X0 - 8,
-                t->y_checks + 13);
+  fl_buf_printf(t->b, "<text class=\"fl-name\" x=\"%.1f\" y=\"%.1f\">checks</text>",
+                TL_X0 - 8, t->y_checks + 13);
   for (int pass = 0; pass < 3; pass++) {
     json_array_foreach(fl__jarr(t->report, "checks"), i, c) {
       if (i >= MAX_CHECKS)
@@ -475,266 +452,15 @@ static void draw_checks(tl_t *t) {
   }
 }
 
-/* ---- operations --------------------------------------------------------------- */
-
-static int row_of(const tl_t *t, const fl__op_t *op) {
-  return op->slot % t->op_rows;
-}
-
-static const tl_t *sort_ctx;
-
-static int cmp_ops(const void *a, const void *b) {
-  const fl__op_t *x = &sort_ctx->hist->ops[*(const size_t *)a];
-  const fl__op_t *y = &sort_ctx->hist->ops[*(const size_t *)b];
-  int rx = row_of(sort_ctx, x), ry = row_of(sort_ctx, y);
-  if (x->type != y->type)
-    return x->type - y->type;
-  if (rx != ry)
-    return rx - ry;
-  return x->inv < y->inv ? -1 : x->inv > y->inv;
-}
-
-static const char *const outcome_class[] = {"o-ok", "o-fail", "o-info"};
-static const char *const outcome_name[] = {"ok", "fail", "info"};
-
-/* Walks the sorted operations merging those of one row and outcome that
- * touch (within gap pixels) into one run; draws them when draw is set.
- * Returns the number of runs. Draw order is ok, fail, info: failures are
- * rarer and must not hide under the green. */
-static size_t op_runs(const tl_t *t, const size_t *idx, size_t n, double gap, int draw) {
-  size_t runs = 0;
-  size_t i = 0;
-  while (i < n) {
-    const fl__op_t *op = &t->hist->ops[idx[i]];
-    int row = row_of(t, op), type = op->type;
-    double xs = xt(t, op->inv), xe = xt(t, op->comp);
-    size_t count = 1;
-    size_t j = i + 1;
-    for (; j < n; j++) {
-      const fl__op_t *o = &t->hist->ops[idx[j]];
-      if (o->type != type || row_of(t, o) != row || xt(t, o->inv) > xe + gap)
-        break;
-      double oe = xt(t, o->comp);
-      if (oe > xe)
-        xe = oe;
-      count++;
-    }
-    runs++;
-    if (draw) {
-      double y = t->y_ops + 2 + row * t->op_row_h;
-      double w = xe - xs < 1.2 ? 1.2 : xe - xs;
-      fl_buf_printf(t->b, "<rect class=\"%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
-                          "height=\"%.1f\">",
-                    outcome_class[type], xs, y, w, t->op_row_h - 1);
-      if (type != FL__OP_OK) {
-        char s0[32];
-        fl_buf_printf(t->b, "<title>%zu %s at %s</title>", count, outcome_name[type],
-                      fl__fmt_secs(s0, sizeof(s0), op->inv));
-      }
-      fl_buf_puts(t->b, "</rect>");
-    }
-    i = j;
-  }
-  return runs;
-}
-
-static void draw_ops(tl_t *t) {
-  const fl__hist_t *h = t->hist;
-  fl_buf_t *b = t->b;
-  fl_buf_printf(b, "<text class=\"fl-name\" x=\"%.1f\" y=\"%.1f\">operations</text>",
-                X0 - 8, t->y_ops + t->op_rows * t->op_row_h / 2 + 4);
-  fl_buf_printf(b, "<rect class=\"s-none\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
-                   "height=\"%.1f\"/>",
-                X0, t->y_ops, X1 - X0, t->op_rows * t->op_row_h + 3);
-  size_t *idx = fl_malloc(h->n * sizeof(size_t));
-  for (size_t i = 0; i < h->n; i++)
-    idx[i] = i;
-  sort_ctx = t;
-  qsort(idx, h->n, sizeof(size_t), cmp_ops);
-  sort_ctx = NULL;
-  double gap = 1.0;
-  while (gap < 64 && op_runs(t, idx, h->n, gap, 0) > FL__SVG_MAX_MARKS)
-    gap *= 2;
-  fl_buf_puts(b, "<g class=\"ops\">");
-  op_runs(t, idx, h->n, gap, 1);
-  fl_buf_puts(b, "</g>\n");
-  fl_free(idx);
-}
-
-/* ---- latency ------------------------------------------------------------------- */
-
-static void draw_latency(tl_t *t) {
-  const fl__hist_t *h = t->hist;
-  fl_buf_t *b = t->b;
-  double lo = INFINITY, hi = 0;
-  for (size_t i = 0; i < h->n; i++) {
-    if (h->ops[i].open)
-      continue;
-    double ms = (h->ops[i].comp - h->ops[i].inv) * 1e3;
-    if (ms < lo)
-      lo = ms;
-    if (ms > hi)
-      hi = ms;
-  }
-  double top = t->y_lat, bot = t->y_lat + LAT_H;
-  fl_buf_printf(b, "<text class=\"fl-name\" x=\"%.1f\" y=\"%.1f\">latency</text>"
-                   "<text class=\"fl-sub\" x=\"%.1f\" y=\"%.1f\">per op, log scale</text>",
-                X0 - 46, top + LAT_H / 2, X0 - 46, top + LAT_H / 2 + 13);
-  fl_buf_printf(b, "<rect class=\"chart\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
-                   "height=\"%.1f\"/>",
-                X0, top, X1 - X0, LAT_H);
-  if (hi <= 0) {
-    fl_buf_printf(b, "<text class=\"fl-sub s\" x=\"%.1f\" y=\"%.1f\">"
-                     "no completed operations</text>",
-                  X0 + 8, top + 20);
-    return;
-  }
-  if (lo < 0.01)
-    lo = 0.01;
-  int d0 = (int)floor(log10(lo)), d1 = (int)ceil(log10(hi));
-  if (d1 <= d0)
-    d1 = d0 + 1;
-  double span = d1 - d0;
-  for (int d = d0; d <= d1; d++) {
-    double y = bot - (d - d0) / span * LAT_H;
-    double v = pow(10, d);
-    char lab[32];
-    if (v >= 1000)
-      snprintf(lab, sizeof(lab), "%g s", v / 1000);
-    else
-      snprintf(lab, sizeof(lab), "%g ms", v);
-    fl_buf_printf(b, "<path class=\"grid\" d=\"M%.1f %.1fH%.1f\"/>"
-                     "<text class=\"fl-tick e\" x=\"%.1f\" y=\"%.1f\">%s</text>",
-                  X0, y, X1, X0 - 3, y + 3.5, lab);
-  }
-  /* Points are merged into cells of cell x cell units, grown until the
-   * chart holds at most FL__SVG_MAX_MARKS of them. */
-  double cell = 2.5;
-  size_t cols = 0, rows = 0, marks = 0;
-  unsigned char *grid = NULL;
-  for (int pass = 0; pass < 8; pass++) {
-    cols = (size_t)((X1 - X0) / cell) + 1;
-    rows = (size_t)(LAT_H / cell) + 1;
-    fl_free(grid);
-    grid = fl_calloc(cols * rows, 1);
-    marks = 0;
-    for (size_t i = 0; i < h->n; i++) {
-      const fl__op_t *op = &h->ops[i];
-      if (op->open)
-        continue;
-      double ms = (op->comp - op->inv) * 1e3;
-      double ly = (log10(ms < lo ? lo : ms) - d0) / span * LAT_H;
-      size_t cx = (size_t)((xt(t, op->comp) - X0) / cell);
-      size_t cy = (size_t)(ly / cell);
-      unsigned char bit = (unsigned char)(1u << op->type);
-      if (cx < cols && cy < rows && !(grid[cy * cols + cx] & bit)) {
-        grid[cy * cols + cx] |= bit;
-        marks++;
-      }
-    }
-    if (marks <= FL__SVG_MAX_MARKS)
-      break;
-    cell *= 1.5;
-  }
-  fl_buf_puts(b, "<g class=\"lat\">");
-  for (int type = 0; type < 3; type++) {
-    fl_buf_printf(b, "<g class=\"%s\">", outcome_class[type]);
-    for (size_t cy = 0; cy < rows; cy++) {
-      for (size_t cx = 0; cx < cols; cx++) {
-        if (grid[cy * cols + cx] & (1u << type))
-          fl_buf_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"2.4\" height=\"2.4\"/>",
-                        X0 + (cx + 0.5) * cell - 1.2, bot - (cy + 0.5) * cell - 1.2);
-      }
-    }
-    fl_buf_puts(b, "</g>");
-  }
-  fl_buf_puts(b, "</g>\n");
-  fl_free(grid);
-}
-
-/* ---- throughput ------------------------------------------------------------------ */
-
-static void draw_throughput(tl_t *t) {
-  const fl__hist_t *h = t->hist;
-  fl_buf_t *b = t->b;
-  /* Buckets of one second, wider for long runs: at most about 400 bars. */
-  double bs = t->end <= 400 ? 1.0 : nice_step(t->end / 400);
-  size_t nb = (size_t)ceil(t->end / bs);
-  if (nb == 0)
-    nb = 1;
-  double *cnt = fl_calloc(nb * 3, sizeof(double));
-  for (size_t i = 0; i < h->n; i++) {
-    if (h->ops[i].open)
-      continue;
-    size_t k = (size_t)(h->ops[i].comp / bs);
-    if (k >= nb)
-      k = nb - 1;
-    cnt[k * 3 + h->ops[i].type] += 1;
-  }
-  double max = 0;
-  for (size_t k = 0; k < nb; k++) {
-    double tot = (cnt[k * 3] + cnt[k * 3 + 1] + cnt[k * 3 + 2]) / bs;
-    if (tot > max)
-      max = tot;
-  }
-  double top = t->y_thr, bot = t->y_thr + THR_H;
-  double ymax = max > 0 ? nice_step(max / 2) * 2 : 1;
-  if (ymax < max)
-    ymax = nice_step(max);
-  fl_buf_printf(b, "<text class=\"fl-name\" x=\"%.1f\" y=\"%.1f\">throughput</text>"
-                   "<text class=\"fl-sub\" x=\"%.1f\" y=\"%.1f\">ops/s%s</text>",
-                X0 - 46, top + THR_H / 2, X0 - 46, top + THR_H / 2 + 13,
-                bs > 1 ? " (averaged)" : "");
-  fl_buf_printf(b, "<rect class=\"chart\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
-                   "height=\"%.1f\"/>",
-                X0, top, X1 - X0, THR_H);
-  for (int k = 0; k <= 2; k++) {
-    double v = ymax * k / 2, y = bot - THR_H * k / 2;
-    char lab[32];
-    fmt_tick(lab, sizeof(lab), v);
-    fl_buf_printf(b, "<path class=\"grid\" d=\"M%.1f %.1fH%.1f\"/>"
-                     "<text class=\"fl-tick e\" x=\"%.1f\" y=\"%.1f\">%s</text>",
-                  X0, y, X1, X0 - 3, y + 3.5, lab);
-  }
-  /* Stacked bars: ok at the bottom, then info, then fail on top. */
-  static const int order[] = {FL__OP_OK, FL__OP_INFO, FL__OP_FAIL};
-  fl_buf_puts(b, "<g class=\"thr\">");
-  for (size_t k = 0; k < nb; k++) {
-    double x = xt(t, k * bs), x2 = xt(t, (k + 1) * bs);
-    double w = x2 - x > 1.5 ? x2 - x - 0.6 : x2 - x;
-    double y = bot;
-    double tot = cnt[k * 3] + cnt[k * 3 + 1] + cnt[k * 3 + 2];
-    if (tot == 0)
-      continue;
-    char s0[32];
-    fl_buf_printf(b, "<g><title>%s: %.0f ok, %.0f failed, %.0f unknown</title>",
-                  fl__fmt_secs(s0, sizeof(s0), k * bs), cnt[k * 3], cnt[k * 3 + 1],
-                  cnt[k * 3 + 2]);
-    for (int o = 0; o < 3; o++) {
-      double v = cnt[k * 3 + order[o]] / bs;
-      if (v <= 0)
-        continue;
-      double hgt = v / ymax * THR_H;
-      y -= hgt;
-      fl_buf_printf(b, "<rect class=\"%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
-                       "height=\"%.1f\"/>",
-                    outcome_class[order[o]], x, y, w, hgt);
-    }
-    fl_buf_puts(b, "</g>");
-  }
-  fl_buf_puts(b, "</g>\n");
-  fl_free(cnt);
-}
-
 /* ---- the whole timeline --------------------------------------------------------- */
 
-static void draw_axis(tl_t *t) {
+static void draw_axis(fl__tl_t *t) {
   fl_buf_t *b = t->b;
   fl_buf_puts(b, "<g class=\"axis\">");
   for (double s = 0; s <= t->end + 1e-9; s += t->step) {
-    double x = xt(t, s);
+    double x = fl__tl_x(t, s);
     char lab[32];
-    fmt_tick(lab, sizeof(lab), s);
+    fl__svg_fmt_tick(lab, sizeof(lab), s);
     fl_buf_printf(b, "<path class=\"grid\" d=\"M%.1f %.1fV%.1f\"/>", x, t->band_top,
                   t->band_bot);
     fl_buf_printf(b, "<text class=\"fl-tick\" x=\"%.1f\" y=\"%.1f\">%s</text>", x,
@@ -743,12 +469,12 @@ static void draw_axis(tl_t *t) {
                   t->y_ticks + 10, lab);
   }
   fl_buf_printf(b, "<text class=\"fl-sub\" x=\"%.1f\" y=\"%.1f\">seconds</text>",
-                X0 - 8, t->y_axis + 13);
+                TL_X0 - 8, t->y_axis + 13);
   fl_buf_puts(b, "</g>\n");
 }
 
 void fl__html_timeline(fl_buf_t *b, const json_t *report, const fl__hist_t *hist) {
-  tl_t t;
+  fl__tl_t t;
   memset(&t, 0, sizeof(t));
   t.b = b;
   t.report = report;
@@ -758,11 +484,13 @@ void fl__html_timeline(fl_buf_t *b, const json_t *report, const fl__hist_t *hist
     if (!hist->ops[i].open && hist->ops[i].comp > t.end)
       t.end = hist->ops[i].comp;
   }
-  t.step = nice_step(t.end / 12);
+  t.step = fl__svg_nice_step(t.end / 12);
   size_t nsvc = json_array_size(fl__jarr(report, "services"));
   t.nlanes = nsvc > MAX_LANES ? MAX_LANES : (int)nsvc;
   if (hist->n > 0) {
-    t.op_rows = hist->nslots < 1 ? 1 : hist->nslots > MAX_OP_ROWS ? MAX_OP_ROWS : hist->nslots;
+    t.op_rows = hist->nslots < 1             ? 1
+                : hist->nslots > MAX_OP_ROWS ? MAX_OP_ROWS
+                                             : hist->nslots;
     t.op_row_h = t.op_rows <= 6 ? 6 : t.op_rows <= 10 ? 5 : 4;
   }
 
@@ -795,16 +523,18 @@ void fl__html_timeline(fl_buf_t *b, const json_t *report, const fl__hist_t *hist
   t.y_axis = y;
   t.height = y + 22;
 
-  fl_buf_printf(b, "<svg class=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" "
-                   "viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"timeline of "
-                   "services, faults and operations\">\n",
-                W, t.height);
+  fl_buf_printf(b,
+                "<svg class=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" "
+                "viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"timeline of "
+                "services, faults and operations\">\n",
+                TL_W, t.height);
   fl_buf_puts(b, "<defs>");
   for (size_t i = 0; i < FL_ARRAY_SIZE(fault_palette); i++)
-    fl_buf_printf(b, "<pattern id=\"fh%zu\" width=\"7\" height=\"7\" "
-                     "patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\">"
-                     "<rect width=\"3\" height=\"7\" fill=\"%s\" fill-opacity=\".55\"/>"
-                     "</pattern>",
+    fl_buf_printf(b,
+                  "<pattern id=\"fh%zu\" width=\"7\" height=\"7\" "
+                  "patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\">"
+                  "<rect width=\"3\" height=\"7\" fill=\"%s\" fill-opacity=\".55\"/>"
+                  "</pattern>",
                   i, fault_palette[i]);
   fl_buf_puts(b, "</defs>\n");
 
@@ -821,13 +551,14 @@ void fl__html_timeline(fl_buf_t *b, const json_t *report, const fl__hist_t *hist
   for (int k = 0; k < nbands; k++)
     draw_band_targets(&t, &bands[k]);
   if (t.op_rows > 0) {
-    draw_ops(&t);
-    draw_latency(&t);
-    draw_throughput(&t);
+    fl__tl_draw_ops(&t);
+    fl__tl_draw_latency(&t);
+    fl__tl_draw_throughput(&t);
   } else {
-    fl_buf_printf(b, "<text class=\"fl-sub s\" x=\"%.1f\" y=\"%.1f\">"
-                     "%s</text>",
-                  X0 + 6, t.band_bot - 8,
+    fl_buf_printf(b,
+                  "<text class=\"fl-sub s\" x=\"%.1f\" y=\"%.1f\">"
+                  "%s</text>",
+                  TL_X0 + 6, t.band_bot - 8,
                   hist->found ? "history.jsonl holds no operations"
                               : "no history.jsonl beside report.json: operations, "
                                 "latency and throughput are not drawn");
@@ -843,16 +574,19 @@ void fl__html_timeline(fl_buf_t *b, const json_t *report, const fl__hist_t *hist
 /* ---- legend ------------------------------------------------------------------------ */
 
 static void swatch(fl_buf_t *b, const char *cls, const char *style, const char *label) {
-  fl_buf_printf(b, "<span class=\"key\"><svg width=\"14\" height=\"10\"><rect class=\"%s\" "
-                   "width=\"14\" height=\"10\"%s/></svg>%s</span>",
+  fl_buf_printf(b,
+                "<span class=\"key\"><svg width=\"14\" height=\"10\"><rect class=\"%s\" "
+                "width=\"14\" height=\"10\"%s/></svg>%s</span>",
                 cls, style, label);
 }
 
 void fl__html_legend(fl_buf_t *b, const json_t *report) {
   static const char *const states[][2] = {
-      {"up", "up"},           {"starting", "starting"}, {"paused", "paused"},
-      {"stopping", "stopping"}, {"stopped", "stopped"},   {"killed", "killed"},
-      {"exited", "exited"},   {"crashed", "crashed"},   {"other", "other"}};
+      {"up", "up"},           {"starting", "starting"},
+      {"paused", "paused"},   {"stopping", "stopping"},
+      {"stopped", "stopped"}, {"killed", "killed"},
+      {"exited", "exited"},   {"crashed", "crashed"},
+      {"other", "other"}};
   int seen[FL_ARRAY_SIZE(states)] = {0};
   size_t i, j;
   json_t *svc, *st, *f;

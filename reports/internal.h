@@ -84,7 +84,7 @@ typedef struct {
   char **lines;    /* new, each new, without the time stamp; at most max_lines */
   double *ts;      /* each line's time */
   size_t n;
-  size_t dropped;  /* lines in the window past max_lines */
+  size_t dropped; /* lines in the window past max_lines */
 } fl__logwin_t;
 /* Fills each window with the lines of path whose timestamp is within it
  * (lines without one take the previous line's). Each line is cut to

@@ -149,7 +149,7 @@ static void error_elem(fl_buf_t *b, const json_t *r, const char *out) {
   const char *msg = fl__jstr(r, "error", NULL);
   if (msg == NULL)
     msg = json_is_string(json_object_get(r, "status")) ? "the run ended in an error"
-                                                        : "the report has no valid status";
+                                                       : "the report has no valid status";
   fl_buf_puts(b, "      <error");
   attr(b, "message", msg);
   attr(b, "type", "error");
@@ -227,7 +227,8 @@ int fl_report_write_junit(json_t *const *reports, size_t n, const char *path,
   double total = 0;
   for (size_t i = 0; i < n; i++) {
     if (!json_is_object(reports[i]))
-      return fl_err_set(err, FL_EPARSE, "%s: report %zu is not a JSON object", path, i + 1);
+      return fl_err_set(err, FL_EPARSE, "%s: report %zu is not a JSON object", path,
+                        i + 1);
     tests++;
     fails += strcmp(verdict(reports[i]), "fail") == 0;
     errors += strcmp(verdict(reports[i]), "error") == 0;
@@ -235,9 +236,10 @@ int fl_report_write_junit(json_t *const *reports, size_t n, const char *path,
   }
   fl_buf_t b;
   fl_buf_init(&b, FL__TEXT_MAX);
-  fl_buf_printf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                    "<testsuites name=\"faultline\" tests=\"%zu\" failures=\"%zu\" "
-                    "errors=\"%zu\" time=\"%.3f\">\n",
+  fl_buf_printf(&b,
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                "<testsuites name=\"faultline\" tests=\"%zu\" failures=\"%zu\" "
+                "errors=\"%zu\" time=\"%.3f\">\n",
                 tests, fails, errors, total);
   unsigned char *done = fl_calloc(n ? n : 1, 1);
   for (size_t i = 0; i < n; i++) {
@@ -256,8 +258,9 @@ int fl_report_write_junit(json_t *const *reports, size_t n, const char *path,
     }
     fl_buf_puts(&b, "  <testsuite");
     attr(&b, "name", fl__jstr(r, "file", "faultline"));
-    fl_buf_printf(&b, " tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"0\" "
-                      "time=\"%.3f\"",
+    fl_buf_printf(&b,
+                  " tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"0\" "
+                  "time=\"%.3f\"",
                   st, sf, se, stime);
     char ts[20];
     if (timestamp(fl__jstr(r, "started_at", NULL), ts))

@@ -32,14 +32,30 @@ static void md_esc(fl_buf_t *b, const char *s, size_t max) {
   for (size_t i = 0; i < n; i++) {
     char c = s[i];
     switch (c) {
-    case '&': fl_buf_puts(b, "&amp;"); break;
-    case '<': fl_buf_puts(b, "&lt;"); break;
-    case '>': fl_buf_puts(b, "&gt;"); break;
+    case '&':
+      fl_buf_puts(b, "&amp;");
+      break;
+    case '<':
+      fl_buf_puts(b, "&lt;");
+      break;
+    case '>':
+      fl_buf_puts(b, "&gt;");
+      break;
     case '\n':
     case '\r':
-    case '\t': fl_buf_puts(b, " "); break;
-    case '\\': case '`': case '*': case '_': case '[': case ']': case '|': case '#':
-    case '~': case '!':
+    case '\t':
+      fl_buf_puts(b, " ");
+      break;
+    case '\\':
+    case '`':
+    case '*':
+    case '_':
+    case '[':
+    case ']':
+    case '|':
+    case '#':
+    case '~':
+    case '!':
       fl_buf_add(b, "\\", 1);
       fl_buf_add(b, &c, 1);
       break;
@@ -71,8 +87,8 @@ static const char *verdict(const json_t *r) {
 }
 
 static const char *icon(const char *verdict) {
-  return strcmp(verdict, "pass") == 0   ? "\xE2\x9C\x85"        /* ✅ */
-         : strcmp(verdict, "fail") == 0 ? "\xE2\x9D\x8C"        /* ❌ */
+  return strcmp(verdict, "pass") == 0   ? "\xE2\x9C\x85"              /* ✅ */
+         : strcmp(verdict, "fail") == 0 ? "\xE2\x9D\x8C"              /* ❌ */
                                         : "\xE2\x9A\xA0\xEF\xB8\x8F"; /* ⚠️ */
 }
 
@@ -210,7 +226,8 @@ int fl_report_write_markdown(json_t *const *reports, size_t n, const char *path,
   double total = 0;
   for (size_t i = 0; i < n; i++) {
     if (!json_is_object(reports[i]))
-      return fl_err_set(err, FL_EPARSE, "%s: report %zu is not a JSON object", path, i + 1);
+      return fl_err_set(err, FL_EPARSE, "%s: report %zu is not a JSON object", path,
+                        i + 1);
     const char *v = verdict(reports[i]);
     pass += strcmp(v, "pass") == 0;
     fail += strcmp(v, "fail") == 0;
@@ -228,8 +245,9 @@ int fl_report_write_markdown(json_t *const *reports, size_t n, const char *path,
   else
     fl_buf_printf(&b, "%zu of %zu scenario%s did not pass\n", fail + errors, n,
                   n == 1 ? "" : "s");
-  fl_buf_printf(&b, "\n%zu passed \xC2\xB7 %zu failed \xC2\xB7 %zu error%s \xC2\xB7 %s\n", pass,
-                fail, errors, errors == 1 ? "" : "s", fl__fmt_secs(d, sizeof(d), total));
+  fl_buf_printf(&b, "\n%zu passed \xC2\xB7 %zu failed \xC2\xB7 %zu error%s \xC2\xB7 %s\n",
+                pass, fail, errors, errors == 1 ? "" : "s",
+                fl__fmt_secs(d, sizeof(d), total));
   if (n > 0) {
     fl_buf_puts(&b, "\n| Verdict | Scenario | File | Seed | Duration | Recovery | Checks "
                     "passed | Report |\n|---|---|---|--:|--:|---|--:|---|\n");

@@ -47,13 +47,15 @@ double fl__report_end(const json_t *report) {
   size_t i, j;
   json_t *svc, *st, *f, *c;
   json_array_foreach(fl__jarr(report, "services"), i, svc) {
-    json_array_foreach(fl__jarr(svc, "states"), j, st) end = maxd(end, fl__jnum(st, "t", 0));
+    json_array_foreach(fl__jarr(svc, "states"), j, st) end =
+        maxd(end, fl__jnum(st, "t", 0));
   }
   json_array_foreach(fl__jarr(report, "faults"), i, f) {
     end = maxd(end, fl__jnum(f, "start_s", 0));
     end = maxd(end, fl__jnum(f, "end_s", 0));
   }
-  json_array_foreach(fl__jarr(report, "checks"), i, c) end = maxd(end, fl__jnum(c, "t", 0));
+  json_array_foreach(fl__jarr(report, "checks"), i, c) end =
+      maxd(end, fl__jnum(c, "t", 0));
   return maxd(end, 1e-3);
 }
 
@@ -323,7 +325,8 @@ void fl__op_label_esc(fl_buf_t *b, const json_t *op) {
       else
         value_esc(b, value);
     }
-  } else if (strcmp(f, "cas") == 0 && json_is_array(value) && json_array_size(value) == 2) {
+  } else if (strcmp(f, "cas") == 0 && json_is_array(value) &&
+             json_array_size(value) == 2) {
     fl_buf_puts(b, " ");
     value_esc(b, json_array_get(value, 0));
     fl_buf_puts(b, "\xE2\x86\x92"); /* → */

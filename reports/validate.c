@@ -36,24 +36,36 @@ static int bad(vctx_t *v, const char *key, const char *what) {
 }
 
 static int type_ok(const json_t *x, int types) {
-  return ((types & T_STR) && json_is_string(x)) || ((types & T_INT) && json_is_integer(x)) ||
-         ((types & T_NUM) && json_is_number(x)) || ((types & T_ARR) && json_is_array(x)) ||
-         ((types & T_OBJ) && json_is_object(x)) || ((types & T_NULL) && json_is_null(x)) ||
-         ((types & T_SEC) && json_is_number(x));
+  return ((types & T_STR) && json_is_string(x)) ||
+         ((types & T_INT) && json_is_integer(x)) ||
+         ((types & T_NUM) && json_is_number(x)) ||
+         ((types & T_ARR) && json_is_array(x)) ||
+         ((types & T_OBJ) && json_is_object(x)) ||
+         ((types & T_NULL) && json_is_null(x)) || ((types & T_SEC) && json_is_number(x));
 }
 
 static const char *type_want(int types) {
   switch (types) {
-  case T_STR: return "expected a string";
-  case T_INT: return "expected an integer";
-  case T_NUM: return "expected a number";
-  case T_ARR: return "expected an array";
-  case T_OBJ: return "expected an object";
-  case T_SEC: return "expected a number of seconds";
-  case T_NUM | T_NULL: return "expected a number or null";
-  case T_SEC | T_NULL: return "expected a number of seconds or null";
-  case T_OBJ | T_NULL: return "expected an object or null";
-  default: return "has the wrong type";
+  case T_STR:
+    return "expected a string";
+  case T_INT:
+    return "expected an integer";
+  case T_NUM:
+    return "expected a number";
+  case T_ARR:
+    return "expected an array";
+  case T_OBJ:
+    return "expected an object";
+  case T_SEC:
+    return "expected a number of seconds";
+  case T_NUM | T_NULL:
+    return "expected a number or null";
+  case T_SEC | T_NULL:
+    return "expected a number of seconds or null";
+  case T_OBJ | T_NULL:
+    return "expected an object or null";
+  default:
+    return "has the wrong type";
   }
 }
 
@@ -69,7 +81,8 @@ static int field(vctx_t *v, const json_t *o, const char *key, int types, int req
   return 0;
 }
 
-static int one_of(vctx_t *v, const json_t *o, const char *key, const char *const *allowed) {
+static int one_of(vctx_t *v, const json_t *o, const char *key,
+                  const char *const *allowed) {
   const char *s = fl__jstr(o, key, NULL);
   if (s == NULL)
     return 0;
@@ -158,7 +171,8 @@ static int fault_item(vctx_t *v, const json_t *f) {
     json_array_foreach(side, j, name) {
       if (!json_is_string(name)) {
         size_t len = enter(v, "targets", i);
-        snprintf(v->path + strlen(v->path), sizeof(v->path) - strlen(v->path), "[%zu]", j);
+        snprintf(v->path + strlen(v->path), sizeof(v->path) - strlen(v->path), "[%zu]",
+                 j);
         int rc = bad(v, NULL, "expected a string");
         v->path[len] = '\0';
         return rc;
