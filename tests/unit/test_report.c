@@ -154,9 +154,8 @@ static void seed_string(json_t *r) {
   json_object_set_new(r, "seed", json_string("1234"));
 }
 static void state_t_string(json_t *r) {
-  json_t *st = json_array_get(json_object_get(json_array_get(json_object_get(r, "services"), 1),
-                                              "states"),
-                              0);
+  json_t *st = json_array_get(
+      json_object_get(json_array_get(json_object_get(r, "services"), 1), "states"), 0);
   json_object_set_new(st, "t", json_string("soon"));
 }
 static void error_without_message(json_t *r) {
@@ -235,7 +234,8 @@ static void test_html_failing_run(void **state) {
   assert_int_equal(count(html, "<g class=\"evop\">"), 3);
   assert_has(html, "process 3</text>");
   assert_has(html, "write x 2");
-  assert_has(html, "cas x 2\xE2\x86\x92" "3 (fail)");
+  assert_has(html, "cas x 2\xE2\x86\x92"
+                   "3 (fail)");
   /* The recovery that took too long, against its limit. */
   assert_has(html, "<svg class=\"ev-recovery\"");
   assert_has(html, "limit 3.00 s");
@@ -304,7 +304,8 @@ static void test_html_escaping(void **state) {
   assert_lacks(html, "<script");
   assert_lacks(html, "a<b>");
   assert_lacks(html, "<partition>");
-  assert_has(html, "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;co&#39;");
+  assert_has(html,
+             "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;co&#39;");
   assert_has(html, "a&lt;b&gt;&quot;c&quot;&amp;d");
   assert_has(html, "x &lt; y &amp;&amp; y &gt; &quot;z&quot;");
   fl_free(html);
@@ -329,11 +330,13 @@ static void test_html_large_history(void **state) {
     const char *type = (i % 97 == 0) ? "fail" : (i % 211 == 0) ? "info" : "ok";
     if (strcmp(type, "info") == 0)
       lat = 1000000000;
-    fprintf(f, "{\"process\":%d,\"type\":\"invoke\",\"f\":\"read\",\"key\":\"k\","
-               "\"time\":%lld}\n",
+    fprintf(f,
+            "{\"process\":%d,\"type\":\"invoke\",\"f\":\"read\",\"key\":\"k\","
+            "\"time\":%lld}\n",
             p, t[p]);
-    fprintf(f, "{\"process\":%d,\"type\":\"%s\",\"f\":\"read\",\"key\":\"k\",\"value\":%d,"
-               "\"time\":%lld}\n",
+    fprintf(f,
+            "{\"process\":%d,\"type\":\"%s\",\"f\":\"read\",\"key\":\"k\",\"value\":%d,"
+            "\"time\":%lld}\n",
             p, type, i, t[p] + lat);
     t[p] += lat + rand() % 20000000;
   }
@@ -356,9 +359,11 @@ static void test_html_large_history(void **state) {
   assert_non_null(lat);
   assert_non_null(thr);
   size_t ops_marks = 0, lat_marks = 0;
-  for (const char *p = strstr(ops, "<rect"); p != NULL && p < lat; p = strstr(p + 1, "<rect"))
+  for (const char *p = strstr(ops, "<rect"); p != NULL && p < lat;
+       p = strstr(p + 1, "<rect"))
     ops_marks++;
-  for (const char *p = strstr(lat, "<rect"); p != NULL && p < thr; p = strstr(p + 1, "<rect"))
+  for (const char *p = strstr(lat, "<rect"); p != NULL && p < thr;
+       p = strstr(p + 1, "<rect"))
     lat_marks++;
   assert_true(ops_marks > 20);
   assert_true(ops_marks <= 4000);
@@ -379,15 +384,59 @@ static void test_html_large_history(void **state) {
   fl_free(dir);
 }
 
+/* Reports with fields of the wrong type or missing render without crashing
+ * (under the sanitizers in CI), in all three formats. */
+static void test_render_tolerates_garbage(void **state) {
+  const char *docs[] = {
+      "{}",
+      "{\"status\": 3, \"services\": \"n1\", \"faults\": {}, \"checks\": 7}",
+      "{\"status\": \"fail\", \"duration_s\": -5, \"services\": [1, null, {\"name\": 2, "
+      "\"states\": [3, {\"t\": \"x\"}, {\"t\": -1, \"state\": \"ready\"}, {\"t\": 1e300, "
+      "\"state\": \"crashed\"}]}], \"faults\": [null, {\"kind\": 1, \"targets\": [[1, "
+      "[2]], "
+      "{}], \"start_s\": 9, \"end_s\": 2}], \"checks\": [{\"status\": \"fail\", "
+      "\"evidence\": {\"op\": {\"invoke_s\": 5, \"complete_s\": 1}, \"concurrent\": [1, "
+      "{\"invoke_s\": 5}]}}, {\"recovery_s\": null, \"limit_s\": 0}, {\"kind\": "
+      "\"recovery\", "
+      "\"recovery_s\": 1e9}], \"stats\": {\"ops\": [], \"latency_ms\": 4, \"phases\": "
+      "[1]}}",
+  };
+  char *dir = sample_dir("fail-partition");
+  for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+    json_error_t jerr;
+    json_t *r = json_loads(docs[i], 0, &jerr);
+    if (r == NULL)
+      fail_msg("doc %zu: %s", i, jerr.text);
+    fl_err_t err = {0};
+    assert_int_not_equal(fl_report_validate(r, &err), 0);
+    char *html = out_path("garbage.html");
+    char *xml = out_path("garbage.xml");
+    char *md = out_path("garbage.md");
+    /* With the sample's history and logs, whose times match nothing here. */
+    if (fl_report_write_html(r, dir, html, &err) != 0 ||
+        fl_report_write_junit(&r, 1, xml, &err) != 0 ||
+        fl_report_write_markdown(&r, 1, md, &err) != 0)
+      fail_msg("doc %zu: %s", i, err.msg);
+    char *page = slurp(html);
+    assert_has(page, "</html>");
+    fl_free(page);
+    fl_free(html);
+    fl_free(xml);
+    fl_free(md);
+    json_decref(r);
+  }
+  fl_free(dir);
+}
+
 static void test_html_unwritable(void **state) {
   json_t *r = load_sample("pass-kill-restart");
   fl_err_t err = {0};
   int rc = fl_report_write_html(r, NULL, "/nonexistent-dir/report.html", &err);
   assert_true(rc < 0);
   assert_has(err.msg, "/nonexistent-dir/report.html");
-  assert_int_equal(fl_report_write_html(json_object_get(r, "services"), NULL,
-                                        "/tmp/x.html", &err),
-                   FL_EPARSE);
+  assert_int_equal(
+      fl_report_write_html(json_object_get(r, "services"), NULL, "/tmp/x.html", &err),
+      FL_EPARSE);
   json_decref(r);
 }
 
@@ -402,7 +451,8 @@ static json_t **four_reports(void) {
    * its name and messages. */
   rs[3] = load_sample("fail-partition");
   json_object_set_new(rs[3], "file", json_string("scenarios/demo/kill-restart.lua"));
-  json_object_set_new(rs[3], "scenario", json_string("a <b>bold</b> & \"quoted\" | piped"));
+  json_object_set_new(rs[3], "scenario",
+                      json_string("a <b>bold</b> & \"quoted\" | piped"));
   char *dir = sample_dir("fail-partition");
   json_object_set_new(rs[3], "run_dir", json_string(dir));
   fl_free(dir);
@@ -446,16 +496,18 @@ static void test_junit(void **state) {
   assert_has(x, "timestamp=\"2026-11-26T12:00:00\"");
   /* The failure names the first failed check, lists all, and says where the
    * report is. */
-  assert_has(x, "<failure message=\"writes succeed within 3 s of the leader&#39;s restart: "
-                "first successful write 4.10 s after the fault ended (limit 3 s) (and 1 more "
-                "failed checks)\" type=\"recovery\">");
+  assert_has(
+      x, "<failure message=\"writes succeed within 3 s of the leader&#39;s restart: "
+         "first successful write 4.10 s after the fault ended (limit 3 s) (and 1 more "
+         "failed checks)\" type=\"recovery\">");
   assert_has(x, "stale reads are impossible [linearizable]: read x -&gt; 1 by process 3");
   assert_has(x, "report: runs/b/report.html");
   assert_has(x, "report: runs/c/report.html"); /* no "html": the default name */
   assert_has(x, "tests/data/reports/fail-partition/report.html\n");
   assert_has(x, "re-run: faultline run scenarios/demo/clock.lua --seed 7");
-  assert_has(x, "<error message=\"scenarios/demo/clock.lua:23: attempt to index a nil value "
-                "(field &#39;leader&#39;)\" type=\"error\">");
+  assert_has(x,
+             "<error message=\"scenarios/demo/clock.lua:23: attempt to index a nil value "
+             "(field &#39;leader&#39;)\" type=\"error\">");
   /* Escaping in attributes and text. */
   assert_has(x, "name=\"a &lt;b&gt;bold&lt;/b&gt; &amp; &quot;quoted&quot; | piped\"");
   assert_lacks(x, "<b>");
@@ -485,9 +537,10 @@ static void test_markdown(void **state) {
   char *md = slurp(path);
   assert_has(md, "3 of 4 scenarios did not pass");
   assert_has(md, "| Verdict | Scenario | File | Seed | Duration | Recovery |");
-  assert_has(md, "| \xE2\x9C\x85 pass | leader killed and restarted | "
-                 "scenarios/demo/kill-restart.lua | 1234 | 12.3 s | 1.23 s \xE2\x89\xA4 3.00 s "
-                 "| 3/3 | [report](runs/a/report.html) |");
+  assert_has(
+      md, "| \xE2\x9C\x85 pass | leader killed and restarted | "
+          "scenarios/demo/kill-restart.lua | 1234 | 12.3 s | 1.23 s \xE2\x89\xA4 3.00 s "
+          "| 3/3 | [report](runs/a/report.html) |");
   assert_has(md, "4.10 s &gt; 3.00 s \xE2\x9D\x8C");
   assert_has(md, "[report](runs/b/report.html)");
   assert_has(md, "[report](runs/c/report.html)");
@@ -496,7 +549,8 @@ static void test_markdown(void **state) {
   assert_lacks(md, "<b>");
   /* Details of what did not pass, with the command to re-run. */
   assert_has(md, "**stale reads are impossible** (linearizable): read x -&gt; 1");
-  assert_has(md, "- **error**: scenarios/demo/clock.lua:23: attempt to index a nil value");
+  assert_has(md,
+             "- **error**: scenarios/demo/clock.lua:23: attempt to index a nil value");
   assert_has(md, "```sh\nfaultline run scenarios/demo/clock.lua --seed 7 --only "
                  "'cluster survives a clock jump'\n```");
   /* Every table row has the header's number of cells. */
@@ -568,8 +622,14 @@ static void test_buf(void **state) {
   fl_buf_init(&b, 1 << 20);
   /* Invalid UTF-8, a control character and a forbidden one become U+FFFD;
    * valid multi-byte characters pass. */
-  fl_buf_esc(&b, "a\xff" "b\x01" "c\xC3\xA9\xEF\xBF\xBE", 0, 0);
-  assert_string_equal(fl_buf_str(&b), "a\xEF\xBF\xBD" "b\xEF\xBF\xBD" "c\xC3\xA9\xEF\xBF\xBD");
+  fl_buf_esc(&b,
+             "a\xff"
+             "b\x01"
+             "c\xC3\xA9\xEF\xBF\xBE",
+             0, 0);
+  assert_string_equal(fl_buf_str(&b), "a\xEF\xBF\xBD"
+                                      "b\xEF\xBF\xBD"
+                                      "c\xC3\xA9\xEF\xBF\xBD");
   fl_buf_reset(&b);
   fl_buf_esc(&b, "l1\nl2", 0, FL_ESC_ATTR);
   assert_string_equal(fl_buf_str(&b), "l1&#10;l2");
@@ -611,6 +671,7 @@ int main(void) {
       cmocka_unit_test(test_html_error_run),
       cmocka_unit_test(test_html_escaping),
       cmocka_unit_test(test_html_large_history),
+      cmocka_unit_test(test_render_tolerates_garbage),
       cmocka_unit_test(test_html_unwritable),
       cmocka_unit_test(test_junit),
       cmocka_unit_test(test_junit_empty),
