@@ -352,24 +352,38 @@ static int count_timed_checks(const json_t *report) {
   return n;
 }
 
-/* Label intervals already taken in the checks row. */
+/* What is already drawn in the checks row: every marker (placed first) and
+ * the labels placed so far. A label goes where it overlaps neither. */
 typedef struct {
-  double from[MAX_CHECKS], to[MAX_CHECKS];
+  double from[2 * MAX_CHECKS], to[2 * MAX_CHECKS];
   int n;
 } spans_t;
+
+static void spans_add(spans_t *sp, double from, double to) {
+  if (sp->n < 2 * MAX_CHECKS) {
+    sp->from[sp->n] = from;
+    sp->to[sp->n++] = to;
+  }
+}
 
 static int spans_take(spans_t *sp, double from, double to) {
   if (from < TL_X0 - 60 || to > TL_W)
     return 0;
   for (int i = 0; i < sp->n; i++) {
-    if (from < sp->to[i] + 6 && to > sp->from[i] - 6)
+    if (from < sp->to[i] + 2 && to > sp->from[i] - 2)
       return 0;
   }
-  if (sp->n < MAX_CHECKS) {
-    sp->from[sp->n] = from;
-    sp->to[sp->n++] = to;
-  }
+  spans_add(sp, from, to);
   return 1;
+}
+
+/* Tries a label right of x, then left of it. Returns its x, or -1. */
+static double place_label(spans_t *sp, double x, double w) {
+  if (spans_take(sp, x + 9, x + 9 + w))
+    return x + 9;
+  if (spans_take(sp, x - 9 - w, x - 9))
+    return x - 9 - w;
+  return -1;
 }
 
 static void draw_check(fl__tl_t *t, size_t i, const json_t *c, spans_t *sp) {
@@ -395,7 +409,8 @@ static void draw_check(fl__tl_t *t, size_t i, const json_t *c, spans_t *sp) {
                 i + 1, x, y - 6);
   json_t *op = json_object_get(fl__jobj(c, "evidence"), "op");
   if (bad) {
-    /* Name what failed: the operation if there is one, else the check. */
+    /* Name what failed: the operation if there is one, else the check, or
+     * where that does not fit, the check's kind. */
     fl_buf_t lb;
     fl_buf_init(&lb, 1024);
     fl_buf_puts(&lb, "\xE2\x9C\x97 "); /* ✗ */
@@ -403,12 +418,12 @@ static void draw_check(fl__tl_t *t, size_t i, const json_t *c, spans_t *sp) {
       fl__op_label_esc(&lb, op);
     else
       fl_buf_esc(&lb, fl__jstr(c, "name", "check"), 30, FL_ESC_ONELINE);
-    double w = (double)fl__svg_vis_len(fl_buf_str(&lb)) * 6.8;
-    double lx = x + 9;
-    if (!spans_take(sp, lx, lx + w)) {
-      lx = x - 9 - w;
-      if (!spans_take(sp, lx, lx + w))
-        lx = -1;
+    double lx = place_label(sp, x, (double)fl__svg_vis_len(fl_buf_str(&lb)) * 6.8);
+    if (lx < 0 && op == NULL && fl__jstr(c, "kind", NULL) != NULL) {
+      fl_buf_reset(&lb);
+      fl_buf_puts(&lb, "\xE2\x9C\x97 ");
+      fl_buf_esc(&lb, fl__jstr(c, "kind", ""), 20, FL_ESC_ONELINE);
+      lx = place_label(sp, x, (double)fl__svg_vis_len(fl_buf_str(&lb)) * 6.8);
     }
     if (lx >= 0)
       fl_buf_printf(b, "<text class=\"fl-check-label\" x=\"%.1f\" y=\"%.1f\">%s</text>",
@@ -439,6 +454,11 @@ static void draw_checks(fl__tl_t *t) {
   spans_t sp = {.n = 0};
   fl_buf_printf(t->b, "<text class=\"fl-name\" x=\"%.1f\" y=\"%.1f\">checks</text>",
                 TL_X0 - 8, t->y_checks + 13);
+  json_array_foreach(fl__jarr(t->report, "checks"), i, c) {
+    double s, e;
+    if (i < MAX_CHECKS && check_time(c, &s, &e))
+      spans_add(&sp, fl__tl_x(t, e) - 6, fl__tl_x(t, e) + 6);
+  }
   for (int pass = 0; pass < 3; pass++) {
     json_array_foreach(fl__jarr(t->report, "checks"), i, c) {
       if (i >= MAX_CHECKS)
