@@ -1,0 +1,724 @@
+#include "harness/engine.h"
+
+#include <errno.h>
+#include <lualib.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness/base/alloc.h"
+#include "harness/base/log.h"
+#include "harness/check/history.h"
+#include "harness/engine_int.h"
+#include "harness/progress.h"
+#include "harness/reaper.h"
+
+#define BUSY_LIMIT_NS (30ull * 1000000000ull)
+
+static const char ENGINE_KEY[] = "faultline.engine";
+static const char SCENARIOS_KEY[] = "faultline.scenarios";
+
+/* ---- accessors ------------------------------------------------------------ */
+
+static lua_State *L_main(lua_State *L) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+  lua_State *m = lua_tothread(L, -1);
+  lua_pop(L, 1);
+  return m;
+}
+
+fl_engine_t *fl_engine_from_lua(lua_State *L) {
+  lua_getfield(L, LUA_REGISTRYINDEX, ENGINE_KEY);
+  fl_engine_t *e = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return e;
+}
+
+fl_scenario_t *fl_engine_scenario(lua_State *L) {
+  fl_engine_t *e = fl_engine_from_lua(L);
+  if (e == NULL || e->sc == NULL || e->sc->L != L_main(L))
+    luaL_error(L, "this call is only allowed inside a running scenario (fl.scenario)");
+  return e->sc;
+}
+
+uv_loop_t *fl_engine_loop(fl_engine_t *e) {
+  return &e->loop;
+}
+
+fl_http_t *fl_engine_http(fl_engine_t *e) {
+  return e->http;
+}
+
+fl_timeline_t *fl_scenario_timeline(fl_scenario_t *sc) {
+  return sc->tl;
+}
+
+const char *fl_scenario_dir(fl_scenario_t *sc) {
+  return sc->dir;
+}
+
+const char *fl_scenario_run_id(fl_scenario_t *sc) {
+  return sc->run_id;
+}
+
+uint64_t fl_scenario_seed(fl_scenario_t *sc) {
+  return sc->seed;
+}
+
+void fl_scenario_on_close(fl_scenario_t *sc, fl_closer_fn fn, void *data) {
+  closer_t *c = fl_malloc(sizeof(*c));
+  c->fn = fn;
+  c->data = data;
+  c->next = sc->closers;
+  sc->closers = c; /* run in reverse order of registration */
+}
+
+void fl_scenario_add_service(fl_scenario_t *sc, fl_describe_fn fn, void *data) {
+  describer_t *d = fl_malloc(sizeof(*d));
+  d->fn = fn;
+  d->data = data;
+  d->next = NULL;
+  describer_t **pp = &sc->services;
+  while (*pp != NULL)
+    pp = &(*pp)->next;
+  *pp = d;
+}
+
+void fl_scenario_add_check(fl_scenario_t *sc, json_t *check) {
+  const char *status = json_string_value(json_object_get(check, "status"));
+  if (status == NULL) {
+    status = "error";
+    json_object_set_new(check, "status", json_string(status));
+  }
+  if (strcmp(status, "fail") == 0)
+    sc->failed = 1;
+  else if (strcmp(status, "unknown") == 0)
+    sc->unknown = 1;
+  else if (strcmp(status, "error") == 0)
+    sc->failed = 1;
+  json_object_set_new(check, "t", json_real(fl_timeline_seconds(sc->tl)));
+  json_array_append(sc->checks, check);
+  json_t *ev = json_deep_copy(check);
+  json_object_del(ev, "t");
+  json_object_del(ev, "evidence");
+  fl_timeline_event(sc->tl, "check", ev);
+  json_decref(check);
+}
+
+/* ---- tasks ---------------------------------------------------------------- */
+
+static fl_task_t *task_of(lua_State *L) {
+  return *(fl_task_t **)lua_getextraspace(L);
+}
+
+fl_task_t *fl_task_current(lua_State *L) {
+  fl_task_t *t = task_of(L);
+  if (t == NULL || t->done)
+    luaL_error(L, "this call waits, so it must run in a scenario or an fl.spawn task "
+                  "(not in the file's main chunk or inside a coroutine of your own)");
+  return t;
+}
+
+lua_State *fl_task_thread(fl_task_t *t) {
+  return t->co;
+}
+
+int fl_task_yield(lua_State *L, fl_task_t *t, fl_wait_cancel_fn cancel, void *data) {
+  t->waiting = 1;
+  t->cancel = cancel;
+  t->cancel_data = data;
+  return lua_yield(L, 0);
+}
+
+static void task_finished(fl_task_t *t);
+static void on_task_timer(uv_timer_t *timer);
+
+static void resume(fl_task_t *t, int nargs) {
+  if (t->done)
+    return;
+  t->waiting = 0;
+  t->cancel = NULL;
+  t->resumed_at = uv_hrtime();
+  int nres = 0;
+  int rc = lua_resume(t->co, NULL, nargs, &nres);
+  if (rc == LUA_YIELD) {
+    lua_pop(t->co, nres);
+    if (!t->waiting) {
+      t->error = fl_strdup("a task yielded without waiting on anything (coroutine.yield "
+                           "inside a scenario? use fl.sleep or fl.spawn)");
+      t->done = 1;
+      task_finished(t);
+    }
+    return;
+  }
+  if (rc == LUA_OK) {
+    lua_createtable(t->co, nres, 0);
+    lua_insert(t->co, -(nres + 1));
+    for (int i = nres; i >= 1; i--)
+      lua_rawseti(t->co, -(i + 1), i);
+    lua_pushinteger(t->co, nres);
+    lua_setfield(t->co, -2, "n");
+    t->results_ref = luaL_ref(t->co, LUA_REGISTRYINDEX);
+    t->done = 1;
+    task_finished(t);
+    return;
+  }
+  /* An error: a failed expectation is a table {fl_failure = true, message = }. */
+  if (lua_istable(t->co, -1)) {
+    lua_getfield(t->co, -1, "fl_failure");
+    int is_failure = lua_toboolean(t->co, -1);
+    lua_getfield(t->co, -2, "message");
+    const char *m = lua_tostring(t->co, -1);
+    t->error = fl_strdup(m ? m : "expectation failed");
+    t->fail_not_error = is_failure;
+  } else {
+    const char *msg = lua_tostring(t->co, -1);
+    if (msg == NULL)
+      msg = lua_pushfstring(t->co, "(error object is a %s value)", luaL_typename(t->co, -1));
+    t->error = fl_strdup(msg);
+    luaL_traceback(t->co, t->co, NULL, 0);
+    FL_LOG(FL_LOG_INFO, "lua", "%s\n%s", msg, lua_tostring(t->co, -1));
+  }
+  t->done = 1;
+  task_finished(t);
+}
+
+void fl_task_resume(fl_task_t *t, int nargs) {
+  resume(t, nargs);
+}
+
+void fl_task_wake_later(fl_task_t *t, int nargs) {
+  t->wake_nargs = nargs;
+  uv_timer_start(&t->timer, on_task_timer, 0, 0);
+}
+
+static void on_task_timer(uv_timer_t *timer) {
+  fl_task_t *t = fl_container_of(timer, fl_task_t, timer);
+  /* A deferred start: the function and its arguments are on the thread. */
+  if (lua_status(t->co) == LUA_OK)
+    resume(t, lua_gettop(t->co) - 1);
+  else
+    resume(t, t->wake_nargs);
+}
+
+/* Pushes the outcome of a finished task on L: true, results... or false, err. */
+static int push_outcome(lua_State *L, fl_task_t *t) {
+  if (t->error != NULL) {
+    lua_pushboolean(L, 0);
+    lua_pushstring(L, t->error);
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, t->results_ref);
+  return 2;
+}
+
+static void task_finished(fl_task_t *t) {
+  fl_scenario_t *sc = t->sc;
+  if (t == sc->main) {
+    fl_scenario_finish(sc, t->error, t->fail_not_error);
+    return;
+  }
+  if (t->joiner != NULL) {
+    fl_task_t *j = t->joiner;
+    t->joiner = NULL;
+    /* Deferred, so a chain of finishing tasks never nests resumes. */
+    fl_task_wake_later(j, push_outcome(j->co, t));
+    return;
+  }
+  if (t->error != NULL && !sc->finished) {
+    char *msg = fl_asprintf("a spawned task failed: %s", t->error);
+    fl_scenario_finish(sc, msg, t->fail_not_error);
+    fl_free(msg);
+  }
+}
+
+static void join_cancel(void *data) {
+  fl_task_t *target = data;
+  target->joiner = NULL;
+}
+
+/* core.join(task): true, {results} or false, err, once the task is done. */
+int fl_task_join(lua_State *L, fl_task_t *target) {
+  fl_task_t *self = fl_task_current(L);
+  if (target == self)
+    return luaL_error(L, "a task cannot wait for itself");
+  if (target->done)
+    return push_outcome(L, target);
+  if (target->joiner != NULL)
+    return luaL_error(L, "task %d is already being waited for", target->id);
+  target->joiner = self;
+  return fl_task_yield(L, self, join_cancel, target);
+}
+
+fl_task_t *fl_task_spawn(fl_scenario_t *sc, lua_State *L, int fn_index, int nargs) {
+  fn_index = lua_absindex(L, fn_index);
+  fl_task_t *t = fl_calloc(1, sizeof(*t));
+  t->eng = sc->eng;
+  t->sc = sc;
+  t->id = ++sc->ntasks;
+  t->results_ref = LUA_NOREF;
+  t->co = lua_newthread(L);
+  t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  *(fl_task_t **)lua_getextraspace(t->co) = t;
+  lua_pushvalue(L, fn_index);
+  lua_xmove(L, t->co, 1);
+  for (int i = 1; i <= nargs; i++) {
+    lua_pushvalue(L, fn_index + i);
+    lua_xmove(L, t->co, 1);
+  }
+  uv_timer_init(&sc->eng->loop, &t->timer);
+  t->next = sc->tasks;
+  sc->tasks = t;
+  /* Starts from the loop, so a spawner runs on until its next wait. */
+  t->waiting = 1;
+  t->cancel = NULL;
+  uv_timer_start(&t->timer, on_task_timer, 0, 0);
+  return t;
+}
+
+static void cancel_task(fl_task_t *t) {
+  if (t->done)
+    return;
+  t->done = 1;
+  uv_timer_stop(&t->timer);
+  if (t->cancel != NULL) {
+    fl_wait_cancel_fn fn = t->cancel;
+    t->cancel = NULL;
+    fn(t->cancel_data);
+  }
+}
+
+void fl_scenario_finish(fl_scenario_t *sc, const char *error, int fail_not_error) {
+  if (sc->finished)
+    return;
+  sc->finished = 1;
+  /* The run loop polls in UV_RUN_ONCE steps and checks `finished` between
+   * them; uv_stop makes the current step return instead of blocking. */
+  uv_stop(&sc->eng->loop);
+  uv_timer_stop(&sc->limit);
+  if (error != NULL) {
+    if (fail_not_error)
+      sc->failed = 1;
+    else
+      sc->error = fl_strdup(error);
+    fl_timeline_event(sc->tl, fail_not_error ? "failure" : "error",
+                      json_pack("{s:s}", "message", error));
+    if (fail_not_error && sc->error == NULL) {
+      /* A failed expectation stops the scenario; it is recorded as a check
+       * by the Lua side, so only its message is kept here. */
+    }
+  }
+  for (fl_task_t *t = sc->tasks; t != NULL; t = t->next)
+    cancel_task(t);
+}
+
+/* ---- Lua state ------------------------------------------------------------ */
+
+
+static void busy_hook(lua_State *L, lua_Debug *ar) {
+  fl_task_t *t = task_of(L);
+  if (t != NULL && !t->done && uv_hrtime() - t->resumed_at > BUSY_LIMIT_NS)
+    luaL_error(L, "the scenario ran for %d s without waiting (an endless loop?)",
+               (int)(BUSY_LIMIT_NS / 1000000000ull));
+}
+
+static int l_scenario(lua_State *L) {
+  luaL_checkstring(L, 1);
+  int fn = 2;
+  if (lua_istable(L, 2)) {
+    static const char *const keys[] = {"timeout", NULL};
+    fl_lua_check_keys(L, 2, "fl.scenario options", keys);
+    fn = 3;
+  }
+  luaL_checktype(L, fn, LUA_TFUNCTION);
+  lua_getfield(L, LUA_REGISTRYINDEX, SCENARIOS_KEY);
+  lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(L, -1, i);
+    lua_getfield(L, -1, "name");
+    if (strcmp(lua_tostring(L, -1), lua_tostring(L, 1)) == 0)
+      return luaL_error(L, "a scenario named \"%s\" is already declared", lua_tostring(L, 1));
+    lua_pop(L, 2);
+  }
+  lua_createtable(L, 0, 3);
+  lua_pushvalue(L, 1);
+  lua_setfield(L, -2, "name");
+  lua_pushvalue(L, fn);
+  lua_setfield(L, -2, "fn");
+  if (fn == 3) {
+    lua_getfield(L, 2, "timeout");
+    lua_setfield(L, -2, "timeout");
+  }
+  lua_rawseti(L, -2, n + 1);
+  return 0;
+}
+
+static lua_State *new_state(fl_engine_t *e) {
+  lua_State *L = luaL_newstate();
+  luaL_openlibs(L);
+  lua_pushlightuserdata(L, e);
+  lua_setfield(L, LUA_REGISTRYINDEX, ENGINE_KEY);
+  lua_newtable(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, SCENARIOS_KEY);
+  *(fl_task_t **)lua_getextraspace(L) = NULL;
+  lua_sethook(L, busy_hook, LUA_MASKCOUNT, 100000);
+  fl_lua_install_searcher(L);
+  /* fl.scenario lives in the core so the declaration works at load time. */
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "loaded");
+  luaL_requiref(L, "faultline.core", fl_luaopen_core, 0);
+  lua_pushcfunction(L, l_scenario);
+  lua_setfield(L, -2, "scenario");
+  lua_pop(L, 3);
+  return L;
+}
+
+/* Loads and runs the file's main chunk. On error returns a new message. */
+static char *load_file(lua_State *L, const char *file) {
+  if (luaL_loadfile(L, file) != LUA_OK || lua_pcall(L, 0, 0, 0) != LUA_OK) {
+    const char *msg = lua_tostring(L, -1);
+    char *out = fl_strdup(msg ? msg : "error loading the scenario file");
+    lua_pop(L, 1);
+    return out;
+  }
+  return NULL;
+}
+
+/* ---- running one scenario -------------------------------------------------- */
+
+static char *slugify(const char *s) {
+  char *out = fl_malloc(strlen(s) + 1);
+  size_t n = 0;
+  int dash = 0;
+  for (; *s && n < 60; s++) {
+    unsigned char c = (unsigned char)*s;
+    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_') {
+      out[n++] = (char)c;
+      dash = 0;
+    } else if (c >= 'A' && c <= 'Z') {
+      out[n++] = (char)(c - 'A' + 'a');
+      dash = 0;
+    } else if (!dash && n > 0) {
+      out[n++] = '-';
+      dash = 1;
+    }
+  }
+  while (n > 0 && out[n - 1] == '-')
+    n--;
+  if (n == 0)
+    out[n++] = 's';
+  out[n] = '\0';
+  return out;
+}
+
+static int mkdir_p(const char *path) {
+  char buf[4096];
+  snprintf(buf, sizeof(buf), "%s", path);
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/')
+      continue;
+    *p = '\0';
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+      return -errno;
+    *p = '/';
+  }
+  if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+    return -errno;
+  return 0;
+}
+
+static void on_limit(uv_timer_t *t) {
+  fl_scenario_t *sc = fl_container_of(t, fl_scenario_t, limit);
+  char *msg = fl_asprintf("the scenario's time limit of %.0f s was reached", sc->timeout_s);
+  fl_scenario_finish(sc, msg, 0);
+  fl_free(msg);
+}
+
+typedef struct {
+  int pending;
+  uv_loop_t *loop;
+} closing_t;
+
+static void closer_done(void *arg) {
+  closing_t *c = arg;
+  c->pending--;
+  uv_stop(c->loop);
+}
+
+static void task_timer_closed(uv_handle_t *h) {
+  fl_task_t *t = fl_container_of((uv_timer_t *)h, fl_task_t, timer);
+  fl_free(t->error);
+  fl_free(t);
+}
+
+static void noop_close(uv_handle_t *h) {
+}
+
+typedef struct {
+  int index;
+  char *name;
+  double timeout_s;
+} decl_t;
+
+static int run_scenario(fl_engine_t *e, const decl_t *d, int nscen, const char *load_error,
+                        json_t **out_report) {
+  const fl_engine_opts_t *o = e->opts;
+  fl_scenario_t *sc = fl_calloc(1, sizeof(*sc));
+  sc->eng = e;
+  sc->name = fl_strdup(d->name);
+  sc->slug = slugify(d->name);
+  sc->seed = o->seed;
+  sc->timeout_s = d->timeout_s > 0 ? d->timeout_s : (o->timeout_s > 0 ? o->timeout_s : 600);
+  sc->checks = json_array();
+  sc->stats_ops = json_pack("{s:i, s:i, s:i}", "ok", 0, "fail", 0, "info", 0);
+  fl_rng_seed(sc->rng, sc->seed);
+  uint64_t id_rng[4];
+  fl_rng_seed(id_rng, uv_hrtime() ^ ((uint64_t)getpid() << 32));
+  sc->run_id = fl_asprintf("%08x", (unsigned)(fl_rng_next(id_rng) & 0xffffffffu));
+
+  time_t now = time(NULL);
+  struct tm tm;
+  gmtime_r(&now, &tm);
+  strftime(sc->started_at, sizeof(sc->started_at), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  if (o->out_dir != NULL && nscen == 1) {
+    sc->dir = fl_strdup(o->out_dir);
+  } else if (o->out_dir != NULL) {
+    sc->dir = fl_asprintf("%s/%s", o->out_dir, sc->slug);
+  } else {
+    char stamp[32];
+    struct tm lt;
+    localtime_r(&now, &lt);
+    strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &lt);
+    sc->dir = fl_asprintf("runs/%s-%s-%s", sc->slug, stamp, sc->run_id);
+  }
+  char *logs = fl_asprintf("%s/logs", sc->dir);
+  int rc = mkdir_p(logs);
+  fl_free(logs);
+  if (rc < 0) {
+    fprintf(stderr, "faultline: cannot create the run directory %s: %s\n", sc->dir,
+            strerror(-rc));
+    return 2;
+  }
+  fl_err_t err = {0};
+  char *tl_path = fl_asprintf("%s/timeline.jsonl", sc->dir);
+  rc = fl_timeline_new(&sc->tl, tl_path, &err);
+  fl_free(tl_path);
+  if (rc < 0) {
+    fprintf(stderr, "faultline: %s\n", err.msg);
+    return 2;
+  }
+  fl_progress_attach(sc->tl, sc->name, o->quiet);
+  char *hist_path = fl_asprintf("%s/history.jsonl", sc->dir);
+  rc = fl_history_open((fl_history_t **)&sc->history, hist_path, &err);
+  fl_free(hist_path);
+  if (rc < 0) {
+    fprintf(stderr, "faultline: %s\n", err.msg);
+    return 2;
+  }
+  e->sc = sc;
+  fl_progress_begin(sc->name, sc->dir, sc->seed, o->quiet);
+  fl_timeline_event(sc->tl, "scenario",
+                    json_pack("{s:s, s:s, s:I}", "name", sc->name, "phase", "start", "seed",
+                              (json_int_t)sc->seed));
+
+  if (load_error != NULL) {
+    sc->error = fl_strdup(load_error);
+    sc->finished = 1;
+  } else {
+    sc->L = new_state(e);
+    char *lerr = load_file(sc->L, o->file);
+    if (lerr != NULL) {
+      sc->error = lerr;
+      sc->finished = 1;
+    } else {
+      lua_State *L = sc->L;
+      lua_getfield(L, LUA_REGISTRYINDEX, SCENARIOS_KEY);
+      lua_rawgeti(L, -1, d->index);
+      lua_getfield(L, -1, "fn");
+      /* Same seed, same choices: math.random follows the run's seed too. */
+      lua_getglobal(L, "math");
+      lua_getfield(L, -1, "randomseed");
+      lua_pushinteger(L, (lua_Integer)sc->seed);
+      lua_call(L, 1, 0);
+      lua_pop(L, 1);
+      sc->main = fl_task_spawn(sc, L, -1, 0);
+      lua_pop(L, 3);
+      uv_timer_init(&e->loop, &sc->limit);
+      uv_timer_start(&sc->limit, on_limit, (uint64_t)(sc->timeout_s * 1000), 0);
+      if (e->interrupted)
+        fl_scenario_finish(sc, "interrupted", 0);
+      while (!sc->finished)
+        uv_run(&e->loop, UV_RUN_ONCE);
+    }
+  }
+
+  /* Tear down in reverse order of creation: workloads, proxies, services. */
+  closing_t closing = {0, &e->loop};
+  for (closer_t *c = sc->closers; c != NULL; c = c->next)
+    closing.pending++;
+  for (closer_t *c = sc->closers; c != NULL; c = c->next)
+    c->fn(c->data, closer_done, &closing);
+  while (closing.pending > 0)
+    uv_run(&e->loop, UV_RUN_ONCE);
+  fl_timeline_fault_end_all(sc->tl, NULL);
+  fl_history_close(sc->history);
+  sc->history = NULL;
+
+  int code = fl_run_write_report(sc, o->file, out_report);
+
+  /* Close what is left and the Lua state. */
+  while (sc->closers != NULL) {
+    closer_t *c = sc->closers;
+    sc->closers = c->next;
+    fl_free(c);
+  }
+  while (sc->services != NULL) {
+    describer_t *dd = sc->services;
+    sc->services = dd->next;
+    fl_free(dd);
+  }
+  for (fl_task_t *t = sc->tasks, *next; t != NULL; t = next) {
+    next = t->next;
+    uv_close((uv_handle_t *)&t->timer, task_timer_closed);
+  }
+  if (sc->main != NULL)
+    uv_close((uv_handle_t *)&sc->limit, noop_close);
+  uv_run(&e->loop, UV_RUN_NOWAIT);
+  if (sc->L != NULL)
+    lua_close(sc->L);
+  e->sc = NULL;
+  fl_timeline_free(sc->tl);
+  json_decref(sc->checks);
+  json_decref(sc->stats_ops);
+  fl_free(sc->latencies);
+  fl_free(sc->error);
+  fl_free(sc->name);
+  fl_free(sc->slug);
+  fl_free(sc->dir);
+  fl_free(sc->run_id);
+  fl_free(sc);
+  return code;
+}
+
+/* ---- signals ----------------------------------------------------------- */
+
+static void on_signal(uv_signal_t *h, int signum) {
+  fl_engine_t *e = h->data;
+  if (e->interrupted) {
+    /* A second Ctrl-C: leave now; the reaper stops every service. */
+    fprintf(stderr, "\nfaultline: interrupted again, leaving at once\n");
+    _exit(2);
+  }
+  e->interrupted = 1;
+  e->last_sig = signum;
+  fprintf(stderr, "\nfaultline: %s: stopping the scenario and its services "
+                  "(again to leave at once)\n", signum == SIGINT ? "SIGINT" : "SIGTERM");
+  if (e->sc != NULL) {
+    char *msg = fl_asprintf("interrupted by %s", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    fl_scenario_finish(e->sc, msg, 0);
+    fl_free(msg);
+  }
+}
+
+static int worst(int a, int b) {
+  /* 2 (error) > 1 (a check failed) > 3 (a checker gave up) > 0. */
+  static const int rank[] = {0, 2, 3, 1};
+  if (a < 0 || a > 3)
+    return a;
+  if (b < 0 || b > 3)
+    return b;
+  return rank[a] >= rank[b] ? a : b;
+}
+
+int fl_engine_run_file(const fl_engine_opts_t *o) {
+  int rc = fl_reaper_start();
+  if (rc < 0)
+    FL_LOG(FL_LOG_WARN, "engine", "cannot start the reaper: %s", uv_strerror(rc));
+  signal(SIGPIPE, SIG_IGN);
+
+  fl_engine_t *e = fl_calloc(1, sizeof(*e));
+  e->opts = o;
+  uv_loop_init(&e->loop);
+  fl_http_new(&e->http, &e->loop);
+  uv_signal_init(&e->loop, &e->sigint);
+  uv_signal_init(&e->loop, &e->sigterm);
+  e->sigint.data = e->sigterm.data = e;
+  uv_signal_start(&e->sigint, on_signal, SIGINT);
+  uv_signal_start(&e->sigterm, on_signal, SIGTERM);
+
+  /* Discover the scenarios. A file that does not load still gets a report. */
+  lua_State *L = new_state(e);
+  char *load_error = load_file(L, o->file);
+  decl_t *decls = NULL;
+  int n = 0;
+  if (load_error == NULL) {
+    lua_getfield(L, LUA_REGISTRYINDEX, SCENARIOS_KEY);
+    int total = (int)lua_rawlen(L, -1);
+    decls = fl_calloc((size_t)total + 1, sizeof(*decls));
+    for (int i = 1; i <= total; i++) {
+      lua_rawgeti(L, -1, i);
+      lua_getfield(L, -1, "name");
+      lua_getfield(L, -2, "timeout");
+      const char *name = lua_tostring(L, -2);
+      if (o->only == NULL || strcmp(o->only, name) == 0) {
+        decls[n].index = i;
+        decls[n].name = fl_strdup(name);
+        decls[n].timeout_s = lua_tonumber(L, -1);
+        n++;
+      }
+      lua_pop(L, 3);
+    }
+    lua_pop(L, 1);
+    if (total == 0) {
+      fprintf(stderr, "faultline: %s declares no scenario (use fl.scenario(name, fn))\n",
+              o->file);
+      lua_close(L);
+      fl_free(decls);
+      return 2;
+    }
+    if (n == 0) {
+      fprintf(stderr, "faultline: %s has no scenario named \"%s\"\n", o->file, o->only);
+      lua_close(L);
+      fl_free(decls);
+      return 2;
+    }
+  } else {
+    fprintf(stderr, "faultline: %s\n", load_error);
+    const char *base = strrchr(o->file, '/');
+    decls = fl_calloc(1, sizeof(*decls));
+    decls[0].name = fl_strdup(base ? base + 1 : o->file);
+    n = 1;
+  }
+  lua_close(L);
+
+  int code = 0;
+  json_t *reports = json_array();
+  for (int i = 0; i < n; i++) {
+    json_t *report = NULL;
+    int c = e->interrupted ? 2 : run_scenario(e, &decls[i], n, load_error, &report);
+    code = worst(code, c);
+    if (report != NULL)
+      json_array_append_new(reports, report);
+    fl_free(decls[i].name);
+  }
+  fl_free(decls);
+  fl_free(load_error);
+  if (o->junit != NULL)
+    fl_run_write_junit(reports, o->junit);
+  json_decref(reports);
+
+  uv_close((uv_handle_t *)&e->sigint, NULL);
+  uv_close((uv_handle_t *)&e->sigterm, NULL);
+  fl_http_free(e->http);
+  uv_run(&e->loop, UV_RUN_DEFAULT);
+  if (uv_loop_close(&e->loop) != 0)
+    FL_LOG(FL_LOG_WARN, "engine", "handles left open at exit");
+  int interrupted = e->interrupted;
+  fl_free(e);
+  return interrupted ? 2 : code;
+}

@@ -1,0 +1,80 @@
+/* The scenario engine: Lua 5.4 on the libuv loop.
+ *
+ * A scenario file declares scenarios with fl.scenario(name, fn). Each runs as
+ * a coroutine (a task); tasks wait (sleep, a readiness probe, an HTTP
+ * request) by yielding, and one scheduler resumes them from libuv callbacks.
+ * When the scenario's task ends, with success, a Lua error, a failed
+ * expectation or its time limit, every other task is canceled, services are
+ * stopped, and its report is written. The next scenario still runs. */
+#ifndef FL_ENGINE_H
+#define FL_ENGINE_H
+
+#include <jansson.h>
+#include <lua.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "harness/base/error.h"
+#include "harness/base/timeline.h"
+#include "harness/http.h"
+
+typedef struct fl_engine_s fl_engine_t;
+typedef struct fl_task_s fl_task_t;
+typedef struct fl_scenario_s fl_scenario_t;
+
+typedef struct fl_engine_opts_s {
+  const char *file;    /* the scenario file */
+  const char *only;    /* run only the scenario with this name (may be NULL) */
+  const char *out_dir; /* may be NULL: runs/<scenario>-<time> */
+  const char *junit;   /* may be NULL */
+  uint64_t seed;
+  int seed_given;
+  double timeout_s;    /* per-scenario limit unless the scenario sets one; 0 = 600 */
+  int quiet;
+} fl_engine_opts_t;
+
+/* Runs every scenario of the file; returns the exit code (0 pass, 1 a check
+ * failed, 2 error, 3 a checker gave up). */
+int fl_engine_run_file(const fl_engine_opts_t *opts);
+
+/* ---- for the Lua bindings ---------------------------------------------- */
+
+/* A wait in progress: how to cancel it when its task is canceled. */
+typedef void (*fl_wait_cancel_fn)(void *data);
+
+/* The engine and the scenario a Lua state belongs to (never NULL inside a
+ * binding). */
+fl_engine_t *fl_engine_from_lua(lua_State *L);
+/* Raises a Lua error unless the scenario is running. Borrowed. */
+fl_scenario_t *fl_engine_scenario(lua_State *L);
+uv_loop_t *fl_engine_loop(fl_engine_t *e);
+fl_http_t *fl_engine_http(fl_engine_t *e);
+fl_timeline_t *fl_scenario_timeline(fl_scenario_t *sc);
+const char *fl_scenario_dir(fl_scenario_t *sc);
+const char *fl_scenario_run_id(fl_scenario_t *sc);
+uint64_t fl_scenario_seed(fl_scenario_t *sc);
+
+/* The task running on L; raises a Lua error when L is not a faultline task
+ * (the main chunk, or a coroutine of the scenario's own). */
+fl_task_t *fl_task_current(lua_State *L);
+/* Suspends the calling task until fl_task_resume. cancel (may be NULL) is
+ * called instead if the task is canceled first. Use as
+ * `return fl_task_yield(L, t, cancel, data);` */
+int fl_task_yield(lua_State *L, fl_task_t *t, fl_wait_cancel_fn cancel, void *data);
+/* The thread values for the resume must be pushed on fl_task_thread(t). */
+lua_State *fl_task_thread(fl_task_t *t);
+/* Resumes a waiting task with nargs values pushed on its thread. Runs it to
+ * its next wait. Safe to call from any libuv callback. */
+void fl_task_resume(fl_task_t *t, int nargs);
+
+/* Records a check result (stolen) on the scenario: timeline + report. */
+void fl_scenario_add_check(fl_scenario_t *sc, json_t *check);
+/* Registers a closer run when the scenario ends (services, proxies ...).
+ * The closer calls done(done_arg) once it has finished, possibly later. */
+typedef void (*fl_closer_fn)(void *data, void (*done)(void *), void *done_arg);
+void fl_scenario_on_close(fl_scenario_t *sc, fl_closer_fn fn, void *data);
+/* Adds a service's report entry builder. */
+typedef json_t *(*fl_describe_fn)(void *data);
+void fl_scenario_add_service(fl_scenario_t *sc, fl_describe_fn fn, void *data);
+
+#endif

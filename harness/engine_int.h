@@ -1,0 +1,113 @@
+/* Internals shared by the engine's files (engine.c, lua_core.c, run.c). */
+#ifndef FL_ENGINE_INT_H
+#define FL_ENGINE_INT_H
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "harness/engine.h"
+#include "harness/base/timeline.h"
+
+struct fl_task_s {
+  fl_engine_t *eng;
+  fl_scenario_t *sc;
+  lua_State *co;
+  int ref;            /* registry reference anchoring the thread */
+  int id;
+  int done;
+  int waiting;        /* suspended in fl_task_yield */
+  fl_wait_cancel_fn cancel;
+  void *cancel_data;
+  uint64_t resumed_at;   /* uv_hrtime at the last resume, for the busy-loop hook */
+  uv_timer_t timer;      /* fl.sleep and deferred wake-ups */
+  int wake_nargs;
+  int results_ref;       /* table of results once done */
+  char *error;           /* set when the task failed */
+  int fail_not_error;    /* the error was a failed expectation */
+  fl_task_t *joiner;     /* a task waiting in :wait() */
+  fl_task_t *next;       /* the scenario's tasks */
+};
+
+typedef struct closer_s {
+  fl_closer_fn fn;
+  void *data;
+  struct closer_s *next;
+} closer_t;
+
+typedef struct describer_s {
+  fl_describe_fn fn;
+  void *data;
+  struct describer_s *next;
+} describer_t;
+
+struct fl_scenario_s {
+  fl_engine_t *eng;
+  lua_State *L;
+  char *name;
+  char *slug;
+  char *dir;
+  char *run_id;
+  uint64_t seed;
+  double timeout_s;
+  char started_at[32];
+  fl_timeline_t *tl;
+  void *history;        /* fl_history_t */
+  json_t *checks;
+  json_t *stats_ops;    /* {"ok":n,...} */
+  double *latencies;    /* ms of completed ops, for percentiles */
+  size_t nlat, caplat;
+  fl_task_t *main;
+  fl_task_t *tasks;
+  int ntasks;
+  int finished;
+  char *error;          /* status error */
+  int failed;           /* a check or an expectation failed */
+  int unknown;          /* a checker gave up */
+  closer_t *closers;
+  describer_t *services;
+  uv_timer_t limit;
+  uint64_t rng[4];      /* xoshiro256** state for fl.random */
+  int next_process;
+};
+
+struct fl_engine_s {
+  uv_loop_t loop;
+  fl_http_t *http;
+  const fl_engine_opts_t *opts;
+  fl_scenario_t *sc;     /* the running scenario */
+  uv_signal_t sigint, sigterm;
+  int interrupted;
+  int last_sig;
+};
+
+/* lua_core.c */
+int fl_luaopen_core(lua_State *L);
+void fl_lua_install_searcher(lua_State *L);
+uint64_t fl_rng_next(uint64_t s[4]);
+void fl_rng_seed(uint64_t s[4], uint64_t seed);
+/* engine.c */
+fl_task_t *fl_task_spawn(fl_scenario_t *sc, lua_State *L, int fn_index, int nargs);
+void fl_scenario_finish(fl_scenario_t *sc, const char *error, int fail_not_error);
+/* Resumes t from the loop's next iteration with nargs values already pushed
+ * on its thread. */
+void fl_task_wake_later(fl_task_t *t, int nargs);
+int fl_task_join(lua_State *L, fl_task_t *target);
+/* lua_json.c */
+json_t *fl_lua_to_json(lua_State *L, int idx);
+void fl_lua_push_json(lua_State *L, const json_t *j);
+/* lua_service.c, lua_http.c, lua_history.c ... */
+void fl_luaopen_service(lua_State *L);
+void fl_luaopen_http(lua_State *L);
+void fl_luaopen_history(lua_State *L);
+void fl_luaopen_check(lua_State *L);
+void fl_luaopen_proxy(lua_State *L);
+/* Checks that every key of the table at idx is one of allowed (NULL-ended);
+ * raises "what: unknown option 'x'" otherwise. */
+void fl_lua_check_keys(lua_State *L, int idx, const char *what, const char *const *allowed);
+/* run.c */
+/* Writes report.json and its renderings for a finished scenario; returns its
+ * exit code and the report (new) in *out. */
+int fl_run_write_report(fl_scenario_t *sc, const char *file, json_t **out);
+void fl_run_write_junit(json_t *reports, const char *path);
+
+#endif

@@ -1,0 +1,189 @@
+-- fl.check.*: checkers over the run's history, recorded as checks in the
+-- report. Unlike fl.expect.*, a failed check does not stop the scenario: every
+-- check runs, and the scenario fails at the end if any did.
+return function(fl, core)
+  local check = {}
+  local opts_of = fl._check_opts
+
+  local function verdict(valid)
+    if valid == true then return "pass" elseif valid == false then return "fail" end
+    return "unknown"
+  end
+
+  -- Adds seconds beside the nanosecond times of an op, for the report.
+  local function op_seconds(op)
+    if type(op) ~= "table" then return op end
+    if op.invoke_ns then op.invoke_s = op.invoke_ns / 1e9 end
+    if op.complete_ns then op.complete_s = op.complete_ns / 1e9 end
+    return op
+  end
+
+  local function history_of(opts)
+    if opts.history then
+      return type(opts.history) == "table" and opts.history.history or opts.history
+    end
+    return core.history_flush()
+  end
+
+  local function run_model(kind_name, model, opts)
+    local path = history_of(opts)
+    local r, err = core.check_run("model", { path = path, model = model,
+      timeout = opts.timeout or 60 })
+    local name = opts.name or string.format("%s (%s)", kind_name, model)
+    if not r then
+      core.record_check({ name = name, kind = kind_name, status = "error", message = err })
+      return nil, err
+    end
+    local status = verdict(r.valid)
+    local msg
+    if status == "pass" then
+      msg = string.format("%d operations on %d key(s) checked in %.3f s", r.ops or 0,
+        r.keys or 0, r.elapsed_s or 0)
+    elseif status == "unknown" then
+      msg = "gave up: " .. tostring(r.reason or "time budget exhausted")
+    else
+      msg = r.message or (r.anomaly and r.anomaly.message) or "not valid"
+    end
+    local evidence
+    if r.anomaly then
+      local a = r.anomaly
+      op_seconds(a.op)
+      for _, list in ipairs({ a.concurrent or {}, a.before or {} }) do
+        for _, op in ipairs(list) do op_seconds(op) end
+      end
+      evidence = a
+    end
+    local c = { name = name, kind = kind_name, model = model, status = status,
+      message = msg, evidence = evidence, ops = r.ops, elapsed_s = r.elapsed_s }
+    if kind_name == "set" then
+      c.lost_count, c.unexpected_count, c.duplicates_count =
+        r.lost_count, r.unexpected_count, r.duplicates_count
+      c.evidence = { lost = r.lost, unexpected = r.unexpected, duplicates = r.duplicates }
+      if opts.expect_loss then
+        -- A finding the scenario exists to show: passing means it was found.
+        c.expected_finding = true
+        if status == "fail" and (r.lost_count or 0) > 0 then
+          c.status = "pass"
+          c.message = string.format("expected finding: %d acknowledged write(s) lost. %s",
+            r.lost_count, msg)
+        elseif status == "pass" then
+          c.status = "fail"
+          c.message = "expected to find lost writes, found none: " .. msg
+        end
+      end
+    end
+    core.record_check(c)
+    return r
+  end
+
+  --- fl.check.linearizable{model="register"|"cas-register"|"kv", history=, timeout=, name=}
+  function check.linearizable(opts)
+    opts = opts_of(opts, "fl.check.linearizable",
+      { model = true, history = true, timeout = true, name = true })
+    return run_model("linearizable", opts.model or "kv", opts)
+  end
+
+  --- fl.check.set{history=, name=, expect_loss=}
+  function check.set(opts)
+    opts = opts_of(opts, "fl.check.set",
+      { history = true, timeout = true, name = true, expect_loss = true })
+    return run_model("set", "set", opts)
+  end
+
+  --- fl.check.counter{history=, name=}
+  function check.counter(opts)
+    opts = opts_of(opts, "fl.check.counter", { history = true, timeout = true, name = true })
+    return run_model("counter", "counter", opts)
+  end
+
+  local function ended_faults(after)
+    local list = {}
+    for _, f in ipairs(core.faults()) do
+      if after == nil or after == "each fault" or after == f.kind or after == f.id then
+        list[#list + 1] = f
+      end
+    end
+    return list
+  end
+
+  local function describe(f)
+    local t = {}
+    for _, x in ipairs(f.targets or {}) do t[#t + 1] = tostring(x) end
+    return string.format("%s of %s", f.kind, table.concat(t, ", "))
+  end
+
+  --- fl.check.recovery{after="each fault"|kind|fault id, within=S, run=N, history=, name=}
+  --- After each fault heals, operations must succeed again (a run of `run`
+  --- consecutive ok completions, default 5) within `within` seconds.
+  function check.recovery(opts)
+    opts = opts_of(opts, "fl.check.recovery",
+      { after = true, within = true, run = true, history = true, name = true })
+    local path = history_of(opts)
+    local results = {}
+    for _, f in ipairs(ended_faults(opts.after)) do
+      local name = (opts.name or "recovery") .. " after " .. describe(f)
+      if f.end_s == nil then
+        core.record_check({ name = name, kind = "recovery", status = "fail",
+          message = "the fault never healed", fault = f.id, limit_s = opts.within })
+      else
+        local r, err = core.check_run("recovery", { path = path,
+          heal_ns = math.floor(f.end_s * 1e9), run = opts.run or 5, limit = opts.within or 0 })
+        if not r then
+          core.record_check({ name = name, kind = "recovery", status = "error", message = err })
+        else
+          local msg
+          if r.recovered then
+            msg = string.format("recovered %.3f s after the fault ended%s", r.recovery_s,
+              opts.within and string.format(" (limit %g s)", opts.within) or "")
+          else
+            msg = string.format("no run of %d successful operations after the fault ended",
+              r.run or 5)
+          end
+          core.record_check({ name = name, kind = "recovery", status = r.valid and "pass" or "fail",
+            message = msg, recovery_s = r.recovery_s, limit_s = opts.within, fault = f.id,
+            heal_s = f.end_s, failures_after_heal = r.failures_after_heal })
+        end
+        results[#results + 1] = r
+      end
+    end
+    if #results == 0 and #ended_faults(opts.after) == 0 then
+      core.record_check({ name = opts.name or "recovery", kind = "recovery", status = "error",
+        message = "no fault to measure recovery from" })
+    end
+    return results
+  end
+
+  --- fl.check.availability{min=0.0..1.0, phase="during"|"before"|"after"|"all", history=, name=}
+  --- Per fault, the share of ok operations in the phase stays at or above `min`.
+  function check.availability(opts)
+    opts = opts_of(opts, "fl.check.availability",
+      { min = true, phase = true, history = true, name = true, after = true })
+    local path = history_of(opts)
+    local phase = opts.phase or "during"
+    local results = {}
+    for _, f in ipairs(ended_faults(opts.after)) do
+      local s = math.floor(f.start_s * 1e9)
+      local e = f.end_s and math.floor(f.end_s * 1e9) or -1
+      local r, err = core.check_run("phases", { path = path, phases = {
+        { name = "before", start_ns = 0, end_ns = s },
+        { name = "during", start_ns = s, end_ns = e },
+        { name = "after", start_ns = e >= 0 and e or s, end_ns = -1 } } })
+      local name = (opts.name or "availability") .. " " .. phase .. " " .. describe(f)
+      if not r then
+        core.record_check({ name = name, kind = "availability", status = "error", message = err })
+      else
+        local p = r.phases[phase == "before" and 1 or phase == "after" and 3 or 2]
+        local a = p.availability
+        local ok = a ~= nil and a >= (opts.min or 0)
+        core.record_check({ name = name, kind = "availability", status = ok and "pass" or "fail",
+          message = a and string.format("%.1f%% of %d operations ok (min %.1f%%)", a * 100,
+            p.total, (opts.min or 0) * 100) or "no operations in the phase",
+          availability = a, min = opts.min, phases = r.phases, fault = f.id })
+        results[#results + 1] = r
+      end
+    end
+    return results
+  end
+
+  return check
+end

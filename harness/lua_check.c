@@ -1,0 +1,159 @@
+/* Checkers from Lua: core.check_run(kind, args) parses the run's history and
+ * runs a checker on a libuv worker thread, so a long linearizability search
+ * never blocks the loop; the calling task waits for the result (a table).
+ *
+ *   kind "model":    {path=, model=, timeout=}         -> fl_check_file's result
+ *   kind "recovery": {path=, heal_ns=, run=, limit=}   -> fl_check_recovery's
+ *   kind "phases":   {path=, phases={{name=, start_ns=, end_ns=}...}}
+ */
+#include <lauxlib.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "harness/base/alloc.h"
+#include "harness/check/check.h"
+#include "harness/engine_int.h"
+
+enum { KIND_MODEL, KIND_RECOVERY, KIND_PHASES };
+
+typedef struct {
+  uv_work_t req;
+  fl_task_t *task;
+  int canceled;
+  int kind;
+  char *path;
+  char *model;
+  double timeout_s;
+  uint64_t heal_ns;
+  size_t run;
+  double limit_s;
+  fl_phase_t *phases;
+  size_t nphases;
+  int rc;
+  json_t *result;
+  fl_err_t err;
+} work_t;
+
+static void work_free(work_t *w) {
+  for (size_t i = 0; i < w->nphases; i++)
+    fl_free((char *)w->phases[i].name);
+  fl_free(w->phases);
+  fl_free(w->path);
+  fl_free(w->model);
+  json_decref(w->result);
+  fl_free(w);
+}
+
+/* On the worker thread: no loop, no Lua. */
+static void do_work(uv_work_t *req) {
+  work_t *w = req->data;
+  if (w->kind == KIND_MODEL) {
+    w->rc = fl_check_file(w->path, w->model, w->timeout_s, &w->result, &w->err);
+    return;
+  }
+  fl_ops_t *ops = NULL;
+  w->rc = fl_history_read(&ops, w->path, &w->err);
+  if (w->rc < 0)
+    return;
+  if (w->kind == KIND_RECOVERY)
+    w->rc = fl_check_recovery(ops, w->heal_ns, w->run, w->limit_s, &w->result, &w->err);
+  else
+    w->rc = fl_check_phases(ops, w->phases, w->nphases, &w->result, &w->err);
+  fl_ops_free(ops);
+}
+
+static void after_work(uv_work_t *req, int status) {
+  work_t *w = req->data;
+  if (w->canceled) {
+    work_free(w);
+    return;
+  }
+  lua_State *co = fl_task_thread(w->task);
+  if (w->rc < 0) {
+    lua_pushnil(co);
+    lua_pushstring(co, w->err.msg[0] ? w->err.msg : fl_strerror(w->rc));
+    fl_task_t *t = w->task;
+    work_free(w);
+    fl_task_resume(t, 2);
+    return;
+  }
+  fl_lua_push_json(co, w->result);
+  fl_task_t *t = w->task;
+  work_free(w);
+  fl_task_resume(t, 1);
+}
+
+static void work_cancel(void *data) {
+  work_t *w = data;
+  /* A search cannot be stopped midway: its result is dropped when it ends.
+   * (uv_cancel succeeds only while it is still queued; after_work runs
+   * either way, with UV_ECANCELED or not, and frees it.) */
+  uv_cancel((uv_req_t *)&w->req);
+  w->canceled = 1;
+}
+
+static double opt_number(lua_State *L, int t, const char *k, double def) {
+  lua_getfield(L, t, k);
+  double v = luaL_optnumber(L, -1, def);
+  lua_pop(L, 1);
+  return v;
+}
+
+static int l_check_run(lua_State *L) {
+  static const char *const kinds[] = {"model", "recovery", "phases", NULL};
+  int kind = luaL_checkoption(L, 1, NULL, kinds);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  fl_scenario_t *sc = fl_engine_scenario(L);
+  fl_task_t *t = fl_task_current(L);
+  lua_getfield(L, 2, "path");
+  const char *path = luaL_checkstring(L, -1);
+  work_t *w = fl_calloc(1, sizeof(*w));
+  w->kind = kind;
+  w->path = fl_strdup(path);
+  lua_pop(L, 1);
+  if (kind == KIND_MODEL) {
+    lua_getfield(L, 2, "model");
+    const char *model = luaL_checkstring(L, -1);
+    if (!fl_check_model_known(model)) {
+      work_free(w);
+      return luaL_error(L, "unknown model '%s' (register, cas-register, kv, set, counter)",
+                        model);
+    }
+    w->model = fl_strdup(model);
+    lua_pop(L, 1);
+    w->timeout_s = opt_number(L, 2, "timeout", 60);
+  } else if (kind == KIND_RECOVERY) {
+    w->heal_ns = (uint64_t)opt_number(L, 2, "heal_ns", 0);
+    w->run = (size_t)opt_number(L, 2, "run", 5);
+    w->limit_s = opt_number(L, 2, "limit", 0);
+  } else {
+    lua_getfield(L, 2, "phases");
+    luaL_checktype(L, -1, LUA_TTABLE);
+    w->nphases = lua_rawlen(L, -1);
+    w->phases = fl_calloc(w->nphases + 1, sizeof(fl_phase_t));
+    for (size_t i = 0; i < w->nphases; i++) {
+      lua_rawgeti(L, -1, (lua_Integer)i + 1);
+      lua_getfield(L, -1, "name");
+      w->phases[i].name = fl_strdup(luaL_optstring(L, -1, "phase"));
+      lua_pop(L, 1);
+      w->phases[i].start_ns = (uint64_t)opt_number(L, -1, "start_ns", 0);
+      double end = opt_number(L, -1, "end_ns", -1);
+      w->phases[i].end_ns = end < 0 ? UINT64_MAX : (uint64_t)end;
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+  w->task = t;
+  w->req.data = w;
+  int rc = uv_queue_work(fl_engine_loop(sc->eng), &w->req, do_work, after_work);
+  if (rc < 0) {
+    work_free(w);
+    return luaL_error(L, "cannot queue the check: %s", uv_strerror(rc));
+  }
+  return fl_task_yield(L, t, work_cancel, w);
+}
+
+void fl_luaopen_check(lua_State *L) {
+  lua_pushcfunction(L, l_check_run);
+  lua_setfield(L, -2, "check_run");
+}

@@ -1,0 +1,387 @@
+/* The Lua module "faultline.core": the calls the public "faultline" module
+ * (harness/lua/faultline.lua) is built on: tasks, time, ports, randomness,
+ * the timeline, and the loader of faultline's embedded Lua library. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <lauxlib.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <string.h>
+#include <uv.h>
+
+#include "harness/base/alloc.h"
+#include "harness/engine_int.h"
+#include "harness/reaper.h"
+
+/* ---- xoshiro256**, seeded with splitmix64 ---------------------------------- */
+
+static uint64_t rotl(uint64_t x, int k) {
+  return (x << k) | (x >> (64 - k));
+}
+
+uint64_t fl_rng_next(uint64_t s[4]) {
+  uint64_t result = rotl(s[1] * 5, 7) * 9;
+  uint64_t t = s[1] << 17;
+  s[2] ^= s[0];
+  s[3] ^= s[1];
+  s[1] ^= s[2];
+  s[0] ^= s[3];
+  s[2] ^= t;
+  s[3] = rotl(s[3], 45);
+  return result;
+}
+
+void fl_rng_seed(uint64_t s[4], uint64_t seed) {
+  for (int i = 0; i < 4; i++) {
+    uint64_t z = (seed += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    s[i] = z ^ (z >> 31);
+  }
+}
+
+/* ---- option tables ---------------------------------------------------------- */
+
+void fl_lua_check_keys(lua_State *L, int idx, const char *what, const char *const *allowed) {
+  idx = lua_absindex(L, idx);
+  luaL_checktype(L, idx, LUA_TTABLE);
+  lua_pushnil(L);
+  while (lua_next(L, idx) != 0) {
+    lua_pop(L, 1);
+    if (lua_type(L, -1) != LUA_TSTRING) {
+      if (lua_type(L, -1) == LUA_TNUMBER)
+        continue; /* array part: positional values */
+      luaL_error(L, "%s: keys must be names", what);
+    }
+    const char *k = lua_tostring(L, -1);
+    int ok = 0;
+    for (const char *const *a = allowed; *a != NULL && !ok; a++)
+      ok = strcmp(*a, k) == 0;
+    if (!ok) {
+      luaL_Buffer b;
+      luaL_buffinit(L, &b);
+      for (const char *const *a = allowed; *a != NULL; a++) {
+        if (a != allowed)
+          luaL_addstring(&b, ", ");
+        luaL_addstring(&b, *a);
+      }
+      luaL_pushresult(&b);
+      luaL_error(L, "%s: unknown option '%s' (known: %s)", what, k, lua_tostring(L, -1));
+    }
+  }
+}
+
+/* ---- tasks ------------------------------------------------------------------ */
+
+static const char TASK_MT[] = "faultline.task";
+
+static fl_task_t *check_task(lua_State *L, int i) {
+  return *(fl_task_t **)luaL_checkudata(L, i, TASK_MT);
+}
+
+static void sleep_cancel(void *data) {
+  fl_task_t *t = data;
+  uv_timer_stop(&t->timer);
+}
+
+static void on_sleep(uv_timer_t *timer) {
+  fl_task_t *t = fl_container_of(timer, fl_task_t, timer);
+  fl_task_resume(t, 0);
+}
+
+static int l_sleep(lua_State *L) {
+  double s = luaL_checknumber(L, 1);
+  luaL_argcheck(L, s >= 0, 1, "negative duration");
+  fl_task_t *t = fl_task_current(L);
+  uv_timer_start(&t->timer, on_sleep, (uint64_t)(s * 1000.0 + 0.5), 0);
+  return fl_task_yield(L, t, sleep_cancel, t);
+}
+
+static int l_spawn(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  fl_scenario_t *sc = fl_engine_scenario(L);
+  if (sc->finished)
+    return luaL_error(L, "the scenario has ended");
+  fl_task_t *t = fl_task_spawn(sc, L, 1, lua_gettop(L) - 1);
+  fl_task_t **ud = lua_newuserdatauv(L, sizeof(*ud), 0);
+  *ud = t;
+  luaL_setmetatable(L, TASK_MT);
+  return 1;
+}
+
+static int l_join(lua_State *L) {
+  return fl_task_join(L, check_task(L, 1));
+}
+
+static int l_task_done(lua_State *L) {
+  lua_pushboolean(L, check_task(L, 1)->done);
+  return 1;
+}
+
+static int l_task_tostring(lua_State *L) {
+  fl_task_t *t = check_task(L, 1);
+  lua_pushfstring(L, "task %d (%s)", t->id, t->done ? "done" : "running");
+  return 1;
+}
+
+/* ---- time, ports, randomness ------------------------------------------------- */
+
+static int l_now(lua_State *L) {
+  fl_scenario_t *sc = fl_engine_scenario(L);
+  lua_pushnumber(L, fl_timeline_seconds(sc->tl));
+  return 1;
+}
+
+static int l_now_ns(lua_State *L) {
+  fl_scenario_t *sc = fl_engine_scenario(L);
+  lua_pushinteger(L, (lua_Integer)fl_timeline_now(sc->tl));
+  return 1;
+}
+
+/* A free loopback port: bind port 0, read the port back, close. The same
+ * port is never handed out twice in one process, so concurrent services of
+ * a run cannot be given the same one. */
+static int l_port(lua_State *L) {
+  static uint8_t given[65536 / 8];
+  for (int attempt = 0; attempt < 64; attempt++) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+      return luaL_error(L, "fl.port: socket: %s", strerror(errno));
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+      close(fd);
+      return luaL_error(L, "fl.port: %s", strerror(errno));
+    }
+    close(fd);
+    int port = ntohs(a.sin_port);
+    if (given[port / 8] & (1u << (port % 8)))
+      continue;
+    given[port / 8] |= (uint8_t)(1u << (port % 8));
+    lua_pushinteger(L, port);
+    return 1;
+  }
+  return luaL_error(L, "fl.port: no free port found");
+}
+
+static int l_random(lua_State *L) {
+  fl_scenario_t *sc = fl_engine_scenario(L);
+  uint64_t r = fl_rng_next(sc->rng);
+  int n = lua_gettop(L);
+  if (n == 0) {
+    lua_pushnumber(L, (double)(r >> 11) * 0x1.0p-53);
+    return 1;
+  }
+  lua_Integer lo = 1, hi;
+  if (n == 1) {
+    hi = luaL_checkinteger(L, 1);
+  } else {
+    lo = luaL_checkinteger(L, 1);
+    hi = luaL_checkinteger(L, 2);
+  }
+  luaL_argcheck(L, lo <= hi, n, "interval is empty");
+  uint64_t span = (uint64_t)(hi - lo) + 1;
+  lua_pushinteger(L, lo + (lua_Integer)(span ? r % span : r));
+  return 1;
+}
+
+/* ---- the timeline and checks --------------------------------------------- */
+
+static int l_step(lua_State *L) {
+  fl_scenario_t *sc = fl_engine_scenario(L);
+  const char *msg = luaL_checkstring(L, 1);
+  fl_timeline_event(sc->tl, "step", json_pack("{s:s}", "message", msg));
+  return 0;
+}
+
+static int l_event(lua_State *L) {
+  fl_scenario_t *sc = fl_engine_scenario(L);
+  const char *type = luaL_checkstring(L, 1);
+  json_t *fields = lua_isnoneornil(L, 2) ? json_object() : fl_lua_to_json(L, 2);
+  if (!json_is_object(fields)) {
+    json_decref(fields);
+    return luaL_argerror(L, 2, "a table of fields expected");
+  }
+  fl_timeline_event(sc->tl, type, fields);
+  return 0;
+}
+
+static int l_record_check(lua_State *L) {
+  fl_scenario_t *sc = fl_engine_scenario(L);
+  luaL_checktype(L, 1, LUA_TTABLE);
+  json_t *check = fl_lua_to_json(L, 1);
+  if (!json_is_string(json_object_get(check, "name"))) {
+    json_decref(check);
+    return luaL_error(L, "a check needs a name");
+  }
+  fl_scenario_add_check(sc, check);
+  return 0;
+}
+
+static int l_fault_begin(lua_State *L) {
+  fl_scenario_t *sc = fl_engine_scenario(L);
+  const char *kind = luaL_checkstring(L, 1);
+  json_t *targets = lua_isnoneornil(L, 2) ? json_array() : fl_lua_to_json(L, 2);
+  json_t *attrs = lua_isnoneornil(L, 3) ? json_object() : fl_lua_to_json(L, 3);
+  if (json_is_object(targets) && json_object_size(targets) == 0) {
+    json_decref(targets);
+    targets = json_array();
+  }
+  lua_pushinteger(L, fl_timeline_fault_begin(sc->tl, kind, targets, attrs));
+  return 1;
+}
+
+static int l_fault_end(lua_State *L) {
+  fl_scenario_t *sc = fl_engine_scenario(L);
+  fl_timeline_fault_end(sc->tl, (int)luaL_checkinteger(L, 1));
+  return 0;
+}
+
+/* The faults recorded so far, as Lua tables (for fl.check.recovery). */
+static int l_faults(lua_State *L) {
+  fl_scenario_t *sc = fl_engine_scenario(L);
+  fl_lua_push_json(L, fl_timeline_faults(sc->tl));
+  return 1;
+}
+
+static int l_info(lua_State *L) {
+  fl_scenario_t *sc = fl_engine_scenario(L);
+  lua_createtable(L, 0, 5);
+  lua_pushstring(L, sc->name);
+  lua_setfield(L, -2, "scenario");
+  lua_pushstring(L, sc->dir);
+  lua_setfield(L, -2, "dir");
+  lua_pushstring(L, sc->run_id);
+  lua_setfield(L, -2, "run_id");
+  lua_pushinteger(L, (lua_Integer)sc->seed);
+  lua_setfield(L, -2, "seed");
+  lua_pushstring(L, FL_SOURCE_DIR);
+  lua_setfield(L, -2, "source_dir");
+  return 1;
+}
+
+static int l_json_encode(lua_State *L) {
+  json_t *j = fl_lua_to_json(L, 1);
+  char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+  json_decref(j);
+  lua_pushstring(L, s ? s : "null");
+  free(s);
+  return 1;
+}
+
+static int l_json_decode(lua_State *L) {
+  size_t len;
+  const char *s = luaL_checklstring(L, 1, &len);
+  json_error_t e;
+  json_t *j = json_loadb(s, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
+  if (j == NULL) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "bad JSON at line %d column %d: %s", e.line, e.column, e.text);
+    return 2;
+  }
+  fl_lua_push_json(L, j);
+  json_decref(j);
+  return 1;
+}
+
+/* Paths of executables the build produced (kvnode) and of the source tree,
+ * so scenarios can find them from any working directory. */
+static int l_exe_dir(lua_State *L) {
+  const char *self = fl_self_exe();
+  const char *slash = strrchr(self, '/');
+  lua_pushlstring(L, self, slash ? (size_t)(slash - self) : 0);
+  return 1;
+}
+
+static const luaL_Reg core_funcs[] = {
+    {"sleep", l_sleep},
+    {"spawn", l_spawn},
+    {"join", l_join},
+    {"task_done", l_task_done},
+    {"now", l_now},
+    {"now_ns", l_now_ns},
+    {"port", l_port},
+    {"random", l_random},
+    {"step", l_step},
+    {"event", l_event},
+    {"record_check", l_record_check},
+    {"fault_begin", l_fault_begin},
+    {"fault_end", l_fault_end},
+    {"faults", l_faults},
+    {"info", l_info},
+    {"json_encode", l_json_encode},
+    {"json_decode", l_json_decode},
+    {"exe_dir", l_exe_dir},
+    {NULL, NULL},
+};
+
+int fl_luaopen_core(lua_State *L) {
+  luaL_newmetatable(L, TASK_MT);
+  lua_pushcfunction(L, l_task_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_pop(L, 1);
+  luaL_newlib(L, core_funcs);
+  fl_luaopen_service(L);
+  fl_luaopen_http(L);
+  fl_luaopen_history(L);
+  fl_luaopen_check(L);
+  fl_luaopen_proxy(L);
+  return 1;
+}
+
+/* ---- the embedded library ------------------------------------------------- */
+
+extern const struct {
+  const char *name;
+  const unsigned char *src;
+  size_t len;
+} fl_embedded_lua[];
+
+/* Looks a module up in FAULTLINE_LIB (a directory, for developing the
+ * library without rebuilding), then in the binary. */
+static int searcher(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  if (strncmp(name, "faultline", 9) != 0)
+    return 0;
+  const char *dir = getenv("FAULTLINE_LIB");
+  if (dir != NULL && strncmp(name, "faultline.lib.", 14) == 0) {
+    lua_pushfstring(L, "%s/%s.lua", dir, name + 14);
+    const char *path = lua_tostring(L, -1);
+    if (luaL_loadfile(L, path) == LUA_OK) {
+      lua_pushstring(L, path);
+      return 2;
+    }
+    lua_pop(L, 2);
+  }
+  for (int i = 0; fl_embedded_lua[i].name != NULL; i++) {
+    if (strcmp(fl_embedded_lua[i].name, name) != 0)
+      continue;
+    lua_pushfstring(L, "=[faultline]/%s.lua", name);
+    if (luaL_loadbuffer(L, (const char *)fl_embedded_lua[i].src, fl_embedded_lua[i].len,
+                        lua_tostring(L, -1)) != LUA_OK)
+      return lua_error(L);
+    lua_pushstring(L, name);
+    return 2;
+  }
+  lua_pushfstring(L, "no module '%s' in faultline's library", name);
+  return 1;
+}
+
+void fl_lua_install_searcher(lua_State *L) {
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "searchers");
+  /* Before the file searchers, so the library cannot be shadowed by accident. */
+  lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+  for (lua_Integer i = n; i >= 2; i--) {
+    lua_rawgeti(L, -1, i);
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_pushcfunction(L, searcher);
+  lua_rawseti(L, -2, 2);
+  lua_pop(L, 2);
+}

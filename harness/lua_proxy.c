@@ -1,0 +1,470 @@
+/* fl.proxy{...}: a TCP fault proxy (faults/proxy.h) as a Lua object.
+ *
+ * A proxy stands for one directed link, `from` reaching `to`; faults on it
+ * are recorded on the timeline by this binding, with those names as targets,
+ * so a report says "latency on n1 -> n2" rather than a port. The userdata is
+ * anchored for the scenario's life and the proxy is closed with it. */
+#include <lauxlib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "faults/proxy.h"
+#include "harness/base/alloc.h"
+#include "harness/engine_int.h"
+#include "harness/probe.h"
+
+static const char PROXY_MT[] = "faultline.proxy";
+
+typedef struct toxic_fault_s {
+  char *name;
+  int fault;
+  struct toxic_fault_s *next;
+} toxic_fault_t;
+
+typedef struct {
+  fl_proxy_t *p;
+  fl_scenario_t *sc;
+  char *name;
+  char *from, *to;
+  int down_fault;
+  int cut_fault; /* :partition() on this proxy alone */
+  toxic_fault_t *toxics;
+  int closed;
+} lproxy_t;
+
+static lproxy_t *check_proxy(lua_State *L, int i) {
+  lproxy_t *x = luaL_checkudata(L, i, PROXY_MT);
+  if (x->closed)
+    luaL_error(L, "attempt to use proxy %s after its scenario ended", x->name);
+  return x;
+}
+
+static json_t *targets(const lproxy_t *x) {
+  if (x->from != NULL && x->to != NULL)
+    return json_pack("[s, s]", x->from, x->to);
+  return json_pack("[s]", x->name);
+}
+
+static void proxy_closed(void *arg) {
+  void **ctx = arg;
+  void (*done)(void *) = (void (*)(void *))ctx[0];
+  done(ctx[1]);
+  fl_free(ctx);
+}
+
+static void proxy_closer(void *data, void (*done)(void *), void *done_arg) {
+  lproxy_t *x = data;
+  x->closed = 1;
+  void **ctx = fl_malloc(2 * sizeof(void *));
+  ctx[0] = (void *)done;
+  ctx[1] = done_arg;
+  fl_proxy_t *p = x->p;
+  x->p = NULL;
+  fl_proxy_close(p, proxy_closed, ctx);
+}
+
+static int l_proxy(lua_State *L) {
+  static const char *const keys[] = {"name", "listen", "upstream", "from", "to", NULL};
+  fl_scenario_t *sc = fl_engine_scenario(L);
+  fl_lua_check_keys(L, 1, "fl.proxy", keys);
+  lua_getfield(L, 1, "upstream");
+  const char *upstream = lua_tostring(L, -1);
+  if (upstream == NULL)
+    return luaL_error(L, "fl.proxy: 'upstream' (\"host:port\") is required");
+  lua_getfield(L, 1, "listen");
+  const char *listen = luaL_optstring(L, -1, "127.0.0.1:0");
+  lua_getfield(L, 1, "from");
+  const char *from = lua_tostring(L, -1);
+  lua_getfield(L, 1, "to");
+  const char *to = lua_tostring(L, -1);
+  lua_getfield(L, 1, "name");
+  const char *name = lua_tostring(L, -1);
+  char *gen = NULL;
+  if (name == NULL) {
+    gen = from && to ? fl_asprintf("%s->%s", from, to) : fl_asprintf("proxy-%s", upstream);
+    name = gen;
+  }
+  lproxy_t *x = lua_newuserdatauv(L, sizeof(*x), 0);
+  memset(x, 0, sizeof(*x));
+  x->closed = 1;
+  x->sc = sc;
+  x->name = fl_strdup(name);
+  x->from = from ? fl_strdup(from) : NULL;
+  x->to = to ? fl_strdup(to) : NULL;
+  fl_free(gen);
+  luaL_setmetatable(L, PROXY_MT);
+  fl_err_t err = {0};
+  if (fl_proxy_new(&x->p, fl_engine_loop(sc->eng), x->name, listen, upstream, &err) < 0)
+    return luaL_error(L, "fl.proxy %s: %s", x->name, err.msg);
+  /* Each proxy its own stream, the same for the same seed and name. */
+  uint64_t h = 1469598103934665603ull;
+  for (const char *c = x->name; *c; c++)
+    h = (h ^ (unsigned char)*c) * 1099511628211ull;
+  fl_proxy_set_seed(x->p, fl_scenario_seed(sc) ^ h);
+  x->closed = 0;
+  lua_pushvalue(L, -1);
+  luaL_ref(L, LUA_REGISTRYINDEX);
+  fl_scenario_on_close(sc, proxy_closer, x);
+  return 1;
+}
+
+/* :add_toxic{type=, name=, stream=, toxicity=, attributes={...} or the
+ * attributes themselves as fields} */
+static int l_add_toxic(lua_State *L) {
+  lproxy_t *x = check_proxy(L, 1);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  json_t *in = fl_lua_to_json(L, 2);
+  json_t *spec = json_object();
+  json_t *attrs = json_object_get(in, "attributes");
+  attrs = attrs ? json_incref(attrs) : json_object();
+  const char *k;
+  json_t *v;
+  json_object_foreach(in, k, v) {
+    if (strcmp(k, "type") == 0 || strcmp(k, "name") == 0 || strcmp(k, "stream") == 0 ||
+        strcmp(k, "toxicity") == 0)
+      json_object_set(spec, k, v);
+    else if (strcmp(k, "attributes") != 0)
+      json_object_set(attrs, k, v);
+  }
+  json_object_set_new(spec, "attributes", attrs);
+  json_decref(in);
+  fl_err_t err = {0};
+  if (fl_proxy_add_toxic(x->p, spec, &err) < 0) {
+    json_decref(spec);
+    return luaL_error(L, "proxy %s: %s", x->name, err.msg);
+  }
+  const char *type = json_string_value(json_object_get(spec, "type"));
+  const char *stream = json_string_value(json_object_get(spec, "stream"));
+  const char *tname = json_string_value(json_object_get(spec, "name"));
+  char *defname = NULL;
+  if (tname == NULL)
+    tname = defname = fl_asprintf("%s_%s", type, stream ? stream : "downstream");
+  json_t *fattrs = json_deep_copy(json_object_get(spec, "attributes"));
+  json_object_set_new(fattrs, "stream", json_string(stream ? stream : "downstream"));
+  json_object_set_new(fattrs, "proxy", json_string(x->name));
+  if (json_object_get(spec, "toxicity"))
+    json_object_set(fattrs, "toxicity", json_object_get(spec, "toxicity"));
+  toxic_fault_t *tf = fl_malloc(sizeof(*tf));
+  tf->name = fl_strdup(tname);
+  tf->fault = fl_timeline_fault_begin(fl_scenario_timeline(x->sc), type, targets(x), fattrs);
+  tf->next = x->toxics;
+  x->toxics = tf;
+  lua_pushstring(L, tname);
+  fl_free(defname);
+  json_decref(spec);
+  return 1;
+}
+
+static int l_update_toxic(lua_State *L) {
+  lproxy_t *x = check_proxy(L, 1);
+  const char *name = luaL_checkstring(L, 2);
+  luaL_checktype(L, 3, LUA_TTABLE);
+  json_t *in = fl_lua_to_json(L, 3);
+  json_t *spec = json_object();
+  json_t *attrs = json_object();
+  const char *k;
+  json_t *v;
+  json_object_foreach(in, k, v) {
+    if (strcmp(k, "toxicity") == 0)
+      json_object_set(spec, k, v);
+    else if (strcmp(k, "attributes") == 0)
+      json_object_update(attrs, v);
+    else
+      json_object_set(attrs, k, v);
+  }
+  json_object_set_new(spec, "attributes", attrs);
+  json_decref(in);
+  fl_err_t err = {0};
+  int rc = fl_proxy_update_toxic(x->p, name, spec, &err);
+  json_t *ev = json_pack("{s:s, s:s, s:O}", "proxy", x->name, "toxic", name, "spec", spec);
+  json_decref(spec);
+  if (rc < 0) {
+    json_decref(ev);
+    return luaL_error(L, "proxy %s: %s", x->name, err.msg);
+  }
+  fl_timeline_event(fl_scenario_timeline(x->sc), "toxic-update", ev);
+  return 0;
+}
+
+/* Ends the recorded fault of the toxic called name, or of every toxic. */
+static void end_toxic_fault(lproxy_t *x, const char *name) {
+  toxic_fault_t **pp = &x->toxics;
+  while (*pp != NULL) {
+    toxic_fault_t *tf = *pp;
+    if (name != NULL && strcmp(tf->name, name) != 0) {
+      pp = &tf->next;
+      continue;
+    }
+    fl_timeline_fault_end(fl_scenario_timeline(x->sc), tf->fault);
+    *pp = tf->next;
+    fl_free(tf->name);
+    fl_free(tf);
+  }
+}
+
+static int l_remove_toxic(lua_State *L) {
+  lproxy_t *x = check_proxy(L, 1);
+  const char *name = luaL_checkstring(L, 2);
+  fl_err_t err = {0};
+  if (fl_proxy_remove_toxic(x->p, name, &err) < 0)
+    return luaL_error(L, "proxy %s: %s", x->name, err.msg);
+  end_toxic_fault(x, name);
+  return 0;
+}
+
+static int l_remove_all(lua_State *L) {
+  lproxy_t *x = check_proxy(L, 1);
+  fl_proxy_remove_all_toxics(x->p);
+  end_toxic_fault(x, NULL);
+  return 0;
+}
+
+static int l_disable(lua_State *L) {
+  lproxy_t *x = check_proxy(L, 1);
+  fl_proxy_set_enabled(x->p, 0);
+  if (!x->down_fault)
+    x->down_fault = fl_timeline_fault_begin(fl_scenario_timeline(x->sc), "down", targets(x),
+                                            json_pack("{s:s}", "proxy", x->name));
+  return 0;
+}
+
+static int l_enable(lua_State *L) {
+  lproxy_t *x = check_proxy(L, 1);
+  fl_err_t err = {0};
+  if (fl_proxy_enable(x->p, &err) < 0)
+    return luaL_error(L, "proxy %s: cannot enable: %s", x->name, err.msg);
+  if (x->down_fault) {
+    fl_timeline_fault_end(fl_scenario_timeline(x->sc), x->down_fault);
+    x->down_fault = 0;
+  }
+  return 0;
+}
+
+/* :partition([directions]) on this proxy alone; recorded unless `quiet`
+ * (fl.partition records one fault for the whole cut). */
+static int l_partition(lua_State *L) {
+  static const char *const dirs[] = {"both", "upstream", "downstream", NULL};
+  static const int bits[] = {FL_UPSTREAM | FL_DOWNSTREAM, FL_UPSTREAM, FL_DOWNSTREAM};
+  lproxy_t *x = check_proxy(L, 1);
+  int d = luaL_checkoption(L, 2, "both", dirs);
+  int quiet = lua_toboolean(L, 3);
+  fl_proxy_partition(x->p, bits[d]);
+  if (!quiet && !x->cut_fault)
+    x->cut_fault = fl_timeline_fault_begin(fl_scenario_timeline(x->sc), "partition", targets(x),
+                                           json_pack("{s:s, s:s}", "proxy", x->name,
+                                                     "direction", dirs[d]));
+  return 0;
+}
+
+static int l_heal(lua_State *L) {
+  lproxy_t *x = check_proxy(L, 1);
+  fl_proxy_heal(x->p);
+  if (x->cut_fault) {
+    fl_timeline_fault_end(fl_scenario_timeline(x->sc), x->cut_fault);
+    x->cut_fault = 0;
+  }
+  return 0;
+}
+
+static int l_stats(lua_State *L) {
+  lproxy_t *x = check_proxy(L, 1);
+  fl_proxy_stats_t s;
+  fl_proxy_stats(x->p, &s);
+  lua_createtable(L, 0, 7);
+  lua_pushinteger(L, (lua_Integer)s.connections_open);
+  lua_setfield(L, -2, "connections_open");
+  lua_pushinteger(L, (lua_Integer)s.connections_total);
+  lua_setfield(L, -2, "connections_total");
+  lua_pushinteger(L, (lua_Integer)s.connect_errors);
+  lua_setfield(L, -2, "connect_errors");
+  lua_pushinteger(L, (lua_Integer)s.bytes_upstream);
+  lua_setfield(L, -2, "bytes_upstream");
+  lua_pushinteger(L, (lua_Integer)s.bytes_downstream);
+  lua_setfield(L, -2, "bytes_downstream");
+  lua_pushinteger(L, (lua_Integer)s.bytes_read_upstream);
+  lua_setfield(L, -2, "bytes_read_upstream");
+  lua_pushinteger(L, (lua_Integer)s.bytes_read_downstream);
+  lua_setfield(L, -2, "bytes_read_downstream");
+  return 1;
+}
+
+static int l_toxics(lua_State *L) {
+  lproxy_t *x = check_proxy(L, 1);
+  json_t *j = fl_proxy_toxics_json(x->p);
+  fl_lua_push_json(L, j);
+  json_decref(j);
+  return 1;
+}
+
+static int l_index(lua_State *L) {
+  lproxy_t *x = luaL_checkudata(L, 1, PROXY_MT);
+  const char *k = luaL_checkstring(L, 2);
+  if (strcmp(k, "name") == 0)
+    lua_pushstring(L, x->name);
+  else if (strcmp(k, "listen") == 0)
+    lua_pushstring(L, x->p ? fl_proxy_listen(x->p) : NULL);
+  else if (strcmp(k, "upstream") == 0)
+    lua_pushstring(L, x->p ? fl_proxy_upstream(x->p) : NULL);
+  else if (strcmp(k, "from") == 0)
+    lua_pushstring(L, x->from);
+  else if (strcmp(k, "to") == 0)
+    lua_pushstring(L, x->to);
+  else if (strcmp(k, "port") == 0 && x->p != NULL) {
+    const char *c = strrchr(fl_proxy_listen(x->p), ':');
+    lua_pushinteger(L, c ? atoi(c + 1) : 0);
+  } else {
+    luaL_getmetafield(L, 1, "methods");
+    lua_getfield(L, -1, k);
+  }
+  return 1;
+}
+
+static int l_gc(lua_State *L) {
+  lproxy_t *x = luaL_checkudata(L, 1, PROXY_MT);
+  while (x->toxics != NULL) {
+    toxic_fault_t *tf = x->toxics;
+    x->toxics = tf->next;
+    fl_free(tf->name);
+    fl_free(tf);
+  }
+  fl_free(x->name);
+  fl_free(x->from);
+  fl_free(x->to);
+  x->name = x->from = x->to = NULL;
+  return 0;
+}
+
+static int l_tostring(lua_State *L) {
+  lproxy_t *x = luaL_checkudata(L, 1, PROXY_MT);
+  lua_pushfstring(L, "proxy %s (%s -> %s)", x->name, x->p ? fl_proxy_listen(x->p) : "closed",
+                  x->p ? fl_proxy_upstream(x->p) : "");
+  return 1;
+}
+
+/* core.proxy_probe(proxy, seconds): connects through the proxy, sends a few
+ * bytes, waits, and reports whether any reached the upstream: the isolation
+ * probe behind fl.expect.isolated. Returns passed (bool), bytes through. */
+typedef struct {
+  uv_tcp_t tcp;
+  uv_connect_t conn;
+  uv_write_t wr;
+  uv_timer_t timer;
+  fl_task_t *task;
+  lproxy_t *x;
+  uint64_t before;
+  int connected;
+  int open;
+  int canceled;
+  int err;
+} iso_probe_t;
+
+static void iso_closed(uv_handle_t *h) {
+  iso_probe_t *p = h->data;
+  if (--p->open == 0)
+    fl_free(p);
+}
+
+static void iso_finish(iso_probe_t *p) {
+  if (!uv_is_closing((uv_handle_t *)&p->timer))
+    uv_close((uv_handle_t *)&p->timer, iso_closed);
+  if (!uv_is_closing((uv_handle_t *)&p->tcp))
+    uv_close((uv_handle_t *)&p->tcp, iso_closed);
+}
+
+static void iso_cancel(void *data) {
+  iso_probe_t *p = data;
+  p->canceled = 1;
+  iso_finish(p);
+}
+
+static void iso_timer(uv_timer_t *t) {
+  iso_probe_t *p = t->data;
+  fl_task_t *task = p->task;
+  uint64_t through = 0;
+  if (p->x->p != NULL) {
+    fl_proxy_stats_t s;
+    fl_proxy_stats(p->x->p, &s);
+    through = s.bytes_upstream - p->before;
+  }
+  int connected = p->connected, err = p->err;
+  iso_finish(p);
+  lua_State *co = fl_task_thread(task);
+  lua_pushboolean(co, through == 0);
+  lua_pushinteger(co, (lua_Integer)through);
+  lua_pushstring(co, connected ? "connected, bytes sent" : uv_strerror(err));
+  fl_task_resume(task, 3);
+}
+
+static void iso_written(uv_write_t *w, int status) {
+}
+
+static void iso_connected(uv_connect_t *c, int status) {
+  iso_probe_t *p = c->data;
+  if (status == UV_ECANCELED || p->canceled)
+    return;
+  if (status < 0) {
+    p->err = status;
+    return;
+  }
+  p->connected = 1;
+  static char msg[] = "faultline isolation probe\r\n";
+  uv_buf_t b = uv_buf_init(msg, sizeof(msg) - 1);
+  uv_write(&p->wr, (uv_stream_t *)&p->tcp, &b, 1, iso_written);
+}
+
+static int l_proxy_probe(lua_State *L) {
+  lproxy_t *x = check_proxy(L, 1);
+  double secs = luaL_optnumber(L, 2, 0.5);
+  fl_task_t *t = fl_task_current(L);
+  struct sockaddr_storage addr;
+  fl_err_t err = {0};
+  if (fl_parse_addr(fl_proxy_listen(x->p), &addr, &err) < 0)
+    return luaL_error(L, "%s", err.msg);
+  iso_probe_t *p = fl_calloc(1, sizeof(*p));
+  p->task = t;
+  p->x = x;
+  fl_proxy_stats_t s;
+  fl_proxy_stats(x->p, &s);
+  p->before = s.bytes_upstream;
+  uv_loop_t *loop = fl_engine_loop(x->sc->eng);
+  uv_tcp_init(loop, &p->tcp);
+  uv_timer_init(loop, &p->timer);
+  p->tcp.data = p->timer.data = p->conn.data = p;
+  p->open = 2;
+  int rc = uv_tcp_connect(&p->conn, &p->tcp, (struct sockaddr *)&addr, iso_connected);
+  if (rc < 0)
+    p->err = rc;
+  uv_timer_start(&p->timer, iso_timer, (uint64_t)(secs * 1000), 0);
+  return fl_task_yield(L, t, iso_cancel, p);
+}
+
+static const luaL_Reg methods[] = {
+    {"add_toxic", l_add_toxic},
+    {"update_toxic", l_update_toxic},
+    {"remove_toxic", l_remove_toxic},
+    {"remove_all_toxics", l_remove_all},
+    {"disable", l_disable},
+    {"enable", l_enable},
+    {"partition", l_partition},
+    {"heal", l_heal},
+    {"stats", l_stats},
+    {"toxics", l_toxics},
+    {NULL, NULL},
+};
+
+void fl_luaopen_proxy(lua_State *L) {
+  luaL_newmetatable(L, PROXY_MT);
+  lua_pushcfunction(L, l_index);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, l_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pushcfunction(L, l_tostring);
+  lua_setfield(L, -2, "__tostring");
+  luaL_newlib(L, methods);
+  lua_setfield(L, -2, "methods");
+  lua_pop(L, 1);
+  lua_pushcfunction(L, l_proxy);
+  lua_setfield(L, -2, "proxy");
+  lua_pushcfunction(L, l_proxy_probe);
+  lua_setfield(L, -2, "proxy_probe");
+}

@@ -1,0 +1,448 @@
+/* fl.service{...}: a service of the system under test, as a Lua object.
+ *
+ * The userdata is the binding itself; it is anchored in the registry for the
+ * scenario's life, so the C side (exit callbacks, probes) never sees it
+ * collected. The scenario's closer stops the service and frees the C object;
+ * methods on it after that raise "attempt to use a stopped scenario's
+ * service". */
+#include <lauxlib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness/base/alloc.h"
+#include "harness/engine_int.h"
+#include "harness/probe.h"
+#include "harness/service.h"
+
+static const char SERVICE_MT[] = "faultline.service";
+
+typedef struct {
+  fl_svc_t *svc;
+  fl_scenario_t *sc;
+  char *name;
+  int has_probe;
+  fl_probe_spec_t probe;
+  char *probe_target;
+  char **probe_argv;
+  fl_probe_t *probing;
+  fl_task_t *waiter;
+  int kill_fault;  /* open "kill" fault, ended by the next start */
+  int pause_fault; /* open "pause" fault */
+  int closed;
+} lsvc_t;
+
+static lsvc_t *check_svc(lua_State *L, int i) {
+  lsvc_t *s = luaL_checkudata(L, i, SERVICE_MT);
+  if (s->closed)
+    luaL_error(L, "attempt to use service %s after its scenario ended", s->name);
+  return s;
+}
+
+static char **strv_from_table(lua_State *L, int idx, const char *what) {
+  idx = lua_absindex(L, idx);
+  luaL_checktype(L, idx, LUA_TTABLE);
+  int n = (int)lua_rawlen(L, idx);
+  char **v = fl_calloc((size_t)n + 1, sizeof(char *));
+  for (int i = 1; i <= n; i++) {
+    lua_rawgeti(L, idx, i);
+    if (!lua_isstring(L, -1)) {
+      for (int j = 0; j < i - 1; j++)
+        fl_free(v[j]);
+      fl_free(v);
+      luaL_error(L, "%s[%d] must be a string", what, i);
+    }
+    v[i - 1] = fl_strdup(lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
+  return v;
+}
+
+static void strv_free(char **v) {
+  for (int i = 0; v != NULL && v[i] != NULL; i++)
+    fl_free(v[i]);
+  fl_free(v);
+}
+
+/* ---- closing with the scenario ------------------------------------------- */
+
+typedef struct {
+  lsvc_t *s;
+  void (*done)(void *);
+  void *done_arg;
+} close_ctx_t;
+
+static void closed_after_stop(fl_svc_t *svc, int64_t status, int sig, int expected, void *arg) {
+  close_ctx_t *c = arg;
+  fl_svc_free(c->s->svc);
+  c->s->svc = NULL;
+  c->done(c->done_arg);
+  fl_free(c);
+}
+
+static void svc_closer(void *data, void (*done)(void *), void *done_arg) {
+  lsvc_t *s = data;
+  s->closed = 1;
+  if (s->probing != NULL) {
+    fl_probe_cancel(s->probing);
+    s->probing = NULL;
+  }
+  close_ctx_t *c = fl_malloc(sizeof(*c));
+  c->s = s;
+  c->done = done;
+  c->done_arg = done_arg;
+  /* Stop, not kill: a service gets its chance to shut down cleanly. */
+  fl_svc_stop(s->svc, closed_after_stop, c);
+}
+
+static json_t *svc_describe(void *data) {
+  lsvc_t *s = data;
+  return s->svc != NULL ? fl_svc_to_json(s->svc) : json_pack("{s:s}", "name", s->name);
+}
+
+/* ---- construction ------------------------------------------------------------ */
+
+static void read_probe(lua_State *L, int idx, lsvc_t *s) {
+  static const char *const keys[] = {"kind", "target", "cmd", "timeout", "every", NULL};
+  fl_lua_check_keys(L, idx, "ready probe", keys);
+  lua_getfield(L, idx, "kind");
+  const char *kind = lua_tostring(L, -1);
+  if (kind == NULL)
+    luaL_error(L, "ready: use fl.probe.tcp(addr), fl.probe.http(url), fl.probe.log(pattern) "
+                  "or fl.probe.cmd{...}");
+  if (strcmp(kind, "tcp") == 0)
+    s->probe.kind = FL_PROBE_TCP;
+  else if (strcmp(kind, "http") == 0)
+    s->probe.kind = FL_PROBE_HTTP;
+  else if (strcmp(kind, "log") == 0)
+    s->probe.kind = FL_PROBE_LOG;
+  else if (strcmp(kind, "cmd") == 0)
+    s->probe.kind = FL_PROBE_CMD;
+  else
+    luaL_error(L, "ready: unknown probe kind '%s'", kind);
+  lua_pop(L, 1);
+  lua_getfield(L, idx, "target");
+  if (lua_isstring(L, -1))
+    s->probe_target = fl_strdup(lua_tostring(L, -1));
+  lua_pop(L, 1);
+  lua_getfield(L, idx, "cmd");
+  if (lua_istable(L, -1))
+    s->probe_argv = strv_from_table(L, -1, "probe cmd");
+  lua_pop(L, 1);
+  lua_getfield(L, idx, "timeout");
+  s->probe.timeout_ms = (int)(luaL_optnumber(L, -1, 30) * 1000);
+  lua_pop(L, 1);
+  lua_getfield(L, idx, "every");
+  s->probe.every_ms = (int)(luaL_optnumber(L, -1, 0.1) * 1000);
+  lua_pop(L, 1);
+  s->probe.target = s->probe_target;
+  s->probe.argv = (const char *const *)s->probe_argv;
+  s->has_probe = 1;
+  if (s->probe.kind != FL_PROBE_CMD && s->probe_target == NULL)
+    luaL_error(L, "ready: the %s probe needs a target", kind);
+  if (s->probe.kind == FL_PROBE_CMD && s->probe_argv == NULL)
+    luaL_error(L, "ready: the cmd probe needs a command");
+}
+
+static int l_service(lua_State *L) {
+  static const char *const keys[] = {"name", "cmd", "env", "cwd", "ready", "stop_timeout",
+                                     NULL};
+  fl_scenario_t *sc = fl_engine_scenario(L);
+  fl_lua_check_keys(L, 1, "fl.service", keys);
+  lua_getfield(L, 1, "name");
+  const char *name = lua_tostring(L, -1);
+  if (name == NULL || name[0] == '\0' || strchr(name, '/') != NULL)
+    return luaL_error(L, "fl.service: 'name' must be a non-empty string without '/'");
+  lua_getfield(L, 1, "cmd");
+  if (!lua_istable(L, -1) || lua_rawlen(L, -1) == 0)
+    return luaL_error(L, "fl.service %s: 'cmd' must be a list like {\"prog\", \"arg\"}", name);
+
+  lsvc_t *s = lua_newuserdatauv(L, sizeof(*s), 0);
+  memset(s, 0, sizeof(*s));
+  s->sc = sc;
+  s->name = fl_strdup(name);
+  s->closed = 1; /* until the C object exists */
+  luaL_setmetatable(L, SERVICE_MT);
+  int ud = lua_gettop(L);
+
+  char **argv = strv_from_table(L, -2, "cmd");
+  char **env = NULL;
+  lua_getfield(L, 1, "env");
+  if (lua_istable(L, -1)) {
+    int n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, -2) != 0) {
+      lua_pop(L, 1);
+      n++;
+    }
+    env = fl_calloc((size_t)n + 1, sizeof(char *));
+    int i = 0;
+    lua_pushnil(L);
+    while (lua_next(L, -2) != 0) {
+      if (lua_type(L, -2) == LUA_TSTRING && lua_isstring(L, -1))
+        env[i++] = fl_asprintf("%s=%s", lua_tostring(L, -2), lua_tostring(L, -1));
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  lua_getfield(L, 1, "cwd");
+  const char *cwd = lua_tostring(L, -1);
+  lua_getfield(L, 1, "stop_timeout");
+  int grace = (int)(luaL_optnumber(L, -1, 5) * 1000);
+  lua_pop(L, 1);
+  lua_getfield(L, 1, "ready");
+  if (lua_istable(L, -1))
+    read_probe(L, lua_gettop(L), s);
+  else if (!lua_isnil(L, -1)) {
+    strv_free(argv);
+    strv_free(env);
+    return luaL_error(L, "fl.service %s: 'ready' must be a probe (fl.probe.tcp(addr) ...)",
+                      name);
+  }
+  lua_pop(L, 1);
+
+  char *logs = fl_asprintf("%s/logs", fl_scenario_dir(sc));
+  fl_svc_spec_t spec = {.name = name,
+                        .argv = (const char *const *)argv,
+                        .env = (const char *const *)env,
+                        .cwd = cwd,
+                        .log_dir = logs,
+                        .run_id = fl_scenario_run_id(sc),
+                        .stop_grace_ms = grace};
+  fl_err_t err = {0};
+  int rc = fl_svc_new(&s->svc, fl_engine_loop(sc->eng), fl_scenario_timeline(sc), &spec, &err);
+  fl_free(logs);
+  strv_free(argv);
+  strv_free(env);
+  if (rc < 0)
+    return luaL_error(L, "%s", err.msg);
+  s->closed = 0;
+  /* Anchor for the scenario's life; closed with it. */
+  lua_pushvalue(L, ud);
+  luaL_ref(L, LUA_REGISTRYINDEX);
+  fl_scenario_on_close(sc, svc_closer, s);
+  fl_scenario_add_service(sc, svc_describe, s);
+  lua_pushvalue(L, ud);
+  return 1;
+}
+
+/* ---- waiting ------------------------------------------------------------------ */
+
+static void probe_cancel(void *data) {
+  lsvc_t *s = data;
+  if (s->probing != NULL) {
+    fl_probe_t *p = s->probing;
+    s->probing = NULL;
+    fl_probe_cancel(p);
+  }
+  s->waiter = NULL;
+}
+
+static void on_probe(int status, const char *msg, void *arg) {
+  lsvc_t *s = arg;
+  fl_task_t *t = s->waiter;
+  s->probing = NULL;
+  s->waiter = NULL;
+  lua_State *co = fl_task_thread(t);
+  if (status == 0) {
+    fl_svc_mark(s->svc, "ready", NULL);
+    lua_pushboolean(co, 1);
+    fl_task_resume(t, 1);
+    return;
+  }
+  fl_svc_mark(s->svc, "not-ready", msg);
+  char *tail = fl_svc_tail(s->svc, 10);
+  lua_pushnil(co);
+  lua_pushfstring(co, "service %s did not become ready: %s%s%s%s", s->name, msg,
+                  tail[0] ? "\n  last lines of " : "", tail[0] ? fl_svc_log_path(s->svc) : "",
+                  tail[0] ? ":\n" : "");
+  lua_pushstring(co, tail);
+  lua_concat(co, 2);
+  fl_free(tail);
+  fl_task_resume(t, 2);
+}
+
+/* svc:_start() -> true | nil, message. The Lua side raises. */
+static int l_start(lua_State *L) {
+  lsvc_t *s = check_svc(L, 1);
+  fl_task_t *t = fl_task_current(L);
+  fl_err_t err = {0};
+  int rc = fl_svc_start(s->svc, &err);
+  if (rc < 0) {
+    lua_pushnil(L);
+    lua_pushstring(L, err.msg);
+    return 2;
+  }
+  fl_timeline_t *tl = fl_scenario_timeline(s->sc);
+  if (s->kill_fault) {
+    fl_timeline_fault_end(tl, s->kill_fault);
+    s->kill_fault = 0;
+  }
+  if (!s->has_probe) {
+    fl_svc_mark(s->svc, "ready", "no readiness probe");
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  rc = fl_probe_start(&s->probing, fl_engine_loop(s->sc->eng), fl_engine_http(s->sc->eng),
+                      s->svc, &s->probe, on_probe, s, &err);
+  if (rc < 0) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "service %s: %s", s->name, err.msg);
+    return 2;
+  }
+  s->waiter = t;
+  return fl_task_yield(L, t, probe_cancel, s);
+}
+
+static void stop_cancel(void *data) {
+  lsvc_t *s = data;
+  if (s->svc != NULL)
+    fl_svc_cancel_wait(s->svc);
+  s->waiter = NULL;
+}
+
+static void on_stopped(fl_svc_t *svc, int64_t status, int sig, int expected, void *arg) {
+  lsvc_t *s = arg;
+  fl_task_t *t = s->waiter;
+  s->waiter = NULL;
+  if (t == NULL)
+    return;
+  lua_State *co = fl_task_thread(t);
+  lua_pushboolean(co, 1);
+  fl_task_resume(t, 1);
+}
+
+static int l_stop(lua_State *L) {
+  lsvc_t *s = check_svc(L, 1);
+  fl_task_t *t = fl_task_current(L);
+  if (s->waiter != NULL)
+    return luaL_error(L, "service %s: another task is already waiting on it", s->name);
+  s->waiter = t;
+  fl_svc_stop(s->svc, on_stopped, s);
+  return fl_task_yield(L, t, stop_cancel, s);
+}
+
+static int l_kill(lua_State *L) {
+  lsvc_t *s = check_svc(L, 1);
+  fl_task_t *t = fl_task_current(L);
+  if (s->waiter != NULL)
+    return luaL_error(L, "service %s: another task is already waiting on it", s->name);
+  if (fl_svc_state(s->svc) != FL_SVC_DOWN && !s->kill_fault) {
+    fl_timeline_t *tl = fl_scenario_timeline(s->sc);
+    if (s->pause_fault) {
+      fl_timeline_fault_end(tl, s->pause_fault);
+      s->pause_fault = 0;
+    }
+    s->kill_fault = fl_timeline_fault_begin(tl, "kill", json_pack("[s]", s->name), NULL);
+  }
+  s->waiter = t;
+  fl_svc_kill(s->svc, on_stopped, s);
+  return fl_task_yield(L, t, stop_cancel, s);
+}
+
+static int l_pause(lua_State *L) {
+  lsvc_t *s = check_svc(L, 1);
+  int rc = fl_svc_pause(s->svc);
+  if (rc < 0)
+    return luaL_error(L, "service %s: cannot pause: it is not running", s->name);
+  if (!s->pause_fault)
+    s->pause_fault = fl_timeline_fault_begin(fl_scenario_timeline(s->sc), "pause",
+                                             json_pack("[s]", s->name), NULL);
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int l_resume(lua_State *L) {
+  lsvc_t *s = check_svc(L, 1);
+  int rc = fl_svc_resume(s->svc);
+  if (rc < 0)
+    return luaL_error(L, "service %s: cannot resume: it is not running", s->name);
+  if (s->pause_fault) {
+    fl_timeline_fault_end(fl_scenario_timeline(s->sc), s->pause_fault);
+    s->pause_fault = 0;
+  }
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int l_signal(lua_State *L) {
+  lsvc_t *s = check_svc(L, 1);
+  int sig = (int)luaL_checkinteger(L, 2);
+  int rc = fl_svc_signal(s->svc, sig);
+  lua_pushboolean(L, rc == 0);
+  return 1;
+}
+
+static int l_alive(lua_State *L) {
+  lsvc_t *s = check_svc(L, 1);
+  lua_pushboolean(L, fl_svc_state(s->svc) != FL_SVC_DOWN);
+  return 1;
+}
+
+static int l_index(lua_State *L) {
+  lsvc_t *s = luaL_checkudata(L, 1, SERVICE_MT);
+  const char *k = luaL_checkstring(L, 2);
+  if (strcmp(k, "name") == 0) {
+    lua_pushstring(L, s->name);
+    return 1;
+  }
+  if (strcmp(k, "pid") == 0) {
+    if (s->svc != NULL && fl_svc_pid(s->svc) > 0)
+      lua_pushinteger(L, fl_svc_pid(s->svc));
+    else
+      lua_pushnil(L);
+    return 1;
+  }
+  if (strcmp(k, "log") == 0) {
+    lua_pushstring(L, s->svc ? fl_svc_log_path(s->svc) : NULL);
+    return 1;
+  }
+  /* Methods, and whatever the Lua side added to the metatable's methods. */
+  luaL_getmetafield(L, 1, "methods");
+  lua_getfield(L, -1, k);
+  return 1;
+}
+
+static int l_gc(lua_State *L) {
+  lsvc_t *s = luaL_checkudata(L, 1, SERVICE_MT);
+  /* The scenario's closer has stopped and freed the service by now. */
+  if (s->svc != NULL) {
+    fl_svc_free(s->svc);
+    s->svc = NULL;
+  }
+  fl_free(s->name);
+  fl_free(s->probe_target);
+  strv_free(s->probe_argv);
+  s->name = NULL;
+  s->probe_target = NULL;
+  s->probe_argv = NULL;
+  return 0;
+}
+
+static int l_tostring(lua_State *L) {
+  lsvc_t *s = luaL_checkudata(L, 1, SERVICE_MT);
+  lua_pushfstring(L, "service %s", s->name);
+  return 1;
+}
+
+static const luaL_Reg methods[] = {
+    {"_start", l_start}, {"_stop", l_stop},   {"_kill", l_kill},     {"pause", l_pause},
+    {"resume", l_resume}, {"signal", l_signal}, {"alive", l_alive}, {NULL, NULL},
+};
+
+void fl_luaopen_service(lua_State *L) {
+  luaL_newmetatable(L, SERVICE_MT);
+  lua_pushcfunction(L, l_index);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, l_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_pushcfunction(L, l_gc);
+  lua_setfield(L, -2, "__gc");
+  luaL_newlib(L, methods);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -3, "methods");
+  /* core.service_methods: where faultline.lua adds start/stop/restart. */
+  lua_setfield(L, -3, "service_methods");
+  lua_pop(L, 1);
+  lua_pushcfunction(L, l_service);
+  lua_setfield(L, -2, "service");
+}

@@ -1,0 +1,112 @@
+#include "harness/progress.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int use_color(void) {
+  static int cached = -1;
+  if (cached < 0)
+    cached = isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
+  return cached;
+}
+
+static const char *color(const char *c) {
+  return use_color() ? c : "";
+}
+
+#define RED "\033[31m"
+#define GREEN "\033[32m"
+#define YELLOW "\033[33m"
+#define DIM "\033[2m"
+#define BOLD "\033[1m"
+#define RESET "\033[0m"
+
+void fl_progress_begin(const char *scenario, const char *dir, uint64_t seed, int quiet) {
+  if (quiet)
+    return;
+  printf("%s== %s%s  (seed %llu, %s)\n", color(BOLD), scenario, color(RESET),
+         (unsigned long long)seed, dir);
+  fflush(stdout);
+}
+
+static const char *str(const json_t *ev, const char *k) {
+  const char *s = json_string_value(json_object_get(ev, k));
+  return s ? s : "";
+}
+
+static void targets(const json_t *ev, char *buf, size_t n) {
+  buf[0] = '\0';
+  size_t i;
+  json_t *t;
+  json_array_foreach(json_object_get(ev, "targets"), i, t) {
+    size_t len = strlen(buf);
+    snprintf(buf + len, n - len, "%s%s", i ? ", " : "",
+             json_is_string(t) ? json_string_value(t) : "?");
+  }
+}
+
+static void on_event(const json_t *ev, void *arg) {
+  const char *type = str(ev, "type");
+  double t = json_real_value(json_object_get(ev, "t"));
+  char line[1024];
+  line[0] = '\0';
+  const char *c = "";
+  if (strcmp(type, "service") == 0) {
+    const char *state = str(ev, "state");
+    json_int_t pid = json_integer_value(json_object_get(ev, "pid"));
+    const char *detail = str(ev, "detail");
+    if (strcmp(state, "crashed") == 0)
+      c = RED;
+    if (pid > 0 && strcmp(state, "starting") == 0)
+      snprintf(line, sizeof(line), "service %s starting (pid %lld)", str(ev, "service"),
+               (long long)pid);
+    else if (detail[0])
+      snprintf(line, sizeof(line), "service %s %s: %s", str(ev, "service"), state, detail);
+    else
+      snprintf(line, sizeof(line), "service %s %s", str(ev, "service"), state);
+  } else if (strcmp(type, "fault") == 0) {
+    char tg[512];
+    targets(ev, tg, sizeof(tg));
+    int start = strcmp(str(ev, "phase"), "start") == 0;
+    c = start ? YELLOW : "";
+    snprintf(line, sizeof(line), "fault %s %s [%s]", str(ev, "kind"),
+             start ? "injected" : "healed", tg);
+  } else if (strcmp(type, "check") == 0) {
+    const char *status = str(ev, "status");
+    c = strcmp(status, "pass") == 0 ? GREEN : strcmp(status, "unknown") == 0 ? YELLOW : RED;
+    snprintf(line, sizeof(line), "check %s: %s%s%s", str(ev, "name"),
+             strcmp(status, "pass") == 0 ? "passed" : status,
+             json_object_get(ev, "message") ? ": " : "", str(ev, "message"));
+  } else if (strcmp(type, "step") == 0 || strcmp(type, "log") == 0) {
+    snprintf(line, sizeof(line), "%s", str(ev, "message"));
+  } else if (strcmp(type, "error") == 0 || strcmp(type, "failure") == 0) {
+    c = RED;
+    snprintf(line, sizeof(line), "%s: %s", type, str(ev, "message"));
+  } else {
+    return;
+  }
+  printf("  %s[%8.3fs]%s %s%s%s\n", color(DIM), t, color(RESET), color(c), line,
+         color(c[0] ? RESET : ""));
+  fflush(stdout);
+}
+
+void fl_progress_attach(fl_timeline_t *tl, const char *scenario, int quiet) {
+  if (!quiet)
+    fl_timeline_set_listener(tl, on_event, NULL);
+}
+
+void fl_progress_end(const char *scenario, const char *status, double duration_s,
+                     const char *report_path, const char *error, int quiet) {
+  if (quiet && strcmp(status, "pass") == 0)
+    return;
+  const char *c = strcmp(status, "pass") == 0 ? GREEN : RED;
+  printf("%s%s%s %s (%.1f s)\n", color(c), strcmp(status, "pass") == 0 ? "PASS" :
+         strcmp(status, "fail") == 0 ? "FAIL" : "ERROR", color(RESET), scenario, duration_s);
+  if (error != NULL)
+    printf("  %s\n", error);
+  if (report_path != NULL)
+    printf("  report: %s\n", report_path);
+  fflush(stdout);
+}

@@ -1,0 +1,17 @@
+/* Terminal progress: one line per step (service started/ready, fault
+ * injected/healed, check passed/failed) with the elapsed time, written to
+ * stdout as the timeline records them. */
+#ifndef FL_PROGRESS_H
+#define FL_PROGRESS_H
+
+#include <stdint.h>
+
+#include "harness/base/timeline.h"
+
+void fl_progress_begin(const char *scenario, const char *dir, uint64_t seed, int quiet);
+void fl_progress_attach(fl_timeline_t *tl, const char *scenario, int quiet);
+/* status: "pass" | "fail" | "error". */
+void fl_progress_end(const char *scenario, const char *status, double duration_s,
+                     const char *report_path, const char *error, int quiet);
+
+#endif

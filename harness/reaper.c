@@ -1,0 +1,203 @@
+#define _GNU_SOURCE
+#include "harness/reaper.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness/base/alloc.h"
+
+static int reaper_fd = -1;
+
+const char *fl_self_exe(void) {
+  static char path[4096];
+  if (path[0] == '\0') {
+    ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+    if (n < 0)
+      n = 0;
+    path[n] = '\0';
+  }
+  return path;
+}
+
+/* The reaper's commands are lines: "+PGID", "-PGID", "!KEY CMD", "?KEY". */
+static void send_line(const char *line) {
+  if (reaper_fd < 0)
+    return;
+  size_t len = strlen(line), off = 0;
+  while (off < len) {
+    ssize_t n = write(reaper_fd, line + off, len - off);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return;
+    off += (size_t)n;
+  }
+}
+
+void fl_reaper_track(pid_t pgid) {
+  char line[32];
+  snprintf(line, sizeof(line), "+%d\n", (int)pgid);
+  send_line(line);
+}
+
+void fl_reaper_untrack(pid_t pgid) {
+  char line[32];
+  snprintf(line, sizeof(line), "-%d\n", (int)pgid);
+  send_line(line);
+}
+
+void fl_reaper_on_death(const char *key, const char *shell_cmd) {
+  char *line = fl_asprintf("!%s %s\n", key, shell_cmd);
+  send_line(line);
+  fl_free(line);
+}
+
+void fl_reaper_forget(const char *key) {
+  char *line = fl_asprintf("?%s\n", key);
+  send_line(line);
+  fl_free(line);
+}
+
+/* The reaper process. It owns no libuv state: a blocking read loop. */
+typedef struct {
+  char *key;
+  char *cmd;
+} death_cmd_t;
+
+static void reaper_loop(int fd) {
+  pid_t *groups = NULL;
+  size_t ngroups = 0, cap = 0;
+  death_cmd_t *cmds = NULL;
+  size_t ncmds = 0;
+  char buf[8192];
+  size_t have = 0;
+
+  for (;;) {
+    ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+    have += (size_t)n;
+    buf[have] = '\0';
+    char *line = buf, *nl;
+    while ((nl = memchr(line, '\n', have - (size_t)(line - buf))) != NULL) {
+      *nl = '\0';
+      if (line[0] == '+') {
+        if (ngroups == cap) {
+          cap = cap ? cap * 2 : 16;
+          groups = fl_realloc(groups, cap * sizeof(*groups));
+        }
+        groups[ngroups++] = (pid_t)atoi(line + 1);
+      } else if (line[0] == '-') {
+        pid_t g = (pid_t)atoi(line + 1);
+        for (size_t i = 0; i < ngroups; i++)
+          if (groups[i] == g) {
+            groups[i] = groups[--ngroups];
+            break;
+          }
+      } else if (line[0] == '!') {
+        char *sp = strchr(line, ' ');
+        if (sp != NULL) {
+          *sp = '\0';
+          cmds = fl_realloc(cmds, (ncmds + 1) * sizeof(*cmds));
+          cmds[ncmds].key = fl_strdup(line + 1);
+          cmds[ncmds].cmd = fl_strdup(sp + 1);
+          ncmds++;
+        }
+      } else if (line[0] == '?') {
+        for (size_t i = 0; i < ncmds; i++)
+          if (strcmp(cmds[i].key, line + 1) == 0) {
+            fl_free(cmds[i].key);
+            fl_free(cmds[i].cmd);
+            cmds[i] = cmds[--ncmds];
+            break;
+          }
+      }
+      line = nl + 1;
+    }
+    have -= (size_t)(line - buf);
+    memmove(buf, line, have);
+  }
+
+  /* faultline is gone. Whatever it did not clean up, we do. */
+  for (size_t i = 0; i < ngroups; i++) {
+    kill(-groups[i], SIGCONT);
+    kill(-groups[i], SIGKILL);
+  }
+  for (size_t i = ncmds; i-- > 0;) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      execl("/bin/sh", "sh", "-c", cmds[i].cmd, (char *)NULL);
+      _exit(127);
+    }
+    if (pid > 0)
+      waitpid(pid, NULL, 0);
+  }
+  _exit(0);
+}
+
+int fl_reaper_start(void) {
+  if (reaper_fd >= 0)
+    return 0;
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0)
+    return -errno;
+  pid_t pid = fork();
+  if (pid < 0) {
+    int e = errno;
+    close(fds[0]);
+    close(fds[1]);
+    return -e;
+  }
+  if (pid == 0) {
+    /* Its own session: a Ctrl-C or a kill of faultline's process group must
+     * not take the reaper down before it has done its job. */
+    setsid();
+    signal(SIGINT, SIG_IGN);
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGPIPE, SIG_IGN);
+    close(fds[1]);
+    for (int fd = 3; fd < 1024; fd++)
+      if (fd != fds[0])
+        close(fd);
+    int devnull = open("/dev/null", O_RDWR);
+    if (devnull >= 0) {
+      dup2(devnull, 0);
+      dup2(devnull, 1);
+      close(devnull);
+    }
+    reaper_loop(fds[0]);
+  }
+  close(fds[0]);
+  reaper_fd = fds[1];
+  return 0;
+}
+
+int fl_shim_main(int argc, char **argv) {
+  if (argc < 4 || strcmp(argv[2], "--") != 0) {
+    fprintf(stderr, "faultline __exec: usage: __exec PPID -- CMD [ARGS...]\n");
+    return 127;
+  }
+  pid_t parent = (pid_t)atoi(argv[1]);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  /* The parent may have died between fork and prctl: then nobody would ever
+   * send the signal. */
+  if (getppid() != parent)
+    _exit(127);
+  /* A service starts with default signal dispositions. */
+  signal(SIGPIPE, SIG_DFL);
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
+  execvp(argv[3], argv + 3);
+  fprintf(stderr, "faultline: cannot exec %s: %s\n", argv[3], strerror(errno));
+  return 127;
+}

@@ -1,0 +1,181 @@
+/* The run directory's files for one scenario: report.json, assembled from the
+ * timeline, the services, the checks and the op counts, then its renderings
+ * (report.html, summary.md), which are pure functions of report.json. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness/base/alloc.h"
+#include "harness/base/log.h"
+#include "harness/engine_int.h"
+#include "harness/progress.h"
+#include "reports/report.h"
+
+/* A word safe to paste into a POSIX shell. Returns new. */
+static char *shell_quote(const char *s) {
+  int plain = s[0] != '\0';
+  for (const char *p = s; *p && plain; p++)
+    plain = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+",
+                   *p) != NULL;
+  if (plain)
+    return fl_strdup(s);
+  size_t n = 3;
+  for (const char *p = s; *p; p++)
+    n += *p == '\'' ? 4 : 1;
+  char *out = fl_malloc(n);
+  char *o = out;
+  *o++ = '\'';
+  for (const char *p = s; *p; p++) {
+    if (*p == '\'') {
+      memcpy(o, "'\\''", 4);
+      o += 4;
+    } else {
+      *o++ = *p;
+    }
+  }
+  *o++ = '\'';
+  *o = '\0';
+  return out;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static double percentile(const double *v, size_t n, double p) {
+  if (n == 0)
+    return 0;
+  size_t i = (size_t)ceil(p * (double)n) - (p > 0);
+  if (i >= n)
+    i = n - 1;
+  return v[i];
+}
+
+static json_t *round3(double v) {
+  return json_real(round(v * 1000.0) / 1000.0);
+}
+
+static json_t *stats_json(fl_scenario_t *sc) {
+  json_t *stats = json_pack("{s:O}", "ops", sc->stats_ops);
+  if (sc->nlat > 0) {
+    qsort(sc->latencies, sc->nlat, sizeof(double), cmp_double);
+    json_object_set_new(stats, "latency_ms",
+                        json_pack("{s:o, s:o, s:o}", "p50",
+                                  round3(percentile(sc->latencies, sc->nlat, 0.5)), "p99",
+                                  round3(percentile(sc->latencies, sc->nlat, 0.99)), "max",
+                                  round3(sc->latencies[sc->nlat - 1])));
+  }
+  return stats;
+}
+
+/* Each service's entry, with its state changes taken from the timeline. */
+static json_t *services_json(fl_scenario_t *sc) {
+  json_t *out = json_array();
+  json_t *events = fl_timeline_events(sc->tl);
+  for (describer_t *d = sc->services; d != NULL; d = d->next) {
+    json_t *svc = d->fn(d->data);
+    const char *name = json_string_value(json_object_get(svc, "name"));
+    json_t *states = json_array();
+    size_t i;
+    json_t *ev;
+    json_array_foreach(events, i, ev) {
+      if (strcmp(json_string_value(json_object_get(ev, "type")), "service") != 0)
+        continue;
+      if (strcmp(json_string_value(json_object_get(ev, "service")), name) != 0)
+        continue;
+      json_t *st = json_pack("{s:O, s:O}", "t", json_object_get(ev, "t"), "state",
+                             json_object_get(ev, "state"));
+      if (json_object_get(ev, "pid"))
+        json_object_set(st, "pid", json_object_get(ev, "pid"));
+      if (json_object_get(ev, "detail"))
+        json_object_set(st, "detail", json_object_get(ev, "detail"));
+      json_array_append_new(states, st);
+    }
+    json_object_set_new(svc, "states", states);
+    json_array_append_new(out, svc);
+  }
+  return out;
+}
+
+static int write_json_atomic(const json_t *j, const char *path) {
+  char *tmp = fl_asprintf("%s.tmp", path);
+  int rc = json_dump_file(j, tmp, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+  if (rc == 0 && rename(tmp, path) != 0)
+    rc = -1;
+  if (rc != 0)
+    fprintf(stderr, "faultline: cannot write %s: %s\n", path, strerror(errno));
+  fl_free(tmp);
+  return rc;
+}
+
+int fl_run_write_report(fl_scenario_t *sc, const char *file, json_t **out) {
+  const char *status = sc->error ? "error" : sc->failed ? "fail" : "pass";
+  int code = sc->error ? 2 : sc->failed ? 1 : sc->unknown ? 3 : 0;
+  double duration = fl_timeline_seconds(sc->tl);
+  fl_timeline_event(sc->tl, "scenario",
+                    json_pack("{s:s, s:s, s:s}", "name", sc->name, "phase", "end", "status",
+                              status));
+
+  char *qfile = shell_quote(file);
+  char *qname = shell_quote(sc->name);
+  char *command = fl_asprintf("faultline run %s --seed %llu --only %s", qfile,
+                              (unsigned long long)sc->seed, qname);
+  fl_free(qfile);
+  fl_free(qname);
+
+  json_t *r = json_object();
+  json_object_set_new(r, "faultline", json_string(FL_VERSION));
+  json_object_set_new(r, "scenario", json_string(sc->name));
+  json_object_set_new(r, "file", json_string(file));
+  json_object_set_new(r, "seed", json_integer((json_int_t)sc->seed));
+  json_object_set_new(r, "status", json_string(status));
+  if (sc->error)
+    json_object_set_new(r, "error", json_string(sc->error));
+  json_object_set_new(r, "command", json_string(command));
+  json_object_set_new(r, "started_at", json_string(sc->started_at));
+  json_object_set_new(r, "duration_s", round3(duration));
+  json_object_set_new(r, "run_dir", json_string(sc->dir));
+  json_object_set_new(r, "run_id", json_string(sc->run_id));
+  json_object_set_new(r, "html", json_string("report.html"));
+  json_object_set_new(r, "services", services_json(sc));
+  json_object_set(r, "faults", fl_timeline_faults(sc->tl));
+  json_object_set(r, "checks", sc->checks);
+  json_object_set(r, "events", fl_timeline_events(sc->tl));
+  json_object_set_new(r, "stats", stats_json(sc));
+  fl_free(command);
+
+  fl_err_t err = {0};
+  if (fl_report_validate(r, &err) < 0)
+    FL_LOG(FL_LOG_WARN, "report", "report.json does not match its schema: %s", err.msg);
+  char *path = fl_asprintf("%s/report.json", sc->dir);
+  if (write_json_atomic(r, path) != 0)
+    code = 2;
+  fl_free(path);
+
+  char *html = fl_asprintf("%s/report.html", sc->dir);
+  if (fl_report_write_html(r, sc->dir, html, &err) < 0)
+    fprintf(stderr, "faultline: cannot write %s: %s\n", html, err.msg);
+  char *md = fl_asprintf("%s/summary.md", sc->dir);
+  if (fl_report_write_markdown(&r, 1, md, &err) < 0)
+    fprintf(stderr, "faultline: cannot write %s: %s\n", md, err.msg);
+  fl_free(md);
+
+  fl_progress_end(sc->name, status, duration, html, sc->error, sc->eng->opts->quiet);
+  fl_free(html);
+  *out = r;
+  return code;
+}
+
+void fl_run_write_junit(json_t *reports, const char *path) {
+  size_t n = json_array_size(reports);
+  json_t **v = fl_calloc(n + 1, sizeof(json_t *));
+  for (size_t i = 0; i < n; i++)
+    v[i] = json_array_get(reports, i);
+  fl_err_t err = {0};
+  if (fl_report_write_junit(v, n, path, &err) < 0)
+    fprintf(stderr, "faultline: cannot write %s: %s\n", path, err.msg);
+  fl_free(v);
+}

@@ -1,0 +1,539 @@
+#include "harness/service.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness/base/alloc.h"
+#include "harness/base/log.h"
+#include "harness/reaper.h"
+
+extern char **environ;
+
+#define TAIL_LINES 40
+#define LINE_MAX_LEN 4096
+
+/* One incarnation of the service: a process and its two output pipes. It
+ * outlives a restart while its pipes drain, and frees itself when its last
+ * handle is closed, whether or not the service still exists. */
+typedef struct proc_s {
+  uv_process_t proc;
+  uv_pipe_t pipes[2];
+  int open;
+  fl_svc_t *svc; /* NULL once the service let go of it */
+  struct proc_s *next; /* the service's incarnations whose handles are open */
+  char part[2][LINE_MAX_LEN];
+  size_t plen[2];
+} proc_t;
+
+struct fl_svc_s {
+  uv_loop_t *loop;
+  fl_timeline_t *tl;
+  char *name;
+  char **argv;
+  char **env;
+  char *cwd;
+  char *log_path;
+  FILE *log;
+  int grace_ms;
+
+  proc_t *cur;
+  proc_t *procs;
+  int pid;
+  fl_svc_state_t state;
+  const char *exit_state; /* what an exit means: "stopped", "killed", or NULL */
+
+  uv_timer_t timer; /* SIGKILL after the grace period; deferred callbacks */
+  int freeing;
+  fl_svc_exit_cb wait_cb;
+  void *wait_arg;
+  fl_svc_exit_cb exit_cb;
+  void *exit_arg;
+  fl_svc_line_cb line_cb;
+  void *line_arg;
+
+  char *tail[TAIL_LINES];
+  int tail_next;
+  json_t *pids;
+};
+
+static char **strv_dup(const char *const *v, int extra) {
+  int n = 0;
+  while (v != NULL && v[n] != NULL)
+    n++;
+  char **out = fl_calloc((size_t)(n + extra + 1), sizeof(char *));
+  for (int i = 0; i < n; i++)
+    out[i] = fl_strdup(v[i]);
+  return out;
+}
+
+static void strv_free(char **v) {
+  for (int i = 0; v != NULL && v[i] != NULL; i++)
+    fl_free(v[i]);
+  fl_free(v);
+}
+
+/* The environment of a service: faultline's own, then the scenario's
+ * entries (which replace same-named ones), then the run marker. */
+static char **build_env(const char *const *extra, const char *run_id, const char *name) {
+  size_t n = 0, m = 0;
+  while (environ[n] != NULL)
+    n++;
+  while (extra != NULL && extra[m] != NULL)
+    m++;
+  char **env = fl_calloc(n + m + 3, sizeof(char *));
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    const char *eq = strchr(environ[i], '=');
+    size_t klen = eq ? (size_t)(eq - environ[i]) : strlen(environ[i]);
+    int replaced = 0;
+    for (size_t j = 0; j < m && !replaced; j++)
+      replaced = strncmp(extra[j], environ[i], klen) == 0 && extra[j][klen] == '=';
+    if (strncmp(environ[i], "FL_RUN_ID=", 10) == 0 ||
+        strncmp(environ[i], "FL_SERVICE=", 11) == 0)
+      replaced = 1;
+    if (!replaced)
+      env[k++] = fl_strdup(environ[i]);
+  }
+  for (size_t j = 0; j < m; j++)
+    env[k++] = fl_strdup(extra[j]);
+  env[k++] = fl_asprintf("FL_RUN_ID=%s", run_id ? run_id : "");
+  env[k++] = fl_asprintf("FL_SERVICE=%s", name);
+  return env;
+}
+
+int fl_svc_new(fl_svc_t **out, uv_loop_t *loop, fl_timeline_t *tl, const fl_svc_spec_t *spec,
+               fl_err_t *err) {
+  if (spec->argv == NULL || spec->argv[0] == NULL)
+    return fl_err_set(err, FL_ECONFIG, "service %s: cmd is empty", spec->name);
+  char *log_path = fl_asprintf("%s/%s.log", spec->log_dir, spec->name);
+  FILE *log = fopen(log_path, "a");
+  if (log == NULL) {
+    int e = -errno;
+    fl_err_set(err, e, "service %s: cannot open %s: %s", spec->name, log_path, strerror(errno));
+    fl_free(log_path);
+    return e;
+  }
+  fl_svc_t *s = fl_calloc(1, sizeof(*s));
+  s->loop = loop;
+  s->tl = tl;
+  s->name = fl_strdup(spec->name);
+  s->argv = strv_dup(spec->argv, 0);
+  s->env = build_env(spec->env, spec->run_id, spec->name);
+  s->cwd = spec->cwd ? fl_strdup(spec->cwd) : NULL;
+  s->log_path = log_path;
+  s->log = log;
+  s->grace_ms = spec->stop_grace_ms > 0 ? spec->stop_grace_ms : 5000;
+  s->pids = json_array();
+  uv_timer_init(loop, &s->timer);
+  *out = s;
+  return 0;
+}
+
+static void remember_line(fl_svc_t *s, const char *line, size_t len) {
+  fl_free(s->tail[s->tail_next]);
+  s->tail[s->tail_next] = fl_strndup(line, len);
+  s->tail_next = (s->tail_next + 1) % TAIL_LINES;
+}
+
+static void emit_line(proc_t *pr, const char *line, size_t len) {
+  fl_svc_t *s = pr->svc;
+  if (s == NULL)
+    return;
+  fprintf(s->log, "[%9.3f] %.*s\n", fl_timeline_seconds(s->tl), (int)len, line);
+  remember_line(s, line, len);
+  if (s->line_cb != NULL)
+    s->line_cb(s, line, len, s->line_arg);
+}
+
+static void proc_close_cb(uv_handle_t *h) {
+  proc_t *pr = h->data;
+  if (--pr->open > 0)
+    return;
+  if (pr->svc != NULL) {
+    proc_t **pp = &pr->svc->procs;
+    while (*pp != pr)
+      pp = &(*pp)->next;
+    *pp = pr->next;
+  }
+  fl_free(pr);
+}
+
+static void flush_partial(proc_t *pr, int i) {
+  if (pr->plen[i] > 0) {
+    emit_line(pr, pr->part[i], pr->plen[i]);
+    pr->plen[i] = 0;
+  }
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  /* Reads are consumed before the next one starts: one buffer serves all. */
+  static char chunk[64 * 1024];
+  buf->base = chunk;
+  buf->len = sizeof(chunk);
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
+  proc_t *pr = stream->data;
+  int i = (uv_pipe_t *)stream == &pr->pipes[1];
+  if (nread < 0) {
+    flush_partial(pr, i);
+    if (pr->svc != NULL)
+      fflush(pr->svc->log);
+    uv_close((uv_handle_t *)stream, proc_close_cb);
+    return;
+  }
+  const char *p = buf->base, *end = buf->base + nread;
+  while (p < end) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+    size_t room = LINE_MAX_LEN - pr->plen[i];
+    if (n > room) {
+      /* An overlong line is cut into pieces rather than grown without bound. */
+      memcpy(pr->part[i] + pr->plen[i], p, room);
+      pr->plen[i] = LINE_MAX_LEN;
+      flush_partial(pr, i);
+      p += room;
+      continue;
+    }
+    memcpy(pr->part[i] + pr->plen[i], p, n);
+    pr->plen[i] += n;
+    p += n;
+    if (nl != NULL) {
+      if (pr->plen[i] > 0 && pr->part[i][pr->plen[i] - 1] == '\r')
+        pr->plen[i]--;
+      emit_line(pr, pr->part[i], pr->plen[i]);
+      pr->plen[i] = 0;
+      p++;
+    }
+  }
+  if (pr->svc != NULL)
+    fflush(pr->svc->log);
+}
+
+static void finish_wait(fl_svc_t *s, int64_t status, int sig, int expected) {
+  fl_svc_exit_cb cb = s->wait_cb;
+  void *arg = s->wait_arg;
+  s->wait_cb = NULL;
+  if (cb != NULL)
+    cb(s, status, sig, expected, arg);
+}
+
+static void on_proc_exit(uv_process_t *p, int64_t status, int sig) {
+  proc_t *pr = p->data;
+  pid_t pgid = p->pid;
+  /* The main process is gone; so is its group, whatever it left behind. */
+  kill(-pgid, SIGCONT);
+  kill(-pgid, SIGKILL);
+  fl_reaper_untrack(pgid);
+  uv_close((uv_handle_t *)p, proc_close_cb);
+  fl_svc_t *s = pr->svc;
+  if (s == NULL)
+    return;
+  uv_timer_stop(&s->timer);
+  int expected = s->exit_state != NULL;
+  char detail[64];
+  if (sig)
+    snprintf(detail, sizeof(detail), "killed by signal %d (%s)", sig, strsignal(sig));
+  else
+    snprintf(detail, sizeof(detail), "exited with code %d", (int)status);
+  fl_timeline_service(s->tl, s->name, expected ? s->exit_state : "crashed", pgid, detail);
+  if (!expected)
+    FL_LOG(FL_LOG_INFO, "svc", "%s: %s", s->name, detail);
+  fprintf(s->log, "[%9.3f] -- faultline: %s %s\n", fl_timeline_seconds(s->tl),
+          expected ? s->exit_state : "crashed:", detail);
+  fflush(s->log);
+  if (s->cur == pr)
+    s->cur = NULL;
+  s->pid = 0;
+  s->state = FL_SVC_DOWN;
+  s->exit_state = NULL;
+  if (s->exit_cb != NULL)
+    s->exit_cb(s, status, sig, expected, s->exit_arg);
+  finish_wait(s, status, sig, expected);
+}
+
+static char *which(const char *cmd, const char *cwd) {
+  if (strchr(cmd, '/') != NULL) {
+    char *path = (cmd[0] == '/' || cwd == NULL) ? fl_strdup(cmd)
+                                                : fl_asprintf("%s/%s", cwd, cmd);
+    if (access(path, X_OK) == 0)
+      return path;
+    fl_free(path);
+    return NULL;
+  }
+  const char *path = getenv("PATH");
+  if (path == NULL)
+    path = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
+  const char *p = path;
+  while (*p) {
+    const char *colon = strchr(p, ':');
+    size_t n = colon ? (size_t)(colon - p) : strlen(p);
+    char *full = fl_asprintf("%.*s/%s", (int)n, p, cmd);
+    struct stat st;
+    if (stat(full, &st) == 0 && S_ISREG(st.st_mode) && access(full, X_OK) == 0)
+      return full;
+    fl_free(full);
+    p += n;
+    if (*p == ':')
+      p++;
+  }
+  return NULL;
+}
+
+int fl_svc_start(fl_svc_t *s, fl_err_t *err) {
+  if (s->state != FL_SVC_DOWN)
+    return fl_err_set(err, UV_EALREADY, "service %s is already running (pid %d)", s->name,
+                      s->pid);
+  char *exe = which(s->argv[0], s->cwd);
+  if (exe == NULL)
+    return fl_err_set(err, UV_ENOENT, "service %s: command not found: %s", s->name,
+                      s->argv[0]);
+  int n = 0;
+  while (s->argv[n] != NULL)
+    n++;
+  char ppid[24];
+  snprintf(ppid, sizeof(ppid), "%d", (int)getpid());
+  char **args = fl_calloc((size_t)n + 5, sizeof(char *));
+  args[0] = (char *)fl_self_exe();
+  args[1] = "__exec";
+  args[2] = ppid;
+  args[3] = "--";
+  args[4] = exe;
+  for (int i = 1; i < n; i++)
+    args[4 + i] = s->argv[i];
+
+  proc_t *pr = fl_calloc(1, sizeof(*pr));
+  pr->svc = s;
+  pr->next = s->procs;
+  s->procs = pr;
+  for (int i = 0; i < 2; i++) {
+    uv_pipe_init(s->loop, &pr->pipes[i], 0);
+    pr->pipes[i].data = pr;
+  }
+  uv_stdio_container_t stdio[3];
+  stdio[0].flags = UV_IGNORE;
+  stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+  stdio[1].data.stream = (uv_stream_t *)&pr->pipes[0];
+  stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+  stdio[2].data.stream = (uv_stream_t *)&pr->pipes[1];
+  uv_process_options_t opts = {0};
+  opts.file = args[0];
+  opts.args = args;
+  opts.env = s->env;
+  opts.cwd = s->cwd;
+  opts.exit_cb = on_proc_exit;
+  opts.stdio = stdio;
+  opts.stdio_count = 3;
+  /* DETACHED gives the child its own session and process group, so signals
+   * reach the whole service and a terminal's Ctrl-C reaches only faultline,
+   * which then stops the services in order. */
+  opts.flags = UV_PROCESS_DETACHED;
+  pr->proc.data = pr;
+  int rc = uv_spawn(s->loop, &pr->proc, &opts);
+  fl_free(args);
+  fl_free(exe);
+  if (rc < 0) {
+    pr->open = 2;
+    uv_close((uv_handle_t *)&pr->pipes[0], proc_close_cb);
+    uv_close((uv_handle_t *)&pr->pipes[1], proc_close_cb);
+    /* uv_spawn initialised the process handle; it must be closed too. */
+    pr->open++;
+    uv_close((uv_handle_t *)&pr->proc, proc_close_cb);
+    return fl_err_set(err, rc, "service %s: cannot start %s: %s", s->name, s->argv[0],
+                      uv_strerror(rc));
+  }
+  pr->open = 3;
+  fl_reaper_track(pr->proc.pid);
+  uv_read_start((uv_stream_t *)&pr->pipes[0], on_alloc, on_read);
+  uv_read_start((uv_stream_t *)&pr->pipes[1], on_alloc, on_read);
+  s->cur = pr;
+  s->pid = pr->proc.pid;
+  s->state = FL_SVC_RUNNING;
+  s->exit_state = NULL;
+  json_array_append_new(s->pids, json_integer(s->pid));
+  fprintf(s->log, "[%9.3f] -- faultline: started pid %d\n", fl_timeline_seconds(s->tl),
+          s->pid);
+  fflush(s->log);
+  fl_timeline_service(s->tl, s->name, "starting", s->pid, NULL);
+  return 0;
+}
+
+static void on_grace_over(uv_timer_t *t) {
+  fl_svc_t *s = fl_container_of(t, fl_svc_t, timer);
+  if (s->pid > 0) {
+    FL_LOG(FL_LOG_INFO, "svc", "%s: still alive after %d ms, SIGKILL", s->name, s->grace_ms);
+    fprintf(s->log, "[%9.3f] -- faultline: no exit %d ms after SIGTERM, sending SIGKILL\n",
+            fl_timeline_seconds(s->tl), s->grace_ms);
+    kill(-s->pid, SIGKILL);
+  }
+}
+
+static void on_deferred(uv_timer_t *t) {
+  fl_svc_t *s = fl_container_of(t, fl_svc_t, timer);
+  finish_wait(s, 0, 0, 1);
+}
+
+static void wait_exit(fl_svc_t *s, fl_svc_exit_cb cb, void *arg) {
+  s->wait_cb = cb;
+  s->wait_arg = arg;
+  if (s->state == FL_SVC_DOWN)
+    uv_timer_start(&s->timer, on_deferred, 0, 0);
+}
+
+void fl_svc_stop(fl_svc_t *s, fl_svc_exit_cb cb, void *arg) {
+  wait_exit(s, cb, arg);
+  if (s->state == FL_SVC_DOWN || s->exit_state != NULL)
+    return;
+  s->exit_state = "stopped";
+  s->state = FL_SVC_STOPPING;
+  fl_timeline_service(s->tl, s->name, "stopping", s->pid, NULL);
+  /* A stopped process would keep SIGTERM pending: continue it. */
+  kill(-s->pid, SIGTERM);
+  kill(-s->pid, SIGCONT);
+  uv_timer_start(&s->timer, on_grace_over, (uint64_t)s->grace_ms, 0);
+}
+
+void fl_svc_kill(fl_svc_t *s, fl_svc_exit_cb cb, void *arg) {
+  wait_exit(s, cb, arg);
+  if (s->state == FL_SVC_DOWN)
+    return;
+  s->exit_state = "killed";
+  s->state = FL_SVC_STOPPING;
+  kill(-s->pid, SIGKILL);
+}
+
+void fl_svc_cancel_wait(fl_svc_t *s) {
+  s->wait_cb = NULL;
+}
+
+int fl_svc_signal(fl_svc_t *s, int signum) {
+  if (s->pid <= 0)
+    return UV_ESRCH;
+  return kill(-s->pid, signum) == 0 ? 0 : -errno;
+}
+
+int fl_svc_pause(fl_svc_t *s) {
+  if (s->state != FL_SVC_RUNNING && s->state != FL_SVC_PAUSED)
+    return UV_ESRCH;
+  int rc = fl_svc_signal(s, SIGSTOP);
+  if (rc == 0 && s->state != FL_SVC_PAUSED) {
+    s->state = FL_SVC_PAUSED;
+    fl_timeline_service(s->tl, s->name, "paused", s->pid, NULL);
+  }
+  return rc;
+}
+
+int fl_svc_resume(fl_svc_t *s) {
+  if (s->state != FL_SVC_PAUSED && s->state != FL_SVC_RUNNING)
+    return UV_ESRCH;
+  int rc = fl_svc_signal(s, SIGCONT);
+  if (rc == 0 && s->state == FL_SVC_PAUSED) {
+    s->state = FL_SVC_RUNNING;
+    fl_timeline_service(s->tl, s->name, "resumed", s->pid, NULL);
+  }
+  return rc;
+}
+
+void fl_svc_on_exit(fl_svc_t *s, fl_svc_exit_cb cb, void *arg) {
+  s->exit_cb = cb;
+  s->exit_arg = arg;
+}
+
+void fl_svc_on_line(fl_svc_t *s, fl_svc_line_cb cb, void *arg) {
+  s->line_cb = cb;
+  s->line_arg = arg;
+}
+
+const char *fl_svc_name(const fl_svc_t *s) {
+  return s->name;
+}
+
+int fl_svc_pid(const fl_svc_t *s) {
+  return s->pid;
+}
+
+fl_svc_state_t fl_svc_state(const fl_svc_t *s) {
+  return s->state;
+}
+
+const char *fl_svc_log_path(const fl_svc_t *s) {
+  return s->log_path;
+}
+
+char *fl_svc_tail(const fl_svc_t *s, int n) {
+  if (n > TAIL_LINES)
+    n = TAIL_LINES;
+  size_t total = 1;
+  int start = (s->tail_next - n + TAIL_LINES) % TAIL_LINES;
+  for (int i = 0; i < n; i++) {
+    const char *l = s->tail[(start + i) % TAIL_LINES];
+    if (l != NULL)
+      total += strlen(l) + 3;
+  }
+  char *out = fl_malloc(total);
+  out[0] = '\0';
+  for (int i = 0; i < n; i++) {
+    const char *l = s->tail[(start + i) % TAIL_LINES];
+    if (l == NULL)
+      continue;
+    strcat(out, "  ");
+    strcat(out, l);
+    strcat(out, "\n");
+  }
+  return out;
+}
+
+json_t *fl_svc_to_json(const fl_svc_t *s) {
+  json_t *cmd = json_array();
+  for (int i = 0; s->argv[i] != NULL; i++)
+    json_array_append_new(cmd, json_string(s->argv[i]));
+  const char *base = strrchr(s->log_path, '/');
+  char *log = fl_asprintf("logs/%s", base ? base + 1 : s->log_path);
+  json_t *o = json_pack("{s:s, s:o, s:s, s:O}", "name", s->name, "cmd", cmd, "log", log,
+                        "pids", s->pids);
+  fl_free(log);
+  return o;
+}
+
+void fl_svc_mark(fl_svc_t *s, const char *state, const char *detail) {
+  fl_timeline_service(s->tl, s->name, state, s->pid, detail);
+}
+
+static void svc_timer_closed(uv_handle_t *h) {
+  fl_svc_t *s = fl_container_of((uv_timer_t *)h, fl_svc_t, timer);
+  for (int i = 0; i < TAIL_LINES; i++)
+    fl_free(s->tail[i]);
+  strv_free(s->argv);
+  strv_free(s->env);
+  fl_free(s->cwd);
+  fl_free(s->log_path);
+  fl_free(s->name);
+  json_decref(s->pids);
+  fl_free(s);
+}
+
+void fl_svc_free(fl_svc_t *s) {
+  if (s == NULL || s->freeing)
+    return;
+  s->freeing = 1;
+  if (s->cur != NULL) {
+    /* Still running at free: kill it, and let the incarnation drain alone. */
+    kill(-s->pid, SIGCONT);
+    kill(-s->pid, SIGKILL);
+    s->cur = NULL;
+  }
+  for (proc_t *pr = s->procs; pr != NULL; pr = pr->next)
+    pr->svc = NULL;
+  s->procs = NULL;
+  fclose(s->log);
+  s->log = NULL;
+  s->wait_cb = NULL;
+  s->exit_cb = NULL;
+  s->line_cb = NULL;
+  uv_close((uv_handle_t *)&s->timer, svc_timer_closed);
+}
