@@ -353,7 +353,7 @@ static void fault_section(page_t *p, size_t fi, const json_t *f, svclog_t *logs,
                 fi + 1, fl__fault_color(kind));
   fl_buf_esc(b, kind, 60, 0);
   fl_buf_puts(b, "</span> ");
-  fl__targets_esc(b, json_object_get(f, "targets"), 0);
+  fl__fault_targets_esc(b, f, 0);
   if (fl__jisnum(f, "end_s") && fl__jnum(f, "end_s", s) - s < 1e-3) {
     fl_buf_printf(b, " <span class=\"ft\">at %s", fl__fmt_secs(s0, sizeof(s0), s));
   } else if (fl__jisnum(f, "end_s")) {
@@ -391,7 +391,7 @@ static void fault_section(page_t *p, size_t fi, const json_t *f, svclog_t *logs,
       if (i >= nsvc)
         break;
       const char *name = fl__jstr(svc, "name", "?");
-      int target = fl__targets_focus(json_object_get(f, "targets"), name);
+      int target = fl__fault_focus(f, name);
       if (target != (pass == 0))
         continue;
       fl__logwin_t *wins = &logs[i].wins[fi * 2];

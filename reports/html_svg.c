@@ -146,7 +146,7 @@ static int collect_bands(fl__tl_t *t, band_t *bands) {
     fl_buf_esc(&lb, fl__jstr(f, "kind", "fault"), 40, FL_ESC_ONELINE);
     if (json_array_size(fl__jarr(f, "targets")) > 0) {
       fl_buf_puts(&lb, " ");
-      fl__targets_esc(&lb, json_object_get(f, "targets"), FL_ESC_ONELINE);
+      fl__fault_targets_esc(&lb, f, FL_ESC_ONELINE);
     }
     if (bd->active)
       fl_buf_puts(&lb, " \xE2\x86\x92"); /* → still active at the end */
@@ -225,7 +225,6 @@ static void draw_band(fl__tl_t *t, const band_t *bd) {
 
 /* Hatching over the lanes of the services a fault is aimed at. */
 static void draw_band_targets(fl__tl_t *t, const band_t *bd) {
-  json_t *targets = json_object_get(bd->f, "targets");
   size_t i;
   int ci = fault_color_index(fl__jstr(bd->f, "kind", ""));
   json_t *svc;
@@ -233,7 +232,7 @@ static void draw_band_targets(fl__tl_t *t, const band_t *bd) {
     if ((int)i >= t->nlanes)
       break;
     const char *name = fl__jstr(svc, "name", "");
-    if (!fl__targets_focus(targets, name))
+    if (!fl__fault_focus(bd->f, name))
       continue;
     double y = t->y_lanes + (double)i * (LANE_H + LANE_GAP);
     fl_buf_printf(t->b,

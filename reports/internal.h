@@ -47,9 +47,13 @@ const char *fl__fmt_secs(char *out, size_t n, double s);
 void fl__targets_esc(fl_buf_t *b, const json_t *targets, int flags);
 /* Whether name is among targets (at any nesting). */
 int fl__targets_has(const json_t *targets, const char *name);
-/* Whether name is among the services a fault is aimed at: its targets, or
- * for a partition given as sides, the smallest side (the part cut off). */
-int fl__targets_focus(const json_t *targets, const char *name);
+/* Appends whom fault f is aimed at, escaped: a partition's sides as
+ * "a | b c" (from attrs.groups, or targets given as arrays), a one-way cut as
+ * "a → b" (attrs.from, attrs.to), else the targets "a, b". */
+void fl__fault_targets_esc(fl_buf_t *b, const json_t *f, int flags);
+/* Whether service name is what fault f is aimed at: for a partition, its
+ * smallest side (the part cut off); else any of its targets. */
+int fl__fault_focus(const json_t *f, const char *name);
 /* Formats an operation from a history or evidence object ("read x -> 1",
  * "write x 5", "cas x [1,2]") into b, escaped. */
 void fl__op_label_esc(fl_buf_t *b, const json_t *op);

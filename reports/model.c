@@ -282,16 +282,57 @@ int fl__targets_has(const json_t *targets, const char *name) {
   return 0;
 }
 
-int fl__targets_focus(const json_t *targets, const char *name) {
-  const json_t *focus = targets;
+/* A partition's sides: attrs.groups, or the targets when they are arrays
+ * (borrowed), or NULL; for a one-way cut, NULL with *from and *to set. */
+static json_t *fault_sides(const json_t *f, json_t **from, json_t **to) {
+  json_t *attrs = fl__jobj(f, "attrs");
+  *from = *to = NULL;
+  json_t *groups = fl__jarr(attrs, "groups");
+  if (json_is_array(json_array_get(groups, 0)))
+    return groups;
+  if (fl__jarr(attrs, "from") != NULL && fl__jarr(attrs, "to") != NULL) {
+    *from = fl__jarr(attrs, "from");
+    *to = fl__jarr(attrs, "to");
+    return NULL;
+  }
+  json_t *targets = fl__jarr(f, "targets");
+  if (json_is_array(json_array_get(targets, 0)))
+    return targets;
+  return NULL;
+}
+
+void fl__fault_targets_esc(fl_buf_t *b, const json_t *f, int flags) {
+  json_t *from, *to;
+  json_t *sides = fault_sides(f, &from, &to);
+  if (from != NULL) {
+    fl__targets_esc(b, from, flags);
+    fl_buf_puts(b, " \xE2\x86\x9B "); /* ↛ */
+    fl__targets_esc(b, to, flags);
+  } else {
+    fl__targets_esc(b, sides != NULL ? sides : json_object_get(f, "targets"), flags);
+  }
+}
+
+int fl__fault_focus(const json_t *f, const char *name) {
+  json_t *from, *to;
+  json_t *sides = fault_sides(f, &from, &to);
+  if (from != NULL)
+    sides = json_pack("[O,O]", from, to);
+  else if (sides != NULL)
+    json_incref(sides);
+  if (sides == NULL)
+    return fl__targets_has(json_object_get(f, "targets"), name);
+  json_t *focus = NULL;
   size_t i;
   json_t *side;
-  json_array_foreach(targets, i, side) {
+  json_array_foreach(sides, i, side) {
     if (json_is_array(side) &&
-        (focus == targets || json_array_size(side) < json_array_size(focus)))
+        (focus == NULL || json_array_size(side) < json_array_size(focus)))
       focus = side;
   }
-  return fl__targets_has(focus, name);
+  int in = focus != NULL && fl__targets_has(focus, name);
+  json_decref(sides);
+  return in;
 }
 
 /* Appends a JSON value compactly (strings without quotes), escaped, cut. */

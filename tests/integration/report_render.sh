@@ -28,13 +28,16 @@ for s in fail-partition pass-kill-restart error-died; do
 done
 # The same samples through the CLI, when it has the command: each run
 # directory is copied, since `report` writes into it.
-if [ -x "$FAULTLINE" ] && "$FAULTLINE" help 2>&1 | grep -q '^ *faultline report'; then
+if [ -x "$FAULTLINE" ] && "$FAULTLINE" help 2>&1 | grep -qE '^ *(faultline )?report '; then
   for s in fail-partition pass-kill-restart error-died; do
     mkdir -p "$OUT/cli"
     cp -R "$DATA/$s" "$OUT/cli/$s"
     if "$FAULTLINE" report "$OUT/cli/$s" >"$OUT/cli/$s.out" 2>&1 &&
       [ -s "$OUT/cli/$s/report.html" ]; then
       ok "faultline report $s"
+      # Re-rendered in place, the summary links the report beside it.
+      grep -q '\[report\](report.html)' "$OUT/cli/$s/summary.md" ||
+        fail "faultline report $s: summary.md does not link report.html"
     else
       fail "faultline report $s: $(cat "$OUT/cli/$s.out")"
     fi

@@ -224,7 +224,8 @@ static void test_html_failing_run(void **state) {
   assert_int_equal(count(html, "<g class=\"fault\">"), 2);
   assert_has(html, ">partition n2 | n1 n3</text>");
   assert_has(html, ">kill n1</text>");
-  assert_has(html, "fill=\"url(#fh0)\""); /* n2's lane hatched during the partition */
+  /* n2's lane alone hatched during the partition. */
+  assert_int_equal(count(html, "fill=\"url(#fh0)\""), 1);
   /* The stale read: marked on the timeline and drawn in its own evidence
    * timeline with the operations around it. */
   assert_int_equal(count(html, "class=\"anomaly\""), 1);
@@ -308,6 +309,41 @@ static void test_html_escaping(void **state) {
              "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;co&#39;");
   assert_has(html, "a&lt;b&gt;&quot;c&quot;&amp;d");
   assert_has(html, "x &lt; y &amp;&amp; y &gt; &quot;z&quot;");
+  fl_free(html);
+  fl_free(path);
+  json_decref(r);
+}
+
+/* Partitions name their sides from attrs (as fl.partition records them) or
+ * from nested targets; a one-way cut reads "from ↛ to". The lanes hatched
+ * are the smallest side's. */
+static void test_html_partition_sides(void **state) {
+  json_t *r = load_sample("fail-partition");
+  json_t *f = json_array_get(json_object_get(r, "faults"), 0);
+  char *path = out_path("sides.html");
+  /* Nested targets, no attrs. */
+  json_object_set_new(f, "targets", json_pack("[[s],[s,s]]", "n2", "n1", "n3"));
+  json_object_set_new(f, "attrs", json_object());
+  assert_int_equal(fl_report_write_html(r, NULL, path, NULL), 0);
+  char *html = slurp(path);
+  assert_has(html, ">partition n2 | n1 n3</text>");
+  assert_int_equal(count(html, "fill=\"url(#fh0)\""), 1);
+  fl_free(html);
+  /* One way. */
+  json_object_set_new(f, "targets", json_pack("[s,s,s]", "n1", "n3", "n2"));
+  json_object_set_new(f, "attrs",
+                      json_pack("{s:[s,s],s:[s]}", "from", "n1", "n3", "to", "n2"));
+  assert_int_equal(fl_report_write_html(r, NULL, path, NULL), 0);
+  html = slurp(path);
+  assert_has(html, ">partition n1, n3 \xE2\x86\x9B n2</text>");
+  assert_int_equal(count(html, "fill=\"url(#fh0)\""), 1);
+  fl_free(html);
+  /* Plain targets: every one is hatched. */
+  json_object_set_new(f, "attrs", json_object());
+  assert_int_equal(fl_report_write_html(r, NULL, path, NULL), 0);
+  html = slurp(path);
+  assert_has(html, ">partition n1, n3, n2</text>");
+  assert_int_equal(count(html, "fill=\"url(#fh0)\""), 3);
   fl_free(html);
   fl_free(path);
   json_decref(r);
@@ -670,6 +706,7 @@ int main(void) {
       cmocka_unit_test(test_html_passing_run),
       cmocka_unit_test(test_html_error_run),
       cmocka_unit_test(test_html_escaping),
+      cmocka_unit_test(test_html_partition_sides),
       cmocka_unit_test(test_html_large_history),
       cmocka_unit_test(test_render_tolerates_garbage),
       cmocka_unit_test(test_html_unwritable),
