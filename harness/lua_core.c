@@ -326,6 +326,8 @@ int fl_luaopen_core(lua_State *L) {
   lua_setfield(L, -2, "__tostring");
   lua_pop(L, 1);
   luaL_newlib(L, core_funcs);
+  lua_pushlightuserdata(L, NULL);
+  lua_setfield(L, -2, "null");
   fl_luaopen_service(L);
   fl_luaopen_http(L);
   fl_luaopen_history(L);

@@ -14,6 +14,11 @@ static json_t *to_json(lua_State *L, int idx, int depth) {
   switch (lua_type(L, idx)) {
   case LUA_TNIL:
     return json_null();
+  case LUA_TLIGHTUSERDATA:
+    /* fl.json.null: a null that can sit in a Lua array. */
+    if (lua_touserdata(L, idx) == NULL)
+      return json_null();
+    return json_string("<userdata>");
   case LUA_TBOOLEAN:
     return json_boolean(lua_toboolean(L, idx));
   case LUA_TNUMBER:

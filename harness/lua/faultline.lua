@@ -11,7 +11,9 @@ fl.now = core.now
 fl.port = core.port
 fl.random = core.random
 fl.info = core.info
-fl.json = { encode = core.json_encode, decode = core.json_decode }
+fl.json = { encode = core.json_encode, decode = core.json_decode, null = core.null }
+--- The directory of the faultline binary (kvnode is built beside it).
+fl.exe_dir = core.exe_dir
 
 -- Where the caller of the caller of this function sits: "file.lua:12".
 local function where(level)
