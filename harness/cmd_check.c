@@ -81,10 +81,16 @@ static void print_op(const char *label, const json_t *op) {
   printf("\n");
 }
 
-static void print_ops(const char *label, const json_t *list) {
+/* Prints at most max ops of list; returns how many it left out. */
+static size_t print_ops(const char *label, const json_t *list, size_t max) {
   size_t i;
   json_t *op;
-  json_array_foreach(list, i, op) print_op(i == 0 ? label : "", op);
+  json_array_foreach(list, i, op) {
+    if (i == max)
+      break;
+    print_op(i == 0 ? label : "", op);
+  }
+  return json_array_size(list) - i;
 }
 
 static void print_linear(const json_t *res) {
@@ -93,11 +99,11 @@ static void print_linear(const json_t *res) {
     return;
   printf("  %s\n", json_string_value(json_object_get(a, "message")));
   print_op("op:", json_object_get(a, "op"));
-  print_ops("concurrent:", json_object_get(a, "concurrent"));
-  json_int_t omitted = json_integer_value(json_object_get(a, "concurrent_omitted"));
+  json_int_t omitted = (json_int_t)print_ops("concurrent:", json_object_get(a, "concurrent"), 12);
+  omitted += json_integer_value(json_object_get(a, "concurrent_omitted"));
   if (omitted > 0)
-    printf("  %-11s (%" JSON_INTEGER_FORMAT " earlier ones omitted)\n", "", omitted);
-  print_ops("before:", json_object_get(a, "before"));
+    printf("  %-11s (and %" JSON_INTEGER_FORMAT " more)\n", "", omitted);
+  print_ops("before:", json_object_get(a, "before"), 3);
   const json_t *key = json_object_get(a, "key");
   printf("  the history%s%s%s up to line %" JSON_INTEGER_FORMAT
          " cannot be linearized; the longest partial linearization holds %" JSON_INTEGER_FORMAT

@@ -521,6 +521,7 @@ static int run_scenario(fl_engine_t *e, const decl_t *d, int nscen, const char *
     return 2;
   }
   e->sc = sc;
+  fl_run_write_placeholder(sc, o->file);
   fl_progress_begin(sc->name, sc->dir, sc->seed, o->quiet);
   fl_timeline_event(sc->tl, "scenario",
                     json_pack("{s:s, s:s, s:I}", "name", sc->name, "phase", "start", "seed",

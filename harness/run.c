@@ -111,6 +111,22 @@ static int write_json_atomic(const json_t *j, const char *path) {
   return rc;
 }
 
+void fl_run_write_placeholder(fl_scenario_t *sc, const char *file) {
+  /* Replaced when the scenario ends. If faultline is killed first, this is
+   * what the run directory says, beside timeline.jsonl and history.jsonl. */
+  json_t *r = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:f, s:s, s:s, s:[], s:[], s:[], s:[]}",
+                        "faultline", FL_VERSION, "scenario", sc->name, "file", file, "seed",
+                        (json_int_t)sc->seed, "status", "error", "error",
+                        "the run did not finish: faultline was killed or crashed; "
+                        "timeline.jsonl holds what it recorded",
+                        "started_at", sc->started_at, "duration_s", 0.0, "run_dir", sc->dir,
+                        "run_id", sc->run_id, "services", "faults", "checks", "events");
+  char *path = fl_asprintf("%s/report.json", sc->dir);
+  write_json_atomic(r, path);
+  fl_free(path);
+  json_decref(r);
+}
+
 int fl_run_write_report(fl_scenario_t *sc, const char *file, json_t **out) {
   const char *status = sc->error ? "error" : sc->failed ? "fail" : "pass";
   int code = sc->error ? 2 : sc->failed ? 1 : sc->unknown ? 3 : 0;

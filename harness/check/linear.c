@@ -967,19 +967,21 @@ static json_t *anomaly_json(const ctx_t *c, const uint32_t *idx, size_t n,
     if (p != NULL && t != NULL) {
       fl_json_text(p->fk == FL_F_CAS ? json_array_get(p->value, 1) : p->value, pv, sizeof(pv));
       snprintf(msg, sizeof(msg),
-               "%s, a stale value: process %d's %s of %s (completed at %.6f s) was "
-               "overwritten by process %d's %s of %s, which began after it and completed "
+               "%s, a stale value: process %d's %s %s %s (completed at %.6f s) was "
+               "overwritten by process %d's %s %s %s, which began after it and completed "
                "(at %.6f s) before the %s began (at %.6f s)",
-               what, p->process, p->f, pv, (double)p->complete_ns / 1e9, t->process, t->f, tv,
+               what, p->process, p->f, p->fk == FL_F_CAS ? "to" : "of", pv,
+               (double)p->complete_ns / 1e9, t->process, t->f, t->fk == FL_F_CAS ? "to" : "of", tv,
                (double)t->complete_ns / 1e9, x->f, (double)x->invoke_ns / 1e9);
     } else if (t != NULL) {
       snprintf(msg, sizeof(msg),
-               "%s, but no write of that value %s, and process %d's %s of %s completed (at "
+               "%s, but no write of that value %s, and process %d's %s %s %s completed (at "
                "%.6f s) before the %s began",
                what, x->fk == FL_F_READ && json_is_null(x->result)
                          ? "happened (null is the initial value)"
                          : "began before it completed",
-               t->process, t->f, tv, (double)t->complete_ns / 1e9, x->f);
+               t->process, t->f, t->fk == FL_F_CAS ? "to" : "of", tv,
+               (double)t->complete_ns / 1e9, x->f);
     } else {
       snprintf(msg, sizeof(msg), "%s, a value that no write began to write before it completed",
                what);
@@ -1003,23 +1005,21 @@ static json_t *anomaly_json(const ctx_t *c, const uint32_t *idx, size_t n,
   if (kr->has_stale && kr->stale.overwriter != FL_STALE_NONE)
     json_object_set_new(a, "overwritten_by", fl_op_to_json(&ops->v[kr->stale.overwriter]));
 
-  /* The operations overlapping x, the latest MAX_CONCURRENT of them. */
-  uint32_t conc[MAX_CONCURRENT], before[MAX_BEFORE];
-  size_t nc = 0, nb = 0, total = 0;
+  /* The operations whose interval overlaps x's (an info op's interval ends,
+   * for this list, at its info line), at most MAX_CONCURRENT of them, those
+   * invoked nearest to x. */
+  uint32_t *conc = fl_malloc((n + 1) * sizeof(*conc)), before[MAX_BEFORE];
+  size_t nc = 0, nb = 0, mid = 0;
   for (size_t i = 0; i < n; i++) {
     const fl_op_t *op = &ops->v[idx[i]];
     if (op == x || op->type == FL_OP_FAIL || (op->fk == FL_F_READ && op->type != FL_OP_OK))
       continue;
-    if (op->invoke_pos < x->complete_pos &&
-        (op->type == FL_OP_INFO || op->complete_pos > x->invoke_pos)) {
-      if (nc == MAX_CONCURRENT) {
-        memmove(conc, conc + 1, (MAX_CONCURRENT - 1) * sizeof(*conc));
-        nc--;
-      }
+    uint32_t end = op->complete_pos; /* FL_NO_POS (the largest) when none */
+    if (op->invoke_pos < x->complete_pos && end > x->invoke_pos) {
+      if (op->invoke_pos < x->invoke_pos)
+        mid = nc + 1;
       conc[nc++] = op->index;
-      total++;
-    } else if (op->type == FL_OP_OK && op->fk != FL_F_READ &&
-               op->complete_pos < x->invoke_pos) {
+    } else if (op->type == FL_OP_OK && op->fk != FL_F_READ && end < x->invoke_pos) {
       if (nb == MAX_BEFORE) {
         memmove(before, before + 1, (MAX_BEFORE - 1) * sizeof(*before));
         nb--;
@@ -1027,9 +1027,14 @@ static json_t *anomaly_json(const ctx_t *c, const uint32_t *idx, size_t n,
       before[nb++] = op->index;
     }
   }
-  json_object_set_new(a, "concurrent", ops_json(ops, conc, nc));
-  if (total > nc)
-    json_object_set_new(a, "concurrent_omitted", json_integer((json_int_t)(total - nc)));
+  size_t from = mid > MAX_CONCURRENT / 2 ? mid - MAX_CONCURRENT / 2 : 0;
+  if (from + MAX_CONCURRENT > nc)
+    from = nc > MAX_CONCURRENT ? nc - MAX_CONCURRENT : 0;
+  size_t shown = nc - from < MAX_CONCURRENT ? nc - from : MAX_CONCURRENT;
+  json_object_set_new(a, "concurrent", ops_json(ops, conc + from, shown));
+  if (nc > shown)
+    json_object_set_new(a, "concurrent_omitted", json_integer((json_int_t)(nc - shown)));
+  fl_free(conc);
   json_object_set_new(a, "before", ops_json(ops, before, nb));
   json_object_set_new(a, "linearized_prefix", json_integer(kr->lin));
   json_object_set_new(a, "prefix_end_line", json_integer(x->complete_line));
