@@ -9,6 +9,7 @@
 
 #include "harness/base/log.h"
 #include "harness/cmd_check.h"
+#include "harness/cmd_proxy.h"
 #include "harness/cmd_report.h"
 #include "harness/engine.h"
 #include "harness/reaper.h"
@@ -22,6 +23,8 @@ static const char USAGE[] =
     "  check HISTORY.jsonl... --model register|cas-register|kv|set|counter\n"
     "               [--timeout S] [--json]\n"
     "        check recorded histories offline\n"
+    "  proxy [--api HOST:PORT] [--config FILE] [--seed N]\n"
+    "        a standalone fault proxy with Toxiproxy's HTTP API\n"
     "  report RUN_DIR...\n"
     "        render report.html and summary.md again from report.json\n"
     "  version       print the version\n"
@@ -110,6 +113,8 @@ int main(int argc, char **argv) {
     return cmd_run(argc - 1, argv + 1);
   if (strcmp(cmd, "check") == 0)
     return fl_cmd_check(argc - 1, argv + 1);
+  if (strcmp(cmd, "proxy") == 0)
+    return fl_cmd_proxy(argc - 1, argv + 1);
   if (strcmp(cmd, "report") == 0)
     return fl_cmd_report(argc - 1, argv + 1);
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
