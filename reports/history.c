@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "harness/base/alloc.h"
@@ -111,6 +112,51 @@ static void take_line(fl__hist_t *h, procs_t *ps, const char *line, size_t len) 
   json_decref(o);
 }
 
+typedef struct {
+  double first, last;
+  int slot;
+} span_t;
+
+static int by_first(const void *a, const void *b) {
+  const span_t *x = a, *y = b;
+  return x->first < y->first ? -1 : x->first > y->first;
+}
+
+/* Replaces each operation's slot (its process's order of appearance) with a
+ * row: processes sorted by their first invoke take the lowest row that is
+ * free by then (interval colouring). Returns the number of rows. */
+static int assign_rows(fl__hist_t *h, int nslots) {
+  if (nslots == 0)
+    return 0;
+  span_t *sp = fl_malloc((size_t)nslots * sizeof(span_t));
+  for (int s = 0; s < nslots; s++)
+    sp[s] = (span_t){INFINITY, -INFINITY, s};
+  for (size_t i = 0; i < h->n; i++) {
+    span_t *x = &sp[h->ops[i].slot];
+    x->first = fmin(x->first, h->ops[i].inv);
+    x->last = fmax(x->last, h->ops[i].comp);
+  }
+  qsort(sp, (size_t)nslots, sizeof(span_t), by_first);
+  int *row = fl_malloc((size_t)nslots * sizeof(int));
+  double *row_end = fl_malloc((size_t)nslots * sizeof(double));
+  int nrows = 0;
+  for (int k = 0; k < nslots; k++) {
+    int r = 0;
+    while (r < nrows && row_end[r] >= sp[k].first)
+      r++;
+    if (r == nrows)
+      nrows++;
+    row_end[r] = sp[k].last;
+    row[sp[k].slot] = r;
+  }
+  for (size_t i = 0; i < h->n; i++)
+    h->ops[i].slot = row[h->ops[i].slot];
+  fl_free(sp);
+  fl_free(row);
+  fl_free(row_end);
+  return nrows;
+}
+
 int fl__hist_load(fl__hist_t *h, const char *run_dir, double end_s) {
   memset(h, 0, sizeof(*h));
   if (run_dir == NULL)
@@ -144,7 +190,7 @@ int fl__hist_load(fl__hist_t *h, const char *run_dir, double end_s) {
     if (ps.tab[i].used && !isnan(ps.tab[i].pending))
       push_op(h, ps.tab[i].pending, end_s, ps.tab[i].slot, FL__OP_INFO, 1);
   }
-  h->nslots = (int)ps.n;
+  h->nslots = assign_rows(h, (int)ps.n);
   fl_free(ps.tab);
   return 0;
 }

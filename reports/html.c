@@ -409,13 +409,16 @@ static void fault_section(page_t *p, size_t fi, const json_t *f, svclog_t *logs,
       if (target)
         fl_buf_puts(b, "<span class=\"tgt\">target</span>");
       fl_buf_puts(b, " <span class=\"path mono\">");
-      fl_buf_esc(b, fl__jstr(svc, "log", logs[i].path), 300, 0);
+      /* As the run directory names it, not as we reached it. */
+      char *shown = fl__service_log(svc, NULL);
+      fl_buf_esc(b, shown, 300, 0);
+      fl_free(shown);
       fl_buf_puts(b, "</span></div>");
       for (int k = 0; k < nwin; k++) {
         if (wins[k].n == 0)
           continue;
         if (k > 0 && wins[0].n > 0)
-          fl_buf_printf(b, "<div class=\"gap\">\xE2\x8B\xAE %g s later</div>",
+          fl_buf_printf(b, "<div class=\"gap\">\xE2\x8B\xAE %.1f s later</div>",
                         wins[1].from - wins[0].to);
         log_lines(b, &wins[k], f);
       }
@@ -484,6 +487,28 @@ static void faults(page_t *p) {
 
 /* ---- services and phases tables ----------------------------------------------- */
 
+/* The process ids a service had, in order: its "pids", else those its
+ * states name. */
+static void pids(fl_buf_t *b, const json_t *list, const json_t *states) {
+  json_int_t seen[20];
+  size_t n = 0, i;
+  json_t *v;
+  json_array_foreach(list, i, v) {
+    if (n < 20 && json_is_integer(v))
+      seen[n++] = json_integer_value(v);
+  }
+  if (list == NULL) {
+    json_array_foreach(states, i, v) {
+      json_t *pid = json_object_get(v, "pid");
+      if (n < 20 && json_is_integer(pid) &&
+          (n == 0 || seen[n - 1] != json_integer_value(pid)))
+        seen[n++] = json_integer_value(pid);
+    }
+  }
+  for (i = 0; i < n; i++)
+    fl_buf_printf(b, "%s%" JSON_INTEGER_FORMAT, i ? " \xE2\x86\x92 " : "", seen[i]);
+}
+
 static void services(page_t *p) {
   fl_buf_t *b = p->b;
   json_t *svcs = fl__jarr(p->report, "services");
@@ -508,14 +533,8 @@ static void services(page_t *p) {
       fl_buf_esc(b, json_string_value(v), 200, 0);
     }
     fl_buf_puts(b, "</td><td class=\"mono\">");
-    json_array_foreach(fl__jarr(svc, "pids"), j, v) {
-      if (j >= 20)
-        break;
-      if (json_is_integer(v))
-        fl_buf_printf(b, "%s%" JSON_INTEGER_FORMAT, j ? " \xE2\x86\x92 " : "",
-                      json_integer_value(v));
-    }
     json_t *states = fl__jarr(svc, "states");
+    pids(b, fl__jarr(svc, "pids"), states);
     json_t *last = json_array_get(states, json_array_size(states) - 1);
     fl_buf_puts(b, "</td><td>");
     if (last != NULL) {

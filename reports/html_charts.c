@@ -201,6 +201,14 @@ void fl__tl_draw_latency(fl__tl_t *t) {
 
 /* ---- throughput ------------------------------------------------------------------ */
 
+/* The width in seconds of throughput bucket k: the last one may be cut by
+ * the end of the run (but counts as at least half a bucket, so that a few
+ * operations in its last moments do not make a spike). */
+static double bucket_w(const fl__tl_t *t, double bs, size_t k) {
+  double w = fmin(bs, t->end - (double)k * bs);
+  return fmax(w, bs / 2);
+}
+
 void fl__tl_draw_throughput(fl__tl_t *t) {
   const fl__hist_t *h = t->hist;
   fl_buf_t *b = t->b;
@@ -220,7 +228,7 @@ void fl__tl_draw_throughput(fl__tl_t *t) {
   }
   double max = 0;
   for (size_t k = 0; k < nb; k++) {
-    double tot = (cnt[k * 3] + cnt[k * 3 + 1] + cnt[k * 3 + 2]) / bs;
+    double tot = (cnt[k * 3] + cnt[k * 3 + 1] + cnt[k * 3 + 2]) / bucket_w(t, bs, k);
     if (tot > max)
       max = tot;
   }
@@ -261,7 +269,7 @@ void fl__tl_draw_throughput(fl__tl_t *t) {
                   fl__fmt_secs(s0, sizeof(s0), k * bs), cnt[k * 3], cnt[k * 3 + 1],
                   cnt[k * 3 + 2]);
     for (int o = 0; o < 3; o++) {
-      double v = cnt[k * 3 + order[o]] / bs;
+      double v = cnt[k * 3 + order[o]] / bucket_w(t, bs, k);
       if (v <= 0)
         continue;
       double hgt = v / ymax * THR_H;

@@ -72,7 +72,8 @@ static const char css[] =
     ".o-ok{fill:var(--ok)}.o-fail{fill:var(--fail)}.o-info{fill:var(--info)}\n"
     ".c-pass{fill:var(--ok)}.c-fail{fill:var(--fail)}.c-unknown{fill:var(--info)}\n"
     ".check path{stroke:#fff;stroke-width:1}\n"
-    ".fl-check-label{fill:var(--fail);font-weight:700;font-size:11.5px}\n"
+    ".fl-check-label{fill:var(--fail);font-weight:700;font-size:11.5px}"
+    ".fl-check-label.e{text-anchor:end}\n"
     ".anomaly{fill:none;stroke:var(--fail);stroke-width:2.5}\n"
     ".anomaly-line{stroke:var(--fail);stroke-width:1.2;stroke-dasharray:3 3;fill:none}\n"
     ".limit{stroke:var(--ink);stroke-width:2}\n"
@@ -81,7 +82,7 @@ static const char css[] =
     ".ev-lin .o-info{fill:#fbe6c2;stroke:var(--info)}\n"
     ".ev-lin .bad rect{stroke:var(--fail);stroke-width:2.5;fill:#f9c9c9}"
     ".ev-lin .bad text{fill:var(--fail);font-weight:700}\n"
-    ".ev-in,.ev-out{font-size:11.5px}\n"
+    ".ev-in,.ev-out,.ev-left{font-size:11.5px}.ev-left{text-anchor:end}\n"
     /* Legend. */
     ".legend{display:flex;flex-wrap:wrap;gap:4px 14px;align-items:center;margin:6px 0 0 "
     "10px;font-size:12px;color:var(--mut)}\n"

@@ -1,10 +1,9 @@
-/* Pictures of a check's evidence in report.html: for a recovery check, the
- * measured time as a bar against its limit; for a linearizability failure,
- * the operations that cannot be linearized on their own small timeline (one
- * row per process, a bar from invoke to completion, labelled "read x → 1"),
- * with the offending operation outlined. Any other evidence is shown as JSON
- * by html.c. */
-#include "reports/internal.h"
+/* Pictures of a check's evidence in report.html: for a recovery or an
+ * eventually check, the measured time as a bar against its limit; for a linearizability
+ * failure, the operations that cannot be linearized on their own small timeline (one row
+ * per process, a bar from invoke to completion, labelled "read x → 1"), with the
+ * offending operation outlined. Any other evidence is shown as JSON by html.c. */
+#include "reports/html_svg.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -18,46 +17,48 @@
 #define EV_X0 100.0
 #define EV_X1 (EV_W - 20.0)
 #define EV_ROW 30.0
+#define EV_BEFORE 8 /* operations shown of those that completed before */
 
-static void recovery_bar(fl_buf_t *b, const json_t *c) {
-  int has_rec = fl__jisnum(c, "recovery_s");
+/* The measured time of a recovery (recovery_s) or an eventually (took_s)
+ * check as a bar against its limit (limit_s), or a hatched bar when it never
+ * came. */
+static void measure_bar(fl_buf_t *b, const json_t *c) {
+  int rec_kind = strcmp(fl__jstr(c, "kind", ""), "recovery") == 0;
+  const char *key = fl__jisnum(c, "recovery_s") ? "recovery_s"
+                    : fl__jisnum(c, "took_s")   ? "took_s"
+                                                : NULL;
   int has_lim = fl__jisnum(c, "limit_s");
-  double rec = fl__jnum(c, "recovery_s", 0), lim = fl__jnum(c, "limit_s", 0);
+  double v = key != NULL ? fl__jnum(c, key, 0) : 0, lim = fl__jnum(c, "limit_s", 0);
   int ok = strcmp(fl__jstr(c, "status", ""), "pass") == 0;
-  double scale = (has_rec ? rec : 0) > lim ? rec : lim;
-  if (!has_rec)
-    scale = lim;
+  double scale = v > lim ? v : lim;
   scale = scale > 0 ? scale * 1.25 : 1;
   const double x0 = 110, x1 = 580, h = 16;
   char s0[32], s1[32];
   fl_buf_printf(b, "<svg class=\"ev-recovery\" viewBox=\"0 0 600 44\" role=\"img\" "
-                   "aria-label=\"recovery time against its limit\">");
-  fl_buf_printf(b, "<text class=\"fl-name\" x=\"%.1f\" y=\"%.1f\">recovery</text>",
-                x0 - 8, 8 + h / 2 + 4);
+                   "aria-label=\"measured time against its limit\">");
+  fl_buf_printf(b, "<text class=\"fl-name\" x=\"%.1f\" y=\"%.1f\">%s</text>", x0 - 8,
+                8 + h / 2 + 4, rec_kind ? "recovery" : "time");
   fl_buf_printf(
       b, "<rect class=\"s-none\" x=\"%.1f\" y=\"8\" width=\"%.1f\" height=\"%.1f\"/>", x0,
       x1 - x0, h);
-  if (has_rec) {
-    double w = rec / scale * (x1 - x0);
+  const char *did = rec_kind ? "recovered in" : "took";
+  if (key != NULL) {
+    double w = v / scale * (x1 - x0);
+    fl__fmt_secs(s0, sizeof(s0), v);
     fl_buf_printf(b,
                   "<rect class=\"%s\" x=\"%.1f\" y=\"8\" width=\"%.1f\" height=\"%.1f\">"
-                  "<title>recovered in %s</title></rect>",
-                  ok ? "o-ok" : "o-fail", x0, w < 1 ? 1 : w, h,
-                  fl__fmt_secs(s0, sizeof(s0), rec));
-    fl_buf_printf(b,
-                  "<text class=\"fl-tick s\" x=\"%.1f\" y=\"38\">"
-                  "recovered in %s</text>",
-                  x0, s0);
+                  "<title>%s %s</title></rect>"
+                  "<text class=\"fl-tick s\" x=\"%.1f\" y=\"38\">%s %s</text>",
+                  ok ? "o-ok" : "o-fail", x0, w < 1 ? 1 : w, h, did, s0, x0, did, s0);
   } else {
-    fl_buf_printf(b,
-                  "<rect fill=\"url(#evh)\" x=\"%.1f\" y=\"8\" width=\"%.1f\" "
-                  "height=\"%.1f\"/><text class=\"fl-tick s\" "
-                  "x=\"%.1f\" y=\"38\">did not recover</text>",
-                  x0, x1 - x0, h, x0);
-    fl_buf_puts(b,
-                "<defs><pattern id=\"evh\" width=\"6\" height=\"6\" "
-                "patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\">"
-                "<rect width=\"2.5\" height=\"6\" fill=\"#d62728\"/></pattern></defs>");
+    fl_buf_printf(
+        b,
+        "<defs><pattern id=\"evh\" width=\"6\" height=\"6\" "
+        "patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\">"
+        "<rect width=\"2.5\" height=\"6\" fill=\"#d62728\"/></pattern></defs>"
+        "<rect fill=\"url(#evh)\" x=\"%.1f\" y=\"8\" width=\"%.1f\" "
+        "height=\"%.1f\"/><text class=\"fl-tick s\" x=\"%.1f\" y=\"38\">%s</text>",
+        x0, x1 - x0, h, x0, rec_kind ? "did not recover" : "never held");
   }
   if (has_lim) {
     double x = x0 + lim / scale * (x1 - x0);
@@ -109,6 +110,12 @@ static void lin_timeline(fl_buf_t *b, const json_t *ev) {
   json_t *op;
   json_array_foreach(fl__jarr(ev, "concurrent"), i, op) n =
       add_evop(ops, n, op, 0, procs, &nprocs);
+  /* Of what completed before it, the latest few: the writes it should have
+   * seen are among them. */
+  json_t *before = fl__jarr(ev, "before");
+  size_t nb = json_array_size(before);
+  for (i = nb > EV_BEFORE ? nb - EV_BEFORE : 0; i < nb; i++)
+    n = add_evop(ops, n, json_array_get(before, i), 0, procs, &nprocs);
   if (n == 0)
     return;
   double lo = INFINITY, hi = -INFINITY;
@@ -116,8 +123,9 @@ static void lin_timeline(fl_buf_t *b, const json_t *ev) {
     lo = fmin(lo, ops[k].inv);
     hi = fmax(hi, isnan(ops[k].comp) ? ops[k].inv : ops[k].comp);
   }
+  /* Room on the right for the labels of the last operations. */
   double pad = (hi - lo) * 0.06 + 1e-3;
-  double t0 = lo - pad, t1 = hi + pad;
+  double t0 = lo - pad, t1 = hi + 3 * pad;
   /* An operation that never completed runs off the right edge. */
   for (int k = 0; k < n; k++) {
     if (isnan(ops[k].comp))
@@ -179,16 +187,14 @@ static void lin_timeline(fl_buf_t *b, const json_t *ev) {
                   "<rect class=\"%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
                   "height=\"20\" rx=\"3\"/>",
                   cls, xs, y, xe - xs);
-    /* The label goes inside the bar when it fits, else to its right (or
-     * left, at the right edge). */
-    double w = 0;
-    for (const char *q = fl_buf_str(&lb); *q; q++)
-      w += ((*q & 0xC0) != 0x80) ? 6.6 : 0;
+    /* The label goes inside the bar when it fits, else to its right, or
+     * (anchored at its end) to its left at the right edge. */
+    double w = (double)fl__svg_vis_len(fl_buf_str(&lb)) * 7.0 + (e->bad ? 14 : 0);
     double tx = xs + 5;
     const char *tcls = "ev-in";
     if (w + 10 > xe - xs) {
-      tcls = "ev-out";
-      tx = xe + 5 + w > EV_W ? xs - 5 - w : xe + 5;
+      tcls = xe + 5 + w > EV_W ? "ev-left" : "ev-out";
+      tx = xe + 5 + w > EV_W ? xs - 5 : xe + 5;
     }
     fl_buf_printf(b, "<text class=\"%s\" x=\"%.1f\" y=\"%.1f\">%s%s</text></g>", tcls, tx,
                   y + 14, e->bad ? "\xE2\x9C\x97 " : "", fl_buf_str(&lb));
@@ -200,11 +206,10 @@ static void lin_timeline(fl_buf_t *b, const json_t *ev) {
 void fl__html_evidence(fl_buf_t *b, const json_t *check) {
   const char *kind = fl__jstr(check, "kind", "");
   json_t *ev = fl__jobj(check, "evidence");
-  if (fl__jisnum(check, "recovery_s") || fl__jisnum(check, "limit_s") ||
-      strcmp(kind, "recovery") == 0) {
-    if (fl__jisnum(check, "recovery_s") || fl__jisnum(check, "limit_s"))
-      recovery_bar(b, check);
-  }
+  int timed = strcmp(kind, "recovery") == 0 || strcmp(kind, "eventually") == 0;
+  if (fl__jisnum(check, "recovery_s") || fl__jisnum(check, "took_s") ||
+      (timed && fl__jisnum(check, "limit_s")))
+    measure_bar(b, check);
   if (ev != NULL && fl__jisnum(json_object_get(ev, "op"), "invoke_s"))
     lin_timeline(b, ev);
 }

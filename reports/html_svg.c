@@ -424,9 +424,11 @@ static void draw_check(fl__tl_t *t, size_t i, const json_t *c, spans_t *sp) {
       fl_buf_esc(&lb, fl__jstr(c, "kind", ""), 20, FL_ESC_ONELINE);
       lx = place_label(sp, x, (double)fl__svg_vis_len(fl_buf_str(&lb)) * 6.8);
     }
+    /* Left of the marker, the label is anchored at its end: where it ends
+     * does not depend on the width estimate. */
     if (lx >= 0)
-      fl_buf_printf(b, "<text class=\"fl-check-label\" x=\"%.1f\" y=\"%.1f\">%s</text>",
-                    lx, y + 4, fl_buf_str(&lb));
+      fl_buf_printf(b, "<text class=\"fl-check-label%s\" x=\"%.1f\" y=\"%.1f\">%s</text>",
+                    lx < x ? " e" : "", lx < x ? x - 9 : lx, y + 4, fl_buf_str(&lb));
     fl_buf_free(&lb);
   }
   fl_buf_puts(b, "</a>");

@@ -63,7 +63,7 @@ enum { FL__OP_OK = 0, FL__OP_FAIL = 1, FL__OP_INFO = 2 };
 typedef struct {
   double inv;  /* seconds from the run start */
   double comp; /* completion, or the end of the run for one never completed */
-  int slot;    /* the process's order of first appearance */
+  int slot;    /* its process's row: see fl__hist_load */
   short type;  /* FL__OP_* */
   short open;  /* never completed: comp is the end of the run, type info */
 } fl__op_t;
@@ -71,13 +71,16 @@ typedef struct {
   fl__op_t *ops; /* in order of completion */
   size_t n;
   size_t alloc;
-  int nslots;    /* distinct processes seen */
+  int nslots;    /* rows used by processes */
   size_t bad;    /* lines that were not an operation */
   int found;     /* history.jsonl existed */
   int truncated; /* more than FL__HIST_MAX_OPS operations */
 } fl__hist_t;
 /* Reads run_dir/history.jsonl, pairing each completion with the preceding
  * invoke of the same process. Invokes never completed end at end_s, as info.
+ * Processes get rows as a drawing of them would: ones that never overlap in
+ * time share a row, so a client that carries on as a new process after an
+ * indeterminate operation (Jepsen's convention) keeps its row.
  * A missing file leaves h empty with found = 0; returns 0 either way. */
 int fl__hist_load(fl__hist_t *h, const char *run_dir, double end_s);
 void fl__hist_free(fl__hist_t *h);
