@@ -256,8 +256,9 @@ static void check_cards(page_t *p) {
     fl__html_evidence(b, c);
     json_t *ev = json_object_get(c, "evidence");
     if (ev != NULL && !json_is_null(ev)) {
+      /* The evidence's own message, unless it only repeats the check's. */
       const char *evmsg = fl__jstr(ev, "message", NULL);
-      if (evmsg != NULL) {
+      if (evmsg != NULL && strcmp(evmsg, fl__jstr(c, "message", "")) != 0) {
         fl_buf_puts(b, "<p class=\"ck-msg\">");
         fl_buf_esc(b, evmsg, FL__MSG_MAX, 0);
         fl_buf_puts(b, "</p>");
@@ -289,8 +290,9 @@ static void fault_windows(const json_t *f, double end, double w[4], int *nwin) {
   double s = fl__jnum(f, "start_s", 0);
   double e = fl__jisnum(f, "end_s") ? fl__jnum(f, "end_s", s) : end;
   int active = !fl__jisnum(f, "end_s");
-  /* Close start and end share one window; an active fault has no end. */
-  if (active || e - s > LOG_BEFORE + LOG_AFTER) {
+  /* Close start and end share one window (unless a second one would start
+   * at least a second after the first ends); an active fault has no end. */
+  if (active || e - s > LOG_BEFORE + LOG_AFTER + 1) {
     w[0] = s - LOG_BEFORE, w[1] = s + LOG_AFTER;
     w[2] = e - LOG_BEFORE, w[3] = e + LOG_AFTER;
     *nwin = active ? 1 : 2;
