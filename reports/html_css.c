@@ -133,6 +133,7 @@ static const char css[] =
     "table.grid-t td.n{text-align:right;font-variant-numeric:tabular-nums}\n"
     "footer{margin-top:30px;color:var(--mut);font-size:12px}\n"
     /* Paper: full width, no backgrounds that waste ink, nothing split. */
+    "@page{size:A4 landscape;margin:10mm}\n"
     "@media print{body{max-width:none;padding:0;font-size:10.5pt}"
     "header.top{background:none;border:2px solid #999;border-left-width:10px}"
     ".check,.fault,svg,.cards,.broke{break-inside:avoid}"
