@@ -208,6 +208,8 @@ static int evidence(vctx_t *v, const json_t *ev) {
   }
   TRY(field(v, ev, "concurrent", T_ARR, 0));
   TRY(each(v, ev, "concurrent", op_item));
+  TRY(field(v, ev, "before", T_ARR, 0));
+  TRY(each(v, ev, "before", op_item));
   TRY(field(v, ev, "message", T_STR, 0));
   return 0;
 }
@@ -222,6 +224,7 @@ static int check_item(vctx_t *v, const json_t *c) {
   TRY(field(v, c, "t", T_SEC, 0));
   TRY(field(v, c, "recovery_s", T_SEC | T_NULL, 0));
   TRY(field(v, c, "limit_s", T_SEC | T_NULL, 0));
+  TRY(field(v, c, "took_s", T_SEC | T_NULL, 0));
   TRY(field(v, c, "evidence", T_OBJ | T_NULL, 0));
   if (fl__jobj(c, "evidence") != NULL) {
     size_t len = strlen(v->path);
