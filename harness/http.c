@@ -69,13 +69,18 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp) {
   return append(&r->hdr, &r->hlen, &r->hcap, data, n);
 }
 
-static void req_free(fl_http_req_t *r) {
+static void req_unlink(fl_http_req_t *r) {
   if (r->prev != NULL)
     r->prev->next = r->next;
   else
     r->h->reqs = r->next;
   if (r->next != NULL)
     r->next->prev = r->prev;
+  r->next = r->prev = NULL;
+}
+
+/* Frees a request that is no longer listed. */
+static void req_free(fl_http_req_t *r) {
   curl_slist_free_all(r->headers);
   fl_free(r->body_in);
   fl_free(r->buf);
@@ -127,8 +132,15 @@ static void check_done(fl_http_t *h) {
     resp.headers_len = r->hlen;
     curl_multi_remove_handle(h->multi, easy);
     curl_easy_cleanup(easy);
+    /* Off the list before the callback: it may free the client, which
+     * cancels (and frees) every request still listed. */
+    req_unlink(r);
     r->cb(&resp, r->arg);
     req_free(r);
+    /* The callback freed the client: its multi handle is gone, and the
+     * transfers that were still done will never report. */
+    if (h->closing)
+      return;
   }
 }
 
@@ -272,6 +284,7 @@ int fl_http_request(fl_http_t *h, const fl_http_opts_t *o, fl_http_cb cb, void *
   CURLMcode mc = curl_multi_add_handle(h->multi, e);
   if (mc != CURLM_OK) {
     curl_easy_cleanup(e);
+    req_unlink(r);
     req_free(r);
     return UV_EIO;
   }
@@ -285,5 +298,6 @@ void fl_http_cancel(fl_http_req_t *r) {
     return;
   curl_multi_remove_handle(r->h->multi, r->easy);
   curl_easy_cleanup(r->easy);
+  req_unlink(r);
   req_free(r);
 }

@@ -333,6 +333,7 @@ int fl_luaopen_core(lua_State *L) {
   fl_luaopen_history(L);
   fl_luaopen_check(L);
   fl_luaopen_proxy(L);
+  fl_luaopen_tcp(L);
   return 1;
 }
 

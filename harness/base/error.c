@@ -14,8 +14,15 @@ const char *fl_strerror(int code) {
 #undef FL_ERR_CASE
   case 0:
     return "success";
+    /* libuv's own table, static text: uv_strerror allocates (and never
+     * frees) a message for any code it does not know. */
+#define FL_UV_CASE(name, msg)                                                            \
+  case UV_##name:                                                                        \
+    return msg;
+    UV_ERRNO_MAP(FL_UV_CASE)
+#undef FL_UV_CASE
   default:
-    return uv_strerror(code);
+    return code < 0 ? strerror(-code) : "unknown error";
   }
 }
 
@@ -28,8 +35,14 @@ const char *fl_errname(int code) {
 #undef FL_ERR_NAME
   case 0:
     return "OK";
+    /* As in fl_strerror: uv_err_name leaks for unknown codes. */
+#define FL_UV_NAME(name, msg)                                                            \
+  case UV_##name:                                                                        \
+    return #name;
+    UV_ERRNO_MAP(FL_UV_NAME)
+#undef FL_UV_NAME
   default:
-    return uv_err_name(code);
+    return "UNKNOWN";
   }
 }
 

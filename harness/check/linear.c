@@ -497,6 +497,7 @@ typedef struct {
   int status;
   int exact;         /* stuck_pos ends the shortest non-linearizable prefix */
   int has_stale;     /* stale explains stuck_op */
+  uint32_t end_op;   /* the op whose completion ends the prefix */
   fl_stale_t stale;
   uint32_t stuck_op; /* index in ops->v */
   uint32_t stuck_pos;
@@ -717,27 +718,33 @@ static int cpos_cmp(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-/* Finds the shortest non-linearizable prefix of a key's history, given a
- * run that failed (first: its furthest point) and a cut known to fail
- * (bound). The furthest point can fall short of that prefix, since the
- * search also prunes moves that doom an operation further on (a stale read
- * stops it at the write that overwrote the value it read). So: cut the
- * history after each acknowledged completion from that point on (galloping,
- * then halving) and check; the first cut that fails ends with the completion
- * of the op to blame. If the budget runs out meanwhile, the verdict stands
- * and the report says the prefix is approximate. */
-static void find_prefix(ctx_t *c, const uint32_t *idx, size_t n, const keyres_t *first,
-                        uint32_t bound, keyres_t *kr) {
+/* Can the op's completion at pos end the shortest non-linearizable prefix?
+ * Only a completion that takes an option away: an ok one (the op must now
+ * have taken effect, and a read's value is known), or a write's or cas's
+ * fail (while pending it might have taken effect). */
+static int can_end_prefix(const fl_op_t *op) {
+  return op->type == FL_OP_OK || (op->type == FL_OP_FAIL && op->fk != FL_F_READ);
+}
+
+/* Finds the shortest non-linearizable prefix of a key's history: the
+ * history cut before lo is known to be linearizable and the one cut before
+ * bound is known not to be. The search's own furthest point can fall short
+ * of that prefix, since it also prunes moves that doom an operation further
+ * on (a stale read stops it at the write that overwrote the value read).
+ * So: cut after each completion that can end the prefix from lo on
+ * (galloping, then halving) and check; the first cut that fails ends the
+ * prefix. Returns 1 and the cut's last position in *end, or 0 when the
+ * budget ran out. */
+static int find_prefix(ctx_t *c, const uint32_t *idx, size_t n, uint32_t lo_pos,
+                       uint32_t bound, uint32_t *end) {
   const fl_op_t *v = c->ops->v;
   keyres_t tmp;
-  *kr = *first;
-  kr->exact = 0;
   cpos_t *cps = fl_malloc((n + 1) * sizeof(*cps));
   size_t nc = 0;
+  int found = 0;
   for (size_t i = 0; i < n; i++) {
     const fl_op_t *op = &v[idx[i]];
-    if (op->type == FL_OP_OK && op->complete_pos >= first->stuck_pos &&
-        op->complete_pos < bound)
+    if (op->complete_pos >= lo_pos && op->complete_pos < bound && can_end_prefix(op))
       cps[nc++] = (cpos_t){op->complete_pos, op->index};
   }
   if (nc == 0)
@@ -769,66 +776,106 @@ static void find_prefix(ctx_t *c, const uint32_t *idx, size_t n, const keyres_t 
     else
       goto out;
   }
-  kr->stuck_op = cps[hi].op;
-  kr->stuck_pos = cps[hi].pos;
-  kr->nstates = 0;
-  kr->more_states = 0;
-  kr->exact = 1;
+  *end = cps[hi].pos;
+  found = 1;
 
 out:
   fl_free(cps);
+  return found;
 }
 
-/* What could the register hold when kr's op had to take effect? A run on
- * the prefix that ends with its completion, where its own need prunes
- * nothing, gets stuck there and notes the states. Proving that it is stuck
- * from every configuration can take far longer than everything else, so the
- * run stops after a sample (and says so). */
-static void sample_states(ctx_t *c, const uint32_t *idx, size_t n, uint64_t budget,
-                          keyres_t *kr) {
+/* The op whose completion is at pos. */
+static uint32_t op_completed_at(const ctx_t *c, const uint32_t *idx, size_t n, uint32_t pos) {
+  for (size_t i = 0; i < n; i++)
+    if (c->ops->v[idx[i]].complete_pos == pos)
+      return idx[i];
+  return NONE;
+}
+
+/* Fills kr for the shortest non-linearizable prefix, which ends at position
+ * end. When an ok completion ends it, its op is to blame, and a run where
+ * that op's need prunes nothing gets stuck at its return and notes what the
+ * register could hold there (proving it stuck from every configuration can
+ * take far longer than everything else, so the run stops after a sample and
+ * says so). When a failed write ends it, the op to blame is where a run on
+ * that prefix gets stuck. */
+static void blame(ctx_t *c, const uint32_t *idx, size_t n, uint32_t end, uint64_t budget,
+                  keyres_t *kr) {
   keyres_t tmp;
+  uint32_t eop = op_completed_at(c, idx, n, end);
+  memset(kr, 0, sizeof(*kr));
+  kr->status = R_INVALID;
+  kr->exact = 1;
+  kr->end_op = eop;
+  kr->stuck_op = eop;
+  kr->stuck_pos = end;
   c->max_configs = budget;
-  run_key(c, idx, n, kr->stuck_pos + 1, kr->stuck_op, 0, &tmp);
-  c->max_configs = 0;
-  if ((tmp.status == R_INVALID || tmp.status == R_LIMIT) && tmp.stuck_op == kr->stuck_op &&
-      tmp.stuck_pos == kr->stuck_pos) {
-    memcpy(kr->states, tmp.states, sizeof(tmp.states));
-    kr->nstates = tmp.nstates;
-    kr->more_states = tmp.more_states;
-    kr->lin = tmp.lin;
+  if (c->ops->v[eop].type == FL_OP_OK) {
+    run_key(c, idx, n, end + 1, eop, 0, &tmp);
+    if ((tmp.status == R_INVALID || tmp.status == R_LIMIT) && tmp.stuck_op == eop &&
+        tmp.stuck_pos == end) {
+      memcpy(kr->states, tmp.states, sizeof(tmp.states));
+      kr->nstates = tmp.nstates;
+      kr->more_states = tmp.more_states;
+      kr->lin = tmp.lin;
+    }
+  } else {
+    run_key(c, idx, n, end + 1, NONE, 0, &tmp);
+    if (tmp.status == R_INVALID || tmp.status == R_LIMIT) {
+      kr->stuck_op = tmp.stuck_op;
+      kr->stuck_pos = tmp.stuck_pos;
+      memcpy(kr->states, tmp.states, sizeof(tmp.states));
+      kr->nstates = tmp.nstates;
+      kr->more_states = tmp.more_states;
+      kr->lin = tmp.lin;
+    }
   }
+  c->max_configs = 0;
 }
 
 /* Decides one key, and when it is not linearizable finds what to blame.
- * Stale reads are common and expensive to prove by search under heavy
- * concurrency (every ordering of the ops around them must fail), so they are
- * looked for first (stale.c): when one is found, one run on the history
- * before its completion tells whether it is the earliest anomaly. */
+ * Stale reads are common and, under heavy concurrency, expensive to prove by
+ * search (every ordering of the ops around them must fail), so they are
+ * looked for first (stale.c). A stale read proves the verdict; a run on the
+ * history before its completion tells whether something earlier fails too.
+ * If the budget runs out while looking for the shortest prefix, the verdict
+ * stands and the report says the prefix is approximate. */
 static void check_key(ctx_t *c, const uint32_t *idx, size_t n, keyres_t *kr) {
   const fl_op_t *v = c->ops->v;
   keyres_t first;
   fl_stale_t st;
   uint64_t before = c->configs;
+  uint32_t end;
   if (fl_stale_find(c->ops, idx, n, c->va, c->vb, c->null_id, &st)) {
     const fl_op_t *x = &v[st.needer];
+    /* The finding holds once every write of the value that began before
+     * the read completed has completed (ok, or failed). */
+    uint32_t bound = x->complete_pos;
+    for (size_t i = 0; i < n; i++) {
+      const fl_op_t *op = &v[idx[i]];
+      if (op->type == FL_OP_FAIL && op->fk != FL_F_READ && op->invoke_pos < x->complete_pos &&
+          (op->fk == FL_F_WRITE ? c->va : c->vb)[op->index] == c->va[x->index] &&
+          op->complete_pos > bound)
+        bound = op->complete_pos;
+    }
     run_key(c, idx, n, x->complete_pos, NONE, 1, &first);
     if (first.status == R_VALID) {
-      memset(kr, 0, sizeof(*kr));
-      kr->status = R_INVALID;
-      kr->stuck_op = x->index;
-      kr->stuck_pos = x->complete_pos;
-      kr->exact = 1;
-      sample_states(c, idx, n, c->configs - before + 50000, kr);
-    } else if (first.status == R_INVALID) {
-      find_prefix(c, idx, n, &first, x->complete_pos, kr);
-      if (kr->exact)
-        sample_states(c, idx, n, 4 * (c->configs - before) + 100000, kr);
+      int exact = 1;
+      if (bound == x->complete_pos)
+        end = bound;
+      else if (!find_prefix(c, idx, n, x->complete_pos, bound + 1, &end))
+        end = bound, exact = 0;
+      blame(c, idx, n, end, c->configs - before + 50000, kr);
+      kr->exact = exact;
+    } else if (first.status == R_INVALID &&
+               find_prefix(c, idx, n, first.stuck_pos, x->complete_pos, &end)) {
+      blame(c, idx, n, end, 4 * (c->configs - before) + 100000, kr);
     } else {
       /* Out of budget: the stale read is certain, an earlier anomaly is not
        * ruled out. */
       memset(kr, 0, sizeof(*kr));
       kr->status = R_INVALID;
-      kr->stuck_op = x->index;
+      kr->stuck_op = kr->end_op = x->index;
       kr->stuck_pos = x->complete_pos;
     }
     if (kr->stuck_op == st.needer) {
@@ -838,14 +885,12 @@ static void check_key(ctx_t *c, const uint32_t *idx, size_t n, keyres_t *kr) {
     return;
   }
   run_key(c, idx, n, UINT32_MAX, NONE, 1, &first);
-  if (first.status != R_INVALID) {
-    *kr = first;
+  *kr = first;
+  if (first.status != R_INVALID)
     return;
-  }
-  uint64_t spent = c->configs - before;
-  find_prefix(c, idx, n, &first, UINT32_MAX, kr);
-  if (kr->exact)
-    sample_states(c, idx, n, 4 * spent + 100000, kr);
+  kr->end_op = first.stuck_op;
+  if (find_prefix(c, idx, n, first.stuck_pos, UINT32_MAX, &end))
+    blame(c, idx, n, end, 4 * (c->configs - before) + 100000, kr);
 }
 
 /* ---- Input and results ---------------------------------------------------- */
@@ -993,6 +1038,13 @@ static json_t *anomaly_json(const ctx_t *c, const uint32_t *idx, size_t n,
     snprintf(msg, sizeof(msg), "%s, which no linearization of the operations before it allows",
              what);
   }
+  const fl_op_t *end_op = &ops->v[kr->end_op];
+  if (end_op != x && end_op->type == FL_OP_FAIL) {
+    size_t used = strlen(msg);
+    snprintf(msg + used, sizeof(msg) - used,
+             " (once process %d's %s %s failed, on line %" PRIu32 ")", end_op->process,
+             end_op->f, fl_json_text(end_op->value, val, sizeof(val)), end_op->complete_line);
+  }
   json_object_set_new(a, "message", json_string(msg));
 
   json_t *pv = json_array();
@@ -1037,7 +1089,10 @@ static json_t *anomaly_json(const ctx_t *c, const uint32_t *idx, size_t n,
   fl_free(conc);
   json_object_set_new(a, "before", ops_json(ops, before, nb));
   json_object_set_new(a, "linearized_prefix", json_integer(kr->lin));
-  json_object_set_new(a, "prefix_end_line", json_integer(x->complete_line));
+  const fl_op_t *eop = &ops->v[kr->end_op];
+  json_object_set_new(a, "prefix_end_line", json_integer(eop->complete_line));
+  if (eop != x)
+    json_object_set_new(a, "ended_by", fl_op_to_json(eop));
   json_object_set_new(a, "prefix_exact", json_boolean(kr->exact));
   return a;
 }

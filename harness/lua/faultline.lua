@@ -140,6 +140,15 @@ function fl.http.request(method, url, opts)
 end
 
 ---------------------------------------------------------------------------
+-- Raw TCP, for text protocols: c:send(s), c:receive(n), c:receive_until(delim),
+-- c:close(); each waits up to {timeout=} seconds and returns nil, err on failure.
+
+fl.tcp = {}
+function fl.tcp.connect(addr, opts)
+  return core.tcp_connect(addr, opts)
+end
+
+---------------------------------------------------------------------------
 -- Expectations: fail the scenario at once when they do not hold.
 
 fl.expect = {}
