@@ -16,6 +16,7 @@
 #include "harness/engine_int.h"
 #include "harness/progress.h"
 #include "harness/reaper.h"
+#include "harness/suite.h"
 
 #define BUSY_LIMIT_NS (30ull * 1000000000ull)
 
@@ -634,6 +635,35 @@ static int worst(int a, int b) {
   if (b < 0 || b > 3)
     return b;
   return rank[a] >= rank[b] ? a : b;
+}
+
+int fl_engine_list(const char *file, char ***out) {
+  fl_engine_t e = {0};
+  lua_State *L = new_state(&e);
+  char *err = load_file(L, file);
+  if (err != NULL) {
+    fprintf(stderr, "faultline: %s\n", err);
+    fl_free(err);
+    lua_close(L);
+    return 2;
+  }
+  lua_getfield(L, LUA_REGISTRYINDEX, SCENARIOS_KEY);
+  size_t n = lua_rawlen(L, -1);
+  char **names = fl_calloc(n + 1, sizeof(char *));
+  for (size_t i = 0; i < n; i++) {
+    lua_rawgeti(L, -1, (lua_Integer)i + 1);
+    lua_getfield(L, -1, "name");
+    names[i] = fl_strdup(lua_tostring(L, -1));
+    lua_pop(L, 2);
+  }
+  lua_close(L);
+  if (n == 0) {
+    fprintf(stderr, "faultline: %s declares no scenario\n", file);
+    fl_free(names);
+    return 2;
+  }
+  *out = names;
+  return 0;
 }
 
 int fl_engine_run_file(const fl_engine_opts_t *o) {

@@ -29,6 +29,7 @@ typedef struct {
   int kill_fault;  /* open "kill" fault, ended by the next start */
   int pause_fault; /* open "pause" fault */
   int closed;
+  json_t *desc; /* the report entry, kept when the service is freed */
 } lsvc_t;
 
 static lsvc_t *check_svc(lua_State *L, int i) {
@@ -73,6 +74,7 @@ typedef struct {
 
 static void closed_after_stop(fl_svc_t *svc, int64_t status, int sig, int expected, void *arg) {
   close_ctx_t *c = arg;
+  c->s->desc = fl_svc_to_json(c->s->svc);
   fl_svc_free(c->s->svc);
   c->s->svc = NULL;
   c->done(c->done_arg);
@@ -96,7 +98,9 @@ static void svc_closer(void *data, void (*done)(void *), void *done_arg) {
 
 static json_t *svc_describe(void *data) {
   lsvc_t *s = data;
-  return s->svc != NULL ? fl_svc_to_json(s->svc) : json_pack("{s:s}", "name", s->name);
+  if (s->svc != NULL)
+    return fl_svc_to_json(s->svc);
+  return s->desc != NULL ? json_deep_copy(s->desc) : json_pack("{s:s}", "name", s->name);
 }
 
 /* ---- construction ------------------------------------------------------------ */
@@ -409,6 +413,8 @@ static int l_gc(lua_State *L) {
     fl_svc_free(s->svc);
     s->svc = NULL;
   }
+  json_decref(s->desc);
+  s->desc = NULL;
   fl_free(s->name);
   fl_free(s->probe_target);
   strv_free(s->probe_argv);

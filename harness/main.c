@@ -13,6 +13,7 @@
 #include "harness/cmd_report.h"
 #include "harness/engine.h"
 #include "harness/reaper.h"
+#include "harness/suite.h"
 
 static const char USAGE[] =
     "usage: faultline <command> [options]\n"
@@ -20,6 +21,8 @@ static const char USAGE[] =
     "  run FILE.lua [--seed N] [--out DIR] [--junit FILE] [--only NAME]\n"
     "               [--timeout S] [--quiet]\n"
     "        run the scenarios of FILE.lua; a report per scenario under runs/\n"
+    "  suite PATH... [--jobs N] [--shard K/N] [--out DIR] [--junit FILE] [--fail-fast]\n"
+    "        run every scenario of the files and folders, in parallel processes\n"
     "  check HISTORY.jsonl... --model register|cas-register|kv|set|counter\n"
     "               [--timeout S] [--json]\n"
     "        check recorded histories offline\n"
@@ -27,6 +30,8 @@ static const char USAGE[] =
     "        a standalone fault proxy with Toxiproxy's HTTP API\n"
     "  report RUN_DIR...\n"
     "        render report.html and summary.md again from report.json\n"
+    "  report merge DIR... [--out DIR] [--junit FILE]\n"
+    "        one summary.md and junit.xml over several suite outputs (shards)\n"
     "  version       print the version\n"
     "  help          this text\n"
     "\n"
@@ -115,6 +120,10 @@ int main(int argc, char **argv) {
     return fl_cmd_check(argc - 1, argv + 1);
   if (strcmp(cmd, "proxy") == 0)
     return fl_cmd_proxy(argc - 1, argv + 1);
+  if (strcmp(cmd, "suite") == 0)
+    return fl_cmd_suite(argc - 1, argv + 1);
+  if (strcmp(cmd, "report") == 0 && argc >= 3 && strcmp(argv[2], "merge") == 0)
+    return fl_cmd_report_merge(argc - 2, argv + 2);
   if (strcmp(cmd, "report") == 0)
     return fl_cmd_report(argc - 1, argv + 1);
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

@@ -69,6 +69,21 @@ static void on_event(const json_t *ev, void *arg) {
   } else if (strcmp(type, "fault") == 0) {
     char tg[512];
     targets(ev, tg, sizeof(tg));
+    json_t *groups = json_object_get(json_object_get(ev, "attrs"), "groups");
+    if (json_is_array(groups)) {
+      /* A partition reads best as its sides: "n2 | n1, n3". */
+      tg[0] = '\0';
+      size_t gi;
+      json_t *g;
+      json_array_foreach(groups, gi, g) {
+        size_t len = strlen(tg);
+        snprintf(tg + len, sizeof(tg) - len, "%s", gi ? " | " : "");
+        json_t *wrap = json_pack("{s:O}", "targets", g);
+        len = strlen(tg);
+        targets(wrap, tg + len, sizeof(tg) - len);
+        json_decref(wrap);
+      }
+    }
     int start = strcmp(str(ev, "phase"), "start") == 0;
     c = start ? YELLOW : "";
     snprintf(line, sizeof(line), "fault %s %s [%s]", str(ev, "kind"),

@@ -120,9 +120,10 @@ void fl_timeline_fault_end(fl_timeline_t *tl, int id) {
   if (fault == NULL || !json_is_null(json_object_get(fault, "end_s")))
     return;
   json_object_set_new(fault, "end_s", seconds(fl_timeline_now(tl)));
-  json_t *ev = json_pack("{s:i, s:O, s:O, s:s}", "id", id, "kind",
+  json_t *ev = json_pack("{s:i, s:O, s:O, s:O, s:s}", "id", id, "kind",
                          json_object_get(fault, "kind"), "targets",
-                         json_object_get(fault, "targets"), "phase", "end");
+                         json_object_get(fault, "targets"), "attrs",
+                         json_object_get(fault, "attrs"), "phase", "end");
   fl_timeline_event(tl, "fault", ev);
 }
 

@@ -107,6 +107,15 @@ return function(fl, core)
   end
 
   local function describe(f)
+    local a = f.attrs or {}
+    if f.kind == "partition" and type(a.groups) == "table" then
+      local sides = {}
+      for i, g in ipairs(a.groups) do sides[i] = table.concat(g, " ") end
+      return "partition " .. table.concat(sides, " | ")
+    end
+    if f.kind == "partition" and type(a.from) == "table" then
+      return "partition " .. table.concat(a.from, " ") .. " -/-> " .. table.concat(a.to or {}, " ")
+    end
     local t = {}
     for _, x in ipairs(f.targets or {}) do t[#t + 1] = tostring(x) end
     return string.format("%s of %s", f.kind, table.concat(t, ", "))

@@ -1,0 +1,11 @@
+local fl = require("faultline")
+fl.scenario("quick 3 a", function()
+  local s = fl.service{ name = "sleeper", cmd = { "sleep", "30" } }
+  s:start()
+  fl.sleep(0.5)
+  fl.expect.that(s:alive(), "alive")
+end)
+fl.scenario("quick 3 b", function()
+  fl.sleep(0.5)
+  fl.expect.that(fl.random(1, 10) >= 1, "random in range")
+end)
