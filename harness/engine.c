@@ -298,6 +298,8 @@ void fl_scenario_finish(fl_scenario_t *sc, const char *error, int fail_not_error
   if (sc->finished)
     return;
   sc->finished = 1;
+  uv_timer_stop(&sc->status);
+  fl_progress_status_clear();
   /* The run loop polls in UV_RUN_ONCE steps and checks `finished` between
    * them; uv_stop makes the current step return instead of blocking. */
   uv_stop(&sc->eng->loop);
@@ -445,6 +447,34 @@ typedef struct {
   uv_loop_t *loop;
 } closing_t;
 
+/* The live status line: elapsed, throughput, active faults. */
+static void on_status(uv_timer_t *t) {
+  fl_scenario_t *sc = fl_container_of(t, fl_scenario_t, status);
+  json_int_t ops = 0;
+  const char *k;
+  json_t *v;
+  json_object_foreach(sc->stats_ops, k, v) ops += json_integer_value(v);
+  double rate = (double)(ops - sc->last_ops) * 2; /* ticks are 500 ms apart */
+  sc->last_ops = ops;
+  char faults[256] = "";
+  size_t i, n = 0;
+  json_t *f;
+  json_array_foreach(fl_timeline_faults(sc->tl), i, f) {
+    if (!json_is_null(json_object_get(f, "end_s")))
+      continue;
+    size_t len = strlen(faults);
+    if (len < sizeof(faults) - 40)
+      snprintf(faults + len, sizeof(faults) - len, "%s%s", n ? ", " : "",
+               json_string_value(json_object_get(f, "kind")));
+    n++;
+  }
+  char line[512];
+  snprintf(line, sizeof(line), "  %s · %s · %.1f s · %.0f ops/s · faults: %s", sc->name,
+           sc->phase ? sc->phase : "running", fl_timeline_seconds(sc->tl), rate,
+           n ? faults : "none");
+  fl_progress_status(line);
+}
+
 static void closer_done(void *arg) {
   closing_t *c = arg;
   c->pending--;
@@ -552,6 +582,9 @@ static int run_scenario(fl_engine_t *e, const decl_t *d, int nscen, const char *
       lua_pop(L, 3);
       uv_timer_init(&e->loop, &sc->limit);
       uv_timer_start(&sc->limit, on_limit, (uint64_t)(sc->timeout_s * 1000), 0);
+      uv_timer_init(&e->loop, &sc->status);
+      if (fl_progress_live(o->quiet))
+        uv_timer_start(&sc->status, on_status, 500, 500);
       if (e->interrupted)
         fl_scenario_finish(sc, "interrupted", 0);
       while (!sc->finished)
@@ -560,6 +593,7 @@ static int run_scenario(fl_engine_t *e, const decl_t *d, int nscen, const char *
   }
 
   /* Tear down in reverse order of creation: workloads, proxies, services. */
+  sc->phase = "stopping services";
   closing_t closing = {0, &e->loop};
   for (closer_t *c = sc->closers; c != NULL; c = c->next)
     closing.pending++;
@@ -588,8 +622,10 @@ static int run_scenario(fl_engine_t *e, const decl_t *d, int nscen, const char *
     next = t->next;
     uv_close((uv_handle_t *)&t->timer, task_timer_closed);
   }
-  if (sc->main != NULL)
+  if (sc->main != NULL) {
     uv_close((uv_handle_t *)&sc->limit, noop_close);
+    uv_close((uv_handle_t *)&sc->status, noop_close);
+  }
   uv_run(&e->loop, UV_RUN_NOWAIT);
   if (sc->L != NULL)
     lua_close(sc->L);

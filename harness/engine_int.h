@@ -66,6 +66,9 @@ struct fl_scenario_s {
   closer_t *closers;
   describer_t *services;
   uv_timer_t limit;
+  uv_timer_t status;    /* the live status line, on a terminal */
+  json_int_t last_ops;  /* completions at the last status tick */
+  const char *phase;
   uint64_t rng[4];      /* xoshiro256** state for fl.random */
   int next_process;
 };

@@ -12,6 +12,25 @@ static int use_color(void) {
   return cached;
 }
 
+static int status_shown;
+
+int fl_progress_live(int quiet) {
+  return !quiet && use_color() && getenv("TERM") != NULL && strcmp(getenv("TERM"), "dumb");
+}
+
+void fl_progress_status_clear(void) {
+  if (status_shown) {
+    fputs("\r\033[K", stdout);
+    status_shown = 0;
+  }
+}
+
+void fl_progress_status(const char *line) {
+  printf("\r\033[K\033[2m%s\033[0m", line);
+  fflush(stdout);
+  status_shown = 1;
+}
+
 static const char *color(const char *c) {
   return use_color() ? c : "";
 }
@@ -102,6 +121,7 @@ static void on_event(const json_t *ev, void *arg) {
   } else {
     return;
   }
+  fl_progress_status_clear();
   printf("  %s[%8.3fs]%s %s%s%s\n", color(DIM), t, color(RESET), color(c), line,
          color(c[0] ? RESET : ""));
   fflush(stdout);
@@ -114,6 +134,7 @@ void fl_progress_attach(fl_timeline_t *tl, const char *scenario, int quiet) {
 
 void fl_progress_end(const char *scenario, const char *status, double duration_s,
                      const char *report_path, const char *error, int quiet) {
+  fl_progress_status_clear();
   if (quiet && strcmp(status, "pass") == 0)
     return;
   const char *c = strcmp(status, "pass") == 0 ? GREEN : RED;

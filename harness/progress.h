@@ -14,4 +14,10 @@ void fl_progress_attach(fl_timeline_t *tl, const char *scenario, int quiet);
 void fl_progress_end(const char *scenario, const char *status, double duration_s,
                      const char *report_path, const char *error, int quiet);
 
+/* The live status line, when stdout is a terminal and not --quiet: redrawn
+ * in place under the event lines. A no-op otherwise (CI logs stay plain). */
+int fl_progress_live(int quiet);
+void fl_progress_status(const char *line);
+void fl_progress_status_clear(void);
+
 #endif

@@ -527,8 +527,16 @@ void fl_svc_free(fl_svc_t *s) {
     kill(-s->pid, SIGKILL);
     s->cur = NULL;
   }
-  for (proc_t *pr = s->procs; pr != NULL; pr = pr->next)
+  for (proc_t *pr = s->procs; pr != NULL; pr = pr->next) {
     pr->svc = NULL;
+    /* Nothing read from here on would be logged, so close the pipes now
+     * rather than wait for their EOF: a process that left the group
+     * (setsid) can hold them open for ever, and the loop would never end.
+     * The process handle stays open until the exit is reaped. */
+    for (int i = 0; i < 2; i++)
+      if (!uv_is_closing((uv_handle_t *)&pr->pipes[i]))
+        uv_close((uv_handle_t *)&pr->pipes[i], proc_close_cb);
+  }
   s->procs = NULL;
   fclose(s->log);
   s->log = NULL;

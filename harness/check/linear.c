@@ -987,7 +987,7 @@ static json_t *anomaly_json(const ctx_t *c, const uint32_t *idx, size_t n,
   json_object_set_new(a, "key", x->key != NULL ? json_string(x->key) : json_null());
   json_object_set_new(a, "op", fl_op_to_json(x));
 
-  char vals[512], val[128], keypart[160], what[512], msg[1024];
+  char vals[512], val[128], keypart[160], what[512], msg[2048];
   values_text(c, kr, vals, sizeof(vals));
   if (x->key != NULL)
     snprintf(keypart, sizeof(keypart), " of key %s", x->key);
