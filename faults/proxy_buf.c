@@ -163,6 +163,8 @@ fl_pipe_t *fl_pipe_get(fl_pool_t *pool) {
   pp->next = NULL;
   pp->rfd = fds[0];
   pp->wfd = fds[1];
+  int cap = fcntl(fds[1], F_GETPIPE_SZ);
+  pp->cap = cap > 0 ? (size_t)cap : 65536;
   return pp;
 }
 

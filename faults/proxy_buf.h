@@ -40,6 +40,7 @@ typedef struct fl_pipe_s {
   struct fl_pipe_s *next;
   int rfd;
   int wfd;
+  size_t cap; /* bytes it holds, as the kernel says */
 } fl_pipe_t;
 
 typedef struct fl_pool_s {

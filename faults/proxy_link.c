@@ -438,16 +438,17 @@ static int link_input(fl_link_t *l, size_t n) {
 }
 
 /* Splices once from the source into the link's pipe and on into the
- * destination. Returns bytes read (> 0), 0 at EOF, -EAGAIN when the source
+ * destination; *asked is how much it asked for. Returns bytes read (> 0), 0 at EOF, -EAGAIN when the source
  * is empty, UV_ENOSYS when splice cannot be used here, or another negative
  * errno. */
-static ssize_t link_splice(fl_link_t *l) {
+static ssize_t link_splice(fl_link_t *l, size_t *asked) {
   fl_proxy_t *p = proxy_of(l);
   if (l->pipe == NULL && (l->pipe = fl_pipe_get(&p->pool)) == NULL)
     return UV_ENOSYS;
   ssize_t n;
+  *asked = l->pipe->cap;
   do
-    n = splice(src_fd(l), NULL, l->pipe->wfd, NULL, p->pool.pipe_size,
+    n = splice(src_fd(l), NULL, l->pipe->wfd, NULL, l->pipe->cap,
                SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
   while (n < 0 && errno == EINTR);
   if (n < 0) {
@@ -474,11 +475,12 @@ void fl_link_on_readable(fl_link_t *l) {
   fl_conn_t *c = l->conn;
   fl_proxy_t *p = proxy_of(l);
   size_t budget = FL_PROXY_READ_BUDGET;
+  size_t asked = 0;
   ssize_t n = 0;
 
   while (budget > 0 && fl_link_want_read(l)) {
     if (p->splice && link_clear(l) && !l->blocked) {
-      n = link_splice(l);
+      n = link_splice(l, &asked);
       if (n == UV_ENOSYS) {
         FL_LOG(FL_LOG_INFO, "proxy", "%s: splice unavailable, using read/write", p->name);
         p->splice = 0;
@@ -487,6 +489,7 @@ void fl_link_on_readable(fl_link_t *l) {
     } else {
       if (p->rbuf == NULL)
         p->rbuf = fl_chunk_new(&p->pool, FL_CHUNK_MAX);
+      asked = p->rbuf->cap;
       do
         n = recv(src_fd(l), p->rbuf->data, p->rbuf->cap, 0);
       while (n < 0 && errno == EINTR);
@@ -501,6 +504,11 @@ void fl_link_on_readable(fl_link_t *l) {
     if (n > 0) {
       count_in(l, (size_t)n);
       budget -= (size_t)n < budget ? (size_t)n : budget;
+      /* A short read drained the socket: asking again would only return
+       * EAGAIN, a wasted system call per message (the poll is level
+       * triggered and says when more comes). */
+      if ((size_t)n < asked)
+        break;
       continue;
     }
     if (n == 0) {

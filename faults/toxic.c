@@ -153,7 +153,7 @@ int fl_toxic_parse(fl_toxic_t *out, const json_t *spec, const fl_toxic_t *base,
   v = json_object_get(spec, "stream");
   out->stream = base ? base->stream : FL_DOWNSTREAM;
   if (v != NULL && !json_is_null(v)) {
-    int stream;
+    int stream = FL_DOWNSTREAM;
     rc = parse_stream(v, label, &stream, err);
     if (rc)
       return rc;
