@@ -121,7 +121,7 @@ static void print_counter(const json_t *res) {
   json_t *e;
   json_array_foreach(json_object_get(res, "errors"), i, e) {
     char label[64];
-    snprintf(label, sizeof(label), "[%" JSON_INTEGER_FORMAT ",%" JSON_INTEGER_FORMAT "]:",
+    snprintf(label, sizeof(label), "not in [%" JSON_INTEGER_FORMAT ",%" JSON_INTEGER_FORMAT "]:",
              json_integer_value(json_object_get(e, "lower")),
              json_integer_value(json_object_get(e, "upper")));
     print_op(label, json_object_get(e, "op"));
@@ -149,8 +149,18 @@ static void print_verdict(const char *path, const char *model, const json_t *res
       print_linear(res);
     } else {
       printf("%s: NOT VALID (%s: %s) in %.3f s\n", path, model, msg ? msg : "", secs);
-      if (strcmp(model, "counter") == 0)
+      if (strcmp(model, "counter") == 0) {
         print_counter(res);
+      } else {
+        const json_t *fr = json_object_get(res, "final_read");
+        if (json_is_object(fr))
+          print_op("final read:", fr);
+        size_t left = print_ops("lost:", json_object_get(res, "lost_adds"), 10);
+        left += (size_t)json_integer_value(json_object_get(res, "lost_count")) -
+                json_array_size(json_object_get(res, "lost_adds"));
+        if (left > 0)
+          printf("  %-11s (and %zu more)\n", "", left);
+      }
     }
   } else {
     const char *why = json_string_value(json_object_get(res, "reason"));

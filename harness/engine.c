@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -445,6 +446,52 @@ static int mkdir_p(const char *path) {
   return 0;
 }
 
+/* Empties a previous run directory that --out points at again, so stale
+ * data (a service's data directory, an old history) cannot leak into this
+ * run. Anything that is not a faultline run directory is left alone. */
+static int rm_tree(const char *path) {
+  struct stat st;
+  if (lstat(path, &st) != 0)
+    return 0;
+  if (S_ISDIR(st.st_mode)) {
+    DIR *d = opendir(path);
+    if (d != NULL) {
+      struct dirent *ent;
+      while ((ent = readdir(d)) != NULL) {
+        if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0)
+          continue;
+        char *sub = fl_asprintf("%s/%s", path, ent->d_name);
+        rm_tree(sub);
+        fl_free(sub);
+      }
+      closedir(d);
+    }
+    return rmdir(path);
+  }
+  return unlink(path);
+}
+
+static int prepare_dir(const char *dir) {
+  DIR *d = opendir(dir);
+  if (d == NULL)
+    return 0; /* does not exist yet */
+  int empty = 1;
+  struct dirent *ent;
+  while ((ent = readdir(d)) != NULL)
+    if (strcmp(ent->d_name, ".") != 0 && strcmp(ent->d_name, "..") != 0)
+      empty = 0;
+  closedir(d);
+  if (empty)
+    return 0;
+  char *marker = fl_asprintf("%s/report.json", dir);
+  int is_run = access(marker, F_OK) == 0;
+  fl_free(marker);
+  if (!is_run)
+    return UV_EEXIST;
+  rm_tree(dir);
+  return 0;
+}
+
 static void on_limit(uv_timer_t *t) {
   fl_scenario_t *sc = fl_container_of(t, fl_scenario_t, limit);
   char *msg = fl_asprintf("the scenario's time limit of %.0f s was reached", sc->timeout_s);
@@ -537,8 +584,14 @@ static int run_scenario(fl_engine_t *e, const decl_t *d, int nscen, const char *
     strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &lt);
     sc->dir = fl_asprintf("runs/%s-%s-%s", sc->slug, stamp, sc->run_id);
   }
+  int rc = prepare_dir(sc->dir);
+  if (rc < 0) {
+    fprintf(stderr, "faultline: --out %s: the directory is not empty and holds no earlier "
+                    "faultline run (no report.json): choose another\n", sc->dir);
+    return 2;
+  }
   char *logs = fl_asprintf("%s/logs", sc->dir);
-  int rc = mkdir_p(logs);
+  rc = mkdir_p(logs);
   fl_free(logs);
   if (rc < 0) {
     fprintf(stderr, "faultline: cannot create the run directory %s: %s\n", sc->dir,

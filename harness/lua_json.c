@@ -110,6 +110,12 @@ void fl_lua_push_json(lua_State *L, const json_t *j) {
   }
   case JSON_ARRAY: {
     lua_createtable(L, (int)json_array_size(j), 0);
+    /* Marked, so an empty array stays an array on its way back to JSON. */
+    if (luaL_newmetatable(L, "faultline.array")) {
+      lua_pushboolean(L, 1);
+      lua_setfield(L, -2, "__fl_array");
+    }
+    lua_setmetatable(L, -2);
     size_t i;
     json_t *v;
     json_array_foreach(j, i, v) {

@@ -1,5 +1,6 @@
 #include "harness/probe.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -97,7 +98,7 @@ static void finish(fl_probe_t *p, int status, const char *msg) {
     p->tcp = NULL;
   }
   if (p->cmd != NULL) {
-    uv_process_kill(p->cmd, SIGKILL);
+    kill(-p->cmd->pid, SIGKILL);
     /* its exit callback closes it */
   }
   uv_close((uv_handle_t *)&p->timer, handle_closed);
@@ -111,15 +112,38 @@ static void on_timer(uv_timer_t *t) {
   attempt(fl_container_of(t, fl_probe_t, timer));
 }
 
+static void fail_timeout(fl_probe_t *p) {
+  char msg[512];
+  snprintf(msg, sizeof(msg), "%s: not ready within %.1f s (last attempt: %s)", p->desc,
+           p->timeout_ms / 1000.0, p->last_error[0] ? p->last_error : "no answer");
+  finish(p, FL_ENOTREADY, msg);
+}
+
+/* The deadline passed with an attempt still in flight: a connect whose SYNs
+ * are dropped or a command that hangs would otherwise hold the probe for as
+ * long as the kernel or the command likes. finish() abandons the attempt.
+ * An earlier attempt's error, when there is one, says more than "no answer". */
+static void on_deadline(uv_timer_t *t) {
+  fl_probe_t *p = fl_container_of(t, fl_probe_t, timer);
+  if (p->last_error[0] == '\0')
+    snprintf(p->last_error, sizeof(p->last_error), "%s",
+             p->kind == FL_PROBE_CMD ? "the command was still running" : "no answer");
+  fail_timeout(p);
+}
+
+/* While an attempt is in flight the timer is free: it watches the deadline.
+ * retry_or_fail re-arms it for the next attempt when this one ends. */
+static void watch_deadline(fl_probe_t *p) {
+  uint64_t now = uv_now(p->loop);
+  uv_timer_start(&p->timer, on_deadline, p->deadline > now ? p->deadline - now : 0, 0);
+}
+
 static void retry_or_fail(fl_probe_t *p) {
   if (p->done)
     return;
   uint64_t now = uv_now(p->loop);
   if (now >= p->deadline) {
-    char msg[512];
-    snprintf(msg, sizeof(msg), "%s: not ready within %.1f s (last attempt: %s)", p->desc,
-             p->timeout_ms / 1000.0, p->last_error[0] ? p->last_error : "no answer");
-    finish(p, FL_ENOTREADY, msg);
+    fail_timeout(p);
     return;
   }
   uint64_t wait = (uint64_t)p->every_ms;
@@ -162,6 +186,8 @@ static void on_http(const fl_http_resp_t *r, void *arg) {
 
 static void on_cmd_exit(uv_process_t *proc, int64_t status, int sig) {
   fl_probe_t *p = proc->data;
+  /* A check leaves nothing behind: whatever the command started goes too. */
+  kill(-proc->pid, SIGKILL);
   uv_close((uv_handle_t *)proc, handle_closed);
   if (p->cmd != proc)
     return;
@@ -180,6 +206,14 @@ static void on_cmd_exit(uv_process_t *proc, int64_t status, int sig) {
 static void attempt(fl_probe_t *p) {
   if (p->done)
     return;
+  /* A service that is already down will not become ready: no exit is left
+   * to tell us, so say it now rather than at the timeout. */
+  if (p->svc != NULL && fl_svc_state(p->svc) == FL_SVC_DOWN) {
+    char msg[512];
+    snprintf(msg, sizeof(msg), "%s: the service is not running", p->desc);
+    finish(p, FL_ENOTREADY, msg);
+    return;
+  }
   switch (p->kind) {
   case FL_PROBE_TCP: {
     p->tcp = fl_malloc(sizeof(*p->tcp));
@@ -195,7 +229,9 @@ static void attempt(fl_probe_t *p) {
       p->tcp = NULL;
       snprintf(p->last_error, sizeof(p->last_error), "%s", uv_strerror(rc));
       retry_or_fail(p);
+      break;
     }
+    watch_deadline(p);
     break;
   }
   case FL_PROBE_HTTP: {
@@ -204,7 +240,9 @@ static void attempt(fl_probe_t *p) {
     if (rc < 0) {
       snprintf(p->last_error, sizeof(p->last_error), "%s", uv_strerror(rc));
       retry_or_fail(p);
+      break;
     }
+    watch_deadline(p);
     break;
   }
   case FL_PROBE_CMD: {
@@ -218,6 +256,9 @@ static void attempt(fl_probe_t *p) {
     o.exit_cb = on_cmd_exit;
     o.stdio = stdio;
     o.stdio_count = 3;
+    /* Its own process group, so that abandoning it (at the deadline, on
+     * cancel) also kills what it started: `sh -c 'curl ... | grep ...'`. */
+    o.flags = UV_PROCESS_DETACHED;
     p->open++;
     int rc = uv_spawn(p->loop, p->cmd, &o);
     if (rc < 0) {
@@ -226,7 +267,9 @@ static void attempt(fl_probe_t *p) {
       snprintf(p->last_error, sizeof(p->last_error), "cannot run %s: %s", p->argv[0],
                uv_strerror(rc));
       retry_or_fail(p);
+      break;
     }
+    watch_deadline(p);
     break;
   }
   case FL_PROBE_LOG:

@@ -9,6 +9,7 @@
 
 #include "harness/base/alloc.h"
 #include "harness/base/log.h"
+#include "harness/check/check.h"
 #include "harness/engine_int.h"
 #include "harness/progress.h"
 #include "reports/report.h"
@@ -58,6 +59,89 @@ static json_t *round3(double v) {
   return json_real(round(v * 1000.0) / 1000.0);
 }
 
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Names the faults active over [from, to): "no fault", or "kill n1 + latency
+ * n1 n2". Returns new. */
+static char *phase_name(json_t *faults, double from, double to) {
+  char buf[512] = "";
+  size_t i;
+  json_t *f;
+  json_array_foreach(faults, i, f) {
+    double s = json_number_value(json_object_get(f, "start_s"));
+    json_t *e = json_object_get(f, "end_s");
+    double end = json_is_number(e) ? json_number_value(e) : 1e18;
+    if (s >= to || end <= from)
+      continue;
+    size_t len = strlen(buf);
+    snprintf(buf + len, sizeof(buf) - len, "%s%s", len ? " + " : "",
+             json_string_value(json_object_get(f, "kind")));
+    size_t j;
+    json_t *t;
+    json_array_foreach(json_object_get(f, "targets"), j, t) {
+      len = strlen(buf);
+      if (json_is_string(t))
+        snprintf(buf + len, sizeof(buf) - len, " %s", json_string_value(t));
+    }
+  }
+  return fl_strdup(buf[0] ? buf : "no fault");
+}
+
+/* Availability and latency per phase: the run cut at every fault's start
+ * and end, each piece named by the faults active in it. Reads the history
+ * once the scenario is over. */
+static json_t *phases_json(fl_scenario_t *sc) {
+  json_t *faults = fl_timeline_faults(sc->tl);
+  size_t nf = json_array_size(faults);
+  char *path = fl_asprintf("%s/history.jsonl", sc->dir);
+  fl_ops_t *ops = NULL;
+  fl_err_t err = {0};
+  int rc = fl_history_read(&ops, path, &err);
+  fl_free(path);
+  if (rc < 0 || ops->len == 0) {
+    fl_ops_free(ops);
+    return NULL;
+  }
+  uint64_t *cuts = fl_calloc(2 * nf + 2, sizeof(uint64_t));
+  size_t nc = 0;
+  cuts[nc++] = 0;
+  size_t i;
+  json_t *f;
+  json_array_foreach(faults, i, f) {
+    cuts[nc++] = (uint64_t)(json_number_value(json_object_get(f, "start_s")) * 1e9);
+    json_t *e = json_object_get(f, "end_s");
+    if (json_is_number(e))
+      cuts[nc++] = (uint64_t)(json_number_value(e) * 1e9);
+  }
+  qsort(cuts, nc, sizeof(uint64_t), cmp_u64);
+  fl_phase_t *phases = fl_calloc(nc + 1, sizeof(fl_phase_t));
+  size_t np = 0;
+  for (size_t k = 0; k < nc; k++) {
+    if (k + 1 < nc && cuts[k + 1] == cuts[k])
+      continue;
+    uint64_t end = k + 1 < nc ? cuts[k + 1] : fl_timeline_now(sc->tl);
+    phases[np].start_ns = cuts[k];
+    phases[np].end_ns = end;
+    phases[np].name = phase_name(faults, (double)cuts[k] / 1e9,
+                                 k + 1 < nc ? (double)end / 1e9 : 1e18);
+    np++;
+  }
+  json_t *out = NULL;
+  if (fl_check_phases(ops, phases, np, &out, &err) < 0)
+    FL_LOG(FL_LOG_WARN, "report", "phases: %s", err.msg);
+  for (size_t k = 0; k < np; k++)
+    fl_free((char *)phases[k].name);
+  fl_free(phases);
+  fl_free(cuts);
+  fl_ops_free(ops);
+  json_t *list = out ? json_incref(json_object_get(out, "phases")) : NULL;
+  json_decref(out);
+  return list;
+}
+
 static json_t *stats_json(fl_scenario_t *sc) {
   json_t *stats = json_pack("{s:O}", "ops", sc->stats_ops);
   if (sc->nlat > 0) {
@@ -68,6 +152,9 @@ static json_t *stats_json(fl_scenario_t *sc) {
                                   round3(percentile(sc->latencies, sc->nlat, 0.99)), "max",
                                   round3(sc->latencies[sc->nlat - 1])));
   }
+  json_t *phases = phases_json(sc);
+  if (phases != NULL)
+    json_object_set_new(stats, "phases", phases);
   return stats;
 }
 

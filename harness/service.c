@@ -322,7 +322,10 @@ int fl_svc_start(fl_svc_t *s, fl_err_t *err) {
   stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
   stdio[2].data.stream = (uv_stream_t *)&pr->pipes[1];
   uv_process_options_t opts = {0};
-  opts.file = args[0];
+  /* Exec the running image, not the path it was started from: a rebuild
+   * may be relinking that path right now (it is briefly missing), or have
+   * put another binary there. args[0] keeps the path, for ps. */
+  opts.file = "/proc/self/exe";
   opts.args = args;
   opts.env = s->env;
   opts.cwd = s->cwd;

@@ -46,7 +46,7 @@ int fl_check_ops(const fl_ops_t *ops, const char *model, const fl_check_opts_t *
  * whole set as an array); checked per key. The final read is the last ok read
  * to complete. Result:
  *   {"valid", "model": "set", "ops", "keys", "attempts", "acknowledged",
- *    "read_count", "ok_count", "lost_count", "lost": [...],
+ *    "read_count", "ok_count", "lost_count", "lost": [...], "lost_adds": [OP...],
  *    "unexpected_count", "unexpected": [...], "duplicates_count",
  *    "duplicates": [...], "indeterminate_seen_count", "indeterminate_seen": [...],
  *    "indeterminate_lost_count", "concurrent_missing_count", "final_read": OP,
@@ -54,6 +54,7 @@ int fl_check_ops(const fl_ops_t *ops, const char *model, const fl_check_opts_t *
  * lost: acknowledged adds that completed before the final read was invoked
  * and are absent from it; unexpected: elements read that no add attempted
  * (or only adds that failed); duplicates: elements read more than once;
+ * lost_adds: the acknowledged adds of the first 10 lost elements;
  * indeterminate_seen: info adds present in the read; concurrent_missing:
  * acknowledged adds that overlapped the final read and are absent (allowed).
  * valid is false when any of lost, unexpected, duplicates is non-empty, and

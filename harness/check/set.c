@@ -9,6 +9,7 @@
 #include "harness/check/partition.h"
 
 #define MAX_LISTED 100
+#define MAX_LISTED_OPS 10
 
 enum { SEEN_NONE = 0, SEEN_FAIL, SEEN_INFO, SEEN_OK };
 
@@ -17,6 +18,7 @@ typedef struct {
   uint8_t ok_before;  /* an ok add completed before the final read began */
   uint32_t count;     /* occurrences in the final read */
   const json_t *v;    /* borrowed */
+  const fl_op_t *ack; /* an ok add of it */
 } elem_t;
 
 typedef struct {
@@ -157,6 +159,8 @@ static int check_one(const fl_ops_t *ops, const uint32_t *idx, size_t n, json_t 
       e->best = seen;
     if (op->type == FL_OP_OK && final != NULL && op->complete_pos < final->invoke_pos)
       e->ok_before = 1;
+    if (op->type == FL_OP_OK && e->ack == NULL)
+      e->ack = op;
     t->attempts++;
     if (op->type == FL_OP_OK)
       t->acknowledged++;
@@ -170,7 +174,7 @@ static int check_one(const fl_ops_t *ops, const uint32_t *idx, size_t n, json_t 
   }
 
   json_t *lost = json_array(), *unexpected = json_array(), *dups = json_array(),
-         *info_seen = json_array();
+         *info_seen = json_array(), *lost_adds = json_array();
   totals_t k;
   memset(&k, 0, sizeof(k));
   k.attempts = t->attempts;
@@ -191,8 +195,11 @@ static int check_one(const fl_ops_t *ops, const uint32_t *idx, size_t n, json_t 
     if (e->best == SEEN_OK) {
       if (seen)
         k.ok_count++;
-      else if (e->ok_before)
+      else if (e->ok_before) {
         list_add(lost, &k.lost, e->v);
+        if (json_array_size(lost_adds) < MAX_LISTED_OPS)
+          json_array_append_new(lost_adds, fl_op_to_json(e->ack));
+      }
       else if (final != NULL)
         k.concurrent_missing++;
     } else if (seen) {
@@ -208,6 +215,7 @@ static int check_one(const fl_ops_t *ops, const uint32_t *idx, size_t n, json_t 
   set_counts(o, &k);
   set_message(o, &k, lost, unexpected, dups);
   json_object_set_new(o, "lost", lost);
+  json_object_set_new(o, "lost_adds", lost_adds);
   json_object_set_new(o, "unexpected", unexpected);
   json_object_set_new(o, "duplicates", dups);
   json_object_set_new(o, "indeterminate_seen", info_seen);

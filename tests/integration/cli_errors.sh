@@ -23,4 +23,11 @@ expect_exit 0 "version" -- "$FAULTLINE" version
 expect_grep "$TMP/out" "^faultline [0-9]+\.[0-9]+\.[0-9]+" "version prints a version"
 expect_exit 0 "help" -- "$FAULTLINE" help
 expect_grep "$TMP/out" "faultline run FILE.lua|run FILE.lua" "help shows run"
+mkdir -p "$TMP/precious" && echo keep >"$TMP/precious/file"
+expect_exit 2 "--out on a directory that is not a run" -- "$FAULTLINE" run "$SCEN/outcomes.lua" --only passes --out "$TMP/precious"
+[ -f "$TMP/precious/file" ] && ok "its files are left alone" || fail "--out deleted a user's file"
+expect_exit 0 "a run" -- "$FAULTLINE" run "$SCEN/outcomes.lua" --only passes --out "$TMP/again"
+echo stale >"$TMP/again/stale-file"
+expect_exit 0 "the same --out again" -- "$FAULTLINE" run "$SCEN/outcomes.lua" --only passes --out "$TMP/again"
+[ ! -f "$TMP/again/stale-file" ] && ok "an earlier run's files are cleared" || fail "stale files kept"
 finish
