@@ -553,6 +553,8 @@ typedef struct {
   double timeout_s;
 } decl_t;
 
+static void scenario_free(fl_scenario_t *sc);
+
 static int run_scenario(fl_engine_t *e, const decl_t *d, int nscen, const char *load_error,
                         json_t **out_report) {
   const fl_engine_opts_t *o = e->opts;
@@ -588,7 +590,7 @@ static int run_scenario(fl_engine_t *e, const decl_t *d, int nscen, const char *
   if (rc < 0) {
     fprintf(stderr, "faultline: --out %s: the directory is not empty and holds no earlier "
                     "faultline run (no report.json): choose another\n", sc->dir);
-    return 2;
+    goto early;
   }
   char *logs = fl_asprintf("%s/logs", sc->dir);
   rc = mkdir_p(logs);
@@ -596,7 +598,7 @@ static int run_scenario(fl_engine_t *e, const decl_t *d, int nscen, const char *
   if (rc < 0) {
     fprintf(stderr, "faultline: cannot create the run directory %s: %s\n", sc->dir,
             strerror(-rc));
-    return 2;
+    goto early;
   }
   fl_err_t err = {0};
   char *tl_path = fl_asprintf("%s/timeline.jsonl", sc->dir);
@@ -604,7 +606,7 @@ static int run_scenario(fl_engine_t *e, const decl_t *d, int nscen, const char *
   fl_free(tl_path);
   if (rc < 0) {
     fprintf(stderr, "faultline: %s\n", err.msg);
-    return 2;
+    goto early;
   }
   fl_progress_attach(sc->tl, sc->name, o->quiet);
   char *hist_path = fl_asprintf("%s/history.jsonl", sc->dir);
@@ -612,7 +614,7 @@ static int run_scenario(fl_engine_t *e, const decl_t *d, int nscen, const char *
   fl_free(hist_path);
   if (rc < 0) {
     fprintf(stderr, "faultline: %s\n", err.msg);
-    return 2;
+    goto early;
   }
   e->sc = sc;
   fl_run_write_placeholder(sc, o->file);
@@ -693,6 +695,17 @@ static int run_scenario(fl_engine_t *e, const decl_t *d, int nscen, const char *
   if (sc->L != NULL)
     lua_close(sc->L);
   e->sc = NULL;
+  scenario_free(sc);
+  return code;
+
+early:
+  /* Nothing ran: no loop handle, no Lua state. */
+  fl_history_close(sc->history);
+  scenario_free(sc);
+  return 2;
+}
+
+static void scenario_free(fl_scenario_t *sc) {
   fl_timeline_free(sc->tl);
   json_decref(sc->checks);
   json_decref(sc->stats_ops);
@@ -703,7 +716,6 @@ static int run_scenario(fl_engine_t *e, const decl_t *d, int nscen, const char *
   fl_free(sc->dir);
   fl_free(sc->run_id);
   fl_free(sc);
-  return code;
 }
 
 /* ---- signals ----------------------------------------------------------- */

@@ -294,14 +294,14 @@ int fl_cmd_suite(int argc, char **argv) {
       s.max_jobs = v ? atoi(v) : 0;
       if (s.max_jobs < 1 || s.max_jobs > 256) {
         fprintf(stderr, "faultline suite: --jobs wants a number from 1 to 256\n");
-        return 2;
+        goto usage;
       }
       i++;
     } else if (strcmp(a, "--shard") == 0) {
       if (v == NULL || sscanf(v, "%d/%d", &shard_k, &shard_n) != 2 || shard_n < 1 ||
           shard_k < 1 || shard_k > shard_n) {
         fprintf(stderr, "faultline suite: --shard wants K/N with 1 <= K <= N, like 2/4\n");
-        return 2;
+        goto usage;
       }
       i++;
     } else if (strcmp(a, "--out") == 0 && v) {
@@ -322,14 +322,14 @@ int fl_cmd_suite(int argc, char **argv) {
       list_only = 1;
     } else if (a[0] == '-') {
       fprintf(stderr, "faultline suite: unknown option %s\n%s", a, SUITE_USAGE);
-      return 2;
+      goto usage;
     } else {
       paths[npaths++] = (char *)a;
     }
   }
   if (npaths == 0) {
     fprintf(stderr, "faultline suite: which files or folders?\n%s", SUITE_USAGE);
-    return 2;
+    goto usage;
   }
 
   char **files = NULL;
@@ -339,7 +339,10 @@ int fl_cmd_suite(int argc, char **argv) {
     collect(paths[i], &files, &nfiles, &cap);
     if (nfiles == before) {
       fprintf(stderr, "faultline suite: %s: no scenario file (*.lua) there\n", paths[i]);
-      return 2;
+      for (size_t f = 0; f < nfiles; f++)
+        fl_free(files[f]);
+      fl_free(files);
+      goto usage;
     }
   }
   fl_free(paths);
@@ -445,6 +448,10 @@ int fl_cmd_suite(int argc, char **argv) {
   fl_free(s.jobs);
   fl_free(out_dir);
   return code;
+
+usage:
+  fl_free(paths);
+  return 2;
 }
 
 /* ---- report merge ------------------------------------------------------------ */
