@@ -23,7 +23,9 @@ test|all)
 libxml2-utils:/usr/bin/xmllint
 redis-server:/usr/bin/redis-server
 nftables:/usr/sbin/nft
-iproute2:/usr/sbin/ip" ;;
+iproute2:/usr/sbin/ip
+python3-jsonschema:/usr/lib/python3/dist-packages/jsonschema/__init__.py
+chromium:/usr/bin/chromium" ;;
 esac
 case "$what" in
 bench|all)
