@@ -532,6 +532,7 @@ struct httpd_conn_s {
   int done;          /* no more requests: shut down once queued is 0 */
   int draining;      /* shut down: reading and dropping until EOF */
   int reading;
+  int peer_eof;      /* the peer sent its FIN */
   int req_timer;     /* the timer counts down a request's read timeout */
 };
 
@@ -604,6 +605,10 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
 static void conn_finish(httpd_conn_t *c) {
   if (c->closing || c->draining)
     return;
+  if (c->peer_eof) {
+    conn_close(c); /* nothing more can come: a plain close is a FIN */
+    return;
+  }
   c->draining = 1;
   c->shutdown.data = c;
   if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
@@ -652,10 +657,11 @@ static void conn_feed(httpd_conn_t *c, const char *data, size_t len) {
     fl_free(c->pending);
     c->pending = rest;
     c->pending_len = len - used;
-    if (c->reading) {
-      c->reading = 0;
-      uv_read_stop((uv_stream_t *)&c->tcp);
-    }
+  }
+  /* A peer that sends requests without reading the answers waits. */
+  if ((c->pending != NULL || c->queued > c->srv->lim.max_queued) && c->reading) {
+    c->reading = 0;
+    uv_read_stop((uv_stream_t *)&c->tcp);
   }
   conn_arm_timer(c);
 }
@@ -665,6 +671,14 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   if (c->closing)
     return;
   if (nread < 0) {
+    /* Answers still being written go out before the close. */
+    if (nread == UV_EOF && c->queued > 0 && !c->draining) {
+      c->peer_eof = 1;
+      c->done = 1;
+      c->reading = 0;
+      uv_read_stop(st);
+      return;
+    }
     conn_close(c);
     return;
   }
@@ -691,17 +705,19 @@ static void on_written(uv_write_t *req, int status) {
     return;
   }
   /* Resume a paused session once the peer caught up. */
-  if (c->pending != NULL && c->queued <= c->srv->lim.max_queued / 2) {
+  if (c->queued > c->srv->lim.max_queued / 2)
+    return;
+  if (c->pending != NULL) {
     char *p = c->pending;
     size_t n = c->pending_len;
     c->pending = NULL;
     c->pending_len = 0;
     conn_feed(c, p, n);
     fl_free(p);
-    if (c->closing || c->done || c->pending != NULL)
+    if (c->closing || c->done || c->pending != NULL || c->queued > c->srv->lim.max_queued)
       return;
   }
-  if (c->pending == NULL && !c->reading && !c->draining) {
+  if (c->pending == NULL && !c->reading && !c->draining && !c->done) {
     c->reading = 1;
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
   }

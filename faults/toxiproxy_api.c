@@ -1,0 +1,356 @@
+/* The API's state and front door: the lists of proxies, routing of a
+ * request to Toxiproxy's endpoints (api_proxies.c) or faultline's own
+ * (api_ext.c), answers in Toxiproxy's formats, the config file, closing.
+ *
+ * Routing follows Toxiproxy's gorilla/mux router: a path that matches no
+ * route is 404 "404 page not found" (plain text); a path that matches with
+ * another method is 405 with an empty body; the middlewares (the request id
+ * header, and the 403 for browsers) run only for matched routes. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "faults/api_int.h"
+#include "harness/base/alloc.h"
+#include "harness/base/log.h"
+
+#define MAX_SEGMENTS 8
+#define MAX_CONFIG_BYTES (16 * 1024 * 1024)
+
+/* ---- lists -------------------------------------------------------------- */
+
+static const char *item_name(const void *item) {
+  return *(char *const *)item; /* every entry starts with its name */
+}
+
+static size_t lower_bound(const api_list_t *l, const char *name) {
+  size_t lo = 0, hi = l->n;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (strcmp(item_name(l->items[mid]), name) < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+void *api_list_find(const api_list_t *l, const char *name) {
+  size_t i = lower_bound(l, name);
+  return i < l->n && strcmp(item_name(l->items[i]), name) == 0 ? l->items[i] : NULL;
+}
+
+void api_list_insert(api_list_t *l, void *item) {
+  size_t i = lower_bound(l, item_name(item));
+  if (l->n == l->cap) {
+    l->cap = l->cap ? l->cap * 2 : 16;
+    l->items = fl_realloc(l->items, l->cap * sizeof(void *));
+  }
+  memmove(l->items + i + 1, l->items + i, (l->n - i) * sizeof(void *));
+  l->items[i] = item;
+  l->n++;
+}
+
+void api_list_remove(api_list_t *l, const void *item) {
+  for (size_t i = 0; i < l->n; i++) {
+    if (l->items[i] == item) {
+      memmove(l->items + i, l->items + i + 1, (l->n - i - 1) * sizeof(void *));
+      l->n--;
+      return;
+    }
+  }
+}
+
+void api_list_free(api_list_t *l) {
+  fl_free(l->items);
+  memset(l, 0, sizeof(*l));
+}
+
+/* ---- answers ------------------------------------------------------------ */
+
+/* Toxiproxy 2.5+ sets X-Toxiproxy-Request-Id (an rs/xid: 12 bytes of time,
+ * machine, pid and counter in base32hex) on every routed request. */
+static void request_id(fl_api_t *api, fl_http_res_t *res) {
+  static const char digits[] = "0123456789abcdefghijklmnopqrstuv";
+  unsigned char id[12];
+  uint32_t now = (uint32_t)time(NULL);
+  uint32_t pid = (uint32_t)getpid();
+  uint32_t n = ++api->xid_counter;
+  char out[21];
+  id[0] = (unsigned char)(now >> 24);
+  id[1] = (unsigned char)(now >> 16);
+  id[2] = (unsigned char)(now >> 8);
+  id[3] = (unsigned char)now;
+  id[4] = (unsigned char)(api->xid_machine >> 16);
+  id[5] = (unsigned char)(api->xid_machine >> 8);
+  id[6] = (unsigned char)api->xid_machine;
+  id[7] = (unsigned char)(pid >> 8);
+  id[8] = (unsigned char)pid;
+  id[9] = (unsigned char)(n >> 16);
+  id[10] = (unsigned char)(n >> 8);
+  id[11] = (unsigned char)n;
+  /* 96 bits and 4 zero bits, 5 bits a character, most significant first. */
+  for (int i = 0; i < 20; i++) {
+    int v = 0;
+    for (int b = 0; b < 5; b++) {
+      int bit = i * 5 + b;
+      int set = bit < 96 ? (id[bit / 8] >> (7 - bit % 8)) & 1 : 0;
+      v = v << 1 | set;
+    }
+    out[i] = digits[v];
+  }
+  out[20] = '\0';
+  size_t len = strlen(res->headers);
+  snprintf(res->headers + len, sizeof(res->headers) - len, "X-Toxiproxy-Request-Id: %s\r\n",
+           out);
+}
+
+void api_json(fl_http_res_t *res, int status, json_t *v) {
+  fl_free(res->body);
+  res->status = status;
+  res->content_type = "application/json";
+  res->body = api_dump(v, &res->body_len);
+  json_decref(v);
+}
+
+void api_error(fl_http_res_t *res, int status, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  json_t *v = json_pack("{s:s, s:i}", "error", msg, "status", status);
+  if (v == NULL) /* msg was not UTF-8 */
+    v = json_pack("{s:s, s:i}", "error", "error", "status", status);
+  size_t n;
+  char *s = api_dump(v, &n);
+  json_decref(v);
+  fl_free(res->body);
+  res->body = fl_malloc(n + 2);
+  memcpy(res->body, s, n);
+  res->body[n] = '\n';
+  res->body[n + 1] = '\0';
+  res->body_len = n + 1;
+  fl_free(s);
+  res->status = status;
+  res->content_type = "text/plain; charset=utf-8";
+  size_t len = strlen(res->headers);
+  snprintf(res->headers + len, sizeof(res->headers) - len,
+           "X-Content-Type-Options: nosniff\r\n");
+}
+
+void api_empty(fl_http_res_t *res, int status) {
+  fl_free(res->body);
+  res->body = NULL;
+  res->body_len = 0;
+  res->status = status;
+  res->content_type = NULL;
+}
+
+/* ---- routing ------------------------------------------------------------ */
+
+/* Splits a decoded path "/a/b" into segments (copied into buf). Returns the
+ * count, or -1 when it is not of the form routes have: a leading slash, no
+ * empty segment, no trailing slash, no NUL. */
+static int split_path(const char *path, size_t len, char *buf, size_t bufsize, char **seg) {
+  int n = 0;
+  if (len == 0 || path[0] != '/' || len >= bufsize || memchr(path, '\0', len) != NULL)
+    return -1;
+  if (len == 1)
+    return 0;
+  memcpy(buf, path + 1, len - 1);
+  buf[len - 1] = '\0';
+  char *p = buf;
+  for (;;) {
+    char *slash = strchr(p, '/');
+    if (slash != NULL)
+      *slash = '\0';
+    if (*p == '\0' || n == MAX_SEGMENTS)
+      return -1;
+    seg[n++] = p;
+    if (slash == NULL)
+      return n;
+    p = slash + 1;
+  }
+}
+
+void fl_api_handle(const fl_http_req_t *req, fl_http_res_t *res, void *arg) {
+  fl_api_t *api = arg;
+  char buf[2048];
+  char *seg[MAX_SEGMENTS];
+  int method_ok = 0;
+  int found = 0, ext = 0;
+
+  api->requests++;
+  int nseg = split_path(req->path, req->path_len, buf, sizeof(buf), seg);
+  if (nseg >= 0) {
+    found = api_proxies_match(seg, nseg, req->method, &method_ok);
+    if (!found) {
+      found = api_ext_match(seg, nseg, req->method, &method_ok);
+      ext = found;
+    }
+  }
+  if (!found) {
+    fl_http_res_text(res, 404, "text/plain; charset=utf-8", "404 page not found\n");
+    snprintf(res->headers, sizeof(res->headers), "X-Content-Type-Options: nosniff\r\n");
+    return;
+  }
+  if (!method_ok) {
+    api_empty(res, 405);
+    res->status = 405;
+    return;
+  }
+  request_id(api, res);
+  /* Toxiproxy refuses browsers, so that a web page cannot drive the API of
+   * a developer's machine. */
+  if (strncmp(req->user_agent, "Mozilla/", 8) == 0) {
+    fl_http_res_text(res, 403, "text/plain; charset=utf-8", "User agent not allowed\n");
+    size_t len = strlen(res->headers);
+    snprintf(res->headers + len, sizeof(res->headers) - len,
+             "X-Content-Type-Options: nosniff\r\n");
+    return;
+  }
+  if (ext)
+    api_ext_route(api, req->method, seg, nseg, req, res);
+  else
+    api_proxies_route(api, req->method, seg, nseg, req, res);
+}
+
+/* ---- making, config, closing -------------------------------------------- */
+
+static uint64_t mix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+uint64_t api_seed_for(const fl_api_t *api, const char *name) {
+  uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a of the name */
+  for (const char *s = name; *s; s++)
+    h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+  return mix64(api->seed ^ mix64(h));
+}
+
+int fl_api_new(fl_api_t **out, uv_loop_t *loop, const fl_api_opts_t *opts) {
+  fl_api_t *api = fl_calloc(1, sizeof(*api));
+  char host[256] = "";
+  api->loop = loop;
+  uv_timer_init(loop, &api->timer);
+  api->timer.data = api;
+  if (opts != NULL) {
+    api->seed = opts->seed;
+    api->seed_given = opts->seed_given;
+  }
+  gethostname(host, sizeof(host) - 1);
+  api->xid_machine = (uint32_t)mix64((uint64_t)strlen(host) ^ (uint64_t)host[0] << 8 ^
+                                     (uint64_t)(unsigned char)host[1] << 16);
+  api->xid_counter = (uint32_t)mix64((uint64_t)time(NULL) ^ (uint64_t)getpid());
+  *out = api;
+  return 0;
+}
+
+int fl_api_listen(fl_api_t *api, const char *addr, const fl_http_limits_t *limits,
+                  fl_err_t *err) {
+  if (api->httpd != NULL)
+    return fl_err_set(err, FL_ECONFIG, "the API already listens on %s",
+                      fl_httpd_address(api->httpd));
+  return fl_httpd_new(&api->httpd, api->loop, addr, limits, fl_api_handle, api, err);
+}
+
+const char *fl_api_address(const fl_api_t *api) {
+  return api->httpd ? fl_httpd_address(api->httpd) : NULL;
+}
+
+int fl_api_load_config(fl_api_t *api, const char *path, fl_err_t *err) {
+  char msg[1024];
+  FILE *f = fopen(path, "rb");
+  if (f == NULL)
+    return fl_err_set(err, FL_ECONFIG, "%s: cannot read: %s", path, strerror(errno));
+  char *data = fl_malloc(MAX_CONFIG_BYTES + 1);
+  size_t n = fread(data, 1, MAX_CONFIG_BYTES + 1, f);
+  fclose(f);
+  if (n > MAX_CONFIG_BYTES) {
+    fl_free(data);
+    return fl_err_set(err, FL_ECONFIG, "%s: larger than %d bytes", path, MAX_CONFIG_BYTES);
+  }
+  json_t *list = api_parse(data, n, msg, sizeof(msg));
+  fl_free(data);
+  if (list == NULL)
+    return fl_err_set(err, FL_ECONFIG, "%s: not JSON: %s", path, msg);
+  json_t *made = NULL;
+  int status = api_populate(api, list, &made, msg, sizeof(msg));
+  json_decref(list);
+  json_decref(made);
+  if (status >= 300)
+    return fl_err_set(err, FL_ECONFIG, "%s: %s", path, msg);
+  FL_LOG(FL_LOG_INFO, "api", "%s: %zu proxies", path, api->tcp.n);
+  return 0;
+}
+
+static void on_part_closed(void *arg) {
+  fl_api_t *api = arg;
+  if (--api->closes > 0 || !api->closing)
+    return;
+  void (*cb)(void *) = api->close_cb;
+  void *cb_arg = api->close_arg;
+  api_list_free(&api->tcp);
+  api_list_free(&api->udp);
+  fl_free(api);
+  if (cb != NULL)
+    cb(cb_arg);
+}
+
+static void on_timer_closed(uv_handle_t *h) {
+  on_part_closed(h->data);
+}
+
+void api_proxy_free(fl_api_t *api, api_proxy_t *ap) {
+  api->closes++;
+  fl_proxy_close(ap->p, on_part_closed, api);
+  fl_free(ap->name);
+  fl_free(ap->listen);
+  fl_free(ap->from);
+  fl_free(ap->to);
+  fl_free(ap);
+}
+
+void api_udp_free(fl_api_t *api, api_udp_t *au) {
+  api->closes++;
+  fl_udp_proxy_close(au->u, on_part_closed, api);
+  fl_free(au->name);
+  fl_free(au->from);
+  fl_free(au->to);
+  fl_free(au);
+}
+
+void fl_api_close(fl_api_t *api, void (*cb)(void *arg), void *arg) {
+  if (api == NULL || api->closing)
+    return;
+  api->closing = 1;
+  api->close_cb = cb;
+  api->close_arg = arg;
+  /* The timer's close callback comes from the loop, so api outlives this
+   * call even when there is nothing else to close. */
+  api->closes++;
+  uv_close((uv_handle_t *)&api->timer, on_timer_closed);
+  if (api->httpd != NULL) {
+    api->closes++;
+    fl_httpd_close(api->httpd, on_part_closed, api);
+    api->httpd = NULL;
+  }
+  while (api->tcp.n > 0) {
+    api_proxy_t *ap = api->tcp.items[api->tcp.n - 1];
+    api->tcp.n--;
+    api_proxy_free(api, ap);
+  }
+  while (api->udp.n > 0) {
+    api_udp_t *au = api->udp.items[api->udp.n - 1];
+    api->udp.n--;
+    api_udp_free(api, au);
+  }
+}
