@@ -194,5 +194,119 @@ return function(fl, core)
     return results
   end
 
+  -- The operations of a history, paired: {process, f, key, value, type,
+  -- invoke_s, complete_s}. Reads the file after the workload is done.
+  local function read_ops(path)
+    local open, ops = {}, {}
+    for line in io.lines(path) do
+      local e = fl.json.decode(line)
+      if e and type(e.process) == "number" then
+        if e.type == "invoke" then
+          local op = { process = e.process, f = e.f, key = e.key, value = e.value,
+            invoke_s = e.time / 1e9, type = "info" }
+          open[e.process] = op
+          ops[#ops + 1] = op
+        else
+          local op = open[e.process]
+          if op then
+            op.type, op.complete_s, op.result = e.type, e.time / 1e9, e.value
+            open[e.process] = nil
+          end
+        end
+      end
+    end
+    return ops
+  end
+
+  local function name_set(list)
+    local s = {}
+    for _, x in ipairs(list or {}) do s[type(x) == "string" and x or x.name] = true end
+    return s
+  end
+
+  local function pick_fault(opts, kind)
+    local found
+    for _, f in ipairs(core.faults()) do
+      if (opts.fault == nil and (kind == nil or f.kind == kind)) or opts.fault == f.id then
+        found = f
+      end
+    end
+    return found
+  end
+
+  --- fl.check.isolation{workload=, nodes={...}, min=0.95, fault=id, name=}
+  --- Blast radius: clients of the nodes listed (those outside the faulted
+  --- group) keep at least `min` of their operations ok while the fault (the
+  --- last one, or `fault`) is active.
+  function check.isolation(opts)
+    opts = opts_of(opts, "fl.check.isolation",
+      { workload = true, nodes = true, min = true, fault = true, name = true })
+    local w = opts.workload or error("fl.check.isolation: 'workload' is required", 2)
+    local nodes = name_set(opts.nodes)
+    local f = pick_fault(opts)
+    local name = opts.name or "isolation"
+    if not f then
+      core.record_check({ name = name, kind = "isolation", status = "error",
+        message = "no fault to check isolation against" })
+      return
+    end
+    local stop = f.end_s or fl.now()
+    local ok, total = 0, 0
+    for _, op in ipairs(read_ops(w.history or core.history_flush())) do
+      if nodes[w.nodes[op.process] or ""] and op.invoke_s >= f.start_s and op.invoke_s < stop then
+        total = total + 1
+        if op.type == "ok" then ok = ok + 1 end
+      end
+    end
+    local min = opts.min or 0.95
+    local rate = total > 0 and ok / total or nil
+    local names = {}
+    for n in pairs(nodes) do names[#names + 1] = n end
+    table.sort(names)
+    core.record_check({ name = name, kind = "isolation",
+      status = (rate and rate >= min) and "pass" or "fail",
+      message = rate and string.format("clients of %s: %d of %d operations ok (%.1f%%, min %.1f%%) during %s",
+        table.concat(names, ", "), ok, total, rate * 100, min * 100, describe(f))
+        or ("no operation by clients of " .. table.concat(names, ", ") .. " during the fault"),
+      availability = rate, min = min, fault = f.id })
+    return rate
+  end
+
+  --- fl.check.minority_refuses{workload=, nodes={...}, fault=id, name=}
+  --- A linearizable system must not acknowledge writes on the minority side
+  --- of a partition: no write or cas by clients of those nodes, invoked
+  --- while the partition was active, may complete ok before it healed.
+  function check.minority_refuses(opts)
+    opts = opts_of(opts, "fl.check.minority_refuses",
+      { workload = true, nodes = true, fault = true, name = true })
+    local w = opts.workload or error("fl.check.minority_refuses: 'workload' is required", 2)
+    local nodes = name_set(opts.nodes)
+    local f = pick_fault(opts, "partition")
+    local name = opts.name or "minority refuses writes"
+    if not f then
+      core.record_check({ name = name, kind = "minority", status = "error",
+        message = "no partition to check" })
+      return
+    end
+    local stop = f.end_s or fl.now()
+    local acked, refused = {}, 0
+    for _, op in ipairs(read_ops(w.history or core.history_flush())) do
+      if nodes[w.nodes[op.process] or ""] and op.f ~= "read" and op.invoke_s >= f.start_s
+        and op.invoke_s < stop then
+        if op.type == "ok" and op.complete_s and op.complete_s < stop then
+          acked[#acked + 1] = op
+        else
+          refused = refused + 1
+        end
+      end
+    end
+    core.record_check({ name = name, kind = "minority", status = #acked == 0 and "pass" or "fail",
+      message = #acked == 0 and string.format("%d write(s) on the minority side, none acknowledged", refused)
+        or string.format("%d write(s) acknowledged on the minority side during %s", #acked, describe(f)),
+      evidence = #acked > 0 and { ops = { table.unpack(acked, 1, math.min(#acked, 20)) } } or nil,
+      fault = f.id })
+    return #acked == 0
+  end
+
   return check
 end

@@ -237,12 +237,16 @@ function fl.workload(opts)
     error("fl.workload: 'ops' must be a generator with next(ctx) and run(op, ctx)", 2)
   end
   local w = setmetatable({ tasks = {}, counts = { ok = 0, fail = 0, info = 0 },
-    name = opts.name or "workload" }, Workload)
+    name = opts.name or "workload", nodes = {} }, Workload)
   local interval = opts.rate and (clients / opts.rate) or nil
   local stop_at = fl.now() + duration
   for i = 1, clients do
     w.tasks[i] = fl.spawn(function()
       local ctx = { client = i, process = core.history_process(), random = fl.random }
+      -- Which node a client talks to, when the generator says: the
+      -- isolation checks group processes by it.
+      local node = gen.node and gen.node(ctx)
+      w.nodes[ctx.process] = node
       local next_at = fl.now() + (interval and interval * (i - 1) / clients or 0)
       while fl.now() < stop_at and not w.stopped do
         if interval then
@@ -264,7 +268,10 @@ function fl.workload(opts)
         w.counts[outcome] = w.counts[outcome] + 1
         -- An indeterminate op leaves its process hanging, as in Jepsen: the
         -- client carries on as a new process.
-        if outcome == "info" then ctx.process = core.history_process() end
+        if outcome == "info" then
+          ctx.process = core.history_process()
+          w.nodes[ctx.process] = node
+        end
       end
     end)
   end

@@ -19,7 +19,7 @@ fl.scenario("a follower cut off from the leader serves no stale reads",
 
   fl.sleep(3)
   local f = cluster:follower(1)
-  fl.partition{ { f }, cluster:others(f) }        -- the follower alone
+  local cut = fl.partition{ { f }, cluster:others(f) }  -- the follower alone
   fl.expect.isolated(f, cluster:leader())         -- the fault really took effect
   fl.sleep(6)
   fl.heal()
@@ -33,5 +33,8 @@ fl.scenario("a follower cut off from the leader serves no stale reads",
 
   load:wait()
   fl.check.linearizable{ model = "kv", history = load }
+  -- The cut-off follower must refuse writes; the others must keep serving.
+  fl.check.minority_refuses{ workload = load, nodes = { f }, fault = cut.fault }
+  fl.check.isolation{ workload = load, nodes = cluster:others(f), min = 0.6, fault = cut.fault }
   fl.check.recovery{ after = "each fault", within = 3 }
 end)

@@ -145,6 +145,12 @@ function M.register_ops(opts)
     return string.format("http://127.0.0.1:%d", c.ports[((ctx.client - 1) % c.n) + 1]), node
   end
 
+  --- The node a client talks to (for fl.check.isolation and friends).
+  function gen.node(ctx)
+    local _, node = base(ctx)
+    return node.name
+  end
+
   -- A request that never reached a node surely did nothing; one that got no
   -- answer may have taken effect.
   local function unreached(code) return code == "ECONNREFUSED" end
