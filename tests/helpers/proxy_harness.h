@@ -145,7 +145,7 @@ static inline int pt_listen(int *port) {
 
 /* A free port nothing listens on (bound once, then released). */
 static inline int pt_free_port(void) {
-  int port;
+  int port = 0;
   int fd = pt_listen(&port);
   close(fd);
   return port;

