@@ -16,7 +16,8 @@
 #define DEFAULT_TIMEOUT_S 60.0
 
 static const char USAGE[] =
-    "usage: faultline check HISTORY.jsonl... --model register|cas-register|kv|set|counter\n"
+    "usage: faultline check HISTORY.jsonl... --model "
+    "register|cas-register|kv|set|counter\n"
     "                       [--timeout S] [--json]\n"
     "  --model M     what the histories are checked against\n"
     "  --timeout S   budget per history, in seconds (default 60); past it the\n"
@@ -65,14 +66,15 @@ static void print_op(const char *label, const json_t *op) {
   int show = !is_read || (type != NULL && strcmp(type, "ok") == 0);
   fl_json_text(json_object_get(op, "value"), val, sizeof(val));
   printf("  %-11s process %" JSON_INTEGER_FORMAT " %s%s%s%s%s, invoked %.6f s", label,
-         json_integer_value(json_object_get(op, "process")), f ? f : "?",
-         key ? " " : "", key ? json_string_value(key) : "",
-         show ? (is_read ? " -> " : " ") : "", show ? val : "",
+         json_integer_value(json_object_get(op, "process")), f ? f : "?", key ? " " : "",
+         key ? json_string_value(key) : "", show ? (is_read ? " -> " : " ") : "",
+         show ? val : "",
          (double)json_integer_value(json_object_get(op, "invoke_ns")) / 1e9);
   if (json_is_integer(cns))
     printf(", %s %.6f s (lines %" JSON_INTEGER_FORMAT "-%" JSON_INTEGER_FORMAT ")", type,
            (double)json_integer_value(cns) / 1e9,
-           json_integer_value(json_object_get(op, "invoke_line")), json_integer_value(cl));
+           json_integer_value(json_object_get(op, "invoke_line")),
+           json_integer_value(cl));
   else
     printf(", never completed (line %" JSON_INTEGER_FORMAT ")",
            json_integer_value(json_object_get(op, "invoke_line")));
@@ -99,17 +101,19 @@ static void print_linear(const json_t *res) {
     return;
   printf("  %s\n", json_string_value(json_object_get(a, "message")));
   print_op("op:", json_object_get(a, "op"));
-  json_int_t omitted = (json_int_t)print_ops("concurrent:", json_object_get(a, "concurrent"), 12);
+  json_int_t omitted =
+      (json_int_t)print_ops("concurrent:", json_object_get(a, "concurrent"), 12);
   omitted += json_integer_value(json_object_get(a, "concurrent_omitted"));
   if (omitted > 0)
     printf("  %-11s (and %" JSON_INTEGER_FORMAT " more)\n", "", omitted);
   print_ops("before:", json_object_get(a, "before"), 3);
   const json_t *key = json_object_get(a, "key");
   printf("  the history%s%s%s up to line %" JSON_INTEGER_FORMAT
-         " cannot be linearized; the longest partial linearization holds %" JSON_INTEGER_FORMAT
-         " ops\n",
-         json_is_string(key) ? " of key " : "", json_is_string(key) ? json_string_value(key) : "",
-         "", json_integer_value(json_object_get(a, "prefix_end_line")),
+         " cannot be linearized; the longest partial linearization holds "
+         "%" JSON_INTEGER_FORMAT " ops\n",
+         json_is_string(key) ? " of key " : "",
+         json_is_string(key) ? json_string_value(key) : "", "",
+         json_integer_value(json_object_get(a, "prefix_end_line")),
          json_integer_value(json_object_get(a, "linearized_prefix")));
   size_t nbad = json_array_size(json_object_get(res, "invalid_keys"));
   if (nbad > 1)
@@ -121,7 +125,8 @@ static void print_counter(const json_t *res) {
   json_t *e;
   json_array_foreach(json_object_get(res, "errors"), i, e) {
     char label[64];
-    snprintf(label, sizeof(label), "not in [%" JSON_INTEGER_FORMAT ",%" JSON_INTEGER_FORMAT "]:",
+    snprintf(label, sizeof(label),
+             "not in [%" JSON_INTEGER_FORMAT ",%" JSON_INTEGER_FORMAT "]:",
              json_integer_value(json_object_get(e, "lower")),
              json_integer_value(json_object_get(e, "upper")));
     print_op(label, json_object_get(e, "op"));
@@ -165,7 +170,10 @@ static void print_verdict(const char *path, const char *model, const json_t *res
   } else {
     const char *why = json_string_value(json_object_get(res, "reason"));
     printf("%s: UNKNOWN (%s: %s) in %.3f s\n", path, model,
-           why ? why : msg ? msg : "undecided", secs);
+           why   ? why
+           : msg ? msg
+                 : "undecided",
+           secs);
   }
 }
 
@@ -186,8 +194,8 @@ static int generate(fl_gen_opts_t *g) {
     return 2;
   }
   if (g->corrupt)
-    fprintf(stderr, "corrupted the read completed on line %zu (%s)\n", info.corrupted_line,
-            info.stale ? "a stale value" : "a value never written");
+    fprintf(stderr, "corrupted the read completed on line %zu (%s)\n",
+            info.corrupted_line, info.stale ? "a stale value" : "a value never written");
   return 0;
 }
 
@@ -306,8 +314,8 @@ int fl_cmd_check(int argc, char **argv) {
       bad_input = 1;
       const char *msg = err.msg[0] ? err.msg : fl_strerror(r);
       if (json) {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "file", files[i], "status", "bad-input",
-                              "error", msg, "code", fl_errname(r));
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "file", files[i], "status",
+                              "bad-input", "error", msg, "code", fl_errname(r));
         char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
         if (s != NULL)
           printf("%s\n", s);

@@ -21,8 +21,8 @@ static int run_set(const fl_ops_t *ops, const char *model, const fl_check_opts_t
   return fl_check_set(ops, out, err);
 }
 
-static int run_counter(const fl_ops_t *ops, const char *model, const fl_check_opts_t *opts,
-                       json_t **out, fl_err_t *err) {
+static int run_counter(const fl_ops_t *ops, const char *model,
+                       const fl_check_opts_t *opts, json_t **out, fl_err_t *err) {
   return fl_check_counter(ops, out, err);
 }
 

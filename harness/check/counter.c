@@ -59,7 +59,8 @@ typedef struct {
   int64_t acked_sum, info_sum;
 } ctotals_t;
 
-static json_t *bound_json(const fl_op_t *op, int64_t value, int64_t lower, int64_t upper) {
+static json_t *bound_json(const fl_op_t *op, int64_t value, int64_t lower,
+                          int64_t upper) {
   json_t *o = json_object();
   json_object_set_new(o, "op", fl_op_to_json(op));
   json_object_set_new(o, "value", json_integer(value));
@@ -86,7 +87,8 @@ static int check_one(const fl_ops_t *ops, const uint32_t *idx, size_t n, json_t 
                           ops->name, op->complete_line);
     } else {
       return fl_err_set(err, FL_EPARSE,
-                        "%s:%" PRIu32 ": f \"%s\" is not an operation of the counter model "
+                        "%s:%" PRIu32
+                        ": f \"%s\" is not an operation of the counter model "
                         "(add, read)",
                         ops->name, op->invoke_line, op->f);
     }
@@ -145,9 +147,10 @@ static int check_one(const fl_ops_t *ops, const uint32_t *idx, size_t n, json_t 
   }
 
   json_t *o = json_object();
-  json_object_set_new(o, "valid", t->errors > 0 ? json_false()
-                                  : t->reads > 0 ? json_true()
-                                                 : json_string("unknown"));
+  json_object_set_new(o, "valid",
+                      t->errors > 0  ? json_false()
+                      : t->reads > 0 ? json_true()
+                                     : json_string("unknown"));
   json_object_set_new(o, "reads", json_integer((json_int_t)t->reads));
   json_object_set_new(o, "acknowledged", json_integer((json_int_t)t->acked));
   json_object_set_new(o, "acknowledged_sum", json_integer(t->acked_sum));
@@ -169,7 +172,8 @@ static int check_one(const fl_ops_t *ops, const uint32_t *idx, size_t n, json_t 
   } else if (t->reads == 0) {
     snprintf(msg, sizeof(msg), "the counter was never read successfully");
   } else {
-    snprintf(msg, sizeof(msg), "all %zu reads within bounds; final read %" JSON_INTEGER_FORMAT
+    snprintf(msg, sizeof(msg),
+             "all %zu reads within bounds; final read %" JSON_INTEGER_FORMAT
              " in [%" JSON_INTEGER_FORMAT ", %" JSON_INTEGER_FORMAT "]",
              t->reads, json_integer_value(json_object_get(final, "value")),
              json_integer_value(json_object_get(final, "lower")),
@@ -229,9 +233,10 @@ int fl_check_counter(const fl_ops_t *ops, json_t **out, fl_err_t *err) {
   }
   if (result == NULL) {
     result = json_object();
-    json_object_set_new(result, "valid", sum.errors > 0            ? json_false()
-                                         : all_read && nkeys > 0 ? json_true()
-                                                                 : json_string("unknown"));
+    json_object_set_new(result, "valid",
+                        sum.errors > 0          ? json_false()
+                        : all_read && nkeys > 0 ? json_true()
+                                                : json_string("unknown"));
     json_object_set_new(result, "reads", json_integer((json_int_t)sum.reads));
     json_object_set_new(result, "acknowledged", json_integer((json_int_t)sum.acked));
     json_object_set_new(result, "acknowledged_sum", json_integer(sum.acked_sum));

@@ -208,7 +208,8 @@ int fl_gen_write(FILE *fp, const fl_gen_opts_t *o, fl_gen_info_t *info, fl_err_t
 
   for (size_t s = 0; s < o->procs; s++) {
     proc[s] = (int)s;
-    heap_push(&heap, (ev_t){1000 + rng_below(&rng, 100000), seq++, EV_START, (uint32_t)s});
+    heap_push(&heap,
+              (ev_t){1000 + rng_below(&rng, 100000), seq++, EV_START, (uint32_t)s});
   }
   while (heap.n > 0) {
     ev_t e = heap_pop(&heap);
@@ -220,14 +221,17 @@ int fl_gen_write(FILE *fp, const fl_gen_opts_t *o, fl_gen_info_t *info, fl_err_t
       op->process = proc[slot];
       op->key = (uint32_t)rng_below(&rng, nkeys);
       double u = rng_unit(&rng);
-      op->f = u < o->read_rate ? G_READ : u < o->read_rate + o->cas_rate ? G_CAS : G_WRITE;
+      op->f = u < o->read_rate                 ? G_READ
+              : u < o->read_rate + o->cas_rate ? G_CAS
+                                               : G_WRITE;
       if (op->f == G_WRITE) {
         op->a = ++next_value[op->key];
       } else if (op->f == G_CAS) {
         /* Usually what the register holds now (it may change before the cas
          * takes effect), sometimes an older value. */
-        op->a = rng_unit(&rng) < 0.7 ? state[op->key]
-                                     : (int64_t)rng_below(&rng, (uint64_t)next_value[op->key] + 1);
+        op->a = rng_unit(&rng) < 0.7
+                    ? state[op->key]
+                    : (int64_t)rng_below(&rng, (uint64_t)next_value[op->key] + 1);
         op->b = ++next_value[op->key];
       }
       op->outcome = rng_unit(&rng) < o->info_rate ? OUT_INFO : OUT_OK;
@@ -239,7 +243,8 @@ int fl_gen_write(FILE *fp, const fl_gen_opts_t *o, fl_gen_info_t *info, fl_err_t
       lines[nlines++] = (uint32_t)nops << 1 | 1;
       if (op->outcome != OUT_INFO) {
         op->effect = 1;
-        heap_push(&heap, (ev_t){e.time + rng_below(&rng, lat + 1), seq++, EV_LIN, (uint32_t)nops});
+        heap_push(&heap, (ev_t){e.time + rng_below(&rng, lat + 1), seq++, EV_LIN,
+                                (uint32_t)nops});
       } else if (rng_unit(&rng) < 0.5) {
         op->effect = 1;
         heap_push(&heap, (ev_t){e.time + rng_below(&rng, 3 * lat + 1), seq++, EV_LIN,
@@ -269,8 +274,8 @@ int fl_gen_write(FILE *fp, const fl_gen_opts_t *o, fl_gen_info_t *info, fl_err_t
       lines[nlines++] = (uint32_t)e.who << 1;
       if (op->outcome == OUT_INFO)
         proc[slot] += (int)o->procs; /* Jepsen: a crashed process is replaced */
-      heap_push(&heap, (ev_t){op->complete_ns + rng_below(&rng, 200000), seq++, EV_START,
-                              slot});
+      heap_push(&heap,
+                (ev_t){op->complete_ns + rng_below(&rng, 200000), seq++, EV_START, slot});
     }
   }
 

@@ -33,10 +33,10 @@ typedef struct fl_gen_opts_s {
 void fl_gen_opts_default(fl_gen_opts_t *o);
 
 typedef struct fl_gen_info_s {
-  size_t lines;         /* lines written */
-  size_t corrupted_op;  /* index (invoke order) of the corrupted read */
-  size_t corrupted_line;/* the line of its completion */
-  int stale;            /* 1: a stale value, 0: a value never written */
+  size_t lines;          /* lines written */
+  size_t corrupted_op;   /* index (invoke order) of the corrupted read */
+  size_t corrupted_line; /* the line of its completion */
+  int stale;             /* 1: a stale value, 0: a value never written */
 } fl_gen_info_t;
 
 /* Writes a history to fp. info may be NULL. Returns 0, FL_EUSAGE for bad

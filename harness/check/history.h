@@ -71,16 +71,16 @@ typedef enum { FL_F_READ = 0, FL_F_WRITE, FL_F_CAS, FL_F_ADD, FL_F_OTHER } fl_fk
 
 /* One operation: an invoke paired with its completion. */
 typedef struct fl_op_s {
-  uint32_t index;         /* 0-based, in order of invocation */
+  uint32_t index; /* 0-based, in order of invocation */
   int process;
-  fl_outcome_t type;      /* FL_OP_INFO when it never completed */
+  fl_outcome_t type; /* FL_OP_INFO when it never completed */
   fl_fkind_t fk;
-  const char *f;          /* borrowed from the fl_ops_t */
-  const char *key;        /* borrowed, NULL when absent */
-  uint32_t key_id;        /* index into ops->keys, FL_NO_KEY when absent */
-  json_t *value;          /* the invoke's value, never NULL (json null) */
-  json_t *result;         /* the completion's value, never NULL (json null) */
-  const char *error;      /* borrowed, NULL when absent */
+  const char *f;     /* borrowed from the fl_ops_t */
+  const char *key;   /* borrowed, NULL when absent */
+  uint32_t key_id;   /* index into ops->keys, FL_NO_KEY when absent */
+  json_t *value;     /* the invoke's value, never NULL (json null) */
+  json_t *result;    /* the completion's value, never NULL (json null) */
+  const char *error; /* borrowed, NULL when absent */
   uint64_t invoke_ns;
   uint64_t complete_ns;   /* UINT64_MAX when it never completed */
   uint32_t invoke_pos;    /* 0-based position among all invoke/complete lines */
@@ -95,9 +95,9 @@ typedef struct fl_ops_s {
   size_t len;
   const char **keys; /* borrowed strings, in order of first use */
   size_t nkeys;
-  uint32_t events;   /* invoke and complete lines counted */
-  char *name;        /* the file name used in messages */
-  void *priv;        /* string pool */
+  uint32_t events; /* invoke and complete lines counted */
+  char *name;      /* the file name used in messages */
+  void *priv;      /* string pool */
 } fl_ops_t;
 
 /* Parses the history file at path into a new fl_ops_t (free with

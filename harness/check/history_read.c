@@ -124,7 +124,7 @@ typedef struct {
   json_t *value;
   const char *error; /* NULL when absent or null */
   size_t errlen;
-  char *error_text;  /* a non-string error as JSON text, owned */
+  char *error_text; /* a non-string error as JSON text, owned */
 } fields_t;
 
 /* Pairs an invoke with its completion, and checks that the history makes
@@ -133,7 +133,8 @@ static int record(parser_t *p, fields_t *fl, size_t line) {
   fl_ops_t *ops = p->ops;
   pool_t *pool = p->pool;
   if (fl->process < INT_MIN || fl->process > INT_MAX)
-    return PERR(p, line, "\"process\" %" JSON_INTEGER_FORMAT " is out of range", fl->process);
+    return PERR(p, line, "\"process\" %" JSON_INTEGER_FORMAT " is out of range",
+                fl->process);
   int proc = (int)fl->process;
   int invoke = strcmp(fl->type, "invoke") == 0;
   fl_outcome_t outcome = FL_OP_OK;
@@ -145,9 +146,10 @@ static int record(parser_t *p, fields_t *fl, size_t line) {
     else if (strcmp(fl->type, "info") == 0)
       outcome = FL_OP_INFO;
     else
-      return PERR(p, line,
-                  "\"type\" must be \"invoke\", \"ok\", \"fail\" or \"info\", not \"%.64s\"",
-                  fl->type);
+      return PERR(
+          p, line,
+          "\"type\" must be \"invoke\", \"ok\", \"fail\" or \"info\", not \"%.64s\"",
+          fl->type);
   }
   if (ops->events >= UINT32_MAX - 2)
     return PERR(p, line, "too many operations");
@@ -199,7 +201,8 @@ static int record(parser_t *p, fields_t *fl, size_t line) {
   fl_op_t *op = &ops->v[slot->op];
   if (op->f != f) /* both interned */
     return PERR(p, line,
-                "completion's f \"%.64s\" differs from its invoke's \"%s\" (line %" PRIu32 ")",
+                "completion's f \"%.64s\" differs from its invoke's \"%s\" (line %" PRIu32
+                ")",
                 f, op->f, op->invoke_line);
   if (fl->key != NULL && (op->key == NULL || strlen(op->key) != fl->keylen ||
                           memcmp(op->key, fl->key, fl->keylen) != 0))
@@ -315,7 +318,8 @@ typedef struct {
 } cur_t;
 
 static void ws(cur_t *c) {
-  while (c->s < c->end && (*c->s == ' ' || *c->s == '\t' || *c->s == '\r' || *c->s == '\n'))
+  while (c->s < c->end &&
+         (*c->s == ' ' || *c->s == '\t' || *c->s == '\r' || *c->s == '\n'))
     c->s++;
 }
 
@@ -429,9 +433,18 @@ static json_t *fast_value(cur_t *c) {
   return NULL;
 }
 
-enum { F_PROCESS = 1, F_TYPE = 2, F_F = 4, F_KEY = 8, F_VALUE = 16, F_TIME = 32, F_ERROR = 64 };
+enum {
+  F_PROCESS = 1,
+  F_TYPE = 2,
+  F_F = 4,
+  F_KEY = 8,
+  F_VALUE = 16,
+  F_TIME = 32,
+  F_ERROR = 64
+};
 
-#define IS(name, n, lit) ((size_t)(n) == sizeof(lit) - 1 && memcmp((name), lit, (size_t)(n)) == 0)
+#define IS(name, n, lit)                                                                 \
+  ((size_t)(n) == sizeof(lit) - 1 && memcmp((name), lit, (size_t)(n)) == 0)
 
 /* Reads one field's value into fl; returns its bit, or 0 to give up. */
 static unsigned fast_field(cur_t *c, const char *name, long n, fields_t *fl) {
@@ -520,8 +533,10 @@ static int fast_parse(const char *line, size_t len, fields_t *fl) {
     ws(&c);
     if (seen & (F_VALUE | F_KEY | F_ERROR | F_F)) {
       /* A repeated field would overwrite a pointer: let jansson refuse it. */
-      if ((IS(name, n, "value") && (seen & F_VALUE)) || (IS(name, n, "key") && (seen & F_KEY)) ||
-          (IS(name, n, "error") && (seen & F_ERROR)) || (IS(name, n, "f") && (seen & F_F)))
+      if ((IS(name, n, "value") && (seen & F_VALUE)) ||
+          (IS(name, n, "key") && (seen & F_KEY)) ||
+          (IS(name, n, "error") && (seen & F_ERROR)) ||
+          (IS(name, n, "f") && (seen & F_F)))
         goto bad;
     }
     unsigned bit = fast_field(&c, name, n, fl);
@@ -682,12 +697,13 @@ json_t *fl_op_to_json(const fl_op_t *op) {
     json_object_set_new(o, "key", json_string(op->key));
   json_object_set(o, "value", op->fk == FL_F_READ ? op->result : op->value);
   json_object_set_new(o, "invoke_ns", json_integer((json_int_t)op->invoke_ns));
-  json_object_set_new(o, "complete_ns", op->complete_line != 0
-                                            ? json_integer((json_int_t)op->complete_ns)
-                                            : json_null());
+  json_object_set_new(o, "complete_ns",
+                      op->complete_line != 0 ? json_integer((json_int_t)op->complete_ns)
+                                             : json_null());
   json_object_set_new(o, "invoke_line", json_integer(op->invoke_line));
   json_object_set_new(o, "complete_line",
-                      op->complete_line != 0 ? json_integer(op->complete_line) : json_null());
+                      op->complete_line != 0 ? json_integer(op->complete_line)
+                                             : json_null());
   if (op->error != NULL)
     json_object_set_new(o, "error", json_string(op->error));
   return o;

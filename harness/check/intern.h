@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 typedef struct fl_intern_s {
-  char **strs;     /* id -> NUL-terminated copy, owned */
+  char **strs; /* id -> NUL-terminated copy, owned */
   size_t *lens;
   size_t n, cap;
   uint32_t *slots; /* open addressing: id + 1, 0 = empty */

@@ -45,16 +45,28 @@ typedef struct fl_check_opts_s {
  *    when false:   "invalid_keys": [...], "anomaly": {...}    (see below)
  *    when unknown: "reason": "...", "unknown_keys": [...]}
  *
- * anomaly: {"key": "x" | null, "op": OP, "message": "...",
- *           "possible_values": [...], "concurrent": [OP...], "before": [OP...],
- *           "linearized_prefix": n, "prefix_end_line": L}
- * where OP is fl_op_to_json's object. The history up to prefix_end_line
- * (restricted to the key) cannot be linearized, and without that line it can:
- * op is the operation that no linearization of what precedes it admits,
- * possible_values what the register could hold when op had to take effect,
- * concurrent the operations overlapping op, before the last writes that
- * completed before op was invoked, linearized_prefix the number of
- * operations the longest partial linearization held.
+ * checked_ops counts the ops the search considered, dropped_info the info
+ * ops it could drop, configurations the (linearized set, state) pairs it
+ * explored, over all keys.
+ *
+ * anomaly (for the key whose shortest non-linearizable prefix ends first):
+ *   {"key": "x" | null, "op": OP, "message": "...",
+ *    "possible_values": [...], "possible_values_complete": bool,
+ *    "written_by": OP, "overwritten_by": OP,         (stale reads only)
+ *    "concurrent": [OP...], "concurrent_omitted": n, "before": [OP...],
+ *    "linearized_prefix": n, "prefix_end_line": L, "prefix_exact": bool,
+ *    "ended_by": OP}                 (when a failed write ends the prefix)
+ * where OP is fl_op_to_json's object. The key's history up to line
+ * prefix_end_line cannot be linearized and without that line it can (when
+ * prefix_exact; else the budget ran out first and it is an upper bound). op
+ * is the operation no linearization of what precedes admits (a read or a
+ * cas); possible_values what the register could hold when op had to take
+ * effect (a sample when possible_values_complete is false); concurrent the
+ * operations overlapping op (at most 32); before the last writes that
+ * completed before op began; linearized_prefix the length of the longest
+ * partial linearization found there. A stale read names the write it read
+ * (written_by) and the acknowledged write that overwrote it before the read
+ * began (overwritten_by).
  *
  * "unknown" is never a guess: the budget ran out (or cancel was set) before
  * every key was decided and none was found invalid. Returns FL_EPARSE with

@@ -54,9 +54,9 @@ int fl_check_phases(const fl_ops_t *ops, const fl_phase_t *phases, size_t n, jso
     json_t *o = json_object();
     json_object_set_new(o, "name", json_string(ph->name != NULL ? ph->name : ""));
     json_object_set_new(o, "start_s", json_real((double)ph->start_ns / 1e9));
-    json_object_set_new(o, "end_s", ph->end_ns == UINT64_MAX
-                                        ? json_null()
-                                        : json_real((double)ph->end_ns / 1e9));
+    json_object_set_new(o, "end_s",
+                        ph->end_ns == UINT64_MAX ? json_null()
+                                                 : json_real((double)ph->end_ns / 1e9));
     json_object_set_new(o, "ok", json_integer((json_int_t)ok));
     json_object_set_new(o, "fail", json_integer((json_int_t)fail));
     json_object_set_new(o, "info", json_integer((json_int_t)info));
@@ -74,10 +74,10 @@ int fl_check_phases(const fl_ops_t *ops, const fl_phase_t *phases, size_t n, jso
       json_object_set_new(o, "latency_ms", json_null());
     }
     uint64_t end = ph->end_ns == UINT64_MAX ? last : ph->end_ns;
-    json_object_set_new(o, "ok_per_s", end > ph->start_ns
-                                           ? json_real((double)ok * 1e9 /
-                                                       (double)(end - ph->start_ns))
-                                           : json_null());
+    json_object_set_new(o, "ok_per_s",
+                        end > ph->start_ns
+                            ? json_real((double)ok * 1e9 / (double)(end - ph->start_ns))
+                            : json_null());
     json_array_append_new(list, o);
   }
   fl_free(lat);

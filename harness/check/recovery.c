@@ -20,7 +20,8 @@ int fl_check_recovery(const fl_ops_t *ops, uint64_t heal_ns, size_t run, double 
                       json_t **out, fl_err_t *err) {
   *out = NULL;
   if (run == 0)
-    return fl_err_set(err, FL_EUSAGE, "recovery: the run of successes must be at least 1");
+    return fl_err_set(err, FL_EUSAGE,
+                      "recovery: the run of successes must be at least 1");
 
   /* The completions at or after the heal, in history order. */
   done_t *d = fl_malloc((ops->len + 1) * sizeof(*d));

@@ -41,8 +41,10 @@ static void set_counts(json_t *o, const totals_t *t) {
   json_object_set_new(o, "lost_count", json_integer((json_int_t)t->lost));
   json_object_set_new(o, "unexpected_count", json_integer((json_int_t)t->unexpected));
   json_object_set_new(o, "duplicates_count", json_integer((json_int_t)t->duplicates));
-  json_object_set_new(o, "indeterminate_seen_count", json_integer((json_int_t)t->info_seen));
-  json_object_set_new(o, "indeterminate_lost_count", json_integer((json_int_t)t->info_lost));
+  json_object_set_new(o, "indeterminate_seen_count",
+                      json_integer((json_int_t)t->info_seen));
+  json_object_set_new(o, "indeterminate_lost_count",
+                      json_integer((json_int_t)t->info_lost));
   json_object_set_new(o, "concurrent_missing_count",
                       json_integer((json_int_t)t->concurrent_missing));
 }
@@ -83,8 +85,9 @@ static void set_message(json_t *o, const totals_t *t, const json_t *lost,
   } else {
     if (t->lost > 0 && lost != NULL) {
       sample(lost, t->lost, s, sizeof(s));
-      used += (size_t)snprintf(msg + used, sizeof(msg) - used, "%zu acknowledged %s lost (%s)",
-                               t->lost, plural(t->lost, "add", "adds"), s);
+      used += (size_t)snprintf(msg + used, sizeof(msg) - used,
+                               "%zu acknowledged %s lost (%s)", t->lost,
+                               plural(t->lost, "add", "adds"), s);
     } else if (t->lost > 0) {
       used += (size_t)snprintf(msg + used, sizeof(msg) - used, "%zu acknowledged %s lost",
                                t->lost, plural(t->lost, "add", "adds"));
@@ -92,18 +95,18 @@ static void set_message(json_t *o, const totals_t *t, const json_t *lost,
     if (t->unexpected > 0 && used < sizeof(msg)) {
       if (unexpected != NULL)
         sample(unexpected, t->unexpected, s, sizeof(s));
-      used += (size_t)snprintf(msg + used, sizeof(msg) - used, "%s%zu unexpected %s%s%s%s",
-                               used ? "; " : "", t->unexpected,
-                               plural(t->unexpected, "element", "elements"),
-                               unexpected ? " (" : "", unexpected ? s : "",
-                               unexpected ? ")" : "");
+      used += (size_t)snprintf(
+          msg + used, sizeof(msg) - used, "%s%zu unexpected %s%s%s%s", used ? "; " : "",
+          t->unexpected, plural(t->unexpected, "element", "elements"),
+          unexpected ? " (" : "", unexpected ? s : "", unexpected ? ")" : "");
     }
     if (t->duplicates > 0 && used < sizeof(msg)) {
       if (dups != NULL)
         sample(dups, t->duplicates, s, sizeof(s));
       snprintf(msg + used, sizeof(msg) - used, "%s%zu %s read more than once%s%s%s",
-               used ? "; " : "", t->duplicates, plural(t->duplicates, "element", "elements"),
-               dups ? " (" : "", dups ? s : "", dups ? ")" : "");
+               used ? "; " : "", t->duplicates,
+               plural(t->duplicates, "element", "elements"), dups ? " (" : "",
+               dups ? s : "", dups ? ")" : "");
     }
   }
   json_object_set_new(o, "message", json_string(msg));
@@ -128,8 +131,8 @@ static int check_one(const fl_ops_t *ops, const uint32_t *idx, size_t n, json_t 
     if (op->fk == FL_F_READ && op->type == FL_OP_OK) {
       if (!json_is_array(op->result))
         return fl_err_set(err, FL_EPARSE,
-                          "%s:%" PRIu32 ": a set read's value must be an array", ops->name,
-                          op->complete_line);
+                          "%s:%" PRIu32 ": a set read's value must be an array",
+                          ops->name, op->complete_line);
       if (final == NULL || op->complete_pos > final->complete_pos)
         final = op;
     }
@@ -154,7 +157,9 @@ static int check_one(const fl_ops_t *ops, const uint32_t *idx, size_t n, json_t 
       continue;
     elem_t *e = &el[fl_intern_json(&tab, op->value)];
     e->v = op->value;
-    uint8_t seen = op->type == FL_OP_OK ? SEEN_OK : op->type == FL_OP_INFO ? SEEN_INFO : SEEN_FAIL;
+    uint8_t seen = op->type == FL_OP_OK     ? SEEN_OK
+                   : op->type == FL_OP_INFO ? SEEN_INFO
+                                            : SEEN_FAIL;
     if (seen > e->best)
       e->best = seen;
     if (op->type == FL_OP_OK && final != NULL && op->complete_pos < final->invoke_pos)
@@ -199,8 +204,7 @@ static int check_one(const fl_ops_t *ops, const uint32_t *idx, size_t n, json_t 
         list_add(lost, &k.lost, e->v);
         if (json_array_size(lost_adds) < MAX_LISTED_OPS)
           json_array_append_new(lost_adds, fl_op_to_json(e->ack));
-      }
-      else if (final != NULL)
+      } else if (final != NULL)
         k.concurrent_missing++;
     } else if (seen) {
       list_add(info_seen, &k.info_seen, e->v);
@@ -219,7 +223,8 @@ static int check_one(const fl_ops_t *ops, const uint32_t *idx, size_t n, json_t 
   json_object_set_new(o, "unexpected", unexpected);
   json_object_set_new(o, "duplicates", dups);
   json_object_set_new(o, "indeterminate_seen", info_seen);
-  json_object_set_new(o, "final_read", final != NULL ? fl_op_to_json(final) : json_null());
+  json_object_set_new(o, "final_read",
+                      final != NULL ? fl_op_to_json(final) : json_null());
   *out = o;
   fl_free(el);
   fl_intern_free(&tab);

@@ -57,7 +57,8 @@ int fl_stale_find(const fl_ops_t *ops, const uint32_t *idx, size_t n, const uint
         over[no++] = (item_t){op->complete_pos, op->invoke_pos, cpos, v, op->index};
     }
     if (ok && (op->fk == FL_F_READ || op->fk == FL_F_CAS))
-      need[nn++] = (item_t){op->invoke_pos, op->invoke_pos, cpos, va[op->index], op->index};
+      need[nn++] =
+          (item_t){op->invoke_pos, op->invoke_pos, cpos, va[op->index], op->index};
   }
   qsort(over, no, sizeof(*over), by_key);
   qsort(prod, np, sizeof(*prod), by_key);
@@ -93,8 +94,7 @@ int fl_stale_find(const fl_ops_t *ops, const uint32_t *idx, size_t n, const uint
     size_t lo = 0, hi = np;
     while (lo < hi) {
       size_t mid = (lo + hi) / 2;
-      if (prod[mid].val < r->val ||
-          (prod[mid].val == r->val && prod[mid].ipos < r->cpos))
+      if (prod[mid].val < r->val || (prod[mid].val == r->val && prod[mid].ipos < r->cpos))
         lo = mid + 1;
       else
         hi = mid;
