@@ -96,10 +96,11 @@ done
 echo
 echo "search_ms: the search alone (elapsed_s); total_ms: the whole \`faultline check\`"
 echo "(process start, parsing, search, output); us/op and ms/key from search_ms."
-echo "Memory: per key, about 48 bytes per explored configuration (a slot in a memo"
-echo "table kept at most half full) plus 8 * (2 + W) bytes of arena, W being the words"
-echo "of the linearized-set window (about one per 64 ops in flight); configurations"
-echo "are close to the op count for valid histories. Capped at 1 GiB (then: unknown)."
+echo "Memory, per key searched: a memo table of 24 B x max(4 (m + 1), 2 C) slots"
+echo "(rounded up to a power of two; m ops, C configurations explored, about m for"
+echo "a valid history) + an arena of 8 B x (2 + W) per configuration (W: words of"
+echo "the linearized-set window, about one per 64 ops in flight) + ~40 B per op;"
+echo "the memo is capped at 1 GiB (then: unknown). The parsed history: ~250 B per op."
 echo
 if [ -n "${target1:-}" ]; then
   verdict=$([ "$target1" -lt 100 ] && echo met || echo MISSED)
