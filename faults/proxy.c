@@ -375,6 +375,9 @@ void fl_proxy_heal(fl_proxy_t *p) {
     return;
   p->partition = 0;
   timeline_end(p, &p->fault_partition);
+  for (fl_conn_t *c = p->conns; c != NULL; c = c->next)
+    if (c->state == FL_CONN_HELD)
+      fl_conn_proceed(c);
   pump_all(p);
 }
 

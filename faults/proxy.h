@@ -102,8 +102,10 @@ int fl_proxy_enabled(const fl_proxy_t *p);
  * added to those already cut: connections stay open and nothing passes. The
  * proxy stops reading the cut side, so the sender sees back-pressure and
  * nothing is buffered without bound; bytes held when the cut began are held,
- * not dropped. fl_proxy_heal undoes every cut; the held bytes then flow in
- * order, as TCP delivers after a real partition heals. */
+ * not dropped. A connection accepted during a cut is not passed to the
+ * upstream until the heal (a cut drops handshakes too). fl_proxy_heal undoes
+ * every cut; the held bytes then flow in order, as TCP delivers after a real
+ * partition heals. */
 void fl_proxy_partition(fl_proxy_t *p, int directions);
 void fl_proxy_heal(fl_proxy_t *p);
 /* The directions cut now (0 when healed). */

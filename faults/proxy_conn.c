@@ -283,6 +283,17 @@ void fl_conn_start(fl_proxy_t *p, int fd) {
   for (fl_toxic_t *t = p->toxics; t != NULL; t = t->next)
     fl_link_add_stage(&c->link[t->stream == FL_UPSTREAM ? FL_LINK_UP : FL_LINK_DOWN], t, now);
 
+  /* A partition cuts the handshake too: the upstream learns of the
+   * connection only after the heal. */
+  if (p->partition) {
+    c->state = FL_CONN_HELD;
+    return;
+  }
+  fl_conn_proceed(c);
+}
+
+void fl_conn_proceed(fl_conn_t *c) {
+  fl_proxy_t *p = c->proxy;
   if (p->up_numeric) {
     conn_connect(c, (const struct sockaddr *)&p->up_addr);
     return;

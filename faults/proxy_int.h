@@ -35,7 +35,8 @@ enum { FL_SIDE_CLIENT = 0, FL_SIDE_SERVER = 1 };
 enum { FL_LINK_UP = 0, FL_LINK_DOWN = 1 };
 
 enum {
-  FL_CONN_RESOLVING = 1, /* looking up the upstream's name */
+  FL_CONN_HELD = 1,      /* came during a partition: the upstream waits for heal */
+  FL_CONN_RESOLVING,     /* looking up the upstream's name */
   FL_CONN_CONNECTING,    /* connect(2) in progress */
   FL_CONN_OPEN,
   FL_CONN_CLOSING /* handles closing; freed in the last close callback */
@@ -125,6 +126,8 @@ struct fl_proxy_s {
 /* proxy_conn.c */
 /* Takes fd (accepted, non-blocking): proxies it to the upstream. */
 void fl_conn_start(fl_proxy_t *p, int fd);
+/* A connection held by a partition goes on to its upstream. */
+void fl_conn_proceed(fl_conn_t *c);
 /* Closes c: FL_END_CLOSE with a FIN to both peers, or reset != 0 with RST. */
 void fl_conn_close(fl_conn_t *c, int reset);
 /* Recomputes what c's polls wait for and when its timer fires. */

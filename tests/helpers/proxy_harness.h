@@ -129,6 +129,7 @@ static inline int pt_listen(int *port) {
   struct sockaddr_in a;
   socklen_t len = sizeof(a);
   int one = 1;
+  *port = 0;
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   memset(&a, 0, sizeof(a));

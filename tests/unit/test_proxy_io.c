@@ -480,12 +480,23 @@ static void test_partition_heal(void **state) {
   assert_int_equal(pt_recv(c, buf, sizeof(buf), 10), -ETIMEDOUT);
   /* The cut side is not read: back-pressure, not buffering. */
   assert_true(stats(fx).bytes_read_upstream == read_before);
+  /* A connection made during the cut does not reach the server. */
+  int c2 = pt_connect(fl_proxy_listen(fx->proxy));
+  assert_true(c2 >= 0);
+  assert_int_equal(pt_send_all(c2, "new", 3), 0);
+  assert_int_equal(pt_accept(fx->lfd, 300), -1);
   pt_call(&fx->pt, do_heal, fx);
   assert_int_equal(pt_recv_all(s, buf, 6, 2000), 6);
   assert_memory_equal(buf, "during", 6);
   assert_int_equal(pt_recv_all(c, buf, 4, 2000), 4);
   assert_memory_equal(buf, "back", 4);
   check_stream(c, s, 1 << 20, 13, 5000);
+  int s2 = pt_accept(fx->lfd, 2000);
+  assert_true(s2 >= 0);
+  assert_int_equal(pt_recv_all(s2, buf, 3, 2000), 3);
+  assert_memory_equal(buf, "new", 3);
+  close(c2);
+  close(s2);
   close(c);
   close(s);
   wait_idle(fx, 2000);
