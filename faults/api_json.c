@@ -36,6 +36,27 @@ json_t *api_parse(const char *body, size_t len, char *err, size_t errsize) {
   json_t *v = json_loadb(body, len, JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK, &e);
   if (v != NULL)
     return v;
+  if (body[i] == 't' || body[i] == 'f' || body[i] == 'n') {
+    /* Go's scanner names the first wrong letter of a literal. */
+    const char *lit = body[i] == 't' ? "true" : body[i] == 'f' ? "false" : "null";
+    size_t k = 1;
+    while (lit[k] != '\0' && i + k < len && body[i + k] == lit[k])
+      k++;
+    if (lit[k] != '\0' && i + k >= len) {
+      snprintf(err, errsize, "unexpected EOF");
+      return NULL;
+    }
+    if (lit[k] != '\0') {
+      unsigned char c = (unsigned char)body[i + k];
+      if (c >= 0x20 && c < 0x7f && c != '\'')
+        snprintf(err, errsize, "invalid character '%c' in literal %s (expecting '%c')", c, lit,
+                 lit[k]);
+      else
+        snprintf(err, errsize, "invalid character '\\x%02x' in literal %s (expecting '%c')",
+                 c, lit, lit[k]);
+      return NULL;
+    }
+  }
   if (strchr("{[\"-0123456789tfn", body[i]) == NULL || body[i] == '\0') {
     unsigned char c = (unsigned char)body[i];
     if (c >= 0x20 && c < 0x7f && c != '\'')
