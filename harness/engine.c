@@ -310,6 +310,7 @@ void fl_scenario_finish(fl_scenario_t *sc, const char *error, int fail_not_error
     return;
   sc->finished = 1;
   uv_timer_stop(&sc->status);
+  uv_timer_stop(&sc->flush);
   fl_progress_status_clear();
   /* The run loop polls in UV_RUN_ONCE steps and checks `finished` between
    * them; uv_stop makes the current step return instead of blocking. */
@@ -504,6 +505,13 @@ typedef struct {
   uv_loop_t *loop;
 } closing_t;
 
+/* history.jsonl is buffered; a flush every 200 ms bounds what a killed run
+ * can lose. */
+static void on_flush(uv_timer_t *t) {
+  fl_scenario_t *sc = fl_container_of(t, fl_scenario_t, flush);
+  fl_history_flush(sc->history);
+}
+
 /* The live status line: elapsed, throughput, active faults. */
 static void on_status(uv_timer_t *t) {
   fl_scenario_t *sc = fl_container_of(t, fl_scenario_t, status);
@@ -647,6 +655,8 @@ static int run_scenario(fl_engine_t *e, const decl_t *d, int nscen, const char *
       lua_pop(L, 3);
       uv_timer_init(&e->loop, &sc->limit);
       uv_timer_start(&sc->limit, on_limit, (uint64_t)(sc->timeout_s * 1000), 0);
+      uv_timer_init(&e->loop, &sc->flush);
+      uv_timer_start(&sc->flush, on_flush, 200, 200);
       uv_timer_init(&e->loop, &sc->status);
       if (fl_progress_live(o->quiet))
         uv_timer_start(&sc->status, on_status, 500, 500);
@@ -690,6 +700,7 @@ static int run_scenario(fl_engine_t *e, const decl_t *d, int nscen, const char *
   if (sc->main != NULL) {
     uv_close((uv_handle_t *)&sc->limit, noop_close);
     uv_close((uv_handle_t *)&sc->status, noop_close);
+    uv_close((uv_handle_t *)&sc->flush, noop_close);
   }
   uv_run(&e->loop, UV_RUN_NOWAIT);
   if (sc->L != NULL)

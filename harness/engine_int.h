@@ -67,6 +67,7 @@ struct fl_scenario_s {
   describer_t *services;
   uv_timer_t limit;
   uv_timer_t status;    /* the live status line, on a terminal */
+  uv_timer_t flush;     /* history.jsonl to disk */
   json_int_t last_ops;  /* completions at the last status tick */
   const char *phase;
   uint64_t rng[4];      /* xoshiro256** state for fl.random */

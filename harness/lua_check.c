@@ -7,6 +7,7 @@
  *   kind "phases":   {path=, phases={{name=, start_ns=, end_ns=}...}}
  */
 #include <lauxlib.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -18,6 +19,7 @@ enum { KIND_MODEL, KIND_RECOVERY, KIND_PHASES };
 
 typedef struct {
   uv_work_t req;
+  atomic_int cancel; /* set from the loop: the search stops, "unknown" */
   fl_task_t *task;
   int canceled;
   int kind;
@@ -47,15 +49,14 @@ static void work_free(work_t *w) {
 /* On the worker thread: no loop, no Lua. */
 static void do_work(uv_work_t *req) {
   work_t *w = req->data;
-  if (w->kind == KIND_MODEL) {
-    w->rc = fl_check_file(w->path, w->model, w->timeout_s, &w->result, &w->err);
-    return;
-  }
   fl_ops_t *ops = NULL;
   w->rc = fl_history_read(&ops, w->path, &w->err);
   if (w->rc < 0)
     return;
-  if (w->kind == KIND_RECOVERY)
+  if (w->kind == KIND_MODEL) {
+    fl_check_opts_t o = {.timeout_s = w->timeout_s, .cancel = &w->cancel};
+    w->rc = fl_check_ops(ops, w->model, &o, &w->result, &w->err);
+  } else if (w->kind == KIND_RECOVERY)
     w->rc = fl_check_recovery(ops, w->heal_ns, w->run, w->limit_s, &w->result, &w->err);
   else
     w->rc = fl_check_phases(ops, w->phases, w->nphases, &w->result, &w->err);
@@ -85,9 +86,10 @@ static void after_work(uv_work_t *req, int status) {
 
 static void work_cancel(void *data) {
   work_t *w = data;
-  /* A search cannot be stopped midway: its result is dropped when it ends.
+  /* The search stops at its next budget check; its result is dropped.
    * (uv_cancel succeeds only while it is still queued; after_work runs
    * either way, with UV_ECANCELED or not, and frees it.) */
+  atomic_store(&w->cancel, 1);
   uv_cancel((uv_req_t *)&w->req);
   w->canceled = 1;
 }
