@@ -434,6 +434,41 @@ static void test_latency_round_trip(void **state) {
   wait_idle(fx, 2000);
 }
 
+static void do_update(void *arg) {
+  fx_t *fx = arg;
+  json_t *spec = json_loads(fx->arg, 0, NULL);
+  fx->rc = fl_proxy_update_toxic(fx->proxy, "lat", spec, &fx->err);
+  json_decref(spec);
+}
+
+/* Adding, updating and removing a toxic change a connection already open. */
+static void test_toxic_changes_open_connection(void **state) {
+  fx_t *fx = *state;
+  int c, s;
+  pair(fx, &c, &s);
+  double base = median_rtt(c, s, 3);
+  add_toxic(fx, "{\"name\":\"lat\",\"type\":\"latency\",\"attributes\":{\"latency\":50}}");
+  double with = median_rtt(c, s, 3);
+  assert_true(with - base >= 48 && with - base < 80);
+  fx->arg = "{\"attributes\":{\"latency\":120}}";
+  pt_call(&fx->pt, do_update, fx);
+  assert_int_equal(fx->rc, 0);
+  with = median_rtt(c, s, 3);
+  assert_true(with - base >= 118 && with - base < 150);
+  /* toxicity 0: this connection draws again and no longer gets it. */
+  fx->arg = "{\"toxicity\":0}";
+  pt_call(&fx->pt, do_update, fx);
+  assert_true(median_rtt(c, s, 3) < 20);
+  fx->arg = "{\"toxicity\":1}";
+  pt_call(&fx->pt, do_update, fx);
+  assert_true(median_rtt(c, s, 3) >= 118);
+  remove_toxic(fx, "lat");
+  assert_true(median_rtt(c, s, 3) < 20);
+  close(c);
+  close(s);
+  wait_idle(fx, 2000);
+}
+
 /* A long latency holds a bounded amount: past it the proxy stops reading
  * and the sender sees back-pressure, however much it tries to send. */
 static void test_latency_memory_bound(void **state) {
@@ -617,6 +652,7 @@ int main(void) {
       BOTH_MODES(test_toxics_change_while_flowing),
       cmocka_unit_test_setup_teardown(test_latency_round_trip, setup_splice, teardown),
       cmocka_unit_test_setup_teardown(test_latency_memory_bound, setup_splice, teardown),
+      BOTH_MODES(test_toxic_changes_open_connection),
       BOTH_MODES(test_partition_heal),
       cmocka_unit_test_setup_teardown(test_disable_enable, setup_splice, teardown),
       BOTH_MODES(test_peer_reset),
