@@ -1,0 +1,178 @@
+-- Small helpers the scenario packs share: files under the run directory,
+-- histories split by key, latency percentiles per time window, and expected
+-- findings recorded as checks.
+--
+--   local util = require("faultline.lib.util")
+--   util.mkdir(fl.info().dir .. "/data/x")
+--   local orders = util.history_of_key("orders")        -- a history file of one key
+--   fl.check.availability{ history = orders, min = 0.99 }
+local fl = require("faultline")
+
+local M = {}
+
+local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+--- mkdir -p (setup only: it runs a short command).
+function M.mkdir(dir)
+  local ok = os.execute("mkdir -p " .. quote(dir))
+  if not ok then error("cannot create directory " .. dir, 2) end
+  return dir
+end
+
+function M.write_file(path, text)
+  local f, err = io.open(path, "w")
+  if not f then error("cannot write " .. path .. ": " .. tostring(err), 2) end
+  f:write(text)
+  f:close()
+  return path
+end
+
+function M.exists(path)
+  local f = io.open(path, "r")
+  if f then f:close() return true end
+  return false
+end
+
+--- The directory of the Lua file `level` frames up (1 = the caller of this
+--- function), absolute.
+function M.dir_of_caller(level)
+  local src = debug.getinfo((level or 1) + 1, "S").source
+  local path = src:match("^@(.*)$") or "."
+  local dir = path:match("^(.*)/[^/]*$") or "."
+  if dir:sub(1, 1) ~= "/" then dir = (os.getenv("PWD") or ".") .. "/" .. dir end
+  return dir
+end
+
+---------------------------------------------------------------------------
+-- Histories
+
+local function run_dir() return fl.info().dir end
+
+--- Writes the operations of the run's history whose key is `key` (or for
+--- which pred(line_table) is true) to <run dir>/history-<name>.jsonl and
+--- returns that path, for fl.check.* {history = path}. The run's history
+--- holds every workload's operations; checks given this file see only one.
+function M.history_of_key(key, name)
+  local src = fl.history.path()                 -- flushes what was recorded
+  local pred = type(key) == "function" and key or function(op) return op.key == key end
+  local out_path = string.format("%s/history-%s.jsonl", run_dir(), name or tostring(key))
+  local out = assert(io.open(out_path, "w"))
+  for line in io.lines(src) do
+    local op = fl.json.decode(line)
+    if op and pred(op) then out:write(line, "\n") end
+  end
+  out:close()
+  return out_path
+end
+
+--- The operations of a history file, each {process=, f=, key=, value=,
+--- type="ok"|"fail"|"info", invoke_s=, complete_s=, latency_s=, error=},
+--- in invocation order. Operations never completed have no type.
+function M.operations(path)
+  local open, ops = {}, {}
+  for line in io.lines(path or fl.history.path()) do
+    local e = fl.json.decode(line)
+    if e then
+      if e.type == "invoke" then
+        local op = { process = e.process, f = e.f, key = e.key, value = e.value,
+          invoke_s = e.time / 1e9 }
+        open[e.process] = op
+        ops[#ops + 1] = op
+      else
+        local op = open[e.process]
+        if op then
+          op.type, op.complete_s, op.error = e.type, e.time / 1e9, e.error
+          op.latency_s = op.complete_s - op.invoke_s
+          if e.value ~= nil then op.value = e.value end
+          open[e.process] = nil
+        end
+      end
+    end
+  end
+  return ops
+end
+
+--- Nearest-rank percentile (p in 0..1) of a list of numbers; nil if empty.
+function M.percentile(list, p)
+  if #list == 0 then return nil end
+  local s = {}
+  for i, v in ipairs(list) do s[i] = v end
+  table.sort(s)
+  local rank = math.max(1, math.min(#s, math.ceil(p * #s)))
+  return s[rank]
+end
+
+--- Latencies (seconds) of the operations invoked in [from, to) seconds that
+--- pass filter(op) (default: ok operations).
+function M.latencies(ops, from, to, filter)
+  filter = filter or function(op) return op.type == "ok" end
+  local out = {}
+  for _, op in ipairs(ops) do
+    if op.latency_s and op.invoke_s >= from and op.invoke_s < (to or math.huge) and filter(op) then
+      out[#out + 1] = op.latency_s
+    end
+  end
+  return out
+end
+
+--- The recorded faults of a kind (fl.check's view: {kind, start_s, end_s, ...}).
+function M.faults(kind)
+  local out = {}
+  for _, f in ipairs(require("faultline.core").faults()) do
+    if kind == nil or f.kind == kind then out[#out + 1] = f end
+  end
+  return out
+end
+
+---------------------------------------------------------------------------
+-- Expected findings
+
+--- util.finding{name=, found=bool, message=, figures={count = n, ...}}
+--- Records a check for an anomaly the scenario exists to show: it passes
+--- when the anomaly was found (message says what, figures give the counts
+--- in report.json) and fails when it was not. Like fl.check.set{expect_loss}.
+function M.finding(opts)
+  opts = fl._check_opts(opts, "util.finding",
+    { name = true, found = true, message = true, figures = true, evidence = true })
+  local c = { name = opts.name or "expected finding", kind = "finding",
+    expected_finding = true, evidence = opts.evidence }
+  for k, v in pairs(opts.figures or {}) do c[k] = v end
+  if opts.found then
+    c.status = "pass"
+    c.message = "expected finding: " .. (opts.message or "found")
+  else
+    c.status = "fail"
+    c.message = "expected to find it, found none: " .. (opts.message or "")
+  end
+  require("faultline.core").record_check(c)
+  return opts.found
+end
+
+--- util.within{name=, value=, limit=, unit="s", message=}: a figure checked
+--- against a limit (value <= limit), recorded as a check with both numbers.
+function M.within(opts)
+  opts = fl._check_opts(opts, "util.within",
+    { name = true, value = true, limit = true, unit = true, message = true })
+  local unit = opts.unit or "s"
+  local ok = opts.value ~= nil and opts.value <= opts.limit
+  local fmt = unit == "ms" and "%.1f" or "%.3f"
+  local msg = string.format("%s" .. fmt .. " %s (limit " .. fmt .. " %s)",
+    opts.message and (opts.message .. ": ") or "",
+    opts.value or -1, unit, opts.limit, unit)
+  if opts.value == nil then msg = (opts.message or opts.name) .. ": no measurement" end
+  require("faultline.core").record_check({ name = opts.name, kind = "measure",
+    status = ok and "pass" or "fail", message = msg, value = opts.value, limit = opts.limit,
+    unit = unit })
+  return ok
+end
+
+--- util.check(name, ok, message): a plain assertion recorded as a check
+--- whose message is kept whether it passes or fails (fl.expect.that keeps it
+--- only on failure). Does not stop the scenario.
+function M.check(name, ok, message)
+  require("faultline.core").record_check({ name = name, kind = "assert",
+    status = ok and "pass" or "fail", message = message })
+  return ok
+end
+
+return M
