@@ -360,8 +360,9 @@ static void udp_create(fl_api_t *api, const fl_http_req_t *req, fl_http_res_t *r
   } else if (api_list_find(&api->udp, name) != NULL) {
     api_error(res, 409, "proxy already exists");
   } else {
-    int rc = fl_udp_proxy_new(&u, api->loop, name, listen[0] ? listen : "127.0.0.1:0",
-                              upstream, &e);
+    if (api->listen_override != NULL || listen[0] == '\0')
+      listen = api->listen_override ? api->listen_override : "127.0.0.1:0";
+    int rc = fl_udp_proxy_new(&u, api->loop, name, listen, upstream, &e);
     if (rc != 0) {
       api_error(res, rc == FL_ECONFIG ? 400 : 500, "%s", e.msg);
       goto out;

@@ -44,6 +44,7 @@ struct fl_api_s {
   api_list_t udp; /* api_udp_t */
   uint64_t seed;
   int seed_given;
+  const char *listen_override;
   uint64_t requests;
   uint32_t xid_counter;
   uint32_t xid_machine;
@@ -133,7 +134,7 @@ void api_udp_free(fl_api_t *api, api_udp_t *au);
 
 /* Enables a proxy as Toxiproxy's Start does: 0, or the HTTP status of the
  * error (500, with Go's wording in err). */
-int api_proxy_start(api_proxy_t *ap, char *err, size_t errsize);
+int api_proxy_start(fl_api_t *api, api_proxy_t *ap, char *err, size_t errsize);
 /* Heals every partition and clears UDP faults (part of /reset). */
 void api_ext_reset(fl_api_t *api);
 

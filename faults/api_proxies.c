@@ -264,12 +264,13 @@ static const char *listen_arg(const char *listen) {
   return listen[0] == '\0' ? ":0" : listen;
 }
 
-int api_proxy_start(api_proxy_t *ap, char *err, size_t errsize) {
+int api_proxy_start(fl_api_t *api, api_proxy_t *ap, char *err, size_t errsize) {
   fl_err_t e;
   if (fl_proxy_enabled(ap->p))
     return 0;
   if (!ap->listen_applied) {
-    if (fl_proxy_set_listen(ap->p, listen_arg(ap->listen), &e) != 0) {
+    const char *l = api->listen_override ? api->listen_override : listen_arg(ap->listen);
+    if (fl_proxy_set_listen(ap->p, l, &e) != 0) {
       listen_error(err, errsize, ap->listen, &e);
       return 500;
     }
@@ -303,9 +304,9 @@ static int proxy_create(fl_api_t *api, const proxy_in_t *in, const json_t *specs
   *out = NULL;
   /* A disabled proxy does not listen: it is made on a spare port and
    * stopped at once, and its address is only bound when it is enabled. */
-  int rc = fl_proxy_new(&p, api->loop, in->name,
-                        in->enabled ? listen_arg(in->listen) : "127.0.0.1:0", in->upstream,
-                        &e);
+  const char *l = api->listen_override ? api->listen_override : listen_arg(in->listen);
+  int rc = fl_proxy_new(&p, api->loop, in->name, in->enabled ? l : "127.0.0.1:0",
+                        in->upstream, &e);
   if (rc != 0) {
     if (strstr(e.msg, "\"upstream\"") != NULL) {
       snprintf(err, errsize, BAD_BODY "%s", e.msg);
@@ -554,7 +555,7 @@ static void proxy_update(fl_api_t *api, api_proxy_t *ap, const fl_http_req_t *re
   set_str(&ap->to, in.to);
   if (in.enabled != fl_proxy_enabled(ap->p)) {
     if (in.enabled) {
-      int status = api_proxy_start(ap, msg, sizeof(msg));
+      int status = api_proxy_start(api, ap, msg, sizeof(msg));
       if (status) {
         api_error(res, status, "%s", msg);
         goto out;
@@ -651,7 +652,7 @@ static void reset_ep(fl_api_t *api, fl_http_res_t *res) {
    * 500; the proxies before it are already reset. */
   for (size_t i = 0; i < api->tcp.n; i++) {
     api_proxy_t *ap = api->tcp.items[i];
-    int status = api_proxy_start(ap, msg, sizeof(msg));
+    int status = api_proxy_start(api, ap, msg, sizeof(msg));
     if (status) {
       api_error(res, status, "%s", msg);
       return;

@@ -245,6 +245,7 @@ int fl_api_new(fl_api_t **out, uv_loop_t *loop, const fl_api_opts_t *opts) {
   if (opts != NULL) {
     api->seed = opts->seed;
     api->seed_given = opts->seed_given;
+    api->listen_override = opts->listen_override;
   }
   gethostname(host, sizeof(host) - 1);
   api->xid_machine = (uint32_t)mix64((uint64_t)strlen(host) ^ (uint64_t)host[0] << 8 ^

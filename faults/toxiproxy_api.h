@@ -24,6 +24,9 @@ typedef struct fl_api_s fl_api_t;
 typedef struct fl_api_opts_s {
   uint64_t seed;  /* with seed_given: every proxy's randomness derives from */
   int seed_given; /* the seed and the proxy's name */
+  /* When not NULL, every proxy listens here ("127.0.0.1:0") whatever it
+   * asks for: for the fuzzer, which must not bind the addresses it makes up. */
+  const char *listen_override;
 } fl_api_opts_t;
 
 /* Returns 0 and a new API in *out (no HTTP listener yet: see fl_api_listen;
