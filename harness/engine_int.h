@@ -106,6 +106,8 @@ void fl_luaopen_history(lua_State *L);
 void fl_luaopen_check(lua_State *L);
 void fl_luaopen_proxy(lua_State *L);
 void fl_luaopen_tcp(lua_State *L);
+void fl_luaopen_udp(lua_State *L);
+void fl_luaopen_exec(lua_State *L);
 /* Checks that every key of the table at idx is one of allowed (NULL-ended);
  * raises "what: unknown option 'x'" otherwise. */
 void fl_lua_check_keys(lua_State *L, int idx, const char *what, const char *const *allowed);

@@ -334,6 +334,8 @@ int fl_luaopen_core(lua_State *L) {
   fl_luaopen_check(L);
   fl_luaopen_proxy(L);
   fl_luaopen_tcp(L);
+  fl_luaopen_udp(L);
+  fl_luaopen_exec(L);
   return 1;
 }
 

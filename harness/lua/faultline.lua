@@ -143,6 +143,10 @@ end
 -- Raw TCP, for text protocols: c:send(s), c:receive(n), c:receive_until(delim),
 -- c:close(); each waits up to {timeout=} seconds and returns nil, err on failure.
 
+--- fl.exec{"prog", "arg", timeout = 60}: runs a command to its end without
+--- blocking anything: {code=, signal=, stdout=, stderr=, timed_out=}.
+fl.exec = core.exec
+
 fl.tcp = {}
 function fl.tcp.connect(addr, opts)
   return core.tcp_connect(addr, opts)
@@ -314,6 +318,7 @@ end
 fl.check = require("faultline.check")(fl, core)
 local proxy = require("faultline.proxy")(fl, core)
 fl.proxy, fl.partition, fl.heal = proxy.proxy, proxy.partition, proxy.heal
+fl.udp_proxy = proxy.udp_proxy
 fl.expect.isolated = proxy.isolated
 
 return fl

@@ -30,6 +30,13 @@ return function(fl, core)
     return p
   end
 
+  --- fl.udp_proxy{from=, to=, upstream=}: a UDP link, cut by fl.partition too.
+  function M.udp_proxy(spec)
+    local p = core.udp_proxy(spec)
+    proxies[#proxies + 1] = p
+    return p
+  end
+
   --- The proxies that stand for the link from a to b (names or services).
   function M.links(a, b)
     local out = {}
@@ -130,12 +137,14 @@ return function(fl, core)
       error({ fl_failure = true, message = name .. ": no proxy for the link" }, 0)
     end
     for _, p in ipairs(links) do
+      if not p.add_toxic then goto continue end -- UDP links: no TCP probe
       local isolated, through = core.proxy_probe(p, opts and opts.wait or 0.5)
       if not isolated then
         local msg = string.format("%s: %d byte(s) reached %s through %s", name, through, bn, p.name)
         core.record_check({ name = name, kind = "isolated", status = "fail", message = msg })
         error({ fl_failure = true, message = msg }, 0)
       end
+      ::continue::
     end
     core.record_check({ name = name, kind = "isolated", status = "pass",
       message = string.format("nothing sent on %d link(s) %s -> %s got through", #links, an, bn) })

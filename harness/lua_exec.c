@@ -1,0 +1,185 @@
+/* fl.exec{"prog", "arg", ...}: runs a command to completion, without
+ * blocking the loop, and returns {code=, signal=, stdout=, stderr=}. For the
+ * tools a scenario needs around its services (etcdctl, redis-cli, a client
+ * script). Output is capped at 4 MiB per stream; a command that outlives its
+ * timeout is killed (result has timed_out = true). The command runs in its
+ * own process group through the exec shim, so it dies with faultline. */
+#include <lauxlib.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness/base/alloc.h"
+#include "harness/engine_int.h"
+#include "harness/reaper.h"
+
+#define OUT_CAP (4u << 20)
+
+typedef struct {
+  uv_process_t proc;
+  uv_pipe_t out[2];
+  uv_timer_t timer;
+  char *buf[2];
+  size_t len[2];
+  int open;
+  int exited;
+  int64_t code;
+  int sig;
+  int timed_out;
+  fl_task_t *task; /* NULL once canceled */
+} exec_t;
+
+static void exec_closed(uv_handle_t *h) {
+  exec_t *x = h->data;
+  if (--x->open > 0)
+    return;
+  if (x->task != NULL) {
+    lua_State *co = fl_task_thread(x->task);
+    lua_createtable(co, 0, 5);
+    lua_pushinteger(co, (lua_Integer)x->code);
+    lua_setfield(co, -2, "code");
+    lua_pushinteger(co, x->sig);
+    lua_setfield(co, -2, "signal");
+    lua_pushlstring(co, x->buf[0] ? x->buf[0] : "", x->len[0]);
+    lua_setfield(co, -2, "stdout");
+    lua_pushlstring(co, x->buf[1] ? x->buf[1] : "", x->len[1]);
+    lua_setfield(co, -2, "stderr");
+    lua_pushboolean(co, x->timed_out);
+    lua_setfield(co, -2, "timed_out");
+    fl_task_resume(x->task, 1);
+  }
+  fl_free(x->buf[0]);
+  fl_free(x->buf[1]);
+  fl_free(x);
+}
+
+static void maybe_done(exec_t *x) {
+  /* Results go back once the process has exited and both pipes closed. */
+  if (x->exited && uv_is_closing((uv_handle_t *)&x->out[0]) &&
+      uv_is_closing((uv_handle_t *)&x->out[1]) && !uv_is_closing((uv_handle_t *)&x->timer))
+    uv_close((uv_handle_t *)&x->timer, exec_closed);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b) {
+  static char chunk[64 * 1024];
+  b->base = chunk;
+  b->len = sizeof(chunk);
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
+  exec_t *x = s->data;
+  int i = (uv_pipe_t *)s == &x->out[1];
+  if (n < 0) {
+    uv_close((uv_handle_t *)s, exec_closed);
+    maybe_done(x);
+    return;
+  }
+  size_t keep = (size_t)n;
+  if (x->len[i] + keep > OUT_CAP)
+    keep = OUT_CAP - x->len[i];
+  if (keep > 0) {
+    x->buf[i] = fl_realloc(x->buf[i], x->len[i] + keep + 1);
+    memcpy(x->buf[i] + x->len[i], b->base, keep);
+    x->len[i] += keep;
+  }
+}
+
+static void on_exit_cb(uv_process_t *p, int64_t status, int sig) {
+  exec_t *x = p->data;
+  x->exited = 1;
+  x->code = status;
+  x->sig = sig;
+  kill(-p->pid, SIGKILL); /* whatever it left in its group */
+  fl_reaper_untrack(p->pid);
+  uv_close((uv_handle_t *)p, exec_closed);
+  maybe_done(x);
+}
+
+static void on_timeout(uv_timer_t *t) {
+  exec_t *x = t->data;
+  x->timed_out = 1;
+  if (!x->exited)
+    kill(-x->proc.pid, SIGKILL);
+}
+
+static void exec_cancel(void *data) {
+  exec_t *x = data;
+  x->task = NULL;
+  if (!x->exited)
+    kill(-x->proc.pid, SIGKILL);
+}
+
+static int l_exec(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  fl_scenario_t *sc = fl_engine_scenario(L);
+  fl_task_t *t = fl_task_current(L);
+  double timeout = 60;
+  lua_getfield(L, 1, "timeout");
+  if (!lua_isnil(L, -1))
+    timeout = luaL_checknumber(L, -1);
+  lua_pop(L, 1);
+  int n = (int)lua_rawlen(L, 1);
+  if (n == 0)
+    return luaL_error(L, "fl.exec: an empty command");
+  char ppid[24];
+  snprintf(ppid, sizeof(ppid), "%d", (int)getpid());
+  const char **args = fl_calloc((size_t)n + 5, sizeof(char *));
+  args[0] = fl_self_exe();
+  args[1] = "__exec";
+  args[2] = ppid;
+  args[3] = "--";
+  for (int i = 1; i <= n; i++) {
+    lua_rawgeti(L, 1, i);
+    args[3 + i] = lua_tostring(L, -1);
+    if (args[3 + i] == NULL) {
+      fl_free(args);
+      return luaL_error(L, "fl.exec: argument %d is not a string", i);
+    }
+    lua_pop(L, 1); /* the string stays alive: it is in the table */
+  }
+  exec_t *x = fl_calloc(1, sizeof(*x));
+  uv_loop_t *loop = fl_engine_loop(sc->eng);
+  for (int i = 0; i < 2; i++) {
+    uv_pipe_init(loop, &x->out[i], 0);
+    x->out[i].data = x;
+  }
+  uv_timer_init(loop, &x->timer);
+  x->timer.data = x->proc.data = x;
+  uv_stdio_container_t stdio[3];
+  stdio[0].flags = UV_IGNORE;
+  stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+  stdio[1].data.stream = (uv_stream_t *)&x->out[0];
+  stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+  stdio[2].data.stream = (uv_stream_t *)&x->out[1];
+  uv_process_options_t o = {0};
+  o.file = args[0];
+  o.args = (char **)args;
+  o.exit_cb = on_exit_cb;
+  o.stdio = stdio;
+  o.stdio_count = 3;
+  o.flags = UV_PROCESS_DETACHED;
+  int rc = uv_spawn(loop, &x->proc, &o);
+  fl_free(args);
+  if (rc < 0) {
+    x->open = 4;
+    x->task = NULL;
+    uv_close((uv_handle_t *)&x->proc, exec_closed);
+    uv_close((uv_handle_t *)&x->out[0], exec_closed);
+    uv_close((uv_handle_t *)&x->out[1], exec_closed);
+    uv_close((uv_handle_t *)&x->timer, exec_closed);
+    return luaL_error(L, "fl.exec: cannot run: %s", uv_strerror(rc));
+  }
+  fl_reaper_track(x->proc.pid);
+  x->open = 4;
+  x->task = t;
+  uv_read_start((uv_stream_t *)&x->out[0], on_alloc, on_read);
+  uv_read_start((uv_stream_t *)&x->out[1], on_alloc, on_read);
+  uv_timer_start(&x->timer, on_timeout, (uint64_t)(timeout * 1000), 0);
+  return fl_task_yield(L, t, exec_cancel, x);
+}
+
+void fl_luaopen_exec(lua_State *L) {
+  lua_pushcfunction(L, l_exec);
+  lua_setfield(L, -2, "exec");
+}
