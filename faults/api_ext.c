@@ -364,7 +364,7 @@ static void udp_create(fl_api_t *api, const fl_http_req_t *req, fl_http_res_t *r
       listen = api->listen_override ? api->listen_override : "127.0.0.1:0";
     int rc = fl_udp_proxy_new(&u, api->loop, name, listen, upstream, &e);
     if (rc != 0) {
-      api_error(res, rc == FL_ECONFIG ? 400 : 500, "%s", e.msg);
+      api_error(res, rc == FL_ECONFIG ? 400 : 500, "%.600s", e.msg);
       goto out;
     }
     api_udp_t *au = fl_calloc(1, sizeof(*au));
@@ -401,7 +401,7 @@ static void udp_update(api_udp_t *au, const fl_http_req_t *req, fl_http_res_t *r
     api_error(res, 400, "bad request body: %s", msg);
   } else if (upstream != NULL && strcmp(upstream, fl_udp_proxy_upstream(au->u)) != 0 &&
              fl_udp_proxy_set_upstream(au->u, upstream, &e) != 0) {
-    api_error(res, 400, "bad request body: %s", e.msg);
+    api_error(res, 400, "bad request body: %.600s", e.msg);
   } else {
     set_str(&au->from, json_object_get(body, "from"));
     set_str(&au->to, json_object_get(body, "to"));

@@ -219,7 +219,7 @@ static int toxic_spec(const json_t *in, const fl_proxy_t *p, const json_t *taken
   fl_err_t e;
   if (fl_toxic_parse(&check, spec, NULL, &e) != 0) {
     json_decref(spec);
-    snprintf(err, errsize, BAD_BODY "%s", e.msg);
+    snprintf(err, errsize, BAD_BODY "%.600s", e.msg);
     return 400;
   }
   fl_toxic_clear(&check);
@@ -254,9 +254,9 @@ static int toxic_specs(const json_t *list, json_t **out, char *err, size_t errsi
 /* Go's net.Listen error, as Toxiproxy passes it on (status 500). */
 static void listen_error(char *err, size_t errsize, const char *listen, const fl_err_t *e) {
   if (e->code > -30000 && e->code < 0)
-    snprintf(err, errsize, "listen tcp %s: bind: %s", listen, uv_strerror(e->code));
+    snprintf(err, errsize, "listen tcp %.200s: bind: %s", listen, uv_strerror(e->code));
   else
-    snprintf(err, errsize, "listen tcp %s: %s", listen, e->msg);
+    snprintf(err, errsize, "listen tcp %.200s: %.500s", listen, e->msg);
 }
 
 /* An empty listen address is every address and any port, as in Go. */
@@ -309,7 +309,7 @@ static int proxy_create(fl_api_t *api, const proxy_in_t *in, const json_t *specs
                         in->upstream, &e);
   if (rc != 0) {
     if (strstr(e.msg, "\"upstream\"") != NULL) {
-      snprintf(err, errsize, BAD_BODY "%s", e.msg);
+      snprintf(err, errsize, BAD_BODY "%.600s", e.msg);
       return 400;
     }
     listen_error(err, errsize, in->listen, &e);
@@ -333,7 +333,7 @@ static int proxy_create(fl_api_t *api, const proxy_in_t *in, const json_t *specs
    * before every toxic is in place. */
   json_array_foreach(specs, i, spec) {
     if (fl_proxy_add_toxic(p, spec, &e) != 0) {
-      snprintf(err, errsize, BAD_BODY "%s", e.msg);
+      snprintf(err, errsize, BAD_BODY "%.600s", e.msg);
       api_proxy_free(api, ap);
       return 400;
     }
@@ -430,11 +430,22 @@ int api_populate(fl_api_t *api, const json_t *list, json_t **proxies, char *err,
       set_str(&ap->from, in[i].from);
       set_str(&ap->to, in[i].to);
     } else {
-      if (ap != NULL)
-        remove_proxy(api, ap);
+      /* Toxiproxy stops the old proxy first and puts the new one in its
+       * place only once it listens: when that fails, the old one stays,
+       * stopped. */
+      api_proxy_t *old = ap;
+      if (old != NULL) {
+        fl_proxy_set_enabled(old->p, 0);
+        api_list_remove(&api->tcp, old);
+      }
       status = proxy_create(api, &in[i], specs[i], &ap, err, errsize);
-      if (status)
+      if (status) {
+        if (old != NULL)
+          api_list_insert(&api->tcp, old);
         goto out;
+      }
+      if (old != NULL)
+        api_proxy_free(api, old);
     }
     if (*proxies == NULL)
       *proxies = json_array();
@@ -540,7 +551,7 @@ static void proxy_update(fl_api_t *api, api_proxy_t *ap, const fl_http_req_t *re
   if (proxy_differs(ap, in.listen, in.upstream)) {
     if (strcmp(in.upstream, fl_proxy_upstream(ap->p)) != 0 &&
         fl_proxy_set_upstream(ap->p, in.upstream, &e) != 0) {
-      api_error(res, 400, BAD_BODY "%s", e.msg);
+      api_error(res, 400, BAD_BODY "%.600s", e.msg);
       goto out;
     }
     fl_proxy_set_enabled(ap->p, 0);
@@ -584,7 +595,7 @@ static void toxic_create(api_proxy_t *ap, const fl_http_req_t *req, fl_http_res_
   }
   const char *name = json_string_value(json_object_get(spec, "name"));
   if (fl_proxy_add_toxic(ap->p, spec, &e) != 0) {
-    api_error(res, 400, BAD_BODY "%s", e.msg);
+    api_error(res, 400, BAD_BODY "%.600s", e.msg);
   } else {
     json_t *t = fl_proxy_toxic_json(ap->p, name);
     api_json(res, 200, api_toxic_json(t));
@@ -635,7 +646,7 @@ static void toxic_update(api_proxy_t *ap, const char *name, const fl_http_req_t 
       if (e.code == UV_ENOENT)
         api_error(res, 404, "toxic not found");
       else
-        api_error(res, 400, BAD_BODY "%s", e.msg);
+        api_error(res, 400, BAD_BODY "%.600s", e.msg);
     } else {
       json_t *t = fl_proxy_toxic_json(ap->p, name);
       api_json(res, 200, api_toxic_json(t));

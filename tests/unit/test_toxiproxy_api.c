@@ -38,6 +38,7 @@ typedef struct fx_s {
   fl_err_t err;
   uint64_t seed;
   int seed_given;
+  const fl_http_limits_t *limits;
 } fx_t;
 
 static fx_t *FX; /* the running fixture, for the helpers */
@@ -111,7 +112,7 @@ static void do_start(void *arg) {
   int len = sizeof(sa);
   fl_api_opts_t o = {fx->seed, fx->seed_given};
   fl_api_new(&fx->api, &fx->pt.loop, &o);
-  fx->rc = fl_api_listen(fx->api, "127.0.0.1:0", NULL, &fx->err);
+  fx->rc = fl_api_listen(fx->api, "127.0.0.1:0", fx->limits, &fx->err);
   if (fx->rc == 0)
     snprintf(fx->api_url, sizeof(fx->api_url), "http://%s", fl_api_address(fx->api));
   uv_tcp_init(&fx->pt.loop, &fx->echo);
@@ -133,16 +134,21 @@ static void do_stop(void *arg) {
       uv_close((uv_handle_t *)&c->tcp, echo_conn_closed);
 }
 
-static int setup_seeded(void **state, uint64_t seed, int given) {
+static int setup_with(void **state, uint64_t seed, int given, const fl_http_limits_t *lim) {
   fx_t *fx = calloc(1, sizeof(*fx));
   fx->seed = seed;
   fx->seed_given = given;
+  fx->limits = lim;
   pt_start(&fx->pt);
   pt_call(&fx->pt, do_start, fx);
   assert_int_equal(fx->rc, 0);
   FX = fx;
   *state = fx;
   return 0;
+}
+
+static int setup_seeded(void **state, uint64_t seed, int given) {
+  return setup_with(state, seed, given, NULL);
 }
 
 static int setup(void **state) {
@@ -534,11 +540,17 @@ static void test_populate(void **state) {
            "{\"name\":\"four\",\"listen\":\"127.0.0.1:%d\",\"upstream\":\"%s\"}]",
            FX->echo_addr, port, FX->echo_addr);
   EXPECT("POST", "/populate", body, 500, NULL);
-  close(lfd);
   assert_non_null(strstr(R.body, "bind: address already in use"));
   assert_non_null(strstr(R.body, "\"name\":\"three\""));
   EXPECT("GET", "/proxies/three", NULL, 200, NULL);
   EXPECT("GET", "/proxies/four", NULL, 404, NULL);
+  /* Replacing a proxy by one that cannot listen leaves the old one, stopped. */
+  snprintf(body, sizeof(body), "[{\"name\":\"three\",\"listen\":\"127.0.0.1:%d\",\"upstream\":\"%s\"}]",
+           port, FX->echo_addr);
+  EXPECT("POST", "/populate", body, 500, NULL);
+  close(lfd);
+  EXPECT("GET", "/proxies/three", NULL, 200, NULL);
+  assert_non_null(strstr(R.body, "\"enabled\":false"));
 }
 
 static void test_reset(void **state) {
@@ -877,6 +889,94 @@ static void test_udp(void **state) {
   close(ufd);
 }
 
+/* Small limits: answers queue for a client that does not read (parsing
+ * pauses and resumes), the read and idle timeouts, the connection cap. */
+static fl_http_limits_t small_limits;
+
+static int setup_small(void **state) {
+  fl_http_limits_default(&small_limits);
+  small_limits.max_queued = 2048;
+  small_limits.max_conns = 4;
+  small_limits.read_timeout_ms = 300;
+  small_limits.idle_timeout_ms = 600;
+  return setup_with(state, 0, 0, &small_limits);
+}
+
+static void test_backpressure_and_timeouts(void **state) {
+  enum { N = 400 };
+  (void)state;
+  static const char one[] = "GET /version HTTP/1.1\r\nHost: x\r\n\r\n";
+  size_t len = (sizeof(one) - 1) * N;
+  char *reqs = malloc(len + 1);
+  for (int i = 0; i < N; i++)
+    memcpy(reqs + i * (sizeof(one) - 1), one, sizeof(one) - 1);
+  int fd = pt_connect(FX->api_url + strlen("http://"));
+  assert_true(fd >= 0);
+  int small = 4096;
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+  size_t off = 0;
+  while (off < len) {
+    ssize_t k = send(fd, reqs + off, len - off, MSG_NOSIGNAL);
+    assert_true(k > 0);
+    off += (size_t)k;
+  }
+  pt_sleep_ms(100); /* the server fills its queue and pauses */
+  size_t cap = 1 << 20, n = 0;
+  char *out = malloc(cap);
+  int answers = 0;
+  double end = pt_now_ms() + 10000;
+  while (answers < N && pt_now_ms() < end) {
+    if (!pt_wait_readable(fd, 100))
+      continue;
+    ssize_t k = recv(fd, out + n, cap - 1 - n, 0);
+    if (k <= 0)
+      break;
+    n += (size_t)k;
+    out[n] = '\0';
+    answers = 0;
+    for (char *p = out; (p = strstr(p, "HTTP/1.1 200 OK")) != NULL; p++)
+      answers++;
+  }
+  assert_int_equal(answers, N);
+  close(fd);
+  free(out);
+  free(reqs);
+
+  /* Half a request, then silence: closed after the read timeout. */
+  fd = pt_connect(FX->api_url + strlen("http://"));
+  assert_int_equal(send(fd, "GET /vers", 9, MSG_NOSIGNAL), 9);
+  double t0 = pt_now_ms();
+  char b[256];
+  assert_true(pt_wait_readable(fd, 3000));
+  assert_true(recv(fd, b, sizeof(b), 0) <= 0);
+  double dt = pt_now_ms() - t0;
+  if (dt < 250 || dt > 2500)
+    fail_msg("read timeout after %.0f ms, want about 300", dt);
+  close(fd);
+  /* An idle keep-alive connection: closed after the idle timeout. */
+  fd = pt_connect(FX->api_url + strlen("http://"));
+  t0 = pt_now_ms();
+  assert_true(pt_wait_readable(fd, 3000));
+  assert_true(recv(fd, b, sizeof(b), 0) <= 0);
+  dt = pt_now_ms() - t0;
+  if (dt < 550 || dt > 3000)
+    fail_msg("idle timeout after %.0f ms, want about 600", dt);
+  close(fd);
+
+  /* Past max_conns, a new connection is closed at once. */
+  int fds[5];
+  for (int i = 0; i < 5; i++) {
+    fds[i] = pt_connect(FX->api_url + strlen("http://"));
+    assert_true(fds[i] >= 0);
+    pt_sleep_ms(20);
+  }
+  assert_true(pt_wait_readable(fds[4], 2000));
+  assert_true(recv(fds[4], b, sizeof(b), 0) <= 0);
+  assert_false(pt_wait_readable(fds[0], 100));
+  for (int i = 0; i < 5; i++)
+    close(fds[i]);
+}
+
 /* With toxicity 0.5, which connections get a latency toxic is the same
  * under the same --seed. */
 static int seed_setup(void **state) {
@@ -924,6 +1024,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
       cmocka_unit_test_setup_teardown(test_partition, setup, teardown),
       cmocka_unit_test_setup_teardown(test_udp, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_backpressure_and_timeouts, setup_small, teardown),
       cmocka_unit_test_setup_teardown(test_seed_reproducible, seed_setup, teardown),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
