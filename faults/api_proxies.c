@@ -126,6 +126,8 @@ static int get_ext_str(const json_t *obj, const char *key, const char **out, cha
 /* Reads obj as Toxiproxy decodes a Proxy (fields not given keep the values
  * in *in). Returns 0, or -1 with the decoder's message in err. */
 static int read_proxy(const json_t *obj, proxy_in_t *in, char *err, size_t errsize) {
+  if (json_is_null(obj))
+    return 0; /* Go decodes null into a struct as nothing at all */
   if (!json_is_object(obj)) {
     api_type_error(obj, "toxiproxy.Proxy", err, errsize);
     return -1;
@@ -160,7 +162,7 @@ static int toxic_spec(const json_t *in, const fl_proxy_t *p, const json_t *taken
   char defname[256];
 
   *out = NULL;
-  if (!json_is_object(in)) {
+  if (!json_is_object(in) && !json_is_null(in)) {
     api_type_error(in, "toxics.ToxicWrapper", msg, sizeof(msg));
     snprintf(err, errsize, BAD_BODY "%s", msg);
     return 400;
@@ -380,7 +382,7 @@ int api_populate(fl_api_t *api, const json_t *list, json_t **proxies, char *err,
   int status = 201;
 
   *proxies = NULL;
-  if (!json_is_array(list)) {
+  if (!json_is_array(list) && !json_is_null(list)) {
     api_type_error(list, "[]struct { toxiproxy.Proxy; Enabled *bool \"json:\\\"enabled\\\"\" }",
                    msg, sizeof(msg));
     snprintf(err, errsize, BAD_BODY "%s", msg);
@@ -621,7 +623,7 @@ static void toxic_update(api_proxy_t *ap, const char *name, const fl_http_req_t 
   if (body == NULL)
     return;
   json_t *attrs = api_get(body, "attributes");
-  if (!json_is_object(body)) {
+  if (!json_is_object(body) && !json_is_null(body)) {
     api_type_error(body, "struct { Attributes interface {} \"json:\\\"attributes\\\"\"; "
                          "Toxicity float32 \"json:\\\"toxicity\\\"\" }",
                    msg, sizeof(msg));

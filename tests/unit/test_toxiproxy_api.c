@@ -401,6 +401,10 @@ static void test_bad_requests(void **state) {
          "{\"error\":\"bad request body: json: cannot unmarshal number into Go struct field "
          "Proxy.name of type string\",\"status\":400}\n");
   EXPECT("POST", "/proxies", "[1]", 400, NULL);
+  /* null decodes into nothing, in Go. */
+  EXPECT("POST", "/proxies", "null", 400,
+         "{\"error\":\"missing required field: name\",\"status\":400}\n");
+  EXPECT("POST", "/populate", "null", 201, "{\"proxies\":null}");
   /* Field names match regardless of case, and what follows the object is
    * ignored, as Go's decoder does. */
   EXPECT("POST", "/proxies",
@@ -410,6 +414,8 @@ static void test_bad_requests(void **state) {
   EXPECT("POST", "/proxies/nope/toxics", "{\"type\":\"latency\"}", 404,
          "{\"error\":\"proxy not found\",\"status\":404}\n");
   EXPECT("POST", "/proxies/a/toxics", "{\"type\":\"teleport\"}", 400,
+         "{\"error\":\"invalid toxic type\",\"status\":400}\n");
+  EXPECT("POST", "/proxies/a/toxics", "null", 400,
          "{\"error\":\"invalid toxic type\",\"status\":400}\n");
   EXPECT("POST", "/proxies/a/toxics", "{\"type\":\"latency\",\"stream\":\"sideways\"}", 400,
          "{\"error\":\"stream was invalid, can be either upstream or downstream\","
