@@ -46,21 +46,36 @@ int api_ext_match(char **seg, int nseg, const char *method, int *method_ok) {
   int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
   int patch = strcmp(method, "PATCH") == 0, del = strcmp(method, "DELETE") == 0;
   switch (xroute_of(seg, nseg)) {
-  case X_METRICS: *method_ok = 1; return 1; /* Toxiproxy's route takes any method */
-  case X_VERSION: *method_ok = get; return 1;
-  case X_UDPS: *method_ok = get || post; return 1;
-  case X_UDP: *method_ok = get || post || patch || del; return 1;
-  case X_PARTITION: *method_ok = get || post || del; return 1;
-  default: return 0;
+  case X_METRICS:
+    *method_ok = 1;
+    return 1; /* Toxiproxy's route takes any method */
+  case X_VERSION:
+    *method_ok = get;
+    return 1;
+  case X_UDPS:
+    *method_ok = get || post;
+    return 1;
+  case X_UDP:
+    *method_ok = get || post || patch || del;
+    return 1;
+  case X_PARTITION:
+    *method_ok = get || post || del;
+    return 1;
+  default:
+    return 0;
   }
 }
 
 static const char *dir_name(int d) {
   switch (d) {
-  case FL_BOTH: return "both";
-  case FL_UPSTREAM: return "upstream";
-  case FL_DOWNSTREAM: return "downstream";
-  default: return "none";
+  case FL_BOTH:
+    return "both";
+  case FL_UPSTREAM:
+    return "upstream";
+  case FL_DOWNSTREAM:
+    return "downstream";
+  default:
+    return "none";
   }
 }
 
@@ -101,7 +116,8 @@ typedef struct mbuf_s {
   size_t n, cap;
 } mbuf_t;
 
-static void mprintf(mbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void mprintf(mbuf_t *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void mprintf(mbuf_t *b, const char *fmt, ...) {
   va_list ap;
   for (;;) {
@@ -163,10 +179,11 @@ static void metrics_ep(fl_api_t *api, fl_http_res_t *res) {
             "toxiproxy_proxy_received_bytes_total{direction=\"upstream\",listener=\"%s\","
             "proxy=\"%s\",upstream=\"%s\"} %llu\n",
             lsn[i], names[i], ups[i], (unsigned long long)st[i].bytes_read_upstream);
-    mprintf(&b,
-            "toxiproxy_proxy_received_bytes_total{direction=\"downstream\",listener=\"%s\","
-            "proxy=\"%s\",upstream=\"%s\"} %llu\n",
-            lsn[i], names[i], ups[i], (unsigned long long)st[i].bytes_read_downstream);
+    mprintf(
+        &b,
+        "toxiproxy_proxy_received_bytes_total{direction=\"downstream\",listener=\"%s\","
+        "proxy=\"%s\",upstream=\"%s\"} %llu\n",
+        lsn[i], names[i], ups[i], (unsigned long long)st[i].bytes_read_downstream);
   }
   help(&b, "toxiproxy_proxy_sent_bytes_total", "counter",
        "Bytes the proxy delivered: to the server (upstream) or to clients (downstream).");
@@ -236,9 +253,11 @@ static void metrics_ep(fl_api_t *api, fl_http_res_t *res) {
   static const struct {
     const char *name, *type, *help;
   } udp_rows[] = {
-      {"faultline_udp_datagrams_received_total", "counter", "Datagrams that reached the proxy."},
+      {"faultline_udp_datagrams_received_total", "counter",
+       "Datagrams that reached the proxy."},
       {"faultline_udp_datagrams_sent_total", "counter", "Datagrams sent on."},
-      {"faultline_udp_datagrams_dropped_total", "counter", "Datagrams lost on purpose or cut."},
+      {"faultline_udp_datagrams_dropped_total", "counter",
+       "Datagrams lost on purpose or cut."},
       {"faultline_udp_datagrams_duplicated_total", "counter", "Extra copies sent."},
       {"faultline_udp_datagrams_reordered_total", "counter", "Datagrams held back."},
   };
@@ -262,8 +281,8 @@ static void metrics_ep(fl_api_t *api, fl_http_res_t *res) {
                             : r == 2 ? us[i].dropped
                             : r == 3 ? us[i].duplicated
                                      : us[i].reordered;
-        mprintf(&b, "%s{proxy=\"%s\",direction=\"upstream\"} %llu\n", udp_rows[r].name, un[i],
-                (unsigned long long)v[0]);
+        mprintf(&b, "%s{proxy=\"%s\",direction=\"upstream\"} %llu\n", udp_rows[r].name,
+                un[i], (unsigned long long)v[0]);
         mprintf(&b, "%s{proxy=\"%s\",direction=\"downstream\"} %llu\n", udp_rows[r].name,
                 un[i], (unsigned long long)v[1]);
       }
@@ -352,7 +371,8 @@ static void udp_create(fl_api_t *api, const fl_http_req_t *req, fl_http_res_t *r
       api_get_str(body, "upstream", "UdpProxy", &upstream, msg, sizeof(msg))) {
     api_error(res, 400, "bad request body: %s", msg);
   } else if (idle != NULL && !(json_is_integer(idle) && json_integer_value(idle) >= 1)) {
-    api_error(res, 400, "bad request body: field \"idle_timeout_ms\" must be an integer >= 1");
+    api_error(res, 400,
+              "bad request body: field \"idle_timeout_ms\" must be an integer >= 1");
   } else if (name[0] == '\0') {
     api_error(res, 400, "missing required field: name");
   } else if (upstream[0] == '\0') {
@@ -397,7 +417,8 @@ static void udp_update(api_udp_t *au, const fl_http_req_t *req, fl_http_res_t *r
     return;
   if (api_get_str(body, "upstream", "UdpProxy", &upstream, msg, sizeof(msg))) {
     api_error(res, 400, "bad request body: %s", msg);
-  } else if (udp_set_faults(au->u, json_object_get(body, "faults"), msg, sizeof(msg)) != 0) {
+  } else if (udp_set_faults(au->u, json_object_get(body, "faults"), msg, sizeof(msg)) !=
+             0) {
     api_error(res, 400, "bad request body: %s", msg);
   } else if (upstream != NULL && strcmp(upstream, fl_udp_proxy_upstream(au->u)) != 0 &&
              fl_udp_proxy_set_upstream(au->u, upstream, &e) != 0) {
@@ -481,16 +502,19 @@ static void partition_post(fl_api_t *api, const fl_http_req_t *req, fl_http_res_
   json_t *x;
 
   if (forms != 1) {
-    api_error(res, 400, "bad request body: give one of \"proxies\", \"groups\", or "
-                        "\"from\" and \"to\"");
+    api_error(res, 400,
+              "bad request body: give one of \"proxies\", \"groups\", or "
+              "\"from\" and \"to\"");
     goto out;
   }
   if (proxies != NULL) {
     int dir = FL_BOTH;
     json_t *d = json_object_get(body, "direction");
-    if (d != NULL && (!json_is_string(d) || (dir = dir_parse(json_string_value(d))) < 0)) {
-      api_error(res, 400, "bad request body: field \"direction\" must be upstream, "
-                          "downstream or both");
+    if (d != NULL &&
+        (!json_is_string(d) || (dir = dir_parse(json_string_value(d))) < 0)) {
+      api_error(res, 400,
+                "bad request body: field \"direction\" must be upstream, "
+                "downstream or both");
       goto out;
     }
     if (!json_is_array(proxies) || json_array_size(proxies) == 0) {
@@ -500,7 +524,8 @@ static void partition_post(fl_api_t *api, const fl_http_req_t *req, fl_http_res_
     json_array_foreach(proxies, j, x) {
       int hit = 0;
       if (!json_is_string(x)) {
-        api_error(res, 400, "bad request body: field \"proxies\" must be a list of names");
+        api_error(res, 400,
+                  "bad request body: field \"proxies\" must be a list of names");
         goto out;
       }
       for (i = 0; i < n; i++) {
@@ -530,8 +555,9 @@ static void partition_post(fl_api_t *api, const fl_http_req_t *req, fl_http_res_
     json_decref(seen);
     if (bad) {
       json_decref(set);
-      api_error(res, 400, "bad request body: field \"groups\" must be a list of at least "
-                          "two lists of node names");
+      api_error(res, 400,
+                "bad request body: field \"groups\" must be a list of at least "
+                "two lists of node names");
       goto out;
     }
     for (i = 0; i < n; i++) {
@@ -568,8 +594,8 @@ static void partition_post(fl_api_t *api, const fl_http_req_t *req, fl_http_res_
       fl_proxy_partition(links[i].p, dirs[i]);
     else
       fl_udp_proxy_partition(links[i].u, dirs[i]);
-    json_array_append_new(cut, json_pack("{s:s, s:s, s:s}", "name", links[i].name, "protocol",
-                                         links[i].protocol, "direction",
+    json_array_append_new(cut, json_pack("{s:s, s:s, s:s}", "name", links[i].name,
+                                         "protocol", links[i].protocol, "direction",
                                          dir_name(link_cut(&links[i]))));
   }
   if (json_array_size(cut) == 0) {
@@ -589,8 +615,10 @@ static void partition_get(fl_api_t *api, fl_http_res_t *res) {
   size_t n = links_of(api, &links);
   json_t *a = json_array();
   for (size_t i = 0; i < n; i++) {
-    json_t *o = json_pack("{s:s, s:s}", "name", links[i].name, "protocol", links[i].protocol);
-    json_object_set_new(o, "from", links[i].from ? json_string(links[i].from) : json_null());
+    json_t *o =
+        json_pack("{s:s, s:s}", "name", links[i].name, "protocol", links[i].protocol);
+    json_object_set_new(o, "from",
+                        links[i].from ? json_string(links[i].from) : json_null());
     json_object_set_new(o, "to", links[i].to ? json_string(links[i].to) : json_null());
     json_object_set_new(o, "partition", json_string(dir_name(link_cut(&links[i]))));
     json_array_append_new(a, o);
@@ -613,10 +641,13 @@ void api_ext_route(fl_api_t *api, const char *method, char **seg, int nseg,
                    const fl_http_req_t *req, fl_http_res_t *res) {
   int get = strcmp(method, "GET") == 0, del = strcmp(method, "DELETE") == 0;
   switch (xroute_of(seg, nseg)) {
-  case X_METRICS: metrics_ep(api, res); return;
+  case X_METRICS:
+    metrics_ep(api, res);
+    return;
   case X_VERSION:
-    api_json(res, 200, json_pack("{s:s, s:s}", "faultline", FL_VERSION, "toxiproxy_api",
-                                 FL_API_TOXIPROXY_VERSION));
+    api_json(res, 200,
+             json_pack("{s:s, s:s}", "faultline", FL_VERSION, "toxiproxy_api",
+                       FL_API_TOXIPROXY_VERSION));
     return;
   case X_UDPS:
     if (get) {
@@ -656,6 +687,8 @@ void api_ext_route(fl_api_t *api, const char *method, char **seg, int nseg,
     } else
       partition_post(api, req, res);
     return;
-  default: api_error(res, 404, "not found"); return;
+  default:
+    api_error(res, 404, "not found");
+    return;
   }
 }

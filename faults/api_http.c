@@ -37,21 +37,36 @@ void fl_http_limits_default(fl_http_limits_t *out) {
 
 const char *fl_http_reason(int status) {
   switch (status) {
-  case 100: return "Continue";
-  case 200: return "OK";
-  case 201: return "Created";
-  case 204: return "No Content";
-  case 400: return "Bad Request";
-  case 403: return "Forbidden";
-  case 404: return "Not Found";
-  case 405: return "Method Not Allowed";
-  case 409: return "Conflict";
-  case 413: return "Request Entity Too Large";
-  case 431: return "Request Header Fields Too Large";
-  case 500: return "Internal Server Error";
-  case 501: return "Not Implemented";
-  case 503: return "Service Unavailable";
-  default: return "Unknown";
+  case 100:
+    return "Continue";
+  case 200:
+    return "OK";
+  case 201:
+    return "Created";
+  case 204:
+    return "No Content";
+  case 400:
+    return "Bad Request";
+  case 403:
+    return "Forbidden";
+  case 404:
+    return "Not Found";
+  case 405:
+    return "Method Not Allowed";
+  case 409:
+    return "Conflict";
+  case 413:
+    return "Request Entity Too Large";
+  case 431:
+    return "Request Header Fields Too Large";
+  case 500:
+    return "Internal Server Error";
+  case 501:
+    return "Not Implemented";
+  case 503:
+    return "Service Unavailable";
+  default:
+    return "Unknown";
   }
 }
 
@@ -463,7 +478,8 @@ fl_http_session_t *fl_http_session_new(const fl_http_limits_t *limits,
   return s;
 }
 
-size_t fl_http_session_feed(fl_http_session_t *s, const char *data, size_t len, int *done) {
+size_t fl_http_session_feed(fl_http_session_t *s, const char *data, size_t len,
+                            int *done) {
   *done = s->done;
   if (s->done || len == 0)
     return s->done ? len : 0;
@@ -524,16 +540,16 @@ struct httpd_conn_s {
   fl_httpd_t *srv;
   fl_http_session_t *sess;
   httpd_conn_t *next, *prev;
-  size_t queued;     /* answer bytes handed to uv_write and not yet written */
-  char *pending;     /* bytes read and not parsed (parsing paused) */
+  size_t queued; /* answer bytes handed to uv_write and not yet written */
+  char *pending; /* bytes read and not parsed (parsing paused) */
   size_t pending_len;
   int handles;
   int closing;
-  int done;          /* no more requests: shut down once queued is 0 */
-  int draining;      /* shut down: reading and dropping until EOF */
+  int done;     /* no more requests: shut down once queued is 0 */
+  int draining; /* shut down: reading and dropping until EOF */
   int reading;
-  int peer_eof;      /* the peer sent its FIN */
-  int req_timer;     /* the timer counts down a request's read timeout */
+  int peer_eof;  /* the peer sent its FIN */
+  int req_timer; /* the timer counts down a request's read timeout */
 };
 
 typedef struct {

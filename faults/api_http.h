@@ -16,12 +16,12 @@
 #include "harness/base/error.h"
 
 typedef struct fl_http_req_s {
-  const char *method; /* "GET", "POST", ...; borrowed */
-  const char *url;    /* the request target as sent */
-  const char *path;   /* percent-decoded path, without query or fragment */
-  size_t path_len;    /* the decoded path may hold a NUL */
+  const char *method;     /* "GET", "POST", ...; borrowed */
+  const char *url;        /* the request target as sent */
+  const char *path;       /* percent-decoded path, without query or fragment */
+  size_t path_len;        /* the decoded path may hold a NUL */
   const char *user_agent; /* "" when absent */
-  const char *body;   /* NUL-terminated for convenience; may hold NULs */
+  const char *body;       /* NUL-terminated for convenience; may hold NULs */
   size_t body_len;
 } fl_http_req_t;
 
@@ -30,11 +30,12 @@ typedef struct fl_http_res_s {
   const char *content_type; /* static string, or NULL for none */
   char *body;               /* fl_malloc'ed, taken by the server; may be NULL */
   size_t body_len;
-  char headers[256];        /* extra "Name: value\r\n" lines */
+  char headers[256]; /* extra "Name: value\r\n" lines */
 } fl_http_res_t;
 
 /* Answers one request; fills res. Runs on the loop thread. */
-typedef void (*fl_http_handler_cb)(const fl_http_req_t *req, fl_http_res_t *res, void *arg);
+typedef void (*fl_http_handler_cb)(const fl_http_req_t *req, fl_http_res_t *res,
+                                   void *arg);
 
 typedef struct fl_http_limits_s {
   size_t max_body;          /* bytes of a request body (413 past it) */
@@ -74,7 +75,8 @@ fl_http_session_t *fl_http_session_new(const fl_http_limits_t *limits,
  * later) or when the connection is finished. *done is set to 1 once the
  * connection must be closed after what was written (a protocol error, a
  * limit, or a request without keep-alive); nothing more is parsed then. */
-size_t fl_http_session_feed(fl_http_session_t *s, const char *data, size_t len, int *done);
+size_t fl_http_session_feed(fl_http_session_t *s, const char *data, size_t len,
+                            int *done);
 /* 1 while a request has begun and is not complete. */
 int fl_http_session_busy(const fl_http_session_t *s);
 void fl_http_session_free(fl_http_session_t *s);

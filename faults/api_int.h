@@ -48,7 +48,7 @@ struct fl_api_s {
   uint64_t requests;
   uint32_t xid_counter;
   uint32_t xid_machine;
-  int closes;  /* proxies and the server still closing */
+  int closes; /* proxies and the server still closing */
   int closing;
   void (*close_cb)(void *);
   void *close_arg;
@@ -87,8 +87,8 @@ json_t *api_get(const json_t *obj, const char *key);
  * into Go struct field Proxy.name of type string"). Returns 0 or -1. */
 int api_get_str(const json_t *obj, const char *key, const char *gotype, const char **out,
                 char *err, size_t errsize);
-int api_get_bool(const json_t *obj, const char *key, const char *gotype, int *out, char *err,
-                 size_t errsize);
+int api_get_bool(const json_t *obj, const char *key, const char *gotype, int *out,
+                 char *err, size_t errsize);
 int api_get_float32(const json_t *obj, const char *key, const char *gotype, double *out,
                     char *err, size_t errsize);
 /* "json: cannot unmarshal <kind> into Go value of type <gotype>" */

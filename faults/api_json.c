@@ -13,21 +13,28 @@
 
 static const char *kind_of(const json_t *v) {
   switch (json_typeof(v)) {
-  case JSON_OBJECT: return "object";
-  case JSON_ARRAY: return "array";
-  case JSON_STRING: return "string";
+  case JSON_OBJECT:
+    return "object";
+  case JSON_ARRAY:
+    return "array";
+  case JSON_STRING:
+    return "string";
   case JSON_INTEGER:
-  case JSON_REAL: return "number";
+  case JSON_REAL:
+    return "number";
   case JSON_TRUE:
-  case JSON_FALSE: return "bool";
-  default: return "null";
+  case JSON_FALSE:
+    return "bool";
+  default:
+    return "null";
   }
 }
 
 json_t *api_parse(const char *body, size_t len, char *err, size_t errsize) {
   json_error_t e;
   size_t i = 0;
-  while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n'))
+  while (i < len &&
+         (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n'))
     i++;
   if (i == len) {
     snprintf(err, errsize, "EOF");
@@ -49,11 +56,12 @@ json_t *api_parse(const char *body, size_t len, char *err, size_t errsize) {
     if (lit[k] != '\0') {
       unsigned char c = (unsigned char)body[i + k];
       if (c >= 0x20 && c < 0x7f && c != '\'')
-        snprintf(err, errsize, "invalid character '%c' in literal %s (expecting '%c')", c, lit,
-                 lit[k]);
+        snprintf(err, errsize, "invalid character '%c' in literal %s (expecting '%c')", c,
+                 lit, lit[k]);
       else
-        snprintf(err, errsize, "invalid character '\\x%02x' in literal %s (expecting '%c')",
-                 c, lit, lit[k]);
+        snprintf(err, errsize,
+                 "invalid character '\\x%02x' in literal %s (expecting '%c')", c, lit,
+                 lit[k]);
       return NULL;
     }
   }
@@ -62,7 +70,8 @@ json_t *api_parse(const char *body, size_t len, char *err, size_t errsize) {
     if (c >= 0x20 && c < 0x7f && c != '\'')
       snprintf(err, errsize, "invalid character '%c' looking for beginning of value", c);
     else
-      snprintf(err, errsize, "invalid character '\\x%02x' looking for beginning of value", c);
+      snprintf(err, errsize, "invalid character '\\x%02x' looking for beginning of value",
+               c);
   } else if (e.position >= (int)len) {
     snprintf(err, errsize, "unexpected EOF");
   } else {
@@ -92,8 +101,9 @@ void api_type_error(const json_t *v, const char *gotype, char *err, size_t errsi
 
 static int field_error(const json_t *v, const char *gostruct, const char *key,
                        const char *type, char *err, size_t errsize) {
-  snprintf(err, errsize, "json: cannot unmarshal %s into Go struct field %s.%s of type %s",
-           kind_of(v), gostruct, key, type);
+  snprintf(err, errsize,
+           "json: cannot unmarshal %s into Go struct field %s.%s of type %s", kind_of(v),
+           gostruct, key, type);
   return -1;
 }
 
@@ -108,8 +118,8 @@ int api_get_str(const json_t *obj, const char *key, const char *gotype, const ch
   return 0;
 }
 
-int api_get_bool(const json_t *obj, const char *key, const char *gotype, int *out, char *err,
-                 size_t errsize) {
+int api_get_bool(const json_t *obj, const char *key, const char *gotype, int *out,
+                 char *err, size_t errsize) {
   json_t *v = api_get(obj, key);
   if (v == NULL)
     return 0;

@@ -45,13 +45,22 @@ int api_proxies_match(char **seg, int nseg, const char *method, int *method_ok) 
   int patch = strcmp(method, "PATCH") == 0, del = strcmp(method, "DELETE") == 0;
   switch (route_of(seg, nseg)) {
   case R_RESET:
-  case R_POPULATE: *method_ok = post; return 1;
-  case R_VERSION: *method_ok = get; return 1;
+  case R_POPULATE:
+    *method_ok = post;
+    return 1;
+  case R_VERSION:
+    *method_ok = get;
+    return 1;
   case R_PROXIES:
-  case R_TOXICS: *method_ok = get || post; return 1;
+  case R_TOXICS:
+    *method_ok = get || post;
+    return 1;
   case R_PROXY:
-  case R_TOXIC: *method_ok = get || post || patch || del; return 1;
-  default: return 0;
+  case R_TOXIC:
+    *method_ok = get || post || patch || del;
+    return 1;
+  default:
+    return 0;
   }
 }
 
@@ -243,7 +252,8 @@ static int toxic_specs(const json_t *list, json_t **out, char *err, size_t errsi
       json_decref(taken);
       return status;
     }
-    json_object_set_new(taken, json_string_value(json_object_get(spec, "name")), json_true());
+    json_object_set_new(taken, json_string_value(json_object_get(spec, "name")),
+                        json_true());
     json_array_append_new(specs, spec);
   }
   json_decref(taken);
@@ -254,7 +264,8 @@ static int toxic_specs(const json_t *list, json_t **out, char *err, size_t errsi
 /* ---- proxies ------------------------------------------------------------ */
 
 /* Go's net.Listen error, as Toxiproxy passes it on (status 500). */
-static void listen_error(char *err, size_t errsize, const char *listen, const fl_err_t *e) {
+static void listen_error(char *err, size_t errsize, const char *listen,
+                         const fl_err_t *e) {
   if (e->code > -30000 && e->code < 0)
     snprintf(err, errsize, "listen tcp %.200s: bind: %s", listen, uv_strerror(e->code));
   else
@@ -352,7 +363,8 @@ static void remove_proxy(fl_api_t *api, api_proxy_t *ap) {
 
 /* Toxiproxy 2.12's Proxy.Differs: the listen address resolved, compared
  * with the one the proxy has, and the upstream as written. */
-static int proxy_differs(const api_proxy_t *ap, const char *listen, const char *upstream) {
+static int proxy_differs(const api_proxy_t *ap, const char *listen,
+                         const char *upstream) {
   struct sockaddr_storage sa;
   char norm[80];
   if (strcmp(upstream, fl_proxy_upstream(ap->p)) != 0)
@@ -383,7 +395,8 @@ int api_populate(fl_api_t *api, const json_t *list, json_t **proxies, char *err,
 
   *proxies = NULL;
   if (!json_is_array(list) && !json_is_null(list)) {
-    api_type_error(list, "[]struct { toxiproxy.Proxy; Enabled *bool \"json:\\\"enabled\\\"\" }",
+    api_type_error(list,
+                   "[]struct { toxiproxy.Proxy; Enabled *bool \"json:\\\"enabled\\\"\" }",
                    msg, sizeof(msg));
     snprintf(err, errsize, BAD_BODY "%s", msg);
     return 400;
@@ -539,8 +552,9 @@ static void proxy_update(fl_api_t *api, api_proxy_t *ap, const fl_http_req_t *re
   char msg[768];
   fl_err_t e;
   /* Fields not given keep the proxy's values. */
-  proxy_in_t in = {ap->name, ap->listen, fl_proxy_upstream(ap->p), fl_proxy_enabled(ap->p),
-                   NULL, NULL, NULL};
+  proxy_in_t in = {
+      ap->name, ap->listen, fl_proxy_upstream(ap->p), fl_proxy_enabled(ap->p), NULL,
+      NULL,     NULL};
   json_t *body = parse_body(req, res);
   if (body == NULL)
     return;
@@ -616,7 +630,8 @@ static void toxic_update(api_proxy_t *ap, const char *name, const fl_http_req_t 
     api_error(res, 404, "toxic not found");
     return;
   }
-  const fl_toxic_kind_t *kind = fl_toxic_kind_find(json_string_value(json_object_get(cur, "type")));
+  const fl_toxic_kind_t *kind =
+      fl_toxic_kind_find(json_string_value(json_object_get(cur, "type")));
   double toxicity = json_number_value(json_object_get(cur, "toxicity"));
   json_decref(cur);
   json_t *body = parse_body(req, res);
@@ -624,14 +639,16 @@ static void toxic_update(api_proxy_t *ap, const char *name, const fl_http_req_t 
     return;
   json_t *attrs = api_get(body, "attributes");
   if (!json_is_object(body) && !json_is_null(body)) {
-    api_type_error(body, "struct { Attributes interface {} \"json:\\\"attributes\\\"\"; "
-                         "Toxicity float32 \"json:\\\"toxicity\\\"\" }",
+    api_type_error(body,
+                   "struct { Attributes interface {} \"json:\\\"attributes\\\"\"; "
+                   "Toxicity float32 \"json:\\\"toxicity\\\"\" }",
                    msg, sizeof(msg));
     api_error(res, 400, BAD_BODY "%s", msg);
   } else if (api_get_float32(body, "toxicity", "", &toxicity, msg, sizeof(msg)) != 0) {
     api_error(res, 400, BAD_BODY "%s", msg);
   } else if (attrs != NULL && !json_is_object(attrs)) {
-    api_error(res, 400, BAD_BODY "json: cannot unmarshal %s into Go struct field .attributes",
+    api_error(res, 400,
+              BAD_BODY "json: cannot unmarshal %s into Go struct field .attributes",
               json_is_array(attrs) ? "array" : "value");
   } else {
     /* Only the attributes and the toxicity change; name, type and stream in
@@ -688,15 +705,20 @@ void api_proxies_route(fl_api_t *api, const char *method, char **seg, int nseg,
     fl_http_res_text(res, 200, "application/json;charset=utf-8",
                      "{\"version\": \"" FL_API_TOXIPROXY_VERSION "\"}\n");
     return;
-  case R_RESET: reset_ep(api, res); return;
-  case R_POPULATE: populate_ep(api, req, res); return;
+  case R_RESET:
+    reset_ep(api, res);
+    return;
+  case R_POPULATE:
+    populate_ep(api, req, res);
+    return;
   case R_PROXIES:
     if (get)
       proxy_index(api, res);
     else
       proxy_create_ep(api, req, res);
     return;
-  default: break;
+  default:
+    break;
   }
   ap = api_list_find(&api->tcp, seg[1]);
   if (ap == NULL) {

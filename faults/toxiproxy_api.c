@@ -105,8 +105,8 @@ static void request_id(fl_api_t *api, fl_http_res_t *res) {
   }
   out[20] = '\0';
   size_t len = strlen(res->headers);
-  snprintf(res->headers + len, sizeof(res->headers) - len, "X-Toxiproxy-Request-Id: %s\r\n",
-           out);
+  snprintf(res->headers + len, sizeof(res->headers) - len,
+           "X-Toxiproxy-Request-Id: %s\r\n", out);
 }
 
 void api_json(fl_http_res_t *res, int status, json_t *v) {
@@ -156,7 +156,8 @@ void api_empty(fl_http_res_t *res, int status) {
 /* Splits a decoded path "/a/b" into segments (copied into buf). Returns the
  * count, or -1 when it is not of the form routes have: a leading slash, no
  * empty segment, no trailing slash, no NUL. */
-static int split_path(const char *path, size_t len, char *buf, size_t bufsize, char **seg) {
+static int split_path(const char *path, size_t len, char *buf, size_t bufsize,
+                      char **seg) {
   int n = 0;
   if (len == 0 || path[0] != '/' || len >= bufsize || memchr(path, '\0', len) != NULL)
     return -1;
@@ -277,7 +278,8 @@ int fl_api_load_config(fl_api_t *api, const char *path, fl_err_t *err) {
   fclose(f);
   if (n > MAX_CONFIG_BYTES) {
     fl_free(data);
-    return fl_err_set(err, FL_ECONFIG, "%s: larger than %d bytes", path, MAX_CONFIG_BYTES);
+    return fl_err_set(err, FL_ECONFIG, "%s: larger than %d bytes", path,
+                      MAX_CONFIG_BYTES);
   }
   json_t *list = api_parse(data, n, msg, sizeof(msg));
   fl_free(data);

@@ -76,7 +76,8 @@ static int parse_u64(const char *s, uint64_t *out) {
 
 /* The option's name without its dashes ("--api", "-api" and "--api=x" all
  * give "api"); *inline_val is what followed '=' or NULL. */
-static const char *opt_name(const char *a, char *buf, size_t size, const char **inline_val) {
+static const char *opt_name(const char *a, char *buf, size_t size,
+                            const char **inline_val) {
   *inline_val = NULL;
   if (a[0] != '-')
     return NULL;

@@ -134,7 +134,8 @@ static void do_stop(void *arg) {
       uv_close((uv_handle_t *)&c->tcp, echo_conn_closed);
 }
 
-static int setup_with(void **state, uint64_t seed, int given, const fl_http_limits_t *lim) {
+static int setup_with(void **state, uint64_t seed, int given,
+                      const fl_http_limits_t *lim) {
   fx_t *fx = calloc(1, sizeof(*fx));
   fx->seed = seed;
   fx->seed_given = given;
@@ -309,8 +310,9 @@ static double round_trip(const char *listen, size_t len) {
 
 static void create_echo_proxy(const char *name, char *listen, size_t size) {
   char body[256];
-  snprintf(body, sizeof(body), "{\"name\":\"%s\",\"listen\":\"127.0.0.1:0\",\"upstream\":\"%s\"}",
-           name, FX->echo_addr);
+  snprintf(body, sizeof(body),
+           "{\"name\":\"%s\",\"listen\":\"127.0.0.1:0\",\"upstream\":\"%s\"}", name,
+           FX->echo_addr);
   EXPECT("POST", "/proxies", body, 201, NULL);
   listen_of(name, listen, size);
 }
@@ -319,7 +321,8 @@ static void create_echo_proxy(const char *name, char *listen, size_t size) {
 
 static void test_version(void **state) {
   (void)state;
-  EXPECT("GET", "/version", NULL, 200, "{\"version\": \"" FL_API_TOXIPROXY_VERSION "\"}\n");
+  EXPECT("GET", "/version", NULL, 200,
+         "{\"version\": \"" FL_API_TOXIPROXY_VERSION "\"}\n");
   assert_true(has_header(&R, "Content-Type: application/json;charset=utf-8"));
   assert_true(has_header(&R, "X-Toxiproxy-Request-Id: "));
   EXPECT("GET", "/faultline/version", NULL, 200, NULL);
@@ -341,7 +344,8 @@ static void test_proxy_lifecycle(void **state) {
            port, FX->echo_addr);
   EXPECT("POST", "/proxies", body, 201, want);
   assert_true(has_header(&R, "Content-Type: application/json\r\n"));
-  EXPECT("POST", "/proxies", body, 409, "{\"error\":\"proxy already exists\",\"status\":409}\n");
+  EXPECT("POST", "/proxies", body, 409,
+         "{\"error\":\"proxy already exists\",\"status\":409}\n");
   assert_true(has_header(&R, "Content-Type: text/plain; charset=utf-8"));
   EXPECT("GET", "/proxies/redis", NULL, 200, want);
   char index[600];
@@ -366,7 +370,8 @@ static void test_proxy_lifecycle(void **state) {
 
   /* A proxy made disabled does not listen, and keeps its address as given. */
   snprintf(body, sizeof(body),
-           "{\"name\":\"off\",\"listen\":\"localhost:%d\",\"upstream\":\"%s\",\"enabled\":false}",
+           "{\"name\":\"off\",\"listen\":\"localhost:%d\",\"upstream\":\"%s\","
+           "\"enabled\":false}",
            port, FX->echo_addr);
   EXPECT("POST", "/proxies", body, 201, NULL);
   snprintf(want, sizeof(want), "\"listen\":\"localhost:%d\"", port);
@@ -375,8 +380,10 @@ static void test_proxy_lifecycle(void **state) {
   assert_int_equal(pt_connect(listen), -ECONNREFUSED);
 
   EXPECT("DELETE", "/proxies/redis", NULL, 204, "");
-  EXPECT("DELETE", "/proxies/redis", NULL, 404, "{\"error\":\"proxy not found\",\"status\":404}\n");
-  EXPECT("GET", "/proxies/redis", NULL, 404, "{\"error\":\"proxy not found\",\"status\":404}\n");
+  EXPECT("DELETE", "/proxies/redis", NULL, 404,
+         "{\"error\":\"proxy not found\",\"status\":404}\n");
+  EXPECT("GET", "/proxies/redis", NULL, 404,
+         "{\"error\":\"proxy not found\",\"status\":404}\n");
   snprintf(path, sizeof(path), "/proxies/off");
   EXPECT("DELETE", path, NULL, 204, "");
   EXPECT("GET", "/proxies", NULL, 200, "{}");
@@ -386,20 +393,24 @@ static void test_bad_requests(void **state) {
   (void)state;
   EXPECT("POST", "/proxies", "{\"name\":", 400,
          "{\"error\":\"bad request body: unexpected EOF\",\"status\":400}\n");
-  EXPECT("POST", "/proxies", "", 400, "{\"error\":\"bad request body: EOF\",\"status\":400}\n");
-  EXPECT("POST", "/proxies", "nope", 400,
-         "{\"error\":\"bad request body: invalid character 'o' in literal null (expecting "
-         "'u')\",\"status\":400}\n");
-  EXPECT("POST", "/proxies", "<html>", 400,
-         "{\"error\":\"bad request body: invalid character '\\u003c' looking for beginning "
-         "of value\",\"status\":400}\n");
+  EXPECT("POST", "/proxies", "", 400,
+         "{\"error\":\"bad request body: EOF\",\"status\":400}\n");
+  EXPECT(
+      "POST", "/proxies", "nope", 400,
+      "{\"error\":\"bad request body: invalid character 'o' in literal null (expecting "
+      "'u')\",\"status\":400}\n");
+  EXPECT(
+      "POST", "/proxies", "<html>", 400,
+      "{\"error\":\"bad request body: invalid character '\\u003c' looking for beginning "
+      "of value\",\"status\":400}\n");
   EXPECT("POST", "/proxies", "{\"upstream\":\"127.0.0.1:1\"}", 400,
          "{\"error\":\"missing required field: name\",\"status\":400}\n");
   EXPECT("POST", "/proxies", "{\"name\":\"a\"}", 400,
          "{\"error\":\"missing required field: upstream\",\"status\":400}\n");
-  EXPECT("POST", "/proxies", "{\"name\":5}", 400,
-         "{\"error\":\"bad request body: json: cannot unmarshal number into Go struct field "
-         "Proxy.name of type string\",\"status\":400}\n");
+  EXPECT(
+      "POST", "/proxies", "{\"name\":5}", 400,
+      "{\"error\":\"bad request body: json: cannot unmarshal number into Go struct field "
+      "Proxy.name of type string\",\"status\":400}\n");
   EXPECT("POST", "/proxies", "[1]", 400, NULL);
   /* null decodes into nothing, in Go. */
   EXPECT("POST", "/proxies", "null", 400,
@@ -407,9 +418,10 @@ static void test_bad_requests(void **state) {
   EXPECT("POST", "/populate", "null", 201, "{\"proxies\":null}");
   /* Field names match regardless of case, and what follows the object is
    * ignored, as Go's decoder does. */
-  EXPECT("POST", "/proxies",
-         "{\"Name\":\"a\",\"UPSTREAM\":\"127.0.0.1:9\",\"listen\":\"127.0.0.1:0\"} trailing",
-         201, NULL);
+  EXPECT(
+      "POST", "/proxies",
+      "{\"Name\":\"a\",\"UPSTREAM\":\"127.0.0.1:9\",\"listen\":\"127.0.0.1:0\"} trailing",
+      201, NULL);
 
   EXPECT("POST", "/proxies/nope/toxics", "{\"type\":\"latency\"}", 404,
          "{\"error\":\"proxy not found\",\"status\":404}\n");
@@ -417,12 +429,14 @@ static void test_bad_requests(void **state) {
          "{\"error\":\"invalid toxic type\",\"status\":400}\n");
   EXPECT("POST", "/proxies/a/toxics", "null", 400,
          "{\"error\":\"invalid toxic type\",\"status\":400}\n");
-  EXPECT("POST", "/proxies/a/toxics", "{\"type\":\"latency\",\"stream\":\"sideways\"}", 400,
+  EXPECT("POST", "/proxies/a/toxics", "{\"type\":\"latency\",\"stream\":\"sideways\"}",
+         400,
          "{\"error\":\"stream was invalid, can be either upstream or downstream\","
          "\"status\":400}\n");
-  EXPECT("POST", "/proxies/a/toxics", "{\"type\":\"latency\",\"toxicity\":\"x\"}", 400, NULL);
-  EXPECT("POST", "/proxies/a/toxics", "{\"type\":\"latency\",\"attributes\":{\"latency\":-5}}",
-         400, NULL);
+  EXPECT("POST", "/proxies/a/toxics", "{\"type\":\"latency\",\"toxicity\":\"x\"}", 400,
+         NULL);
+  EXPECT("POST", "/proxies/a/toxics",
+         "{\"type\":\"latency\",\"attributes\":{\"latency\":-5}}", 400, NULL);
   assert_non_null(strstr(R.body, "bad request body: "));
   EXPECT("POST", "/proxies/a/toxics", "{\"type\":\"latency\"}", 200, NULL);
   EXPECT("POST", "/proxies/a/toxics", "{\"type\":\"latency\"}", 409,
@@ -458,17 +472,19 @@ static void test_toxics(void **state) {
   char listen[64];
   (void)state;
   create_echo_proxy("db", listen, sizeof(listen));
-  EXPECT("POST", "/proxies/db/toxics", "{\"type\":\"latency\",\"attributes\":{\"latency\":1000}}",
-         200,
-         "{\"attributes\":{\"latency\":1000,\"jitter\":0},\"name\":\"latency_downstream\","
-         "\"type\":\"latency\",\"stream\":\"downstream\",\"toxicity\":1}");
+  EXPECT(
+      "POST", "/proxies/db/toxics",
+      "{\"type\":\"latency\",\"attributes\":{\"latency\":1000}}", 200,
+      "{\"attributes\":{\"latency\":1000,\"jitter\":0},\"name\":\"latency_downstream\","
+      "\"type\":\"latency\",\"stream\":\"downstream\",\"toxicity\":1}");
   assert_true(has_header(&R, "Content-Type: application/json\r\n"));
   /* Unknown attributes are ignored, as Toxiproxy's decoder ignores them. */
   EXPECT("POST", "/proxies/db/toxics",
          "{\"type\":\"bandwidth\",\"stream\":\"upstream\",\"toxicity\":0.3,"
          "\"attributes\":{\"rate\":100,\"burst\":7}}",
          200,
-         "{\"attributes\":{\"rate\":100},\"name\":\"bandwidth_upstream\",\"type\":\"bandwidth\","
+         "{\"attributes\":{\"rate\":100},\"name\":\"bandwidth_upstream\",\"type\":"
+         "\"bandwidth\","
          "\"stream\":\"upstream\",\"toxicity\":0.3}");
   EXPECT("POST", "/proxies/db/toxics",
          "{\"name\":\"cut\",\"type\":\"slicer\",\"attributes\":{\"average_size\":10,"
@@ -485,18 +501,22 @@ static void test_toxics(void **state) {
   assert_string_equal(json_string_value(json_object_get(json_array_get(list, 2), "name")),
                       "cut");
   json_decref(list);
-  EXPECT("GET", "/proxies/db/toxics/cut", NULL, 200,
-         "{\"attributes\":{\"average_size\":10,\"size_variation\":2,\"delay\":50},"
-         "\"name\":\"cut\",\"type\":\"slicer\",\"stream\":\"downstream\",\"toxicity\":1}");
+  EXPECT(
+      "GET", "/proxies/db/toxics/cut", NULL, 200,
+      "{\"attributes\":{\"average_size\":10,\"size_variation\":2,\"delay\":50},"
+      "\"name\":\"cut\",\"type\":\"slicer\",\"stream\":\"downstream\",\"toxicity\":1}");
   /* Updates change attributes and toxicity only. */
-  EXPECT("POST", "/proxies/db/toxics/latency_downstream",
-         "{\"attributes\":{\"jitter\":5},\"type\":\"timeout\",\"stream\":\"upstream\"}", 200,
-         "{\"attributes\":{\"latency\":1000,\"jitter\":5},\"name\":\"latency_downstream\","
-         "\"type\":\"latency\",\"stream\":\"downstream\",\"toxicity\":1}");
-  EXPECT("PATCH", "/proxies/db/toxics/latency_downstream", "{\"toxicity\":0.5}", 200,
-         "{\"attributes\":{\"latency\":1000,\"jitter\":5},\"name\":\"latency_downstream\","
-         "\"type\":\"latency\",\"stream\":\"downstream\",\"toxicity\":0.5}");
-  EXPECT("POST", "/proxies/db/toxics/latency_downstream", "{\"attributes\":[1]}", 400, NULL);
+  EXPECT(
+      "POST", "/proxies/db/toxics/latency_downstream",
+      "{\"attributes\":{\"jitter\":5},\"type\":\"timeout\",\"stream\":\"upstream\"}", 200,
+      "{\"attributes\":{\"latency\":1000,\"jitter\":5},\"name\":\"latency_downstream\","
+      "\"type\":\"latency\",\"stream\":\"downstream\",\"toxicity\":1}");
+  EXPECT(
+      "PATCH", "/proxies/db/toxics/latency_downstream", "{\"toxicity\":0.5}", 200,
+      "{\"attributes\":{\"latency\":1000,\"jitter\":5},\"name\":\"latency_downstream\","
+      "\"type\":\"latency\",\"stream\":\"downstream\",\"toxicity\":0.5}");
+  EXPECT("POST", "/proxies/db/toxics/latency_downstream", "{\"attributes\":[1]}", 400,
+         NULL);
   EXPECT("DELETE", "/proxies/db/toxics/latency_downstream", NULL, 204, "");
   EXPECT("DELETE", "/proxies/db/toxics/cut", NULL, 204, "");
   EXPECT("DELETE", "/proxies/db/toxics/bandwidth_upstream", NULL, 204, "");
@@ -508,7 +528,8 @@ static void test_populate(void **state) {
   (void)state;
   snprintf(body, sizeof(body),
            "[{\"name\":\"one\",\"listen\":\"127.0.0.1:0\",\"upstream\":\"%s\"},"
-           "{\"name\":\"two\",\"listen\":\"127.0.0.1:0\",\"upstream\":\"%s\",\"enabled\":false}]",
+           "{\"name\":\"two\",\"listen\":\"127.0.0.1:0\",\"upstream\":\"%s\",\"enabled\":"
+           "false}]",
            FX->echo_addr, FX->echo_addr);
   EXPECT("POST", "/populate", body, 201, NULL);
   json_t *v = json_loads(R.body, 0, NULL);
@@ -518,13 +539,14 @@ static void test_populate(void **state) {
 
   /* The same addresses keep the proxy (its port, its toxics). */
   EXPECT("POST", "/proxies/one/toxics", "{\"type\":\"timeout\"}", 200, NULL);
-  snprintf(body, sizeof(body), "[{\"name\":\"one\",\"listen\":\"%s\",\"upstream\":\"%s\"}]",
-           listen, FX->echo_addr);
+  snprintf(body, sizeof(body),
+           "[{\"name\":\"one\",\"listen\":\"%s\",\"upstream\":\"%s\"}]", listen,
+           FX->echo_addr);
   EXPECT("POST", "/populate", body, 201, NULL);
   assert_non_null(strstr(R.body, "\"timeout_downstream\""));
   /* Another upstream replaces it: no toxics then. */
-  snprintf(body, sizeof(body), "[{\"name\":\"one\",\"listen\":\"%s\",\"upstream\":\"127.0.0.1:9\"}]",
-           listen);
+  snprintf(body, sizeof(body),
+           "[{\"name\":\"one\",\"listen\":\"%s\",\"upstream\":\"127.0.0.1:9\"}]", listen);
   EXPECT("POST", "/populate", body, 201, NULL);
   assert_null(strstr(R.body, "\"timeout_downstream\""));
 
@@ -551,8 +573,9 @@ static void test_populate(void **state) {
   EXPECT("GET", "/proxies/three", NULL, 200, NULL);
   EXPECT("GET", "/proxies/four", NULL, 404, NULL);
   /* Replacing a proxy by one that cannot listen leaves the old one, stopped. */
-  snprintf(body, sizeof(body), "[{\"name\":\"three\",\"listen\":\"127.0.0.1:%d\",\"upstream\":\"%s\"}]",
-           port, FX->echo_addr);
+  snprintf(body, sizeof(body),
+           "[{\"name\":\"three\",\"listen\":\"127.0.0.1:%d\",\"upstream\":\"%s\"}]", port,
+           FX->echo_addr);
   EXPECT("POST", "/populate", body, 500, NULL);
   close(lfd);
   EXPECT("GET", "/proxies/three", NULL, 200, NULL);
@@ -563,8 +586,8 @@ static void test_reset(void **state) {
   char listen[64];
   (void)state;
   create_echo_proxy("r", listen, sizeof(listen));
-  EXPECT("POST", "/proxies/r/toxics", "{\"type\":\"latency\",\"attributes\":{\"latency\":300}}",
-         200, NULL);
+  EXPECT("POST", "/proxies/r/toxics",
+         "{\"type\":\"latency\",\"attributes\":{\"latency\":300}}", 200, NULL);
   EXPECT("POST", "/proxies/r", "{\"enabled\":false}", 200, NULL);
   EXPECT("POST", "/faultline/partition", "{\"proxies\":[\"r\"]}", 200, NULL);
   EXPECT("POST", "/reset", NULL, 204, "");
@@ -599,21 +622,22 @@ static void test_latency_disable_reset_through_proxy(void **state) {
     fail_msg("round trip after reset took %.1f ms", fast);
 
   /* Upstream latency counts too, and a timeout toxic holds the bytes. */
-  EXPECT("POST", "/proxies/shopify_test_redis_master/toxics",
-         "{\"type\":\"latency\",\"stream\":\"upstream\",\"attributes\":{\"latency\":150}}", 200,
-         NULL);
+  EXPECT(
+      "POST", "/proxies/shopify_test_redis_master/toxics",
+      "{\"type\":\"latency\",\"stream\":\"upstream\",\"attributes\":{\"latency\":150}}",
+      200, NULL);
   slow = round_trip(listen, 100);
   if (slow < 140 || slow > 2500)
     fail_msg("round trip with 150 ms upstream latency took %.1f ms", slow);
-  EXPECT("POST", "/proxies/shopify_test_redis_master/toxics", "{\"type\":\"timeout\"}", 200,
-         NULL);
+  EXPECT("POST", "/proxies/shopify_test_redis_master/toxics", "{\"type\":\"timeout\"}",
+         200, NULL);
   int fd = pt_connect(listen);
   assert_true(fd >= 0);
   assert_int_equal(send(fd, "ping", 4, MSG_NOSIGNAL), 4);
   assert_false(pt_wait_readable(fd, 400));
   /* Removing the timeout closes the connections it held, as Toxiproxy does. */
-  EXPECT("DELETE", "/proxies/shopify_test_redis_master/toxics/timeout_downstream", NULL, 204,
-         "");
+  EXPECT("DELETE", "/proxies/shopify_test_redis_master/toxics/timeout_downstream", NULL,
+         204, "");
   char b[8];
   assert_true(pt_wait_readable(fd, 2000));
   assert_true(recv(fd, b, sizeof(b), 0) <= 0);
@@ -628,7 +652,8 @@ static void test_create_with_toxics(void **state) {
   snprintf(body, sizeof(body),
            "{\"name\":\"t\",\"listen\":\"127.0.0.1:0\",\"upstream\":\"%s\",\"toxics\":["
            "{\"type\":\"latency\",\"attributes\":{\"latency\":200}},"
-           "{\"type\":\"limit_data\",\"stream\":\"upstream\",\"attributes\":{\"bytes\":100000}}]}",
+           "{\"type\":\"limit_data\",\"stream\":\"upstream\",\"attributes\":{\"bytes\":"
+           "100000}}]}",
            FX->echo_addr);
   EXPECT("POST", "/proxies", body, 201, NULL);
   assert_non_null(strstr(R.body, "\"limit_data_upstream\""));
@@ -641,13 +666,15 @@ static void test_create_with_toxics(void **state) {
            "{\"name\":\"u\",\"upstream\":\"%s\",\"toxics\":[{\"type\":\"latency\"},"
            "{\"type\":\"nope\"}]}",
            FX->echo_addr);
-  EXPECT("POST", "/proxies", body, 400, "{\"error\":\"invalid toxic type\",\"status\":400}\n");
+  EXPECT("POST", "/proxies", body, 400,
+         "{\"error\":\"invalid toxic type\",\"status\":400}\n");
   EXPECT("GET", "/proxies/u", NULL, 404, NULL);
   snprintf(body, sizeof(body),
            "{\"name\":\"u\",\"upstream\":\"%s\",\"toxics\":[{\"type\":\"latency\"},"
            "{\"type\":\"latency\"}]}",
            FX->echo_addr);
-  EXPECT("POST", "/proxies", body, 409, "{\"error\":\"toxic already exists\",\"status\":409}\n");
+  EXPECT("POST", "/proxies", body, 409,
+         "{\"error\":\"toxic already exists\",\"status\":409}\n");
   EXPECT("GET", "/proxies/u", NULL, 404, NULL);
 }
 
@@ -656,7 +683,8 @@ static void test_http_limits_and_framing(void **state) {
   (void)state;
   /* A request written one byte at a time. */
   snprintf(req, sizeof(req),
-           "POST /proxies HTTP/1.1\r\nHost: x\r\nContent-Length: 63\r\nConnection: close\r\n\r\n"
+           "POST /proxies HTTP/1.1\r\nHost: x\r\nContent-Length: 63\r\nConnection: "
+           "close\r\n\r\n"
            "{\"name\":\"slow\",\"listen\":\"127.0.0.1:0\",\"upstream\":\"127.0.0.1:9\"}");
   raw(req, strlen(req), 1, 1, out, sizeof(out), 5000);
   assert_non_null(strstr(out, "HTTP/1.1 201 Created\r\n"));
@@ -680,15 +708,17 @@ static void test_http_limits_and_framing(void **state) {
   assert_non_null(strstr(out, "latency_downstream"));
 
   /* A body over 1 MiB is refused from its Content-Length alone. */
-  const char *big = "POST /populate HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n[";
+  const char *big =
+      "POST /populate HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n[";
   raw(big, strlen(big), 4096, 0, out, sizeof(out), 5000);
   assert_non_null(strstr(out, "HTTP/1.1 413 Request Entity Too Large\r\n"));
   assert_non_null(strstr(out, "Connection: close"));
   /* ... and a chunked one when it passes the limit. */
   size_t n = 3 * 1024 * 1024;
   char *huge = malloc(n);
-  size_t k = (size_t)snprintf(huge, n, "POST /populate HTTP/1.1\r\nHost: x\r\n"
-                                       "Transfer-Encoding: chunked\r\n\r\n");
+  size_t k = (size_t)snprintf(huge, n,
+                              "POST /populate HTTP/1.1\r\nHost: x\r\n"
+                              "Transfer-Encoding: chunked\r\n\r\n");
   while (k + 70000 < n) {
     k += (size_t)snprintf(huge + k, n - k, "10000\r\n");
     memset(huge + k, ' ', 0x10000);
@@ -788,23 +818,25 @@ static void test_metrics(void **state) {
   if (strstr(R.body, want) == NULL)
     fail_msg("no %s in\n%s", want, R.body);
   assert_non_null(strstr(R.body, "faultline_proxy_connections_total{proxy=\"m\"} 1\n"));
-  assert_non_null(
-      strstr(R.body, "faultline_proxy_toxics_active{proxy=\"m\",stream=\"downstream\"} 1\n"));
+  assert_non_null(strstr(
+      R.body, "faultline_proxy_toxics_active{proxy=\"m\",stream=\"downstream\"} 1\n"));
 }
 
 static void test_partition(void **state) {
   char body[256], ab[64], ba[64];
   (void)state;
-  snprintf(body, sizeof(body),
-           "{\"name\":\"a_b\",\"listen\":\"127.0.0.1:0\",\"upstream\":\"%s\",\"from\":\"a\","
-           "\"to\":\"b\"}",
-           FX->echo_addr);
+  snprintf(
+      body, sizeof(body),
+      "{\"name\":\"a_b\",\"listen\":\"127.0.0.1:0\",\"upstream\":\"%s\",\"from\":\"a\","
+      "\"to\":\"b\"}",
+      FX->echo_addr);
   EXPECT("POST", "/proxies", body, 201, NULL);
   assert_null(strstr(R.body, "\"from\"")); /* Toxiproxy's shape is kept */
-  snprintf(body, sizeof(body),
-           "{\"name\":\"b_a\",\"listen\":\"127.0.0.1:0\",\"upstream\":\"%s\",\"from\":\"b\","
-           "\"to\":\"a\"}",
-           FX->echo_addr);
+  snprintf(
+      body, sizeof(body),
+      "{\"name\":\"b_a\",\"listen\":\"127.0.0.1:0\",\"upstream\":\"%s\",\"from\":\"b\","
+      "\"to\":\"a\"}",
+      FX->echo_addr);
   EXPECT("POST", "/proxies", body, 201, NULL);
   listen_of("a_b", ab, sizeof(ab));
   listen_of("b_a", ba, sizeof(ba));
@@ -826,8 +858,8 @@ static void test_partition(void **state) {
          "{\"cut\":[{\"name\":\"a_b\",\"protocol\":\"tcp\",\"direction\":\"upstream\"},"
          "{\"name\":\"b_a\",\"protocol\":\"tcp\",\"direction\":\"downstream\"}]}");
   EXPECT("DELETE", "/faultline/partition", NULL, 204, "");
-  EXPECT("POST", "/faultline/partition", "{\"proxies\":[\"a_b\"],\"direction\":\"upstream\"}",
-         200, NULL);
+  EXPECT("POST", "/faultline/partition",
+         "{\"proxies\":[\"a_b\"],\"direction\":\"upstream\"}", 200, NULL);
   EXPECT("POST", "/faultline/partition", "{\"proxies\":[\"zz\"]}", 404,
          "{\"error\":\"proxy not found\",\"status\":404}\n");
   EXPECT("POST", "/faultline/partition", "{\"groups\":[[\"x\"],[\"y\"]]}", 400, NULL);
@@ -874,15 +906,19 @@ static void test_udp(void **state) {
   sendto(cfd, "hi", 2, 0, (struct sockaddr *)&p, sizeof(p));
   assert_true(pt_wait_readable(ufd, 2000));
   assert_int_equal(recv(ufd, buf, sizeof(buf), 0), 2);
-  EXPECT("POST", "/faultline/partition", "{\"proxies\":[\"dns\"],\"direction\":\"upstream\"}",
-         200, "{\"cut\":[{\"name\":\"dns\",\"protocol\":\"udp\",\"direction\":\"upstream\"}]}");
+  EXPECT(
+      "POST", "/faultline/partition",
+      "{\"proxies\":[\"dns\"],\"direction\":\"upstream\"}", 200,
+      "{\"cut\":[{\"name\":\"dns\",\"protocol\":\"udp\",\"direction\":\"upstream\"}]}");
   sendto(cfd, "hi", 2, 0, (struct sockaddr *)&p, sizeof(p));
   assert_false(pt_wait_readable(ufd, 300));
   EXPECT("DELETE", "/faultline/partition", NULL, 204, "");
 
-  EXPECT("PATCH", "/faultline/udp/dns", "{\"faults\":{\"both\":{\"loss\":0.25}}}", 200, NULL);
+  EXPECT("PATCH", "/faultline/udp/dns", "{\"faults\":{\"both\":{\"loss\":0.25}}}", 200,
+         NULL);
   assert_non_null(strstr(R.body, "\"loss\":0.25"));
-  EXPECT("PATCH", "/faultline/udp/dns", "{\"faults\":{\"both\":{\"loss\":7}}}", 400, NULL);
+  EXPECT("PATCH", "/faultline/udp/dns", "{\"faults\":{\"both\":{\"loss\":7}}}", 400,
+         NULL);
   EXPECT("PATCH", "/faultline/udp/dns", "{\"faults\":{\"sideways\":{}}}", 400, NULL);
   EXPECT("GET", "/faultline/udp", NULL, 200, NULL);
   assert_non_null(strstr(R.body, "\"dns\":{"));
@@ -994,7 +1030,8 @@ static unsigned seeded_pattern(void) {
   unsigned bits = 0;
   create_echo_proxy("s", listen, sizeof(listen));
   EXPECT("POST", "/proxies/s/toxics",
-         "{\"type\":\"latency\",\"toxicity\":0.5,\"attributes\":{\"latency\":80}}", 200, NULL);
+         "{\"type\":\"latency\",\"toxicity\":0.5,\"attributes\":{\"latency\":80}}", 200,
+         NULL);
   for (int i = 0; i < 10; i++) {
     double rt = round_trip(listen, 10);
     assert_true(rt >= 0);
@@ -1030,7 +1067,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
       cmocka_unit_test_setup_teardown(test_partition, setup, teardown),
       cmocka_unit_test_setup_teardown(test_udp, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_backpressure_and_timeouts, setup_small, teardown),
+      cmocka_unit_test_setup_teardown(test_backpressure_and_timeouts, setup_small,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_seed_reproducible, seed_setup, teardown),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
