@@ -587,7 +587,7 @@ static void test_reset(void **state) {
   (void)state;
   create_echo_proxy("r", listen, sizeof(listen));
   EXPECT("POST", "/proxies/r/toxics",
-         "{\"type\":\"latency\",\"attributes\":{\"latency\":300}}", 200, NULL);
+         "{\"type\":\"latency\",\"attributes\":{\"latency\":1000}}", 200, NULL);
   EXPECT("POST", "/proxies/r", "{\"enabled\":false}", 200, NULL);
   EXPECT("POST", "/faultline/partition", "{\"proxies\":[\"r\"]}", 200, NULL);
   EXPECT("POST", "/reset", NULL, 204, "");
@@ -595,7 +595,7 @@ static void test_reset(void **state) {
   assert_non_null(strstr(R.body, "\"enabled\":true"));
   assert_non_null(strstr(R.body, "\"toxics\":[]"));
   double rt = round_trip(listen, 100);
-  assert_true(rt >= 0 && rt < 250);
+  assert_true(rt >= 0 && rt < 600); /* generous: the toxic would make it 1000 */
 }
 
 /* A client written against Toxiproxy's README: create, add latency, take
@@ -605,20 +605,20 @@ static void test_latency_disable_reset_through_proxy(void **state) {
   (void)state;
   create_echo_proxy("shopify_test_redis_master", listen, sizeof(listen));
   double base = round_trip(listen, 100);
-  assert_true(base >= 0 && base < 150);
+  assert_true(base >= 0 && base < 400);
 
   EXPECT("POST", "/proxies/shopify_test_redis_master/toxics",
-         "{\"type\":\"latency\",\"attributes\":{\"latency\":250}}", 200, NULL);
+         "{\"type\":\"latency\",\"attributes\":{\"latency\":600}}", 200, NULL);
   double slow = round_trip(listen, 100);
-  if (slow < 240 || slow > 2500)
-    fail_msg("round trip with 250 ms latency took %.1f ms", slow);
+  if (slow < 595 || slow > 5000)
+    fail_msg("round trip with 600 ms latency took %.1f ms", slow);
 
   EXPECT("POST", "/proxies/shopify_test_redis_master", "{\"enabled\":false}", 200, NULL);
   assert_int_equal(pt_connect(listen), -ECONNREFUSED);
 
   EXPECT("POST", "/reset", "", 204, "");
   double fast = round_trip(listen, 100);
-  if (fast < 0 || fast > 200)
+  if (fast < 0 || fast > 400)
     fail_msg("round trip after reset took %.1f ms", fast);
 
   /* Upstream latency counts too, and a timeout toxic holds the bytes. */
@@ -627,7 +627,7 @@ static void test_latency_disable_reset_through_proxy(void **state) {
       "{\"type\":\"latency\",\"stream\":\"upstream\",\"attributes\":{\"latency\":150}}",
       200, NULL);
   slow = round_trip(listen, 100);
-  if (slow < 140 || slow > 2500)
+  if (slow < 145 || slow > 5000)
     fail_msg("round trip with 150 ms upstream latency took %.1f ms", slow);
   EXPECT("POST", "/proxies/shopify_test_redis_master/toxics", "{\"type\":\"timeout\"}",
          200, NULL);
@@ -1030,12 +1030,12 @@ static unsigned seeded_pattern(void) {
   unsigned bits = 0;
   create_echo_proxy("s", listen, sizeof(listen));
   EXPECT("POST", "/proxies/s/toxics",
-         "{\"type\":\"latency\",\"toxicity\":0.5,\"attributes\":{\"latency\":80}}", 200,
+         "{\"type\":\"latency\",\"toxicity\":0.5,\"attributes\":{\"latency\":250}}", 200,
          NULL);
-  for (int i = 0; i < 10; i++) {
+  for (int i = 0; i < 8; i++) {
     double rt = round_trip(listen, 10);
     assert_true(rt >= 0);
-    bits = bits << 1 | (rt > 60);
+    bits = bits << 1 | (rt > 125);
   }
   return bits;
 }
@@ -1046,7 +1046,7 @@ static void test_seed_reproducible(void **state) {
   seed_setup(state);
   unsigned second = seeded_pattern();
   assert_int_equal(first, second);
-  assert_true(first != 0 && first != 0x3ff); /* 0.5 hits some, not all */
+  assert_true(first != 0 && first != 0xff); /* 0.5 hits some, not all */
 }
 
 int main(void) {
