@@ -1,0 +1,311 @@
+-- etcd helpers: a cluster of etcd members started under the run directory
+-- with a fault proxy in front of each member's peer port, a client for the
+-- v3 JSON gateway (base64 keys and values), leader discovery, and a
+-- read/write/compare-and-set workload for fl.check.linearizable.
+--
+--   local etcd = require("faultline.lib.etcd")
+--   local c = etcd.cluster{ nodes = 3 }
+--   c:start()                                  -- every member ready (GET /health)
+--   local leader = c:wait_leader(5)
+--   c:put(leader, "k", "v")   c:get(c.nodes[2], "k")   c:cas(node, "k", "v", "w")
+--
+-- etcd members advertise one peer URL to everyone, so a proxy cannot tell
+-- which member is calling: the proxy "peers->eN" in front of eN's peer port
+-- carries every other member's traffic to eN. Proxies give latency,
+-- bandwidth and whole-member faults; pairwise partitions need network
+-- namespaces (DESIGN.md, "Two fault layers").
+--
+-- The binary: etcd.cluster{binary = "/path/to/etcd"}, or FL_ETCD in the
+-- environment, or etcd from PATH.
+local fl = require("faultline")
+
+local M = {}
+
+---------------------------------------------------------------------------
+-- base64 (RFC 4648, with padding)
+
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+local B64_INDEX = {}
+for i = 1, 64 do B64_INDEX[B64:byte(i)] = i - 1 end
+
+function M.b64encode(s)
+  s = tostring(s)
+  local out = {}
+  for i = 1, #s, 3 do
+    local a, b, c = s:byte(i, i + 2)
+    local n = (a << 16) | ((b or 0) << 8) | (c or 0)
+    out[#out + 1] = string.char(
+      B64:byte((n >> 18) + 1), B64:byte(((n >> 12) & 63) + 1),
+      b and B64:byte(((n >> 6) & 63) + 1) or 61, c and B64:byte((n & 63) + 1) or 61)
+  end
+  return table.concat(out)
+end
+
+function M.b64decode(s)
+  s = tostring(s):gsub("[^%w%+/]", "")
+  local out = {}
+  for i = 1, #s, 4 do
+    local n, k = 0, 0
+    for j = i, math.min(i + 3, #s) do
+      n = (n << 6) | (B64_INDEX[s:byte(j)] or 0)
+      k = k + 1
+    end
+    n = n << (6 * (4 - k))
+    local bytes = { (n >> 16) & 255, (n >> 8) & 255, n & 255 }
+    out[#out + 1] = string.char(table.unpack(bytes, 1, k - 1))
+  end
+  return table.concat(out)
+end
+
+---------------------------------------------------------------------------
+-- The cluster
+
+local Cluster = {}
+Cluster.__index = Cluster
+
+function M.binary(opts)
+  if opts and opts.binary then return opts.binary end
+  local env = os.getenv("FL_ETCD")
+  if env and env ~= "" then return env end
+  return "etcd"
+end
+
+--- etcd.cluster{nodes=3, binary=, heartbeat_ms=100, election_ms=1000,
+--- ready_timeout=20, stop_timeout=2, args={...}}: members e1..eN. Member i listens for
+--- clients on ports[i] (clients connect directly) and for peers on
+--- peer_ports[i], behind the proxy c.proxies[i] whose address it advertises.
+function M.cluster(opts)
+  opts = fl._check_opts(opts or {}, "etcd.cluster",
+    { nodes = true, binary = true, heartbeat_ms = true, election_ms = true,
+      ready_timeout = true, args = true, stop_timeout = true })
+  local n = opts.nodes or 3
+  local c = setmetatable({ n = n, nodes = {}, ports = {}, peer_ports = {}, proxies = {},
+    ids = {} }, Cluster)
+  local dir = fl.info().dir
+  for i = 1, n do
+    c.ports[i] = fl.port()
+    c.peer_ports[i] = fl.port()
+    c.proxies[i] = fl.proxy{ name = "peers->e" .. i, to = "e" .. i,
+      upstream = "127.0.0.1:" .. c.peer_ports[i] }
+  end
+  local initial = {}
+  for i = 1, n do initial[i] = string.format("e%d=http://%s", i, c.proxies[i].listen) end
+  local token = "fl-" .. fl.info().run_id
+  for i = 1, n do
+    local data = dir .. "/data/e" .. i
+    local args = { M.binary(opts), "--name", "e" .. i, "--data-dir", data,
+      "--listen-client-urls", "http://127.0.0.1:" .. c.ports[i],
+      "--advertise-client-urls", "http://127.0.0.1:" .. c.ports[i],
+      "--listen-peer-urls", "http://127.0.0.1:" .. c.peer_ports[i],
+      "--initial-advertise-peer-urls", "http://" .. c.proxies[i].listen,
+      "--initial-cluster", table.concat(initial, ","),
+      "--initial-cluster-token", token, "--initial-cluster-state", "new",
+      "--heartbeat-interval", tostring(opts.heartbeat_ms or 100),
+      "--election-timeout", tostring(opts.election_ms or 1000),
+      "--logger", "zap", "--log-outputs", "stderr" }
+    for _, a in ipairs(opts.args or {}) do args[#args + 1] = a end
+    -- The last member stopping waits for a quorum that is gone: it gets
+    -- SIGKILL after 2 s instead of faultline's default 5 s.
+    c.nodes[i] = fl.service{ name = "e" .. i, cmd = args, stop_timeout = opts.stop_timeout or 2,
+      ready = fl.probe.http("http://127.0.0.1:" .. c.ports[i] .. "/health",
+        { timeout = opts.ready_timeout or 20 }) }
+  end
+  return c
+end
+
+--- Starts every member at once (they need each other to be ready).
+function Cluster:start()
+  local tasks = {}
+  for i, node in ipairs(self.nodes) do tasks[i] = fl.spawn(function() node:start() end) end
+  for _, t in ipairs(tasks) do t:wait() end
+  return self
+end
+
+function Cluster:index(node)
+  for i, x in ipairs(self.nodes) do
+    if x == node or x.name == node or (type(node) == "table" and x.name == node.name) then
+      return i
+    end
+  end
+  error("not a member of this cluster: " .. tostring(node), 3)
+end
+
+function Cluster:url(node, path)
+  return string.format("http://127.0.0.1:%d%s", self.ports[self:index(node)], path or "")
+end
+
+--- Every member but the given ones.
+function Cluster:others(...)
+  local skip = {}
+  for _, x in ipairs({ ... }) do skip[self:index(x)] = true end
+  local out = {}
+  for i, node in ipairs(self.nodes) do if not skip[i] then out[#out + 1] = node end end
+  return out
+end
+
+---------------------------------------------------------------------------
+-- The v3 JSON gateway
+
+local json_headers = { ["Content-Type"] = "application/json" }
+
+--- POST /v3/<path> with a JSON body on node. Returns the decoded answer, or
+--- nil, err, code: code is curl's (ECONNREFUSED, ETIMEDOUT, ...) when no
+--- answer came, "HTTP" when etcd answered with an error.
+function Cluster:call(node, path, body, timeout)
+  local r, err, code = fl.http.post(self:url(node, "/v3/" .. path),
+    { body = fl.json.encode(body or {}), headers = json_headers, timeout = timeout or 2 })
+  if not r then return nil, err, code end
+  local j = fl.json.decode(r.body)
+  if r.status ~= 200 then
+    local msg = type(j) == "table" and (j.error or j.message) or r.body
+    return nil, string.format("HTTP %d: %s", r.status, tostring(msg)), "HTTP"
+  end
+  if type(j) ~= "table" then return nil, "not JSON: " .. r.body:sub(1, 200), "HTTP" end
+  return j
+end
+
+--- The value of key on node (a linearizable read), nil when absent.
+function Cluster:get(node, key, timeout)
+  local j, err, code = self:call(node, "kv/range", { key = M.b64encode(key) }, timeout)
+  if not j then return nil, err, code end
+  local kv = j.kvs and j.kvs[1]
+  if not kv then return nil end
+  return M.b64decode(kv.value or "")
+end
+
+function Cluster:put(node, key, value, timeout)
+  local j, err, code = self:call(node, "kv/put",
+    { key = M.b64encode(key), value = M.b64encode(value) }, timeout)
+  if not j then return nil, err, code end
+  return true
+end
+
+--- Sets key to new if its value is old (old == nil: if the key does not
+--- exist). true when it did, false when the comparison failed.
+function Cluster:cas(node, key, old, new, timeout)
+  local k = M.b64encode(key)
+  local cmp
+  if old == nil then
+    cmp = { key = k, target = "CREATE", result = "EQUAL", create_revision = "0" }
+  else
+    cmp = { key = k, target = "VALUE", result = "EQUAL", value = M.b64encode(old) }
+  end
+  local j, err, code = self:call(node, "kv/txn", { compare = { cmp },
+    success = { { request_put = { key = k, value = M.b64encode(new) } } } }, timeout)
+  if not j then return nil, err, code end
+  return j.succeeded == true
+end
+
+--- POST /v3/maintenance/status on node: {member_id=, leader=, raft_term=,
+--- raft_index=, revision=} (ids as strings), or nil, err.
+function Cluster:status(node, timeout)
+  local j, err = self:call(node, "maintenance/status", {}, timeout or 1)
+  if not j then return nil, err end
+  local h = j.header or {}
+  return { member_id = h.member_id, leader = j.leader, raft_term = tonumber(h.raft_term),
+    raft_index = tonumber(j.raftIndex or j.raft_index), revision = tonumber(h.revision) }
+end
+
+--- The member that says it is the leader (its status names itself), among
+--- `among` (default: every member); the highest term wins if two do (an old
+--- leader that has not heard of the new term yet). nil when none does.
+function Cluster:leader(among)
+  local best, term
+  for _, node in ipairs(among or self.nodes) do
+    local s = node:alive() and self:status(node, 0.5)
+    if s and s.member_id then
+      self.ids[node.name] = s.member_id
+      if s.leader == s.member_id and (term == nil or (s.raft_term or 0) > term) then
+        best, term = node, s.raft_term or 0
+      end
+    end
+  end
+  return best
+end
+
+--- Waits until a leader is known (among the given members); returns it.
+function Cluster:wait_leader(within, among, name)
+  local found
+  fl.expect.eventually(function()
+    found = self:leader(among)
+    return found ~= nil
+  end, { within = within or 5, every = 0.1, name = name or "a leader is elected" })
+  return found
+end
+
+--- True when every live member answers status with the same leader and
+--- raft index within `slack` entries of each other (a member that was down
+--- has caught up).
+function Cluster:converged(slack)
+  local leader, lo, hi
+  for _, node in ipairs(self.nodes) do
+    local s = self:status(node, 0.5)
+    if not s then return false end
+    if leader and s.leader ~= leader then return false end
+    leader = s.leader
+    lo = math.min(lo or s.raft_index, s.raft_index)
+    hi = math.max(hi or s.raft_index, s.raft_index)
+  end
+  return leader ~= nil and leader ~= "0" and hi - lo <= (slack or 0)
+end
+
+---------------------------------------------------------------------------
+-- Workload: reads, writes and compare-and-set on a few keys, for
+-- fl.check.linearizable{model = "kv"}.
+
+--- etcd.register_ops{cluster=, keys=4, mix={read=0.5, write=0.3, cas=0.2},
+--- timeout=2}. Client i talks to member ((i-1) % n) + 1. Values are unique
+--- integers. A request refused (no connection) failed; any other error on a
+--- write or cas is indeterminate (etcd may have committed it); a read that
+--- errs failed (it changed nothing).
+function M.register_ops(opts)
+  opts = fl._check_opts(opts, "etcd.register_ops",
+    { cluster = true, keys = true, mix = true, timeout = true })
+  local c = opts.cluster or error("etcd.register_ops: 'cluster' is required", 2)
+  local nkeys = opts.keys or 4
+  local mix = opts.mix or { read = 0.5, write = 0.3, cas = 0.2 }
+  local timeout = opts.timeout or 2
+  local next_value = 0
+  local last_seen = {}
+  local gen = {}
+
+  function gen.next(ctx)
+    local key = "k" .. fl.random(1, nkeys)
+    local r = fl.random()
+    if r < mix.read then return { f = "read", key = key } end
+    next_value = next_value + 1
+    if r < mix.read + mix.write then return { f = "write", key = key, value = next_value } end
+    local seen = last_seen[ctx.client] and last_seen[ctx.client][key]
+    return { f = "cas", key = key, value = { seen or fl.json.null, next_value } }
+  end
+
+  local function node_of(ctx) return c.nodes[((ctx.client - 1) % c.n) + 1] end
+  local function failed(code) return code == "ECONNREFUSED" and "fail" or "info" end
+
+  function gen.run(op, ctx)
+    local node = node_of(ctx)
+    local key = "fl/" .. op.key
+    if op.f == "read" then
+      local v, err, code = c:get(node, key, timeout)
+      if err then return "fail", nil, err end
+      v = v and (math.tointeger(tonumber(v)) or v)
+      last_seen[ctx.client] = last_seen[ctx.client] or {}
+      last_seen[ctx.client][op.key] = v
+      return "ok", v
+    elseif op.f == "write" then
+      local ok, err, code = c:put(node, key, tostring(op.value), timeout)
+      if ok then return "ok" end
+      return failed(code), nil, err
+    else
+      local old, new = op.value[1], op.value[2]
+      local ok, err, code = c:cas(node, key, old ~= fl.json.null and tostring(old) or nil,
+        tostring(new), timeout)
+      if ok == true then return "ok" end
+      if ok == false then return "fail", nil, "compare failed" end
+      return failed(code), nil, err
+    end
+  end
+  return gen
+end
+
+return M
