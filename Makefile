@@ -29,6 +29,10 @@ test: configure
 demo: all
 	@$(BUILD)/faultline run scenarios/demo/kill-restart.lua
 
+# libFuzzer targets (tests/fuzz), each for FUZZ_SECONDS (default 60).
+fuzz:
+	@tools/fuzz.sh
+
 bench: all
 	@tools/deps.sh bench
 	@bench/run.sh $(BUILD)
