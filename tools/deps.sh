@@ -22,6 +22,10 @@ test|all)
   need="$need
 libxml2-utils:/usr/bin/xmllint
 redis-server:/usr/bin/redis-server
+nginx:/usr/sbin/nginx
+python3-flask:/usr/lib/python3/dist-packages/flask/__init__.py
+etcd-server:/usr/bin/etcd
+etcd-client:/usr/bin/etcdctl
 nftables:/usr/sbin/nft
 iproute2:/usr/sbin/ip
 python3-jsonschema:/usr/lib/python3/dist-packages/jsonschema/__init__.py
