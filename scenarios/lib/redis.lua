@@ -11,6 +11,7 @@
 -- The server binary: redis.replicated{binary = "/path/to/redis-server"}, or
 -- FL_REDIS_SERVER in the environment, or redis-server from PATH.
 local fl = require("faultline")
+local util = require("faultline.lib.util")
 
 local M = {}
 
@@ -141,7 +142,7 @@ function M.server(opts)
   local name = opts.name or "redis"
   local port = opts.port or fl.port()
   local dir = fl.info().dir .. "/data/" .. name
-  os.execute("mkdir -p '" .. dir .. "'")
+  util.mkdir(dir)
   os.remove(dir .. "/dump.rdb")   -- a reused --out directory must not feed old data
   local cmd = { server_binary(opts), "--port", tostring(port), "--bind", "127.0.0.1",
     "--save", "", "--appendonly", "no", "--dir", dir, "--daemonize", "no",

@@ -10,12 +10,12 @@ local fl = require("faultline")
 
 local M = {}
 
-local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
---- mkdir -p (setup only: it runs a short command).
+--- mkdir -p, without blocking the loop (fl.exec).
 function M.mkdir(dir)
-  local ok = os.execute("mkdir -p " .. quote(dir))
-  if not ok then error("cannot create directory " .. dir, 2) end
+  local r = fl.exec{ "mkdir", "-p", dir, timeout = 10 }
+  if not r or r.code ~= 0 then
+    error("cannot create directory " .. dir .. ": " .. tostring(r and r.stderr), 2)
+  end
   return dir
 end
 

@@ -1,0 +1,29 @@
+#!/bin/sh
+# The etcd scenario pack (scenarios/etcd): Debian's etcd-server 3.4, three
+# members with a fault proxy on each peer port. The short scenarios (kill -9
+# and restart, leader paused past the election timeout, peer latency) must
+# pass: etcd is linearizable. The one-minute soak (scenarios/etcd/soak) is not
+# run here. Nothing is left running, nothing written outside the run dirs.
+. "$(dirname "$0")/lib/common.sh"
+ETCD=${FL_ETCD:-etcd}
+command -v "$ETCD" >/dev/null ||
+  { echo "SKIP: etcd not installed (apt-get install etcd-server etcd-client, or tools/deps.sh test as root)"; exit 77; }
+PACK=$FL_SRC/scenarios/etcd
+mkdir -p "$TMP/cwd"
+cd "$TMP/cwd" || exit 1
+
+expect_exit 0 "the etcd pack passes" -- "$FAULTLINE" suite \
+  "$PACK/kill-restart.lua" "$PACK/pause-leader.lua" "$PACK/peer-latency.lua" \
+  --jobs 1 --out "$TMP/runs"
+expect_grep "$TMP/out" "3 passed, 0 failed, 0 errors" "all three scenarios passed"
+for d in "$TMP"/runs/*/; do
+  [ -f "$d/report.json" ] || continue
+  expect_grep "$d/report.json" '"kind": *"linearizable"' "$(basename "$d"): linearizability checked"
+  [ -d "$d/data/e1/member" ] || fail "$(basename "$d"): no etcd data directory under the run directory"
+done
+
+expect_no_leftovers "after the etcd pack" 5
+left=$(ls -A "$TMP/cwd")
+[ -z "$left" ] && ok "nothing written outside the run directories" ||
+  fail "files written in the working directory: $left"
+finish

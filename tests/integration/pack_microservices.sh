@@ -1,0 +1,41 @@
+#!/bin/sh
+# The microservices scenario pack (scenarios/microservices): Debian's nginx in
+# front of Flask services (python3-flask). Every scenario passes; the retry
+# scenario counts the orders nginx duplicated (an expected finding). Nothing
+# is left running, nothing written outside the run directories.
+. "$(dirname "$0")/lib/common.sh"
+NGINX=${FL_NGINX:-/usr/sbin/nginx}
+PY=${FL_PYTHON:-/usr/bin/python3}
+[ -x "$NGINX" ] || command -v "$NGINX" >/dev/null ||
+  { echo "SKIP: nginx not installed (apt-get install nginx, or tools/deps.sh test as root)"; exit 77; }
+"$PY" -c 'import flask' 2>/dev/null ||
+  { echo "SKIP: $PY cannot import flask (apt-get install python3-flask, or tools/deps.sh test as root)"; exit 77; }
+PACK=$FL_SRC/scenarios/microservices
+mkdir -p "$TMP/cwd"
+cd "$TMP/cwd" || exit 1
+
+expect_exit 0 "the microservices pack passes" -- "$FAULTLINE" suite "$PACK" --jobs 1 --out "$TMP/runs"
+expect_grep "$TMP/out" "5 passed, 0 failed, 0 errors" "all five scenarios passed"
+
+dup=$(ls -d "$TMP"/runs/*retry-duplicates*/ 2>/dev/null | head -1)
+if [ -n "$dup" ] && [ -f "$dup/report.json" ]; then
+  expect_grep "$dup/report.json" '"duplicates_count": *[1-9][0-9]*' "report.json counts the duplicated orders"
+  expect_grep "$dup/report.html" "expected finding: [1-9][0-9]* order\(s\) created more than once" \
+    "report.html shows the count"
+  grep -o '"duplicates_count": *[0-9]*' "$dup/report.json" | head -1 | sed 's/^/    /'
+else
+  fail "no run directory for the retry scenario under $TMP/runs"
+fi
+for conf in "$TMP"/runs/*/nginx/nginx.conf; do
+  grep -q "^pid $TMP/runs/.*/nginx.pid;" "$conf" ||
+    fail "$conf: the pid file is not under the run directory"
+done
+
+expect_no_leftovers "after the microservices pack" 5
+left=$(ls -A "$TMP/cwd")
+[ -z "$left" ] && ok "nothing written outside the run directories" ||
+  fail "files written in the working directory: $left"
+# No __pycache__ beside the sample services.
+[ ! -d "$PACK/__pycache__" ] && ok "no __pycache__ in the source tree" ||
+  fail "$PACK/__pycache__ was written"
+finish
