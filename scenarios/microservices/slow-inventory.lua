@@ -8,8 +8,9 @@
 --   * at least 99% of orders succeed during the fault;
 --   * orders p99 during the fault stays under 1.2 s: bounded by orders' own
 --     0.5 s timeout, not by the 2 s latency (measured: about 0.5-0.6 s);
---   * catalog's p99 during the fault is within 100 ms of its p99 before it
---     (measured: a few ms either way), and catalog stays 100% available;
+--   * catalog's p99 during the fault is within 250 ms of its p99 before it
+--     (measured: a few ms either way; the margin absorbs a busy CI host and
+--     is far below the 2000 ms injected), and catalog stays 100% available;
 --   * orders are fast again within 2 s of the heal.
 local fl = require("faultline")
 local shop = require("faultline.lib.shop")
@@ -47,8 +48,8 @@ fl.scenario("a slow inventory instance does not slow catalog", { timeout = 90 },
   local c_before = util.percentile(util.latencies(co, 0, t0), 0.99)
   local c_during = util.percentile(util.latencies(co, t0, t1), 0.99)
   fl.log("catalog p99: %.1f ms before, %.1f ms during", c_before * 1000, c_during * 1000)
-  util.within{ name = "catalog p99 unchanged (within 100 ms of before)",
-    value = (c_during - c_before) * 1000, limit = 100, unit = "ms",
+  util.within{ name = "catalog p99 unchanged (within 250 ms of before)",
+    value = (c_during - c_before) * 1000, limit = 250, unit = "ms",
     message = string.format("catalog p99 %.1f ms during vs %.1f ms before; difference",
       c_during * 1000, c_before * 1000) }
 end)
