@@ -11,13 +11,15 @@
 #
 # Needs iperf3, haproxy, socat, redis-server and redis-tools; installs them
 # from the distribution when run as root. Writes bench/proxy_results.md.
-# Environment: SECONDS_PER_RUN (iperf3, default 5), IDLE_CONNS (10000).
+# Environment: SECONDS_PER_RUN (iperf3, default 5), ROUNDS (each figure is
+# the median of this many interleaved runs, default 3), IDLE_CONNS (10000).
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-build}
 case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 T=${SECONDS_PER_RUN:-5}
+ROUNDS=${ROUNDS:-3}
 IDLE=${IDLE_CONNS:-10000}
 WORK=$(mktemp -d /tmp/proxy-bench.XXXXXX)
 PIDS=""
@@ -117,14 +119,22 @@ start_targets "$P_IP"
 gbps() {
   iperf3 -c 127.0.0.1 -p "$1" -t "$T" -f g 2>&1 | awk '/receiver/ { for (i = 1; i < NF; i++) if ($(i+1) == "Gbits/sec") v = $i } END { print v + 0 }'
 }
-echo "== throughput: one iperf3 stream, ${T}s each"
-TP_DIRECT=$(gbps "$P_IP")
-TP_FL=$(gbps "$P_FL")
-TP_RW=$(gbps "$P_RW")
-TP_HA=$(gbps "$P_HA")
-TP_SO=$(gbps "$P_SO")
-printf '%-26s %8s Gbit/s\n' direct "$TP_DIRECT" "faultline (splice)" "$TP_FL" \
-  "faultline (read/write)" "$TP_RW" "haproxy" "$TP_HA" "socat" "$TP_SO"
+# The median of the numbers given.
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+echo "== throughput: one iperf3 stream, ${T}s each, median of $ROUNDS rounds"
+for name in DIRECT FL RW HA SO; do eval "TPS_$name=''"; done
+r=0
+while [ $r -lt "$ROUNDS" ]; do
+  r=$((r + 1))
+  # Interleaved, so that a noisy moment hurts every path alike.
+  for t in DIRECT:$P_IP FL:$P_FL RW:$P_RW HA:$P_HA SO:$P_SO; do
+    eval "TPS_${t%%:*}=\"\$TPS_${t%%:*} $(gbps "${t##*:}")\""
+  done
+done
+for name in DIRECT FL RW HA SO; do eval "TP_$name=\$(median \$TPS_$name)"; done
+printf '%-26s %8s Gbit/s   (runs:%s)\n' direct "$TP_DIRECT" "$TPS_DIRECT" \
+  "faultline (splice)" "$TP_FL" "$TPS_FL" "faultline (read/write)" "$TP_RW" "$TPS_RW" \
+  haproxy "$TP_HA" "$TPS_HA" socat "$TP_SO" "$TPS_SO"
 printf 'faultline/haproxy %s  faultline/socat %s  faultline/direct %s  (read/write: /haproxy %s)\n' \
   "$(ratio "$TP_FL" "$TP_HA")" "$(ratio "$TP_FL" "$TP_SO")" "$(ratio "$TP_FL" "$TP_DIRECT")" \
   "$(ratio "$TP_RW" "$TP_HA")"
@@ -136,23 +146,41 @@ bg redis-server --port "$P_RD" --bind 127.0.0.1 --save "" --appendonly no --daem
   --loglevel warning; PID_RD=$LAST
 wait_port "$P_RD"
 start_targets "$P_RD"
-redis() { # port clients -> "rps p50 p99"
+redis() { # port clients -> "rps p50 p99" ("0 0 0" when redis-benchmark failed twice)
   n=$((${2} == 1 ? 20000 : 200000))
-  redis-benchmark -h 127.0.0.1 -p "$1" -c "$2" -n "$n" -t ping --csv 2>/dev/null |
-    awk -F'","' '/PING_MBULK/ { gsub(/"/, "", $0); split($0, f, ","); print f[2], f[5], f[7] }'
+  for try in 1 2; do
+    out=$(redis-benchmark -h 127.0.0.1 -p "$1" -c "$2" -n "$n" -t ping --csv 2>"$WORK/rb.err" |
+      awk -F'","' '/PING_MBULK/ { gsub(/"/, "", $0); split($0, f, ","); print f[2], f[5], f[7] }')
+    [ -n "$out" ] && { echo "$out"; return; }
+    echo "redis-benchmark -p $1 -c $2 failed: $(tail -c 300 "$WORK/rb.err")" >&2
+  done
+  echo "0 0 0"
 }
-echo "== redis-benchmark PING_MBULK: requests/s, p50 ms, p99 ms"
-RESULT_RR=""
+echo "== redis-benchmark PING_MBULK: requests/s, p50 ms, p99 ms, median of $ROUNDS rounds"
 for c in 1 50; do
-  for t in direct:$P_RD faultline:$P_FL faultline-rw:$P_RW haproxy:$P_HA socat:$P_SO; do
-    name=${t%%:*}; p=${t##*:}
-    set -- $(redis "$p" "$c")
-    eval "RR_${c}_$(echo "$name" | tr - _)='$1 $2 $3'"
+  for name in direct faultline faultline_rw haproxy socat; do
+    eval "A_$name=''; B_$name=''; C_$name=''"
+  done
+  r=0
+  while [ $r -lt "$ROUNDS" ]; do
+    r=$((r + 1))
+    for t in direct:$P_RD faultline:$P_FL faultline_rw:$P_RW haproxy:$P_HA socat:$P_SO; do
+      name=${t%%:*}
+      set -- $(redis "${t##*:}" "$c")
+      eval "A_$name=\"\$A_$name $1\"; B_$name=\"\$B_$name $2\"; C_$name=\"\$C_$name $3\""
+    done
+  done
+  for name in direct faultline faultline_rw haproxy socat; do
+    eval "v=\"\$(median \$A_$name) \$(median \$B_$name) \$(median \$C_$name)\""
+    eval "RR_${c}_$name='$v'"
+    set -- $v
     printf '%3d clients  %-13s %10s rps  p50 %6s  p99 %6s\n' "$c" "$name" "$1" "$2" "$3"
   done
   eval "d=\$RR_${c}_direct; f=\$RR_${c}_faultline; h=\$RR_${c}_haproxy; s=\$RR_${c}_socat"
   printf '%3d clients  rps faultline/haproxy %s  faultline/socat %s  faultline/direct %s\n' "$c" \
     "$(ratio "${f%% *}" "${h%% *}")" "$(ratio "${f%% *}" "${s%% *}")" "$(ratio "${f%% *}" "${d%% *}")"
+  eval "pf=\$(echo \$RR_${c}_faultline | cut -d' ' -f3); ph=\$(echo \$RR_${c}_haproxy | cut -d' ' -f3)"
+  printf '%3d clients  p99 faultline/haproxy %s\n' "$c" "$(ratio "$pf" "$ph")"
 done
 stop_targets; stop "$PID_RD"
 
@@ -197,7 +225,7 @@ RES=$ROOT/bench/proxy_results.md
   echo "# faultline TCP proxy: benchmark results"
   echo
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $CORES cores ($MODEL), Linux $KERNEL."
-  echo "Command: \`bench/proxy_bench.sh $(basename "$BUILD")\` (iperf3 ${T}s per run)."
+  echo "Command: \`bench/proxy_bench.sh $(basename "$BUILD")\` (iperf3 ${T}s per run; each figure the median of $ROUNDS interleaved rounds)."
   echo "Every figure comes from this one run on loopback."
   echo
   echo "## One bulk stream (iperf3)"

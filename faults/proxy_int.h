@@ -27,6 +27,8 @@
 #define FL_PROXY_HOLD_CAP (1024 * 1024)
 /* Most chunks a stage passes on before the writer catches up (slicer). */
 #define FL_PROXY_QUEUE_CHUNKS 256
+/* A splice that moves less than this goes back to recv/send. */
+#define FL_PROXY_SPLICE_MIN (16 * 1024)
 /* Bytes read from one socket per readiness callback, for fairness. */
 #define FL_PROXY_READ_BUDGET (512 * 1024)
 
@@ -56,6 +58,7 @@ typedef struct fl_link_s {
   unsigned shut : 1;    /* the destination got shutdown(SHUT_WR) */
   unsigned blocked : 1; /* the destination said EAGAIN: wait until writable */
   unsigned starved : 1; /* a stage waits for room in the queue after it */
+  unsigned bulk : 1;    /* reads fill the buffer: splice pays off */
 } fl_link_t;
 
 typedef struct fl_conn_s {

@@ -479,8 +479,14 @@ void fl_link_on_readable(fl_link_t *l) {
   ssize_t n = 0;
 
   while (budget > 0 && fl_link_want_read(l)) {
-    if (p->splice && link_clear(l) && !l->blocked) {
+    /* Splice only while the direction carries bulk: for a small message
+     * recv+send are as many calls and cheaper than moving pages through a
+     * pipe. A read that fills the buffer switches to splice, a short
+     * splice back (as HAProxy's splice-auto does). */
+    if (p->splice && l->bulk && link_clear(l) && !l->blocked) {
       n = link_splice(l, &asked);
+      if (n > 0 && (size_t)n < FL_PROXY_SPLICE_MIN)
+        l->bulk = 0;
       if (n == UV_ENOSYS) {
         FL_LOG(FL_LOG_INFO, "proxy", "%s: splice unavailable, using read/write", p->name);
         p->splice = 0;
@@ -496,6 +502,8 @@ void fl_link_on_readable(fl_link_t *l) {
       if (n < 0)
         n = -errno;
       else if (n > 0) {
+        if ((size_t)n == asked)
+          l->bulk = 1;
         int rc = link_input(l, (size_t)n);
         if (rc < 0)
           n = rc; /* the destination failed */
