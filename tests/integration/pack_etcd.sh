@@ -10,6 +10,9 @@ ETCD=${FL_ETCD:-etcd}
 command -v "$ETCD" >/dev/null ||
   { echo "SKIP: etcd not installed (apt-get install etcd-server etcd-client, or tools/deps.sh test as root)"; exit 77; }
 PACK=$FL_SRC/scenarios/etcd
+# Services inherit faultline's working directory: any process still there
+# after the run is a leftover, even one whose environment no longer shows
+# the test's marker (nginx writes its process title over it).
 mkdir -p "$TMP/cwd"
 cd "$TMP/cwd" || exit 1
 
@@ -27,6 +30,24 @@ for d in "$TMP"/runs/*/; do
   [ -d "$d/data/e1/member" ] || fail "$(basename "$d"): no etcd data directory under the run directory"
 done
 
+cd "$TMP" || exit 1
+i=0
+while :; do
+  left=""
+  for d in /proc/[0-9]*; do
+    [ "$(readlink "$d/cwd" 2>/dev/null)" = "$TMP/cwd" ] && left="$left ${d#/proc/}"
+  done
+  [ -z "$left" ] || [ $i -ge 50 ] && break
+  i=$((i + 1))
+  sleep 0.1
+done
+if [ -z "$left" ]; then
+  ok "no process left in the run's working directory"
+else
+  fail "processes left after 5 s:$left"
+  for p in $left; do echo "    $(tr '\0' ' ' </proc/$p/cmdline 2>/dev/null)" >&2; done
+  kill -9 $left 2>/dev/null
+fi
 expect_no_leftovers "after the etcd pack" 5
 left=$(ls -A "$TMP/cwd")
 [ -z "$left" ] && ok "nothing written outside the run directories" ||

@@ -11,6 +11,9 @@ PY=${FL_PYTHON:-/usr/bin/python3}
 "$PY" -c 'import flask' 2>/dev/null ||
   { echo "SKIP: $PY cannot import flask (apt-get install python3-flask, or tools/deps.sh test as root)"; exit 77; }
 PACK=$FL_SRC/scenarios/microservices
+# Services inherit faultline's working directory: any process still there
+# after the run is a leftover, even one whose environment no longer shows
+# the test's marker (nginx writes its process title over it).
 mkdir -p "$TMP/cwd"
 cd "$TMP/cwd" || exit 1
 
@@ -31,6 +34,24 @@ for conf in "$TMP"/runs/*/nginx/nginx.conf; do
     fail "$conf: the pid file is not under the run directory"
 done
 
+cd "$TMP" || exit 1
+i=0
+while :; do
+  left=""
+  for d in /proc/[0-9]*; do
+    [ "$(readlink "$d/cwd" 2>/dev/null)" = "$TMP/cwd" ] && left="$left ${d#/proc/}"
+  done
+  [ -z "$left" ] || [ $i -ge 50 ] && break
+  i=$((i + 1))
+  sleep 0.1
+done
+if [ -z "$left" ]; then
+  ok "no process left in the run's working directory"
+else
+  fail "processes left after 5 s:$left"
+  for p in $left; do echo "    $(tr '\0' ' ' </proc/$p/cmdline 2>/dev/null)" >&2; done
+  kill -9 $left 2>/dev/null
+fi
 expect_no_leftovers "after the microservices pack" 5
 left=$(ls -A "$TMP/cwd")
 [ -z "$left" ] && ok "nothing written outside the run directories" ||
