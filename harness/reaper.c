@@ -76,11 +76,18 @@ static void reaper_loop(int fd) {
   size_t ngroups = 0, cap = 0;
   death_cmd_t *cmds = NULL;
   size_t ncmds = 0;
-  char buf[8192];
-  size_t have = 0;
+  size_t bufcap = 8192, have = 0;
+  char *buf = fl_malloc(bufcap);
 
   for (;;) {
-    ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
+    /* A line longer than the buffer (a long cleanup command) grows it: a
+     * read of 0 bytes would look like faultline's death, and every group
+     * of a live run would be killed. */
+    if (have == bufcap - 1) {
+      bufcap *= 2;
+      buf = fl_realloc(buf, bufcap);
+    }
+    ssize_t n = read(fd, buf + have, bufcap - 1 - have);
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0)
@@ -182,6 +189,21 @@ int fl_reaper_start(void) {
   return 0;
 }
 
+/* Nothing of faultline's but stdio reaches a service: not the other
+ * services' logs, not the HTTP client's kept-alive connections (a service
+ * holding one would keep it open after faultline closed it: a fault nobody
+ * asked for). libcurl, for one, does not mark its sockets close-on-exec. */
+static void close_inherited(void) {
+  if (close_range(3, ~0U, 0) == 0)
+    return;
+  /* Kernels before 5.9 have no close_range: the slow way. */
+  long max = sysconf(_SC_OPEN_MAX);
+  if (max <= 0 || max > 65536)
+    max = 65536;
+  for (long fd = 3; fd < max; fd++)
+    close((int)fd);
+}
+
 int fl_shim_main(int argc, char **argv) {
   if (argc < 4 || strcmp(argv[2], "--") != 0) {
     fprintf(stderr, "faultline __exec: usage: __exec PPID -- CMD [ARGS...]\n");
@@ -197,6 +219,7 @@ int fl_shim_main(int argc, char **argv) {
   signal(SIGPIPE, SIG_DFL);
   signal(SIGINT, SIG_DFL);
   signal(SIGTERM, SIG_DFL);
+  close_inherited();
   execvp(argv[3], argv + 3);
   fprintf(stderr, "faultline: cannot exec %s: %s\n", argv[3], strerror(errno));
   return 127;

@@ -111,7 +111,8 @@ int fl_svc_new(fl_svc_t **out, uv_loop_t *loop, fl_timeline_t *tl, const fl_svc_
   if (spec->argv == NULL || spec->argv[0] == NULL)
     return fl_err_set(err, FL_ECONFIG, "service %s: cmd is empty", spec->name);
   char *log_path = fl_asprintf("%s/%s.log", spec->log_dir, spec->name);
-  FILE *log = fopen(log_path, "a");
+  /* "e": close-on-exec, so the other services do not inherit it. */
+  FILE *log = fopen(log_path, "ae");
   if (log == NULL) {
     int e = -errno;
     fl_err_set(err, e, "service %s: cannot open %s: %s", spec->name, log_path, strerror(errno));

@@ -19,7 +19,7 @@ struct fl_timeline_s {
 int fl_timeline_new(fl_timeline_t **out, const char *path, fl_err_t *err) {
   FILE *f = NULL;
   if (path != NULL) {
-    f = fopen(path, "w");
+    f = fopen(path, "we"); /* close-on-exec: no service inherits it */
     if (f == NULL)
       return fl_err_set(err, -errno, "%s: %s", path, strerror(errno));
   }
