@@ -6,12 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "harness/base/alloc.h"
+#include "harness/base/fs.h"
 #include "harness/base/log.h"
 #include "harness/check/history.h"
 #include "harness/engine_int.h"
@@ -406,82 +406,14 @@ static char *load_file(lua_State *L, const char *file) {
 
 /* ---- running one scenario -------------------------------------------------- */
 
-static char *slugify(const char *s) {
-  char *out = fl_malloc(strlen(s) + 1);
-  size_t n = 0;
-  int dash = 0;
-  for (; *s && n < 60; s++) {
-    unsigned char c = (unsigned char)*s;
-    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_') {
-      out[n++] = (char)c;
-      dash = 0;
-    } else if (c >= 'A' && c <= 'Z') {
-      out[n++] = (char)(c - 'A' + 'a');
-      dash = 0;
-    } else if (!dash && n > 0) {
-      out[n++] = '-';
-      dash = 1;
-    }
-  }
-  while (n > 0 && out[n - 1] == '-')
-    n--;
-  if (n == 0)
-    out[n++] = 's';
-  out[n] = '\0';
-  return out;
-}
-
-static int mkdir_p(const char *path) {
-  char buf[4096];
-  snprintf(buf, sizeof(buf), "%s", path);
-  for (char *p = buf + 1; *p; p++) {
-    if (*p != '/')
-      continue;
-    *p = '\0';
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-      return -errno;
-    *p = '/';
-  }
-  if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-    return -errno;
-  return 0;
-}
 
 /* Empties a previous run directory that --out points at again, so stale
  * data (a service's data directory, an old history) cannot leak into this
  * run. Anything that is not a faultline run directory is left alone. */
-static int rm_tree(const char *path) {
-  struct stat st;
-  if (lstat(path, &st) != 0)
-    return 0;
-  if (S_ISDIR(st.st_mode)) {
-    DIR *d = opendir(path);
-    if (d != NULL) {
-      struct dirent *ent;
-      while ((ent = readdir(d)) != NULL) {
-        if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0)
-          continue;
-        char *sub = fl_asprintf("%s/%s", path, ent->d_name);
-        rm_tree(sub);
-        fl_free(sub);
-      }
-      closedir(d);
-    }
-    return rmdir(path);
-  }
-  return unlink(path);
-}
-
 static int prepare_dir(const char *dir) {
-  DIR *d = opendir(dir);
-  if (d == NULL)
-    return 0; /* does not exist yet */
-  int empty = 1;
-  struct dirent *ent;
-  while ((ent = readdir(d)) != NULL)
-    if (strcmp(ent->d_name, ".") != 0 && strcmp(ent->d_name, "..") != 0)
-      empty = 0;
-  closedir(d);
+  char **names = fl_list_dir(dir, 0);
+  int empty = names == NULL || names[0] == NULL; /* missing counts as empty */
+  fl_strv_free(names);
   if (empty)
     return 0;
   char *marker = fl_asprintf("%s/report.json", dir);
@@ -489,8 +421,7 @@ static int prepare_dir(const char *dir) {
   fl_free(marker);
   if (!is_run)
     return UV_EEXIST;
-  rm_tree(dir);
-  return 0;
+  return fl_rm_tree(dir);
 }
 
 static void on_limit(uv_timer_t *t) {
@@ -569,15 +500,15 @@ static int run_scenario(fl_engine_t *e, const decl_t *d, int nscen, const char *
   fl_scenario_t *sc = fl_calloc(1, sizeof(*sc));
   sc->eng = e;
   sc->name = fl_strdup(d->name);
-  sc->slug = slugify(d->name);
+  sc->slug = fl_slug(d->name);
   sc->seed = o->seed;
   sc->timeout_s = d->timeout_s > 0 ? d->timeout_s : (o->timeout_s > 0 ? o->timeout_s : 600);
   sc->checks = json_array();
   sc->stats_ops = json_pack("{s:i, s:i, s:i}", "ok", 0, "fail", 0, "info", 0);
-  fl_rng_seed(sc->rng, sc->seed);
-  uint64_t id_rng[4];
-  fl_rng_seed(id_rng, uv_hrtime() ^ ((uint64_t)getpid() << 32));
-  sc->run_id = fl_asprintf("%08x", (unsigned)(fl_rng_next(id_rng) & 0xffffffffu));
+  fl_prng_seed(&sc->rng, sc->seed);
+  fl_prng_t id_rng;
+  fl_prng_seed(&id_rng, uv_hrtime() ^ ((uint64_t)getpid() << 32));
+  sc->run_id = fl_asprintf("%08x", (unsigned)(fl_prng_next(&id_rng) & 0xffffffffu));
 
   time_t now = time(NULL);
   struct tm tm;
@@ -601,7 +532,7 @@ static int run_scenario(fl_engine_t *e, const decl_t *d, int nscen, const char *
     goto early;
   }
   char *logs = fl_asprintf("%s/logs", sc->dir);
-  rc = mkdir_p(logs);
+  rc = fl_mkdir_p(logs);
   fl_free(logs);
   if (rc < 0) {
     fprintf(stderr, "faultline: cannot create the run directory %s: %s\n", sc->dir,

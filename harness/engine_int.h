@@ -5,6 +5,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "faults/prng.h"
 #include "harness/engine.h"
 #include "harness/base/timeline.h"
 
@@ -70,7 +71,7 @@ struct fl_scenario_s {
   uv_timer_t flush;     /* history.jsonl to disk */
   json_int_t last_ops;  /* completions at the last status tick */
   const char *phase;
-  uint64_t rng[4];      /* xoshiro256** state for fl.random */
+  fl_prng_t rng;        /* fl.random */
   int next_process;
 };
 
@@ -87,8 +88,6 @@ struct fl_engine_s {
 /* lua_core.c */
 int fl_luaopen_core(lua_State *L);
 void fl_lua_install_searcher(lua_State *L);
-uint64_t fl_rng_next(uint64_t s[4]);
-void fl_rng_seed(uint64_t s[4], uint64_t seed);
 /* engine.c */
 fl_task_t *fl_task_spawn(fl_scenario_t *sc, lua_State *L, int fn_index, int nargs);
 void fl_scenario_finish(fl_scenario_t *sc, const char *error, int fail_not_error);

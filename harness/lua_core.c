@@ -15,33 +15,6 @@
 #include "harness/engine_int.h"
 #include "harness/reaper.h"
 
-/* ---- xoshiro256**, seeded with splitmix64 ---------------------------------- */
-
-static uint64_t rotl(uint64_t x, int k) {
-  return (x << k) | (x >> (64 - k));
-}
-
-uint64_t fl_rng_next(uint64_t s[4]) {
-  uint64_t result = rotl(s[1] * 5, 7) * 9;
-  uint64_t t = s[1] << 17;
-  s[2] ^= s[0];
-  s[3] ^= s[1];
-  s[1] ^= s[2];
-  s[0] ^= s[3];
-  s[2] ^= t;
-  s[3] = rotl(s[3], 45);
-  return result;
-}
-
-void fl_rng_seed(uint64_t s[4], uint64_t seed) {
-  for (int i = 0; i < 4; i++) {
-    uint64_t z = (seed += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    s[i] = z ^ (z >> 31);
-  }
-}
-
 /* ---- option tables ---------------------------------------------------------- */
 
 void fl_lua_check_keys(lua_State *L, int idx, const char *what, const char *const *allowed) {
@@ -171,7 +144,7 @@ static int l_port(lua_State *L) {
 
 static int l_random(lua_State *L) {
   fl_scenario_t *sc = fl_engine_scenario(L);
-  uint64_t r = fl_rng_next(sc->rng);
+  uint64_t r = fl_prng_next(&sc->rng);
   int n = lua_gettop(L);
   if (n == 0) {
     lua_pushnumber(L, (double)(r >> 11) * 0x1.0p-53);

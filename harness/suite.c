@@ -1,6 +1,5 @@
 #include "harness/suite.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -14,6 +13,7 @@
 #include <uv.h>
 
 #include "harness/base/alloc.h"
+#include "harness/base/fs.h"
 #include "harness/reaper.h"
 #include "reports/report.h"
 
@@ -47,10 +47,6 @@ static int has_suffix(const char *s, const char *suf) {
   return n >= m && strcmp(s + n - m, suf) == 0;
 }
 
-static int cmp_str(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Lua files under path, sorted; folders named "lib" hold modules, not
  * scenarios, and are skipped. */
 static void collect(const char *path, char ***files, size_t *n, size_t *cap) {
@@ -65,57 +61,17 @@ static void collect(const char *path, char ***files, size_t *n, size_t *cap) {
     (*files)[(*n)++] = fl_strdup(path);
     return;
   }
-  if (!S_ISDIR(st.st_mode))
-    return;
-  DIR *d = opendir(path);
-  if (d == NULL)
-    return;
-  char **names = NULL;
-  size_t k = 0, kc = 0;
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL) {
-    if (e->d_name[0] == '.' || strcmp(e->d_name, "lib") == 0)
+  char **names = S_ISDIR(st.st_mode) ? fl_list_dir(path, 1) : NULL;
+  for (char **nm = names; nm != NULL && *nm != NULL; nm++) {
+    if (strcmp(*nm, "lib") == 0)
       continue;
-    if (kc == k) {
-      kc = kc ? kc * 2 : 16;
-      names = fl_realloc(names, kc * sizeof(char *));
-    }
-    names[k++] = fl_strdup(e->d_name);
-  }
-  closedir(d);
-  qsort(names, k, sizeof(char *), cmp_str);
-  for (size_t i = 0; i < k; i++) {
-    char *full = fl_asprintf("%s/%s", path, names[i]);
+    char *full = fl_asprintf("%s/%s", path, *nm);
     struct stat s2;
-    if (stat(full, &s2) == 0 && (S_ISDIR(s2.st_mode) || has_suffix(names[i], ".lua")))
+    if (stat(full, &s2) == 0 && (S_ISDIR(s2.st_mode) || has_suffix(*nm, ".lua")))
       collect(full, files, n, cap);
     fl_free(full);
-    fl_free(names[i]);
   }
-  fl_free(names);
-}
-
-static char *slug(const char *s) {
-  char *out = fl_malloc(strlen(s) + 1);
-  size_t n = 0;
-  int dash = 0;
-  for (; *s && n < 60; s++) {
-    unsigned char c = (unsigned char)*s;
-    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_') {
-      out[n++] = (char)c;
-      dash = 0;
-    } else if (c >= 'A' && c <= 'Z') {
-      out[n++] = (char)(c + 32);
-      dash = 0;
-    } else if (!dash && n > 0) {
-      out[n++] = '-';
-      dash = 1;
-    }
-  }
-  while (n > 0 && out[n - 1] == '-')
-    n--;
-  out[n] = '\0';
-  return out;
+  fl_strv_free(names);
 }
 
 static double now_s(void) {
@@ -263,18 +219,6 @@ static int worst(int a, int b) {
   return rank[a] >= rank[b] ? a : b;
 }
 
-static int mkdir_p(const char *path) {
-  char buf[4096];
-  snprintf(buf, sizeof(buf), "%s", path);
-  for (char *p = buf + 1; *p; p++) {
-    if (*p != '/')
-      continue;
-    *p = '\0';
-    mkdir(buf, 0755);
-    *p = '/';
-  }
-  return mkdir(buf, 0755) == 0 || errno == EEXIST ? 0 : -errno;
-}
 
 static const char SUITE_USAGE[] =
     "usage: faultline suite PATH... [--jobs N] [--shard K/N] [--out DIR] [--junit FILE]\n"
@@ -362,7 +306,7 @@ int fl_cmd_suite(int argc, char **argv) {
       code = 2;
       continue;
     }
-    char *fslug = slug(files[f]);
+    char *fslug = fl_slug(files[f]);
     for (char **nm = names; *nm != NULL; nm++, total++) {
       if ((int)(total % (size_t)shard_n) != shard_k - 1) {
         fl_free(*nm);
@@ -373,7 +317,7 @@ int fl_cmd_suite(int argc, char **argv) {
       memset(j, 0, sizeof(*j));
       j->file = fl_strdup(files[f]);
       j->name = *nm;
-      char *nslug = slug(*nm);
+      char *nslug = fl_slug(*nm);
       j->slug = fl_asprintf("%s--%s", fslug, nslug);
       j->dir = fl_asprintf("%s/%s", out_dir, j->slug);
       fl_free(nslug);
@@ -388,7 +332,7 @@ int fl_cmd_suite(int argc, char **argv) {
   if (list_only) {
     for (size_t i = 0; i < s.njobs; i++)
       printf("%s :: %s\n", s.jobs[i].file, s.jobs[i].name);
-  } else if (mkdir_p(out_dir) < 0) {
+  } else if (fl_mkdir_p(out_dir) < 0) {
     fprintf(stderr, "faultline suite: cannot create %s: %s\n", out_dir, strerror(errno));
     code = 2;
   } else {
@@ -468,34 +412,19 @@ static void gather(const char *dir, const char *rel, json_t *reports) {
       json_array_append_new(reports, r);
   }
   fl_free(path);
-  DIR *d = opendir(dir);
-  if (d == NULL)
-    return;
-  char **names = NULL;
-  size_t k = 0, kc = 0;
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL) {
-    if (e->d_name[0] == '.' || strcmp(e->d_name, "logs") == 0 || strcmp(e->d_name, "data") == 0)
+  char **names = fl_list_dir(dir, 1);
+  for (char **nm = names; nm != NULL && *nm != NULL; nm++) {
+    if (strcmp(*nm, "logs") == 0 || strcmp(*nm, "data") == 0)
       continue;
-    if (kc == k) {
-      kc = kc ? kc * 2 : 16;
-      names = fl_realloc(names, kc * sizeof(char *));
-    }
-    names[k++] = fl_strdup(e->d_name);
-  }
-  closedir(d);
-  qsort(names, k, sizeof(char *), cmp_str);
-  for (size_t i = 0; i < k; i++) {
-    char *sub = fl_asprintf("%s/%s", dir, names[i]);
+    char *sub = fl_asprintf("%s/%s", dir, *nm);
     if (stat(sub, &st) == 0 && S_ISDIR(st.st_mode)) {
-      char *subrel = rel[0] ? fl_asprintf("%s/%s", rel, names[i]) : fl_strdup(names[i]);
+      char *subrel = rel[0] ? fl_asprintf("%s/%s", rel, *nm) : fl_strdup(*nm);
       gather(sub, subrel, reports);
       fl_free(subrel);
     }
     fl_free(sub);
-    fl_free(names[i]);
   }
-  fl_free(names);
+  fl_strv_free(names);
 }
 
 int fl_cmd_report_merge(int argc, char **argv) {
@@ -530,7 +459,7 @@ int fl_cmd_report_merge(int argc, char **argv) {
                        strcmp(st, "fail") == 0 ? 1 : 2);
   }
   printf("merged %zu report(s)\n", json_array_size(reports));
-  if (mkdir_p(out) < 0 || write_outputs(reports, out, junit) != 0)
+  if (fl_mkdir_p(out) < 0 || write_outputs(reports, out, junit) != 0)
     code = 2;
   json_decref(reports);
   return code;
