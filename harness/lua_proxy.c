@@ -11,6 +11,7 @@
 #include "faults/proxy.h"
 #include "harness/base/alloc.h"
 #include "harness/engine_int.h"
+#include "harness/lua_link.h"
 #include "harness/probe.h"
 
 static const char PROXY_MT[] = "faultline.proxy";
@@ -22,45 +23,25 @@ typedef struct toxic_fault_s {
 } toxic_fault_t;
 
 typedef struct {
+  fl_lua_link_t link; /* first: name, ends, scenario, partition of its own */
   fl_proxy_t *p;
-  fl_scenario_t *sc;
-  char *name;
-  char *from, *to;
   int down_fault;
-  int cut_fault; /* :partition() on this proxy alone */
   toxic_fault_t *toxics;
-  int closed;
 } lproxy_t;
 
 static lproxy_t *check_proxy(lua_State *L, int i) {
   lproxy_t *x = luaL_checkudata(L, i, PROXY_MT);
-  if (x->closed)
-    luaL_error(L, "attempt to use proxy %s after its scenario ended", x->name);
+  if (x->link.closed)
+    luaL_error(L, "attempt to use proxy %s after its scenario ended", x->link.name);
   return x;
-}
-
-static json_t *targets(const lproxy_t *x) {
-  if (x->from != NULL && x->to != NULL)
-    return json_pack("[s, s]", x->from, x->to);
-  return json_pack("[s]", x->name);
-}
-
-static void proxy_closed(void *arg) {
-  void **ctx = arg;
-  void (*done)(void *) = (void (*)(void *))ctx[0];
-  done(ctx[1]);
-  fl_free(ctx);
 }
 
 static void proxy_closer(void *data, void (*done)(void *), void *done_arg) {
   lproxy_t *x = data;
-  x->closed = 1;
-  void **ctx = fl_malloc(2 * sizeof(void *));
-  ctx[0] = (void *)done;
-  ctx[1] = done_arg;
+  x->link.closed = 1;
   fl_proxy_t *p = x->p;
   x->p = NULL;
-  fl_proxy_close(p, proxy_closed, ctx);
+  fl_proxy_close(p, fl_done_fire, fl_done_new(done, done_arg));
 }
 
 static int l_proxy(lua_State *L) {
@@ -79,29 +60,17 @@ static int l_proxy(lua_State *L) {
   const char *to = lua_tostring(L, -1);
   lua_getfield(L, 1, "name");
   const char *name = lua_tostring(L, -1);
-  char *gen = NULL;
-  if (name == NULL) {
-    gen = from && to ? fl_asprintf("%s->%s", from, to) : fl_asprintf("proxy-%s", upstream);
-    name = gen;
-  }
   lproxy_t *x = lua_newuserdatauv(L, sizeof(*x), 0);
   memset(x, 0, sizeof(*x));
-  x->closed = 1;
-  x->sc = sc;
-  x->name = fl_strdup(name);
-  x->from = from ? fl_strdup(from) : NULL;
-  x->to = to ? fl_strdup(to) : NULL;
-  fl_free(gen);
+  fl_lua_link_init(&x->link, sc, name, from, to, upstream, "");
+  x->link.closed = 1; /* until the proxy exists */
   luaL_setmetatable(L, PROXY_MT);
   fl_err_t err = {0};
-  if (fl_proxy_new(&x->p, fl_engine_loop(sc->eng), x->name, listen, upstream, &err) < 0)
-    return luaL_error(L, "fl.proxy %s: %s", x->name, err.msg);
-  /* Each proxy its own stream, the same for the same seed and name. */
-  uint64_t h = 1469598103934665603ull;
-  for (const char *c = x->name; *c; c++)
-    h = (h ^ (unsigned char)*c) * 1099511628211ull;
-  fl_proxy_set_seed(x->p, fl_scenario_seed(sc) ^ h);
-  x->closed = 0;
+  if (fl_proxy_new(&x->p, fl_engine_loop(sc->eng), x->link.name, listen, upstream, &err) <
+      0)
+    return luaL_error(L, "fl.proxy %s: %s", x->link.name, err.msg);
+  fl_proxy_set_seed(x->p, fl_lua_link_seed(&x->link));
+  x->link.closed = 0;
   lua_pushvalue(L, -1);
   luaL_ref(L, LUA_REGISTRYINDEX);
   fl_scenario_on_close(sc, proxy_closer, x);
@@ -131,7 +100,7 @@ static int l_add_toxic(lua_State *L) {
   fl_err_t err = {0};
   if (fl_proxy_add_toxic(x->p, spec, &err) < 0) {
     json_decref(spec);
-    return luaL_error(L, "proxy %s: %s", x->name, err.msg);
+    return luaL_error(L, "proxy %s: %s", x->link.name, err.msg);
   }
   const char *type = json_string_value(json_object_get(spec, "type"));
   const char *stream = json_string_value(json_object_get(spec, "stream"));
@@ -141,12 +110,13 @@ static int l_add_toxic(lua_State *L) {
     tname = defname = fl_asprintf("%s_%s", type, stream ? stream : "downstream");
   json_t *fattrs = json_deep_copy(json_object_get(spec, "attributes"));
   json_object_set_new(fattrs, "stream", json_string(stream ? stream : "downstream"));
-  json_object_set_new(fattrs, "proxy", json_string(x->name));
+  json_object_set_new(fattrs, "proxy", json_string(x->link.name));
   if (json_object_get(spec, "toxicity"))
     json_object_set(fattrs, "toxicity", json_object_get(spec, "toxicity"));
   toxic_fault_t *tf = fl_malloc(sizeof(*tf));
   tf->name = fl_strdup(tname);
-  tf->fault = fl_timeline_fault_begin(fl_scenario_timeline(x->sc), type, targets(x), fattrs);
+  tf->fault = fl_timeline_fault_begin(fl_scenario_timeline(x->link.sc), type,
+                                      fl_lua_link_targets(&x->link), fattrs);
   tf->next = x->toxics;
   x->toxics = tf;
   lua_pushstring(L, tname);
@@ -176,13 +146,14 @@ static int l_update_toxic(lua_State *L) {
   json_decref(in);
   fl_err_t err = {0};
   int rc = fl_proxy_update_toxic(x->p, name, spec, &err);
-  json_t *ev = json_pack("{s:s, s:s, s:O}", "proxy", x->name, "toxic", name, "spec", spec);
+  json_t *ev =
+      json_pack("{s:s, s:s, s:O}", "proxy", x->link.name, "toxic", name, "spec", spec);
   json_decref(spec);
   if (rc < 0) {
     json_decref(ev);
-    return luaL_error(L, "proxy %s: %s", x->name, err.msg);
+    return luaL_error(L, "proxy %s: %s", x->link.name, err.msg);
   }
-  fl_timeline_event(fl_scenario_timeline(x->sc), "toxic-update", ev);
+  fl_timeline_event(fl_scenario_timeline(x->link.sc), "toxic-update", ev);
   return 0;
 }
 
@@ -195,7 +166,7 @@ static void end_toxic_fault(lproxy_t *x, const char *name) {
       pp = &tf->next;
       continue;
     }
-    fl_timeline_fault_end(fl_scenario_timeline(x->sc), tf->fault);
+    fl_timeline_fault_end(fl_scenario_timeline(x->link.sc), tf->fault);
     *pp = tf->next;
     fl_free(tf->name);
     fl_free(tf);
@@ -207,7 +178,7 @@ static int l_remove_toxic(lua_State *L) {
   const char *name = luaL_checkstring(L, 2);
   fl_err_t err = {0};
   if (fl_proxy_remove_toxic(x->p, name, &err) < 0)
-    return luaL_error(L, "proxy %s: %s", x->name, err.msg);
+    return luaL_error(L, "proxy %s: %s", x->link.name, err.msg);
   end_toxic_fault(x, name);
   return 0;
 }
@@ -223,8 +194,9 @@ static int l_disable(lua_State *L) {
   lproxy_t *x = check_proxy(L, 1);
   fl_proxy_set_enabled(x->p, 0);
   if (!x->down_fault)
-    x->down_fault = fl_timeline_fault_begin(fl_scenario_timeline(x->sc), "down", targets(x),
-                                            json_pack("{s:s}", "proxy", x->name));
+    x->down_fault = fl_timeline_fault_begin(fl_scenario_timeline(x->link.sc), "down",
+                                            fl_lua_link_targets(&x->link),
+                                            json_pack("{s:s}", "proxy", x->link.name));
   return 0;
 }
 
@@ -232,9 +204,9 @@ static int l_enable(lua_State *L) {
   lproxy_t *x = check_proxy(L, 1);
   fl_err_t err = {0};
   if (fl_proxy_enable(x->p, &err) < 0)
-    return luaL_error(L, "proxy %s: cannot enable: %s", x->name, err.msg);
+    return luaL_error(L, "proxy %s: cannot enable: %s", x->link.name, err.msg);
   if (x->down_fault) {
-    fl_timeline_fault_end(fl_scenario_timeline(x->sc), x->down_fault);
+    fl_timeline_fault_end(fl_scenario_timeline(x->link.sc), x->down_fault);
     x->down_fault = 0;
   }
   return 0;
@@ -243,26 +215,19 @@ static int l_enable(lua_State *L) {
 /* :partition([directions]) on this proxy alone; recorded unless `quiet`
  * (fl.partition records one fault for the whole cut). */
 static int l_partition(lua_State *L) {
-  static const char *const dirs[] = {"both", "upstream", "downstream", NULL};
-  static const int bits[] = {FL_UPSTREAM | FL_DOWNSTREAM, FL_UPSTREAM, FL_DOWNSTREAM};
   lproxy_t *x = check_proxy(L, 1);
-  int d = luaL_checkoption(L, 2, "both", dirs);
-  int quiet = lua_toboolean(L, 3);
-  fl_proxy_partition(x->p, bits[d]);
-  if (!quiet && !x->cut_fault)
-    x->cut_fault = fl_timeline_fault_begin(fl_scenario_timeline(x->sc), "partition", targets(x),
-                                           json_pack("{s:s, s:s}", "proxy", x->name,
-                                                     "direction", dirs[d]));
+  const char *dir;
+  int bits = fl_lua_link_check_direction(L, 2, &dir);
+  fl_proxy_partition(x->p, bits);
+  if (!lua_toboolean(L, 3))
+    fl_lua_link_cut_begin(&x->link, dir);
   return 0;
 }
 
 static int l_heal(lua_State *L) {
   lproxy_t *x = check_proxy(L, 1);
   fl_proxy_heal(x->p);
-  if (x->cut_fault) {
-    fl_timeline_fault_end(fl_scenario_timeline(x->sc), x->cut_fault);
-    x->cut_fault = 0;
-  }
+  fl_lua_link_cut_end(&x->link);
   return 0;
 }
 
@@ -298,25 +263,8 @@ static int l_toxics(lua_State *L) {
 
 static int l_index(lua_State *L) {
   lproxy_t *x = luaL_checkudata(L, 1, PROXY_MT);
-  const char *k = luaL_checkstring(L, 2);
-  if (strcmp(k, "name") == 0)
-    lua_pushstring(L, x->name);
-  else if (strcmp(k, "listen") == 0)
-    lua_pushstring(L, x->p ? fl_proxy_listen(x->p) : NULL);
-  else if (strcmp(k, "upstream") == 0)
-    lua_pushstring(L, x->p ? fl_proxy_upstream(x->p) : NULL);
-  else if (strcmp(k, "from") == 0)
-    lua_pushstring(L, x->from);
-  else if (strcmp(k, "to") == 0)
-    lua_pushstring(L, x->to);
-  else if (strcmp(k, "port") == 0 && x->p != NULL) {
-    const char *c = strrchr(fl_proxy_listen(x->p), ':');
-    lua_pushinteger(L, c ? atoi(c + 1) : 0);
-  } else {
-    luaL_getmetafield(L, 1, "methods");
-    lua_getfield(L, -1, k);
-  }
-  return 1;
+  return fl_lua_link_index(L, &x->link, x->p ? fl_proxy_listen(x->p) : NULL,
+                           x->p ? fl_proxy_upstream(x->p) : NULL);
 }
 
 static int l_gc(lua_State *L) {
@@ -327,16 +275,14 @@ static int l_gc(lua_State *L) {
     fl_free(tf->name);
     fl_free(tf);
   }
-  fl_free(x->name);
-  fl_free(x->from);
-  fl_free(x->to);
-  x->name = x->from = x->to = NULL;
+  fl_lua_link_free(&x->link);
   return 0;
 }
 
 static int l_tostring(lua_State *L) {
   lproxy_t *x = luaL_checkudata(L, 1, PROXY_MT);
-  lua_pushfstring(L, "proxy %s (%s -> %s)", x->name, x->p ? fl_proxy_listen(x->p) : "closed",
+  lua_pushfstring(L, "proxy %s (%s -> %s)", x->link.name,
+                  x->p ? fl_proxy_listen(x->p) : "closed",
                   x->p ? fl_proxy_upstream(x->p) : "");
   return 1;
 }
@@ -426,7 +372,7 @@ static int l_proxy_probe(lua_State *L) {
   fl_proxy_stats_t s;
   fl_proxy_stats(x->p, &s);
   p->before = s.bytes_upstream;
-  uv_loop_t *loop = fl_engine_loop(x->sc->eng);
+  uv_loop_t *loop = fl_engine_loop(x->link.sc->eng);
   uv_tcp_init(loop, &p->tcp);
   uv_timer_init(loop, &p->timer);
   p->tcp.data = p->timer.data = p->conn.data = p;

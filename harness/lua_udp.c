@@ -9,51 +9,34 @@
 #include "faults/udp_proxy.h"
 #include "harness/base/alloc.h"
 #include "harness/engine_int.h"
+#include "harness/lua_link.h"
 
 static const char UDP_MT[] = "faultline.udp_proxy";
 
 typedef struct {
+  fl_lua_link_t link; /* first: name, ends, scenario, partition of its own */
   fl_udp_proxy_t *p;
-  fl_scenario_t *sc;
-  char *name, *from, *to;
-  int fault;     /* open "udp" fault (loss, latency, ...) */
-  int cut_fault; /* open partition of this proxy alone */
-  int closed;
+  int fault; /* open "udp" fault (loss, latency, ...) */
 } ludp_t;
 
 static ludp_t *check_udp(lua_State *L, int i) {
   ludp_t *x = luaL_checkudata(L, i, UDP_MT);
-  if (x->closed)
-    luaL_error(L, "attempt to use UDP proxy %s after its scenario ended", x->name);
+  if (x->link.closed)
+    luaL_error(L, "attempt to use UDP proxy %s after its scenario ended", x->link.name);
   return x;
-}
-
-static json_t *targets(const ludp_t *x) {
-  if (x->from != NULL && x->to != NULL)
-    return json_pack("[s, s]", x->from, x->to);
-  return json_pack("[s]", x->name);
-}
-
-static void udp_closed(void *arg) {
-  void **ctx = arg;
-  ((void (*)(void *))ctx[0])(ctx[1]);
-  fl_free(ctx);
 }
 
 static void udp_closer(void *data, void (*done)(void *), void *done_arg) {
   ludp_t *x = data;
-  x->closed = 1;
-  void **ctx = fl_malloc(2 * sizeof(void *));
-  ctx[0] = (void *)done;
-  ctx[1] = done_arg;
+  x->link.closed = 1;
   fl_udp_proxy_t *p = x->p;
   x->p = NULL;
-  fl_udp_proxy_close(p, udp_closed, ctx);
+  fl_udp_proxy_close(p, fl_done_fire, fl_done_new(done, done_arg));
 }
 
 static int l_udp_proxy(lua_State *L) {
-  static const char *const keys[] = {"name", "listen", "upstream", "from", "to",
-                                     "idle_timeout", NULL};
+  static const char *const keys[] = {"name", "listen",       "upstream", "from",
+                                     "to",   "idle_timeout", NULL};
   fl_scenario_t *sc = fl_engine_scenario(L);
   fl_lua_check_keys(L, 1, "fl.udp_proxy", keys);
   lua_getfield(L, 1, "upstream");
@@ -72,24 +55,17 @@ static int l_udp_proxy(lua_State *L) {
   double idle = luaL_optnumber(L, -1, 0);
   ludp_t *x = lua_newuserdatauv(L, sizeof(*x), 0);
   memset(x, 0, sizeof(*x));
-  x->closed = 1;
-  x->sc = sc;
-  x->name = name ? fl_strdup(name)
-                 : from && to ? fl_asprintf("%s->%s/udp", from, to)
-                              : fl_asprintf("udp-%s", upstream);
-  x->from = from ? fl_strdup(from) : NULL;
-  x->to = to ? fl_strdup(to) : NULL;
+  fl_lua_link_init(&x->link, sc, name, from, to, upstream, "/udp");
+  x->link.closed = 1; /* until the proxy exists */
   luaL_setmetatable(L, UDP_MT);
   fl_err_t err = {0};
-  if (fl_udp_proxy_new(&x->p, fl_engine_loop(sc->eng), x->name, listen, upstream, &err) < 0)
-    return luaL_error(L, "fl.udp_proxy %s: %s", x->name, err.msg);
-  uint64_t h = 1469598103934665603ull;
-  for (const char *c = x->name; *c; c++)
-    h = (h ^ (unsigned char)*c) * 1099511628211ull;
-  fl_udp_proxy_set_seed(x->p, fl_scenario_seed(sc) ^ h);
+  if (fl_udp_proxy_new(&x->p, fl_engine_loop(sc->eng), x->link.name, listen, upstream,
+                       &err) < 0)
+    return luaL_error(L, "fl.udp_proxy %s: %s", x->link.name, err.msg);
+  fl_udp_proxy_set_seed(x->p, fl_lua_link_seed(&x->link));
   if (idle > 0)
     fl_udp_proxy_set_idle_timeout(x->p, (uint64_t)(idle * 1000));
-  x->closed = 0;
+  x->link.closed = 0;
   lua_pushvalue(L, -1);
   luaL_ref(L, LUA_REGISTRYINDEX);
   fl_scenario_on_close(sc, udp_closer, x);
@@ -111,8 +87,9 @@ static int l_faults(lua_State *L) {
       ;
     if (dirs[d] == NULL) {
       json_decref(spec);
-      return luaL_error(L, "UDP proxy %s: stream must be both, upstream or downstream (got %s)",
-                        x->name, stream);
+      return luaL_error(
+          L, "UDP proxy %s: stream must be both, upstream or downstream (got %s)",
+          x->link.name, stream);
     }
   }
   json_t *attrs = json_deep_copy(spec);
@@ -122,14 +99,14 @@ static int l_faults(lua_State *L) {
   json_decref(spec);
   if (rc < 0) {
     json_decref(attrs);
-    return luaL_error(L, "UDP proxy %s: %s", x->name, err.msg);
+    return luaL_error(L, "UDP proxy %s: %s", x->link.name, err.msg);
   }
-  fl_timeline_t *tl = fl_scenario_timeline(x->sc);
+  fl_timeline_t *tl = fl_scenario_timeline(x->link.sc);
   if (x->fault)
     fl_timeline_fault_end(tl, x->fault);
-  json_object_set_new(attrs, "proxy", json_string(x->name));
+  json_object_set_new(attrs, "proxy", json_string(x->link.name));
   json_object_set_new(attrs, "stream", json_string(dirs[d]));
-  x->fault = fl_timeline_fault_begin(tl, "udp", targets(x), attrs);
+  x->fault = fl_timeline_fault_begin(tl, "udp", fl_lua_link_targets(&x->link), attrs);
   return 0;
 }
 
@@ -137,7 +114,7 @@ static int l_clear(lua_State *L) {
   ludp_t *x = check_udp(L, 1);
   fl_udp_proxy_clear_faults(x->p);
   if (x->fault) {
-    fl_timeline_fault_end(fl_scenario_timeline(x->sc), x->fault);
+    fl_timeline_fault_end(fl_scenario_timeline(x->link.sc), x->fault);
     x->fault = 0;
   }
   return 0;
@@ -145,27 +122,19 @@ static int l_clear(lua_State *L) {
 
 /* Same signature as the TCP proxy's, so fl.partition can cut both. */
 static int l_partition(lua_State *L) {
-  static const char *const dirs[] = {"both", "upstream", "downstream", NULL};
-  static const int bits[] = {FL_UPSTREAM | FL_DOWNSTREAM, FL_UPSTREAM, FL_DOWNSTREAM};
   ludp_t *x = check_udp(L, 1);
-  int d = luaL_checkoption(L, 2, "both", dirs);
-  int quiet = lua_toboolean(L, 3);
-  fl_udp_proxy_partition(x->p, bits[d]);
-  if (!quiet && !x->cut_fault)
-    x->cut_fault = fl_timeline_fault_begin(fl_scenario_timeline(x->sc), "partition",
-                                           targets(x),
-                                           json_pack("{s:s, s:s}", "proxy", x->name,
-                                                     "direction", dirs[d]));
+  const char *dir;
+  int bits = fl_lua_link_check_direction(L, 2, &dir);
+  fl_udp_proxy_partition(x->p, bits);
+  if (!lua_toboolean(L, 3))
+    fl_lua_link_cut_begin(&x->link, dir);
   return 0;
 }
 
 static int l_heal(lua_State *L) {
   ludp_t *x = check_udp(L, 1);
   fl_udp_proxy_heal(x->p);
-  if (x->cut_fault) {
-    fl_timeline_fault_end(fl_scenario_timeline(x->sc), x->cut_fault);
-    x->cut_fault = 0;
-  }
+  fl_lua_link_cut_end(&x->link);
   return 0;
 }
 
@@ -198,39 +167,19 @@ static int l_stats(lua_State *L) {
 
 static int l_index(lua_State *L) {
   ludp_t *x = luaL_checkudata(L, 1, UDP_MT);
-  const char *k = luaL_checkstring(L, 2);
-  if (strcmp(k, "name") == 0)
-    lua_pushstring(L, x->name);
-  else if (strcmp(k, "listen") == 0)
-    lua_pushstring(L, x->p ? fl_udp_proxy_listen(x->p) : NULL);
-  else if (strcmp(k, "upstream") == 0)
-    lua_pushstring(L, x->p ? fl_udp_proxy_upstream(x->p) : NULL);
-  else if (strcmp(k, "from") == 0)
-    lua_pushstring(L, x->from);
-  else if (strcmp(k, "to") == 0)
-    lua_pushstring(L, x->to);
-  else if (strcmp(k, "port") == 0 && x->p != NULL) {
-    const char *c = strrchr(fl_udp_proxy_listen(x->p), ':');
-    lua_pushinteger(L, c ? atoi(c + 1) : 0);
-  } else {
-    luaL_getmetafield(L, 1, "methods");
-    lua_getfield(L, -1, k);
-  }
-  return 1;
+  return fl_lua_link_index(L, &x->link, x->p ? fl_udp_proxy_listen(x->p) : NULL,
+                           x->p ? fl_udp_proxy_upstream(x->p) : NULL);
 }
 
 static int l_gc(lua_State *L) {
   ludp_t *x = luaL_checkudata(L, 1, UDP_MT);
-  fl_free(x->name);
-  fl_free(x->from);
-  fl_free(x->to);
-  x->name = x->from = x->to = NULL;
+  fl_lua_link_free(&x->link);
   return 0;
 }
 
 static const luaL_Reg methods[] = {
-    {"faults", l_faults},       {"clear", l_clear}, {"partition", l_partition},
-    {"heal", l_heal},           {"stats", l_stats}, {NULL, NULL},
+    {"faults", l_faults}, {"clear", l_clear}, {"partition", l_partition},
+    {"heal", l_heal},     {"stats", l_stats}, {NULL, NULL},
 };
 
 void fl_luaopen_udp(lua_State *L) {
