@@ -190,7 +190,8 @@ static void resume(fl_task_t *t, int nargs) {
   } else {
     const char *msg = lua_tostring(t->co, -1);
     if (msg == NULL)
-      msg = lua_pushfstring(t->co, "(error object is a %s value)", luaL_typename(t->co, -1));
+      msg = lua_pushfstring(t->co, "(error object is a %s value)",
+                            luaL_typename(t->co, -1));
     t->error = fl_strdup(msg);
     luaL_traceback(t->co, t->co, NULL, 0);
     FL_LOG(FL_LOG_INFO, "lua", "%s\n%s", msg, lua_tostring(t->co, -1));
@@ -334,7 +335,6 @@ void fl_scenario_finish(fl_scenario_t *sc, const char *error, int fail_not_error
 
 /* ---- Lua state ------------------------------------------------------------ */
 
-
 static void busy_hook(lua_State *L, lua_Debug *ar) {
   fl_task_t *t = task_of(L);
   if (t != NULL && !t->done && uv_hrtime() - t->resumed_at > busy_limit_ns())
@@ -357,7 +357,8 @@ static int l_scenario(lua_State *L) {
     lua_rawgeti(L, -1, i);
     lua_getfield(L, -1, "name");
     if (strcmp(lua_tostring(L, -1), lua_tostring(L, 1)) == 0)
-      return luaL_error(L, "a scenario named \"%s\" is already declared", lua_tostring(L, 1));
+      return luaL_error(L, "a scenario named \"%s\" is already declared",
+                        lua_tostring(L, 1));
     lua_pop(L, 2);
   }
   lua_createtable(L, 0, 3);
@@ -406,7 +407,6 @@ static char *load_file(lua_State *L, const char *file) {
 
 /* ---- running one scenario -------------------------------------------------- */
 
-
 /* Empties a previous run directory that --out points at again, so stale
  * data (a service's data directory, an old history) cannot leak into this
  * run. Anything that is not a faultline run directory is left alone. */
@@ -426,7 +426,8 @@ static int prepare_dir(const char *dir) {
 
 static void on_limit(uv_timer_t *t) {
   fl_scenario_t *sc = fl_container_of(t, fl_scenario_t, limit);
-  char *msg = fl_asprintf("the scenario's time limit of %.0f s was reached", sc->timeout_s);
+  char *msg =
+      fl_asprintf("the scenario's time limit of %.0f s was reached", sc->timeout_s);
   fl_scenario_finish(sc, msg, 0);
   fl_free(msg);
 }
@@ -494,15 +495,16 @@ typedef struct {
 
 static void scenario_free(fl_scenario_t *sc);
 
-static int run_scenario(fl_engine_t *e, const decl_t *d, int nscen, const char *load_error,
-                        json_t **out_report) {
+static int run_scenario(fl_engine_t *e, const decl_t *d, int nscen,
+                        const char *load_error, json_t **out_report) {
   const fl_engine_opts_t *o = e->opts;
   fl_scenario_t *sc = fl_calloc(1, sizeof(*sc));
   sc->eng = e;
   sc->name = fl_strdup(d->name);
   sc->slug = fl_slug(d->name);
   sc->seed = o->seed;
-  sc->timeout_s = d->timeout_s > 0 ? d->timeout_s : (o->timeout_s > 0 ? o->timeout_s : 600);
+  sc->timeout_s =
+      d->timeout_s > 0 ? d->timeout_s : (o->timeout_s > 0 ? o->timeout_s : 600);
   sc->checks = json_array();
   sc->stats_ops = json_pack("{s:i, s:i, s:i}", "ok", 0, "fail", 0, "info", 0);
   fl_prng_seed(&sc->rng, sc->seed);
@@ -527,8 +529,10 @@ static int run_scenario(fl_engine_t *e, const decl_t *d, int nscen, const char *
   }
   int rc = prepare_dir(sc->dir);
   if (rc < 0) {
-    fprintf(stderr, "faultline: --out %s: the directory is not empty and holds no earlier "
-                    "faultline run (no report.json): choose another\n", sc->dir);
+    fprintf(stderr,
+            "faultline: --out %s: the directory is not empty and holds no earlier "
+            "faultline run (no report.json): choose another\n",
+            sc->dir);
     goto early;
   }
   char *logs = fl_asprintf("%s/logs", sc->dir);
@@ -559,8 +563,8 @@ static int run_scenario(fl_engine_t *e, const decl_t *d, int nscen, const char *
   fl_run_write_placeholder(sc, o->file);
   fl_progress_begin(sc->name, sc->dir, sc->seed, o->quiet);
   fl_timeline_event(sc->tl, "scenario",
-                    json_pack("{s:s, s:s, s:I}", "name", sc->name, "phase", "start", "seed",
-                              (json_int_t)sc->seed));
+                    json_pack("{s:s, s:s, s:I}", "name", sc->name, "phase", "start",
+                              "seed", (json_int_t)sc->seed));
 
   if (load_error != NULL) {
     sc->error = fl_strdup(load_error);
@@ -671,8 +675,10 @@ static void on_signal(uv_signal_t *h, int signum) {
   }
   e->interrupted = 1;
   e->last_sig = signum;
-  fprintf(stderr, "\nfaultline: %s: stopping the scenario and its services "
-                  "(again to leave at once)\n", signum == SIGINT ? "SIGINT" : "SIGTERM");
+  fprintf(stderr,
+          "\nfaultline: %s: stopping the scenario and its services "
+          "(again to leave at once)\n",
+          signum == SIGINT ? "SIGINT" : "SIGTERM");
   if (e->sc != NULL) {
     char *msg = fl_asprintf("interrupted by %s", signum == SIGINT ? "SIGINT" : "SIGTERM");
     fl_scenario_finish(e->sc, msg, 0);

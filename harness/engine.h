@@ -29,7 +29,7 @@ typedef struct fl_engine_opts_s {
   const char *junit;   /* may be NULL */
   uint64_t seed;
   int seed_given;
-  double timeout_s;    /* per-scenario limit unless the scenario sets one; 0 = 600 */
+  double timeout_s; /* per-scenario limit unless the scenario sets one; 0 = 600 */
   int quiet;
 } fl_engine_opts_t;
 

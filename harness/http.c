@@ -25,7 +25,7 @@ struct fl_http_req_s {
   CURL *easy;
   struct curl_slist *headers;
   char *body_in;
-  char *buf;           /* response body */
+  char *buf; /* response body */
   size_t len, cap, max;
   char *hdr;
   size_t hlen, hcap;
@@ -163,7 +163,8 @@ static void on_poll(uv_poll_t *p, int status, int events) {
   check_done(h);
 }
 
-static int on_socket(CURL *easy, curl_socket_t s, int action, void *userp, void *socketp) {
+static int on_socket(CURL *easy, curl_socket_t s, int action, void *userp,
+                     void *socketp) {
   fl_http_t *h = userp;
   sock_ctx_t *ctx = socketp;
   if (action == CURL_POLL_REMOVE) {

@@ -15,12 +15,12 @@ typedef struct fl_http_req_s fl_http_req_t;
 
 /* The result of one request. Borrowed by the callback: copy what you keep. */
 typedef struct fl_http_resp_s {
-  int status;             /* 0, or a negative code: UV_ETIMEDOUT, UV_ECONNREFUSED ... */
-  const char *error;      /* curl's message when status < 0 */
-  long code;              /* HTTP status code */
-  const char *body;       /* NUL-terminated for convenience */
+  int status;        /* 0, or a negative code: UV_ETIMEDOUT, UV_ECONNREFUSED ... */
+  const char *error; /* curl's message when status < 0 */
+  long code;         /* HTTP status code */
+  const char *body;  /* NUL-terminated for convenience */
   size_t body_len;
-  const char *headers;    /* raw response header block */
+  const char *headers; /* raw response header block */
   size_t headers_len;
   double elapsed_s;
 } fl_http_resp_t;
@@ -28,13 +28,13 @@ typedef struct fl_http_resp_s {
 typedef void (*fl_http_cb)(const fl_http_resp_t *resp, void *arg);
 
 typedef struct fl_http_opts_s {
-  const char *method;     /* "GET" when NULL */
+  const char *method; /* "GET" when NULL */
   const char *url;
-  const char *body;       /* may be NULL */
+  const char *body; /* may be NULL */
   size_t body_len;
   const char *const *headers; /* NULL-terminated "Name: value" list, may be NULL */
-  long timeout_ms;        /* whole request; 0 = 10 s */
-  size_t max_body;        /* response bodies beyond this are an error; 0 = 16 MiB */
+  long timeout_ms;            /* whole request; 0 = 10 s */
+  size_t max_body;            /* response bodies beyond this are an error; 0 = 16 MiB */
 } fl_http_opts_t;
 
 /* Returns new in *out. loop is borrowed and must outlive the client. */

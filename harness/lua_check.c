@@ -118,8 +118,8 @@ static int l_check_run(lua_State *L) {
     const char *model = luaL_checkstring(L, -1);
     if (!fl_check_model_known(model)) {
       work_free(w);
-      return luaL_error(L, "unknown model '%s' (register, cas-register, kv, set, counter)",
-                        model);
+      return luaL_error(
+          L, "unknown model '%s' (register, cas-register, kv, set, counter)", model);
     }
     w->model = fl_strdup(model);
     lua_pop(L, 1);

@@ -17,7 +17,8 @@
 
 /* ---- option tables ---------------------------------------------------------- */
 
-void fl_lua_check_keys(lua_State *L, int idx, const char *what, const char *const *allowed) {
+void fl_lua_check_keys(lua_State *L, int idx, const char *what,
+                       const char *const *allowed) {
   idx = lua_absindex(L, idx);
   luaL_checktype(L, idx, LUA_TTABLE);
   lua_pushnil(L);

@@ -57,7 +57,8 @@ static void exec_closed(uv_handle_t *h) {
 static void maybe_done(exec_t *x) {
   /* Results go back once the process has exited and both pipes closed. */
   if (x->exited && uv_is_closing((uv_handle_t *)&x->out[0]) &&
-      uv_is_closing((uv_handle_t *)&x->out[1]) && !uv_is_closing((uv_handle_t *)&x->timer))
+      uv_is_closing((uv_handle_t *)&x->out[1]) &&
+      !uv_is_closing((uv_handle_t *)&x->timer))
     uv_close((uv_handle_t *)&x->timer, exec_closed);
 }
 

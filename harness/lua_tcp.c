@@ -30,20 +30,20 @@ typedef struct ltcp_s {
   char *buf;
   size_t len, cap;
   int reading;
-  int eof;        /* the peer closed, or an error: err says which */
+  int eof; /* the peer closed, or an error: err says which */
   int err;
   int connected;
-  int closed;     /* :close() or the scenario ended */
-  int open;       /* handles open */
-  int freed;      /* the userdata was collected */
+  int closed; /* :close() or the scenario ended */
+  int open;   /* handles open */
+  int freed;  /* the userdata was collected */
   int wait;
-  size_t want;    /* WAIT_EXACT: bytes */
-  char *delim;    /* WAIT_UNTIL */
+  size_t want; /* WAIT_EXACT: bytes */
+  char *delim; /* WAIT_UNTIL */
   size_t delim_len;
   fl_task_t *task;
   char *addr;
-  lua_State *L;   /* the scenario's state, for the userdata's reference */
-  int ref;        /* anchors the userdata while connecting */
+  lua_State *L; /* the scenario's state, for the userdata's reference */
+  int ref;      /* anchors the userdata while connecting */
 } ltcp_t;
 
 /* The userdata holds a pointer: the connection may outlive the Lua object
@@ -392,11 +392,8 @@ static int l_gc(lua_State *L) {
 }
 
 static const luaL_Reg methods[] = {
-    {"send", l_send},
-    {"receive", l_receive},
-    {"receive_until", l_receive_until},
-    {"close", l_close},
-    {NULL, NULL},
+    {"send", l_send},   {"receive", l_receive}, {"receive_until", l_receive_until},
+    {"close", l_close}, {NULL, NULL},
 };
 
 void fl_luaopen_tcp(lua_State *L) {

@@ -22,12 +22,12 @@ struct fl_probe_s {
   int timeout_ms;
 
   uv_timer_t timer;
-  uv_tcp_t *tcp;          /* the connect attempt in flight */
-  uv_process_t *cmd;      /* the command in flight */
-  fl_http_req_t *req;     /* the request in flight */
+  uv_tcp_t *tcp;      /* the connect attempt in flight */
+  uv_process_t *cmd;  /* the command in flight */
+  fl_http_req_t *req; /* the request in flight */
   char last_error[256];
   int done;
-  int open;               /* handles open */
+  int open; /* handles open */
   fl_probe_cb cb;
   void *arg;
 };
@@ -56,7 +56,8 @@ int fl_parse_addr(const char *s, struct sockaddr_storage *addr, fl_err_t *err) {
     return 0;
   if (uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)addr) == 0)
     return 0;
-  return fl_err_set(err, UV_EINVAL, "bad address \"%s\": want a numeric IP and a port", s);
+  return fl_err_set(err, UV_EINVAL, "bad address \"%s\": want a numeric IP and a port",
+                    s);
 }
 
 static void probe_maybe_free(fl_probe_t *p) {
@@ -235,7 +236,8 @@ static void attempt(fl_probe_t *p) {
     break;
   }
   case FL_PROBE_HTTP: {
-    fl_http_opts_t o = {.url = p->target, .timeout_ms = p->every_ms > 1000 ? p->every_ms : 1000};
+    fl_http_opts_t o = {.url = p->target,
+                        .timeout_ms = p->every_ms > 1000 ? p->every_ms : 1000};
     int rc = fl_http_request(p->http, &o, on_http, p, &p->req);
     if (rc < 0) {
       snprintf(p->last_error, sizeof(p->last_error), "%s", uv_strerror(rc));
@@ -248,8 +250,8 @@ static void attempt(fl_probe_t *p) {
   case FL_PROBE_CMD: {
     p->cmd = fl_calloc(1, sizeof(*p->cmd));
     p->cmd->data = p;
-    uv_stdio_container_t stdio[3] = {{.flags = UV_IGNORE}, {.flags = UV_IGNORE},
-                                     {.flags = UV_IGNORE}};
+    uv_stdio_container_t stdio[3] = {
+        {.flags = UV_IGNORE}, {.flags = UV_IGNORE}, {.flags = UV_IGNORE}};
     uv_process_options_t o = {0};
     o.file = p->argv[0];
     o.args = p->argv;
@@ -295,8 +297,8 @@ static void on_svc_exit(fl_svc_t *svc, int64_t status, int sig, int expected, vo
   fl_probe_t *p = arg;
   char msg[512];
   if (sig)
-    snprintf(msg, sizeof(msg), "%s: the service was killed by signal %d before it was ready",
-             p->desc, sig);
+    snprintf(msg, sizeof(msg),
+             "%s: the service was killed by signal %d before it was ready", p->desc, sig);
   else
     snprintf(msg, sizeof(msg), "%s: the service exited with code %d before it was ready",
              p->desc, (int)status);
@@ -304,7 +306,8 @@ static void on_svc_exit(fl_svc_t *svc, int64_t status, int sig, int expected, vo
 }
 
 int fl_probe_start(fl_probe_t **out, uv_loop_t *loop, fl_http_t *http, fl_svc_t *svc,
-                   const fl_probe_spec_t *spec, fl_probe_cb cb, void *arg, fl_err_t *err) {
+                   const fl_probe_spec_t *spec, fl_probe_cb cb, void *arg,
+                   fl_err_t *err) {
   fl_probe_t *p = fl_calloc(1, sizeof(*p));
   p->loop = loop;
   p->http = http;

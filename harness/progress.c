@@ -15,7 +15,8 @@ static int use_color(void) {
 static int status_shown;
 
 int fl_progress_live(int quiet) {
-  return !quiet && use_color() && getenv("TERM") != NULL && strcmp(getenv("TERM"), "dumb");
+  return !quiet && use_color() && getenv("TERM") != NULL &&
+         strcmp(getenv("TERM"), "dumb");
 }
 
 void fl_progress_status_clear(void) {
@@ -82,7 +83,8 @@ static void on_event(const json_t *ev, void *arg) {
       snprintf(line, sizeof(line), "service %s starting (pid %lld)", str(ev, "service"),
                (long long)pid);
     else if (detail[0])
-      snprintf(line, sizeof(line), "service %s %s: %s", str(ev, "service"), state, detail);
+      snprintf(line, sizeof(line), "service %s %s: %s", str(ev, "service"), state,
+               detail);
     else
       snprintf(line, sizeof(line), "service %s %s", str(ev, "service"), state);
   } else if (strcmp(type, "fault") == 0) {
@@ -109,7 +111,9 @@ static void on_event(const json_t *ev, void *arg) {
              start ? "injected" : "healed", tg);
   } else if (strcmp(type, "check") == 0) {
     const char *status = str(ev, "status");
-    c = strcmp(status, "pass") == 0 ? GREEN : strcmp(status, "unknown") == 0 ? YELLOW : RED;
+    c = strcmp(status, "pass") == 0      ? GREEN
+        : strcmp(status, "unknown") == 0 ? YELLOW
+                                         : RED;
     snprintf(line, sizeof(line), "check %s: %s%s%s", str(ev, "name"),
              strcmp(status, "pass") == 0 ? "passed" : status,
              json_object_get(ev, "message") ? ": " : "", str(ev, "message"));
@@ -138,8 +142,11 @@ void fl_progress_end(const char *scenario, const char *status, double duration_s
   if (quiet && strcmp(status, "pass") == 0)
     return;
   const char *c = strcmp(status, "pass") == 0 ? GREEN : RED;
-  printf("%s%s%s %s (%.1f s)\n", color(c), strcmp(status, "pass") == 0 ? "PASS" :
-         strcmp(status, "fail") == 0 ? "FAIL" : "ERROR", color(RESET), scenario, duration_s);
+  printf("%s%s%s %s (%.1f s)\n", color(c),
+         strcmp(status, "pass") == 0   ? "PASS"
+         : strcmp(status, "fail") == 0 ? "FAIL"
+                                       : "ERROR",
+         color(RESET), scenario, duration_s);
   if (error != NULL)
     printf("  %s\n", error);
   if (report_path != NULL)

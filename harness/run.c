@@ -18,8 +18,9 @@
 static char *shell_quote(const char *s) {
   int plain = s[0] != '\0';
   for (const char *p = s; *p && plain; p++)
-    plain = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+",
-                   *p) != NULL;
+    plain =
+        strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+",
+               *p) != NULL;
   if (plain)
     return fl_strdup(s);
   size_t n = 3;
@@ -125,8 +126,8 @@ static json_t *phases_json(fl_scenario_t *sc) {
     uint64_t end = k + 1 < nc ? cuts[k + 1] : fl_timeline_now(sc->tl);
     phases[np].start_ns = cuts[k];
     phases[np].end_ns = end;
-    phases[np].name = phase_name(faults, (double)cuts[k] / 1e9,
-                                 k + 1 < nc ? (double)end / 1e9 : 1e18);
+    phases[np].name =
+        phase_name(faults, (double)cuts[k] / 1e9, k + 1 < nc ? (double)end / 1e9 : 1e18);
     np++;
   }
   json_t *out = NULL;
@@ -149,8 +150,8 @@ static json_t *stats_json(fl_scenario_t *sc) {
     json_object_set_new(stats, "latency_ms",
                         json_pack("{s:o, s:o, s:o}", "p50",
                                   round3(percentile(sc->latencies, sc->nlat, 0.5)), "p99",
-                                  round3(percentile(sc->latencies, sc->nlat, 0.99)), "max",
-                                  round3(sc->latencies[sc->nlat - 1])));
+                                  round3(percentile(sc->latencies, sc->nlat, 0.99)),
+                                  "max", round3(sc->latencies[sc->nlat - 1])));
   }
   json_t *phases = phases_json(sc);
   if (phases != NULL)
@@ -201,13 +202,14 @@ static int write_json_atomic(const json_t *j, const char *path) {
 void fl_run_write_placeholder(fl_scenario_t *sc, const char *file) {
   /* Replaced when the scenario ends. If faultline is killed first, this is
    * what the run directory says, beside timeline.jsonl and history.jsonl. */
-  json_t *r = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:f, s:s, s:s, s:[], s:[], s:[], s:[]}",
-                        "faultline", FL_VERSION, "scenario", sc->name, "file", file, "seed",
-                        (json_int_t)sc->seed, "status", "error", "error",
-                        "the run did not finish: faultline was killed or crashed; "
-                        "timeline.jsonl holds what it recorded",
-                        "started_at", sc->started_at, "duration_s", 0.0, "run_dir", sc->dir,
-                        "run_id", sc->run_id, "services", "faults", "checks", "events");
+  json_t *r = json_pack(
+      "{s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:f, s:s, s:s, s:[], s:[], s:[], s:[]}",
+      "faultline", FL_VERSION, "scenario", sc->name, "file", file, "seed",
+      (json_int_t)sc->seed, "status", "error", "error",
+      "the run did not finish: faultline was killed or crashed; "
+      "timeline.jsonl holds what it recorded",
+      "started_at", sc->started_at, "duration_s", 0.0, "run_dir", sc->dir, "run_id",
+      sc->run_id, "services", "faults", "checks", "events");
   char *path = fl_asprintf("%s/report.json", sc->dir);
   write_json_atomic(r, path);
   fl_free(path);
@@ -218,9 +220,9 @@ int fl_run_write_report(fl_scenario_t *sc, const char *file, json_t **out) {
   const char *status = sc->error ? "error" : sc->failed ? "fail" : "pass";
   int code = sc->error ? 2 : sc->failed ? 1 : sc->unknown ? 3 : 0;
   double duration = fl_timeline_seconds(sc->tl);
-  fl_timeline_event(sc->tl, "scenario",
-                    json_pack("{s:s, s:s, s:s}", "name", sc->name, "phase", "end", "status",
-                              status));
+  fl_timeline_event(
+      sc->tl, "scenario",
+      json_pack("{s:s, s:s, s:s}", "name", sc->name, "phase", "end", "status", status));
 
   char *qfile = shell_quote(file);
   char *qname = shell_quote(sc->name);

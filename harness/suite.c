@@ -20,8 +20,8 @@
 typedef struct {
   char *file;
   char *name;
-  char *dir;     /* its run directory */
-  char *slug;    /* dir relative to the suite's --out */
+  char *dir;  /* its run directory */
+  char *slug; /* dir relative to the suite's --out */
   uv_process_t proc;
   int started, done, code;
   double t0, took;
@@ -90,9 +90,12 @@ static void on_job_exit(uv_process_t *p, int64_t status, int sig) {
   j->took = now_s() - j->t0;
   s->running--;
   uv_close((uv_handle_t *)p, NULL);
-  const char *verdict = j->code == 0 ? "PASS" : j->code == 1 ? "FAIL" : j->code == 3 ? "UNKNOWN"
-                                                                                  : "ERROR";
-  printf("%-7s %s :: %s (%.1f s)  %s/report.html\n", verdict, j->file, j->name, j->took, j->dir);
+  const char *verdict = j->code == 0   ? "PASS"
+                        : j->code == 1 ? "FAIL"
+                        : j->code == 3 ? "UNKNOWN"
+                                       : "ERROR";
+  printf("%-7s %s :: %s (%.1f s)  %s/report.html\n", verdict, j->file, j->name, j->took,
+         j->dir);
   fflush(stdout);
   if (j->code != 0 && s->fail_fast && !s->stop) {
     s->stop = 1;
@@ -219,7 +222,6 @@ static int worst(int a, int b) {
   return rank[a] >= rank[b] ? a : b;
 }
 
-
 static const char SUITE_USAGE[] =
     "usage: faultline suite PATH... [--jobs N] [--shard K/N] [--out DIR] [--junit FILE]\n"
     "                       [--fail-fast] [--seed N] [--timeout S] [--list]\n";
@@ -244,7 +246,8 @@ int fl_cmd_suite(int argc, char **argv) {
     } else if (strcmp(a, "--shard") == 0) {
       if (v == NULL || sscanf(v, "%d/%d", &shard_k, &shard_n) != 2 || shard_n < 1 ||
           shard_k < 1 || shard_k > shard_n) {
-        fprintf(stderr, "faultline suite: --shard wants K/N with 1 <= K <= N, like 2/4\n");
+        fprintf(stderr,
+                "faultline suite: --shard wants K/N with 1 <= K <= N, like 2/4\n");
         goto usage;
       }
       i++;
@@ -377,8 +380,8 @@ int fl_cmd_suite(int argc, char **argv) {
     }
     if (s.interrupted)
       code = 2;
-    printf("suite: %zu passed, %zu failed, %zu errors%s in %.1f s\n", passed, failed, errors,
-           skipped ? ", some not run" : "", now_s() - t0);
+    printf("suite: %zu passed, %zu failed, %zu errors%s in %.1f s\n", passed, failed,
+           errors, skipped ? ", some not run" : "", now_s() - t0);
     if (write_outputs(reports, out_dir, junit) != 0)
       code = 2;
     json_decref(reports);
@@ -455,8 +458,10 @@ int fl_cmd_report_merge(int argc, char **argv) {
   json_t *r;
   json_array_foreach(reports, i, r) {
     const char *st = json_string_value(json_object_get(r, "status"));
-    code = worst(code, st == NULL ? 2 : strcmp(st, "pass") == 0 ? 0 :
-                       strcmp(st, "fail") == 0 ? 1 : 2);
+    code = worst(code, st == NULL                ? 2
+                       : strcmp(st, "pass") == 0 ? 0
+                       : strcmp(st, "fail") == 0 ? 1
+                                                 : 2);
   }
   printf("merged %zu report(s)\n", json_array_size(reports));
   if (fl_mkdir_p(out) < 0 || write_outputs(reports, out, junit) != 0)

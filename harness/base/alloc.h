@@ -16,6 +16,6 @@ void fl_free(void *p);
 
 #define FL_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define fl_container_of(ptr, type, member)                                               \
-  ((type *)((char *)(ptr) - offsetof(type, member)))
+  ((type *)((char *)(ptr)-offsetof(type, member)))
 
 #endif

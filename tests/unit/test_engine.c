@@ -44,8 +44,12 @@ static int run(const char *name, const char *src, json_t **report) {
   fputs("local fl = require('faultline')\n", f);
   fputs(src, f);
   fclose(f);
-  fl_engine_opts_t o = {.file = file, .out_dir = out, .seed = 7, .seed_given = 1,
-                        .quiet = 1, .timeout_s = 20};
+  fl_engine_opts_t o = {.file = file,
+                        .out_dir = out,
+                        .seed = 7,
+                        .seed_given = 1,
+                        .quiet = 1,
+                        .timeout_s = 20};
   int code = fl_engine_run_file(&o);
   if (report != NULL) {
     char *path = fl_asprintf("%s/report.json", out);
@@ -68,16 +72,17 @@ static json_t *check(json_t *r, int i) {
 
 static void test_spawn_and_wait(void **state) {
   json_t *r;
-  int code = run("spawn",
-                 "fl.scenario('s', function()\n"
-                 "  local a = fl.spawn(function(x) fl.sleep(0.05) return x + 1, 'two' end, 41)\n"
-                 "  local b = fl.spawn(function() fl.sleep(0.01) return 'b' end)\n"
-                 "  local x, y = a:wait()\n"
-                 "  fl.expect.that(x == 42 and y == 'two', 'results')\n"
-                 "  fl.expect.that(b:wait() == 'b', 'second')\n"
-                 "  fl.expect.that(a:done(), 'done')\n"
-                 "end)\n",
-                 &r);
+  int code =
+      run("spawn",
+          "fl.scenario('s', function()\n"
+          "  local a = fl.spawn(function(x) fl.sleep(0.05) return x + 1, 'two' end, 41)\n"
+          "  local b = fl.spawn(function() fl.sleep(0.01) return 'b' end)\n"
+          "  local x, y = a:wait()\n"
+          "  fl.expect.that(x == 42 and y == 'two', 'results')\n"
+          "  fl.expect.that(b:wait() == 'b', 'second')\n"
+          "  fl.expect.that(a:done(), 'done')\n"
+          "end)\n",
+          &r);
   assert_int_equal(code, 0);
   assert_string_equal(str(r, "status"), "pass");
   assert_int_equal(json_array_size(json_object_get(r, "checks")), 3);
@@ -123,25 +128,27 @@ static void test_task_error_ends_scenario(void **state) {
 
 static void test_joined_error_propagates(void **state) {
   json_t *r;
-  int code = run("joined",
-                 "fl.scenario('s', function()\n"
-                 "  local t = fl.spawn(function() error('inner', 0) end)\n"
-                 "  local ok, err = pcall(t.wait, t)\n"
-                 "  fl.expect.that(not ok and err == 'inner', 'caught ' .. tostring(err))\n"
-                 "end)\n",
-                 &r);
+  int code =
+      run("joined",
+          "fl.scenario('s', function()\n"
+          "  local t = fl.spawn(function() error('inner', 0) end)\n"
+          "  local ok, err = pcall(t.wait, t)\n"
+          "  fl.expect.that(not ok and err == 'inner', 'caught ' .. tostring(err))\n"
+          "end)\n",
+          &r);
   assert_int_equal(code, 0);
   json_decref(r);
 }
 
 static void test_failed_expectation_is_fail(void **state) {
   json_t *r;
-  int code = run("expect",
-                 "fl.scenario('s', function()\n"
-                 "  fl.expect.eventually(function() return false end, {within = 0.1, name = 'n'})\n"
-                 "  error('not reached')\n"
-                 "end)\n",
-                 &r);
+  int code = run(
+      "expect",
+      "fl.scenario('s', function()\n"
+      "  fl.expect.eventually(function() return false end, {within = 0.1, name = 'n'})\n"
+      "  error('not reached')\n"
+      "end)\n",
+      &r);
   assert_int_equal(code, 1);
   assert_string_equal(str(r, "status"), "fail");
   json_t *c = check(r, 0);
@@ -166,7 +173,8 @@ static void test_unknown_option_is_error(void **state) {
 
 static void test_time_limit(void **state) {
   json_t *r;
-  int code = run("limit", "fl.scenario('s', {timeout = 0.3}, function() fl.sleep(30) end)\n", &r);
+  int code = run("limit",
+                 "fl.scenario('s', {timeout = 0.3}, function() fl.sleep(30) end)\n", &r);
   assert_int_equal(code, 2);
   assert_non_null(strstr(str(r, "error"), "time limit"));
   json_decref(r);
@@ -197,8 +205,10 @@ static void test_json_round_trip(void **state) {
   json_t *r;
   int code = run("json",
                  "fl.scenario('s', function()\n"
-                 "  local v = fl.json.decode(fl.json.encode({a = {1, 2, fl.json.null}, b = 'x', c = 1.5}))\n"
-                 "  fl.expect.that(v.a[2] == 2 and v.a[3] == nil and v.b == 'x' and v.c == 1.5, 'rt')\n"
+                 "  local v = fl.json.decode(fl.json.encode({a = {1, 2, fl.json.null}, b "
+                 "= 'x', c = 1.5}))\n"
+                 "  fl.expect.that(v.a[2] == 2 and v.a[3] == nil and v.b == 'x' and v.c "
+                 "== 1.5, 'rt')\n"
                  "  local bad, err = fl.json.decode('{')\n"
                  "  fl.expect.that(bad == nil and err:match('bad JSON'), 'error')\n"
                  "end)\n",
@@ -210,7 +220,8 @@ static void test_json_round_trip(void **state) {
 static void test_random_is_seeded(void **state) {
   json_t *r1, *r2;
   const char *src = "fl.scenario('s', function()\n"
-                    "  fl.log('draw %d %d %.6f', fl.random(1, 1000), math.random(1, 1000), fl.random())\n"
+                    "  fl.log('draw %d %d %.6f', fl.random(1, 1000), math.random(1, "
+                    "1000), fl.random())\n"
                     "end)\n";
   assert_int_equal(run("rnd1", src, &r1), 0);
   assert_int_equal(run("rnd2", src, &r2), 0);
@@ -218,8 +229,10 @@ static void test_random_is_seeded(void **state) {
   const char *m1 = NULL, *m2 = NULL;
   size_t i;
   json_t *ev;
-  json_array_foreach(e1, i, ev) if (strcmp(str(ev, "type"), "step") == 0) m1 = str(ev, "message");
-  json_array_foreach(e2, i, ev) if (strcmp(str(ev, "type"), "step") == 0) m2 = str(ev, "message");
+  json_array_foreach(e1, i, ev) if (strcmp(str(ev, "type"), "step") == 0) m1 =
+      str(ev, "message");
+  json_array_foreach(e2, i, ev) if (strcmp(str(ev, "type"), "step") == 0) m2 =
+      str(ev, "message");
   assert_non_null(m1);
   assert_non_null(m2);
   assert_string_equal(m1, m2);
@@ -246,9 +259,10 @@ static void test_several_scenarios_and_only(void **state) {
 }
 
 static void test_duplicate_scenario_name(void **state) {
-  assert_int_equal(run("dup", "fl.scenario('a', function() end)\nfl.scenario('a', function() end)\n",
-                       NULL),
-                   2);
+  assert_int_equal(
+      run("dup", "fl.scenario('a', function() end)\nfl.scenario('a', function() end)\n",
+          NULL),
+      2);
 }
 
 int main(int argc, char **argv) {
