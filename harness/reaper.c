@@ -157,9 +157,19 @@ int fl_reaper_start(void) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0)
     return -errno;
+  /* Until the child has its own session and ignores them, the signals that
+   * reach faultline's whole group (a Ctrl-C just as the run starts) would
+   * kill it too: they are held across the fork. */
+  sigset_t held, old;
+  sigemptyset(&held);
+  sigaddset(&held, SIGINT);
+  sigaddset(&held, SIGTERM);
+  sigaddset(&held, SIGHUP);
+  sigprocmask(SIG_BLOCK, &held, &old);
   pid_t pid = fork();
   if (pid < 0) {
     int e = errno;
+    sigprocmask(SIG_SETMASK, &old, NULL);
     close(fds[0]);
     close(fds[1]);
     return -e;
@@ -172,6 +182,8 @@ int fl_reaper_start(void) {
     signal(SIGTERM, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
+    /* What arrived meanwhile is pending, and now ignored: discarded. */
+    sigprocmask(SIG_SETMASK, &old, NULL);
     close(fds[1]);
     for (int fd = 3; fd < 1024; fd++)
       if (fd != fds[0])
@@ -184,6 +196,7 @@ int fl_reaper_start(void) {
     }
     reaper_loop(fds[0]);
   }
+  sigprocmask(SIG_SETMASK, &old, NULL);
   close(fds[0]);
   reaper_fd = fds[1];
   return 0;

@@ -217,14 +217,15 @@ static int standin_ctrl_c(const char *dir, int fd) {
   /* Its own group, standing for faultline's terminal group. */
   if (setpgid(0, 0) != 0)
     return 2;
-  if (fl_reaper_start() != 0)
-    return 3;
   pid_t g = spawn_group("exec sleep 60");
-  fl_reaper_track(g);
   dprintf(fd, "%d\n", (int)g);
   close(fd);
-  /* Ctrl-C reaches the whole terminal group; it must not take the reaper
-   * with it. Our own default SIGINT action ends us here. */
+  /* Ctrl-C reaches the whole terminal group, here as early as can be: just
+   * after the reaper was forked, before it may even have run. It must not
+   * take the reaper with it. Our own default SIGINT action ends us. */
+  if (fl_reaper_start() != 0)
+    return 3;
+  fl_reaper_track(g);
   kill(0, SIGINT);
   kill(0, SIGTERM);
   kill(0, SIGHUP);
