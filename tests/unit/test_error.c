@@ -66,7 +66,8 @@ static void test_err_set(void **state) {
   fl_err_clear(&err);
   assert_int_equal(err.code, 0);
   assert_string_equal(err.msg, "");
-  assert_int_equal(fl_err_set(&err, FL_ECONFIG, "service %s: bad %s", "db", "cmd"), FL_ECONFIG);
+  assert_int_equal(fl_err_set(&err, FL_ECONFIG, "service %s: bad %s", "db", "cmd"),
+                   FL_ECONFIG);
   assert_int_equal(err.code, FL_ECONFIG);
   assert_string_equal(err.msg, "service db: bad cmd");
   /* No fl_err_t: the code still comes back. */

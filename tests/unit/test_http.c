@@ -94,9 +94,8 @@ static void respond(conn_t *c, int code, const char *extra_headers, const char *
   if (c->closing)
     return;
   char head[256];
-  int n = snprintf(head, sizeof(head),
-                   "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n%s\r\n", code,
-                   code == 200 ? "OK" : "Internal Server Error", body_len,
+  int n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n%s\r\n",
+                   code, code == 200 ? "OK" : "Internal Server Error", body_len,
                    extra_headers ? extra_headers : "");
   wr_t *w = fl_malloc(sizeof(*w) + (size_t)n + body_len);
   memcpy(w->data, head, (size_t)n);
@@ -313,8 +312,8 @@ typedef struct {
   char *headers;
   char *error;
   double elapsed_s;
-  uint64_t at;  /* uv_hrtime() when the callback ran */
-  int *done;    /* set to 1 when called, if not NULL */
+  uint64_t at; /* uv_hrtime() when the callback ran */
+  int *done;   /* set to 1 when called, if not NULL */
 } result_t;
 
 static void on_resp(const fl_http_resp_t *r, void *arg) {
@@ -430,7 +429,10 @@ static void test_put_body_headers(void **state) {
   const char *headers[] = {"X-Req: forty-two", "Content-Type: text/plain", NULL};
   /* The body is copied: the caller's buffer may go away at once. */
   char *body = fl_strdup("{\"value\": 5}");
-  fl_http_opts_t o = {.method = "PUT", .url = u, .body = body, .body_len = strlen(body),
+  fl_http_opts_t o = {.method = "PUT",
+                      .url = u,
+                      .body = body,
+                      .body_len = strlen(body),
                       .headers = headers};
   assert_int_equal(fl_http_request(h, &o, on_resp, &res, NULL), 0);
   memset(body, '#', strlen(body));

@@ -82,16 +82,20 @@ static void close_loop(fx_t *fx) {
   assert_int_equal(uv_loop_close(&fx->loop), 0);
 }
 
-static int probe(fx_t *fx, fl_probe_kind_t kind, const char *target, const char *const *argv,
-                 int timeout_ms, fl_err_t *err) {
-  fl_probe_spec_t spec = {.kind = kind, .target = target, .argv = argv,
-                          .timeout_ms = timeout_ms, .every_ms = 50};
+static int probe(fx_t *fx, fl_probe_kind_t kind, const char *target,
+                 const char *const *argv, int timeout_ms, fl_err_t *err) {
+  fl_probe_spec_t spec = {.kind = kind,
+                          .target = target,
+                          .argv = argv,
+                          .timeout_ms = timeout_ms,
+                          .every_ms = 50};
   fx->calls = 0;
   fx->msg[0] = '\0';
   /* The probe's deadline is on loop time: make it now, as t0 is. */
   uv_update_time(&fx->loop);
   fx->t0 = ut_ms();
-  int rc = fl_probe_start(&fx->probe, &fx->loop, fx->http, fx->svc, &spec, on_probe, fx, err);
+  int rc =
+      fl_probe_start(&fx->probe, &fx->loop, fx->http, fx->svc, &spec, on_probe, fx, err);
   if (rc == 0)
     assert_int_equal(fx->calls, 0); /* never before fl_probe_start returns */
   return rc;
@@ -105,7 +109,10 @@ static void wait_probe(fx_t *fx) {
 }
 
 static void start_svc(fx_t *fx, const char *name, const char *const *argv) {
-  fl_svc_spec_t spec = {.name = name, .argv = argv, .cwd = fx->dir, .log_dir = fx->dir,
+  fl_svc_spec_t spec = {.name = name,
+                        .argv = argv,
+                        .cwd = fx->dir,
+                        .log_dir = fx->dir,
                         .stop_grace_ms = 1000};
   fl_err_t err = {0};
   assert_int_equal(fl_svc_new(&fx->svc, &fx->loop, fx->tl, &spec, &err), 0);
@@ -118,7 +125,8 @@ static void start_svc(fx_t *fx, const char *name, const char *const *argv) {
 /* A port nothing listens on: bound, then closed. */
 static int free_port(void) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   socklen_t len = sizeof(a);
   assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
   assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
@@ -175,8 +183,9 @@ static void on_conn_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   http_srv_t *srv = c->srv;
   int code = (srv->fails < 0 || srv->answered < srv->fails) ? srv->code : 200;
   srv->answered++;
-  int len = snprintf(c->out, sizeof(c->out),
-                     "HTTP/1.1 %d X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok", code);
+  int len =
+      snprintf(c->out, sizeof(c->out),
+               "HTTP/1.1 %d X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok", code);
   c->ob = uv_buf_init(c->out, (unsigned)len);
   c->wr.data = c;
   uv_write(&c->wr, s, &c->ob, 1, on_conn_written);
@@ -278,7 +287,8 @@ static void test_tcp_never_ready(void **state) {
 static void test_tcp_connect_hangs(void **state) {
   fx_t *fx = *state;
   int l = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   socklen_t len = sizeof(a);
   assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
   assert_int_equal(listen(l, 0), 0);
@@ -303,7 +313,8 @@ static void test_tcp_connect_hangs(void **state) {
 static void test_tcp_real_service(void **state) {
   fx_t *fx = *state;
   int port = free_port();
-  char *script = fl_asprintf("sleep 0.3; exec python3 -m http.server %d --bind 127.0.0.1", port);
+  char *script =
+      fl_asprintf("sleep 0.3; exec python3 -m http.server %d --bind 127.0.0.1", port);
   const char *argv[] = {"sh", "-c", script, NULL};
   start_svc(fx, "web", argv);
   char *addr = fl_asprintf("localhost:%d", port);
@@ -366,11 +377,12 @@ static void test_http_2xx_vs_500(void **state) {
 
 static void test_log_pattern(void **state) {
   fx_t *fx = *state;
-  const char *argv[] = {"sh", "-c",
-                        "echo booting; sleep 0.3; echo 'listening on port 8080'; exec sleep 60",
-                        NULL};
+  const char *argv[] = {
+      "sh", "-c", "echo booting; sleep 0.3; echo 'listening on port 8080'; exec sleep 60",
+      NULL};
   start_svc(fx, "logger", argv);
-  assert_int_equal(probe(fx, FL_PROBE_LOG, "listening on port [0-9]+$", NULL, 10000, NULL), 0);
+  assert_int_equal(
+      probe(fx, FL_PROBE_LOG, "listening on port [0-9]+$", NULL, 10000, NULL), 0);
   assert_string_equal(fl_probe_describe(fx->probe), "log /listening on port [0-9]+$/");
   wait_probe(fx);
   assert_int_equal(fx->status, 0);
@@ -388,8 +400,9 @@ static void test_log_pattern(void **state) {
   assert_int_equal(probe(fx, FL_PROBE_LOG, "([unclosed", NULL, 400, &err), FL_ECONFIG);
   assert_non_null(strstr(err.msg, "([unclosed"));
   fl_probe_spec_t spec = {.kind = FL_PROBE_LOG, .target = "x"};
-  assert_int_equal(fl_probe_start(&p, &fx->loop, fx->http, NULL, &spec, on_probe, fx, &err),
-                   FL_ECONFIG);
+  assert_int_equal(
+      fl_probe_start(&p, &fx->loop, fx->http, NULL, &spec, on_probe, fx, &err),
+      FL_ECONFIG);
   assert_non_null(strstr(err.msg, "needs a service"));
   ut_run_for(&fx->loop, 50);
   assert_int_equal(fx->calls, 0);
@@ -451,7 +464,8 @@ static void test_cmd_hangs(void **state) {
   assert_int_equal(fx->status, FL_ENOTREADY);
   assert_true(fx->done_ms >= 650);
   assert_true(fx->done_ms < 5000);
-  assert_non_null(strstr(fx->msg, "not ready within 0.7 s (last attempt: the command was"));
+  assert_non_null(
+      strstr(fx->msg, "not ready within 0.7 s (last attempt: the command was"));
   char *pid = ut_read_file(pidfile);
   assert_non_null(pid);
   pid_t sleeper = (pid_t)atoi(pid);
@@ -532,7 +546,8 @@ static void test_cancel(void **state) {
   };
   /* A listener that accepts into its queue but never answers. */
   int l = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   socklen_t len = sizeof(a);
   assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
   assert_int_equal(listen(l, 16), 0);
@@ -543,8 +558,8 @@ static void test_cancel(void **state) {
   start_svc(fx, "quiet", argv);
   for (int i = 0; i < 3; i++) {
     assert_int_equal(fl_probe_start(&fx->probe, &fx->loop, fx->http,
-                                    specs[i].kind == FL_PROBE_LOG ? fx->svc : NULL, &specs[i],
-                                    on_probe_must_not_run, fx, NULL),
+                                    specs[i].kind == FL_PROBE_LOG ? fx->svc : NULL,
+                                    &specs[i], on_probe_must_not_run, fx, NULL),
                      0);
     fx->calls = 0;
     uv_timer_t t;
@@ -572,8 +587,14 @@ static void test_parse_addr(void **state) {
   assert_int_equal(fl_parse_addr("[::1]:8080", &ss, &err), 0);
   assert_int_equal(ss.ss_family, AF_INET6);
   assert_int_equal(ntohs(((struct sockaddr_in6 *)&ss)->sin6_port), 8080);
-  const char *bad[] = {"", "7000", ":7000", "127.0.0.1:", "127.0.0.1:x", "127.0.0.1:70000",
-                       "example.com:80", "127.0.0.1:-1"};
+  const char *bad[] = {"",
+                       "7000",
+                       ":7000",
+                       "127.0.0.1:",
+                       "127.0.0.1:x",
+                       "127.0.0.1:70000",
+                       "example.com:80",
+                       "127.0.0.1:-1"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     fl_err_clear(&err);
     if (fl_parse_addr(bad[i], &ss, &err) != UV_EINVAL)

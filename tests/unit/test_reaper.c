@@ -156,8 +156,8 @@ static int standin_groups(const char *dir, int fd) {
   if (fl_reaper_start() != 0) /* idempotent */
     return 3;
   char *kid = fl_asprintf("%s/kid.pid", dir);
-  char *script = fl_asprintf("sleep 60 & echo $! > %s.tmp && mv %s.tmp %s; exec sleep 60", kid,
-                             kid, kid);
+  char *script = fl_asprintf("sleep 60 & echo $! > %s.tmp && mv %s.tmp %s; exec sleep 60",
+                             kid, kid, kid);
   pid_t tracked = spawn_group(script);
   fl_reaper_track(tracked);
   pid_t untracked = spawn_group("exec sleep 60");

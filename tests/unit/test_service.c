@@ -118,7 +118,10 @@ static void close_loop(fx_t *fx) {
 }
 
 static void new_svc(fx_t *fx, const char *name, const char *const *argv, int grace_ms) {
-  fl_svc_spec_t spec = {.name = name, .argv = argv, .log_dir = fx->dir, .run_id = "run-1",
+  fl_svc_spec_t spec = {.name = name,
+                        .argv = argv,
+                        .log_dir = fx->dir,
+                        .run_id = "run-1",
                         .stop_grace_ms = grace_ms};
   fl_err_t err = {0};
   assert_int_equal(fl_svc_new(&fx->svc, &fx->loop, fx->tl, &spec, &err), 0);
@@ -180,8 +183,12 @@ static void test_start_logs(void **state) {
       "printf '%5000s\\n' '' | tr ' ' y; printf 'the end'",
       NULL};
   const char *env[] = {"X_EXTRA=42", "FL_SERVICE=overridden?", NULL};
-  fl_svc_spec_t spec = {.name = "web", .argv = argv, .env = env, .cwd = fx->dir,
-                        .log_dir = fx->dir, .run_id = "run-7"};
+  fl_svc_spec_t spec = {.name = "web",
+                        .argv = argv,
+                        .env = env,
+                        .cwd = fx->dir,
+                        .log_dir = fx->dir,
+                        .run_id = "run-7"};
   assert_int_equal(fl_svc_new(&fx->svc, &fx->loop, fx->tl, &spec, NULL), 0);
   fl_svc_on_exit(fx->svc, on_exit_cb, fx);
   fl_svc_on_line(fx->svc, on_line_cb, fx);
@@ -230,7 +237,8 @@ static void test_start_logs(void **state) {
   assert_string_equal(json_string_value(json_object_get(j, "name")), "web");
   assert_string_equal(json_string_value(json_object_get(j, "log")), "logs/web.log");
   assert_int_equal(json_array_size(json_object_get(j, "cmd")), 3);
-  assert_int_equal(json_integer_value(json_array_get(json_object_get(j, "pids"), 0)), pid);
+  assert_int_equal(json_integer_value(json_array_get(json_object_get(j, "pids"), 0)),
+                   pid);
   json_decref(j);
   close_loop(fx);
 }
@@ -251,7 +259,8 @@ static void test_not_found(void **state) {
 
   /* A relative path is looked up from the service's cwd. */
   const char *argv2[] = {"./not-here.sh", NULL};
-  fl_svc_spec_t spec = {.name = "ghost2", .argv = argv2, .cwd = fx->dir, .log_dir = fx->dir};
+  fl_svc_spec_t spec = {
+      .name = "ghost2", .argv = argv2, .cwd = fx->dir, .log_dir = fx->dir};
   assert_int_equal(fl_svc_new(&fx->svc, &fx->loop, fx->tl, &spec, NULL), 0);
   assert_int_equal(fl_svc_start(fx->svc, &err), UV_ENOENT);
   assert_non_null(strstr(err.msg, "./not-here.sh"));
@@ -274,7 +283,8 @@ static void test_not_found(void **state) {
  * probe's failure message quotes them). */
 static void test_crash_at_start(void **state) {
   fx_t *fx = *state;
-  const char *argv[] = {"sh", "-c", "echo 'fatal: address already in use' >&2; exit 3", NULL};
+  const char *argv[] = {"sh", "-c", "echo 'fatal: address already in use' >&2; exit 3",
+                        NULL};
   for (int round = 0; round < 10; round++) {
     fx->exits = 0;
     new_svc(fx, "db", argv, 0);
@@ -290,7 +300,8 @@ static void test_crash_at_start(void **state) {
     json_t *ev = NULL;
     assert_int_equal(count_state(fx, "db", "crashed", &ev), round + 1);
     assert_int_equal(json_integer_value(json_object_get(ev, "pid")), pid);
-    assert_string_equal(json_string_value(json_object_get(ev, "detail")), "exited with code 3");
+    assert_string_equal(json_string_value(json_object_get(ev, "detail")),
+                        "exited with code 3");
     if (round < 9) {
       fl_svc_free(fx->svc);
       fx->svc = NULL;
@@ -352,7 +363,8 @@ static void test_stop_graceful(void **state) {
  * SIGTERM and would outlive the shell, goes with it. */
 static void test_stop_kills_group(void **state) {
   fx_t *fx = *state;
-  const char *argv[] = {"sh", "-c", "(trap '' TERM; exec sleep 60) & echo child $!; wait", NULL};
+  const char *argv[] = {"sh", "-c", "(trap '' TERM; exec sleep 60) & echo child $!; wait",
+                        NULL};
   new_svc(fx, "family", argv, 0);
   start(fx);
   int pid = fl_svc_pid(fx->svc);
@@ -500,7 +512,8 @@ static void test_free_escaped_child(void **state) {
                         "setsid sh -c 'echo child $$; touch escaped; exec sleep 10' & "
                         "while [ ! -e escaped ]; do sleep 0.05; done",
                         NULL};
-  fl_svc_spec_t spec = {.name = "daemon", .argv = argv, .cwd = fx->dir, .log_dir = fx->dir};
+  fl_svc_spec_t spec = {
+      .name = "daemon", .argv = argv, .cwd = fx->dir, .log_dir = fx->dir};
   assert_int_equal(fl_svc_new(&fx->svc, &fx->loop, fx->tl, &spec, NULL), 0);
   fl_svc_on_exit(fx->svc, on_exit_cb, fx);
   fl_svc_on_line(fx->svc, on_line_cb, fx);
@@ -579,7 +592,8 @@ static void test_no_fd_leak(void **state) {
   assert_int_equal(uv_tcp_bind(&l, (struct sockaddr *)&a, 0), 0);
   assert_int_equal(uv_listen((uv_stream_t *)&l, 8, ka_connection), 0);
   uv_tcp_getsockname(&l, (struct sockaddr *)&ss, &len);
-  char *url = fl_asprintf("http://127.0.0.1:%d/", ntohs(((struct sockaddr_in *)&ss)->sin_port));
+  char *url =
+      fl_asprintf("http://127.0.0.1:%d/", ntohs(((struct sockaddr_in *)&ss)->sin_port));
   fl_http_t *http;
   assert_int_equal(fl_http_new(&http, &fx->loop), 0);
   fl_http_opts_t o = {.url = url};
@@ -628,7 +642,8 @@ static void test_no_fd_leak(void **state) {
   close_loop(fx);
 }
 
-static void on_replaced_exit(fl_svc_t *svc, int64_t status, int sig, int expected, void *arg) {
+static void on_replaced_exit(fl_svc_t *svc, int64_t status, int sig, int expected,
+                             void *arg) {
   *(int *)arg = status == 0 && sig == 0 ? 1 : 2;
 }
 

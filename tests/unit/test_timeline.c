@@ -50,7 +50,8 @@ static void test_events(void **state) {
 
   json_t *e3 = json_array_get(evs, 3);
   assert_null(json_object_get(e3, "pid")); /* pid <= 0 is left out */
-  assert_string_equal(json_string_value(json_object_get(e3, "detail")), "exited with code 3");
+  assert_string_equal(json_string_value(json_object_get(e3, "detail")),
+                      "exited with code 3");
 
   /* The clock: ns and seconds agree, and the origin is uv_hrtime's. */
   uint64_t now = fl_timeline_now(tl);
@@ -80,8 +81,8 @@ static void test_faults(void **state) {
   assert_int_equal(json_integer_value(json_object_get(fa, "id")), 1);
   assert_string_equal(json_string_value(json_object_get(fa, "kind")), "partition");
   assert_int_equal(json_array_size(json_object_get(fa, "targets")), 2);
-  assert_string_equal(json_string_value(json_object_get(json_object_get(fa, "attrs"), "mode")),
-                      "both");
+  assert_string_equal(
+      json_string_value(json_object_get(json_object_get(fa, "attrs"), "mode")), "both");
   assert_true(json_is_real(json_object_get(fa, "start_s")));
   assert_true(json_is_null(json_object_get(fa, "end_s")));
   /* A fault with no targets or attrs gets empty ones, not nulls. */
@@ -127,9 +128,9 @@ static void test_faults(void **state) {
     assert_null(json_object_get(ev, "start_s"));
     assert_null(json_object_get(ev, "end_s"));
   }
-  assert_string_equal(
-      json_string_value(json_array_get(json_object_get(json_array_get(evs, 5), "targets"), 1)),
-      "n2");
+  assert_string_equal(json_string_value(json_array_get(
+                          json_object_get(json_array_get(evs, 5), "targets"), 1)),
+                      "n2");
   fl_timeline_free(tl);
 }
 
@@ -221,8 +222,8 @@ static void test_bad_path(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_events),     cmocka_unit_test(test_faults),
-      cmocka_unit_test(test_listener),   cmocka_unit_test(test_jsonl_file),
+      cmocka_unit_test(test_events),   cmocka_unit_test(test_faults),
+      cmocka_unit_test(test_listener), cmocka_unit_test(test_jsonl_file),
       cmocka_unit_test(test_bad_path),
   };
   return cmocka_run_group_tests_name("timeline", tests, NULL, NULL);
