@@ -154,7 +154,7 @@ static int l_exec(lua_State *L) {
   stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
   stdio[2].data.stream = (uv_stream_t *)&x->out[1];
   uv_process_options_t o = {0};
-  o.file = args[0];
+  o.file = "/proc/self/exe"; /* the running binary, even if replaced on disk */
   o.args = (char **)args;
   o.exit_cb = on_exit_cb;
   o.stdio = stdio;

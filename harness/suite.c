@@ -119,7 +119,8 @@ static void start_next(suite_t *s) {
     args[a++] = "__exec";
     args[a++] = ppid;
     args[a++] = "--";
-    args[a++] = fl_self_exe();
+    /* The running binary itself, even if the file was replaced meanwhile. */
+    args[a++] = "/proc/self/exe";
     args[a++] = "run";
     args[a++] = j->file;
     args[a++] = "--only";
@@ -144,7 +145,7 @@ static void start_next(suite_t *s) {
     stdio[1].data.fd = fd;
     stdio[2] = stdio[1];
     uv_process_options_t o = {0};
-    o.file = args[0];
+    o.file = "/proc/self/exe";
     o.args = (char **)args;
     o.exit_cb = on_job_exit;
     o.stdio = stdio;
