@@ -183,9 +183,11 @@ function Cluster:call(node, path, body, timeout)
   return j
 end
 
---- The value of key on node (a linearizable read), nil when absent.
-function Cluster:get(node, key, timeout)
-  local j, err, code = self:call(node, "kv/range", { key = M.b64encode(key) }, timeout)
+--- The value of key on node, nil when absent. A linearizable read unless
+--- serializable is true (then the member answers from its own copy).
+function Cluster:get(node, key, timeout, serializable)
+  local j, err, code = self:call(node, "kv/range",
+    { key = M.b64encode(key), serializable = serializable or nil }, timeout)
   if not j then return nil, err, code end
   local kv = j.kvs and j.kvs[1]
   if not kv then return nil end
@@ -273,14 +275,16 @@ end
 -- fl.check.linearizable{model = "kv"}.
 
 --- etcd.register_ops{cluster=, keys=4, mix={read=0.5, write=0.3, cas=0.2},
---- timeout=2}. Client i talks to member ((i-1) % n) + 1. Values are unique
+--- timeout=2, serializable=false}. serializable = true makes reads
+--- serializable (answered by the member alone: not linearizable). Client i talks to member ((i-1) % n) + 1. Values are unique
 --- integers. A request refused (no connection) failed; any other error on a
 --- write or cas is indeterminate (etcd may have committed it); a read that
 --- errs failed (it changed nothing).
 function M.register_ops(opts)
   opts = fl._check_opts(opts, "etcd.register_ops",
-    { cluster = true, keys = true, mix = true, timeout = true })
+    { cluster = true, keys = true, mix = true, timeout = true, serializable = true })
   local c = opts.cluster or error("etcd.register_ops: 'cluster' is required", 2)
+  local serializable = opts.serializable and true or nil
   local nkeys = opts.keys or 4
   local mix = opts.mix or { read = 0.5, write = 0.3, cas = 0.2 }
   local timeout = opts.timeout or 2
@@ -305,7 +309,7 @@ function M.register_ops(opts)
     local node = node_of(ctx)
     local key = "fl/" .. op.key
     if op.f == "read" then
-      local v, err, code = c:get(node, key, timeout)
+      local v, err = c:get(node, key, timeout, serializable)
       if err then return "fail", nil, err end
       v = v and (math.tointeger(tonumber(v)) or v)
       last_seen[ctx.client] = last_seen[ctx.client] or {}

@@ -115,6 +115,27 @@ function M.latencies(ops, from, to, filter)
   return out
 end
 
+--- The longest time (seconds) within [from, to) in which no operation of
+--- ops completed ok, and when that stretch began: a service that recovers,
+--- then stalls again, shows here when fl.check.recovery (the first run of
+--- successes) does not.
+function M.longest_gap(ops, from, to)
+  local t = {}
+  for _, op in ipairs(ops) do
+    if op.type == "ok" and op.complete_s >= from and op.complete_s < to then
+      t[#t + 1] = op.complete_s
+    end
+  end
+  table.sort(t)
+  local prev, best, at = from, 0, from
+  for _, x in ipairs(t) do
+    if x - prev > best then best, at = x - prev, prev end
+    prev = x
+  end
+  if to - prev > best then best, at = to - prev, prev end
+  return best, at
+end
+
 --- The recorded faults of a kind (fl.check's view: {kind, start_s, end_s, ...}).
 function M.faults(kind)
   local out = {}
@@ -146,6 +167,52 @@ function M.finding(opts)
   end
   require("faultline.core").record_check(c)
   return opts.found
+end
+
+--- util.finds_nonlinearizable{model="kv", history=, name=, timeout=60}: the
+--- expected-finding form of fl.check.linearizable: passes when the history
+--- is NOT linearizable (message and evidence: the operation that cannot be
+--- placed, as fl.check.linearizable shows it), fails when it is.
+function M.finds_nonlinearizable(opts)
+  opts = fl._check_opts(opts, "util.finds_nonlinearizable",
+    { model = true, history = true, name = true, timeout = true })
+  local core = require("faultline.core")
+  local h = opts.history
+  if type(h) == "table" then h = h.history end
+  h = h or fl.history.path()
+  local model = opts.model or "kv"
+  local name = opts.name or ("not linearizable (" .. model .. "), as expected")
+  local r, err = core.check_run("model", { path = h, model = model, timeout = opts.timeout or 60 })
+  if not r then
+    core.record_check({ name = name, kind = "finding", status = "error", message = err })
+    return nil
+  end
+  local c = { name = name, kind = "finding", model = model, expected_finding = true,
+    ops = r.ops, elapsed_s = r.elapsed_s }
+  if r.valid == false then
+    local a = r.anomaly or {}
+    local function seconds(op)
+      if type(op) ~= "table" then return end
+      if op.invoke_ns then op.invoke_s = op.invoke_ns / 1e9 end
+      if op.complete_ns then op.complete_s = op.complete_ns / 1e9 end
+    end
+    seconds(a.op)
+    for _, list in ipairs({ a.concurrent or {}, a.before or {} }) do
+      for _, op in ipairs(list) do seconds(op) end
+    end
+    c.status = "pass"
+    c.message = "expected finding: " .. tostring(r.message or a.message or "not linearizable")
+    c.evidence = r.anomaly
+  elseif r.valid == true then
+    c.status = "fail"
+    c.message = string.format("expected an anomaly, found none: %d operations linearizable",
+      r.ops or 0)
+  else
+    c.status = "unknown"
+    c.message = "gave up: " .. tostring(r.reason or "time budget exhausted")
+  end
+  core.record_check(c)
+  return r
 end
 
 --- util.within{name=, value=, limit=, unit="s", message=}: a figure checked
