@@ -82,6 +82,7 @@ rss_kb() { awk '/^VmRSS/ { print $2 }' /proc/"$1"/status; }
 CORES=$(nproc)
 MODEL=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || echo unknown)
 KERNEL=$(uname -r)
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "faultline proxy benchmark: $CORES cores ($MODEL), kernel $KERNEL"
 
 # Targets: direct, faultline (splice), faultline (read/write), haproxy, socat.
@@ -226,7 +227,12 @@ RES=$ROOT/bench/proxy_results.md
   echo
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $CORES cores ($MODEL), Linux $KERNEL."
   echo "Command: \`bench/proxy_bench.sh $(basename "$BUILD")\` (iperf3 ${T}s per run; each figure the median of $ROUNDS interleaved rounds)."
-  echo "Every figure comes from this one run on loopback."
+  echo "Every figure comes from this one run on loopback. Load average (1, 5, 15 min)"
+  echo "at the start: $LOAD0; at the end: $(cut -d' ' -f1-3 /proc/loadavg). On a shared"
+  echo "2-core machine other work moves single runs by 30% or more: compare ratios"
+  echo "within one run, not figures across runs."
+  [ "$IDLE" -lt "${IDLE_CONNS:-10000}" ] &&
+    echo "The descriptor limit ($FDMAX) allowed $IDLE idle connections, not ${IDLE_CONNS:-10000}."
   echo
   echo "## One bulk stream (iperf3)"
   echo
