@@ -9,7 +9,8 @@
 --     about 1.1-1.5 s: the election timeout plus a randomized wait);
 --   * the history is linearizable (the paused leader's clients wait on it:
 --     their requests time out as indeterminate, which the checker allows);
---   * clients succeed again within 3 s of the resume;
+--   * clients succeed again within 3 s of the resume, and do not stall
+--     again: no gap over 2 s without a success (measured: ~0.1 s);
 --   * after the writes stop every member agrees on one leader and raft index
 --     within 10 s, and the resumed member is a follower.
 local fl = require("faultline")
@@ -28,7 +29,9 @@ fl.scenario("etcd leader paused past the election timeout", { timeout = 90 }, fu
   c:wait_leader(4, c:others(old), "a new leader while the old one is paused")
   fl.sleep(math.max(0, 4 - (fl.now() - t)))
   old:resume()
+  local healed = fl.now()
   load:wait()
+  local ended = fl.now()
   fl.expect.eventually(function() return c:converged(0) end,
     { within = 10, name = "every member on the same leader and raft index" })
   local now = c:leader()
@@ -38,4 +41,7 @@ fl.scenario("etcd leader paused past the election timeout", { timeout = 90 }, fu
   -- A cas whose comparison failed is an answer: recovery counts reads and writes.
   local rw = util.history_of_key(function(op) return op.f ~= "cas" end, "reads-writes")
   fl.check.recovery{ history = rw, after = "pause", within = 3, name = "reads and writes" }
+  local gap, at = util.longest_gap(util.operations(rw), healed, ended)
+  util.within{ name = "longest stall after the fault", value = gap, limit = 2,
+    message = string.format("no read or write succeeded for %.2f s from %.2f s", gap, at) }
 end)
