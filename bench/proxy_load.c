@@ -160,7 +160,8 @@ static int run_rtt(const char *addr, int conns, int rounds, double base) {
   for (int i = 0; i < n; i++)
     v[i] -= base;
   qsort(v, (size_t)n, sizeof(double), cmp_double);
-  printf("n=%d median=%.3f p99=%.3f max=%.3f\n", n, v[n / 2], v[(n * 99) / 100], v[n - 1]);
+  printf("n=%d median=%.3f p99=%.3f max=%.3f\n", n, v[n / 2], v[(n * 99) / 100],
+         v[n - 1]);
   free(v);
   return 0;
 }

@@ -37,7 +37,8 @@ static void on_accept(uv_poll_t *h, int status, int events) {
   if (p == NULL || p->closing || p->listener != ls)
     return;
   if (status < 0) {
-    FL_LOG(FL_LOG_WARN, "proxy", "%s: listening socket: %s", p->name, uv_strerror(status));
+    FL_LOG(FL_LOG_WARN, "proxy", "%s: listening socket: %s", p->name,
+           uv_strerror(status));
     return;
   }
   /* Accept what is waiting, a bounded number per wakeup so that a flood of
@@ -67,8 +68,8 @@ static void on_retry(uv_timer_t *t) {
 }
 
 /* Binds and listens on addr (the port written back), replacing nothing. */
-static int listener_open(fl_proxy_t *p, struct sockaddr_storage *addr, fl_listener_t **out,
-                         fl_err_t *err) {
+static int listener_open(fl_proxy_t *p, struct sockaddr_storage *addr,
+                         fl_listener_t **out, fl_err_t *err) {
   char where[80];
   const struct sockaddr *sa = (const struct sockaddr *)addr;
   socklen_t len = fl_addr_len(sa);
@@ -169,7 +170,8 @@ int fl_proxy_new(fl_proxy_t **out, uv_loop_t *loop, const char *name, const char
 
   *out = NULL;
   if (name == NULL || name[0] == '\0')
-    return fl_err_set(err, FL_ECONFIG, "proxy: field \"name\" must be a non-empty string");
+    return fl_err_set(err, FL_ECONFIG,
+                      "proxy: field \"name\" must be a non-empty string");
   rc = fl_addr_parse(listen, "listen", 0, &laddr, &numeric, NULL, NULL, err);
   if (rc)
     return rc;
@@ -338,7 +340,8 @@ void fl_proxy_set_enabled(fl_proxy_t *p, int enabled) {
   listener_close(p);
   close_all(p);
   if (p->tl != NULL && p->fault_down == 0)
-    p->fault_down = fl_timeline_fault_begin(p->tl, "down", json_pack("[s]", p->name), NULL);
+    p->fault_down =
+        fl_timeline_fault_begin(p->tl, "down", json_pack("[s]", p->name), NULL);
 }
 
 int fl_proxy_enabled(const fl_proxy_t *p) {
@@ -404,8 +407,8 @@ static void toxic_begin(fl_proxy_t *p, fl_toxic_t *t) {
   if (p->tl == NULL)
     return;
   timeline_end(p, &t->fault_id);
-  t->fault_id =
-      fl_timeline_fault_begin(p->tl, "toxic", json_pack("[s]", p->name), fl_toxic_to_json(t));
+  t->fault_id = fl_timeline_fault_begin(p->tl, "toxic", json_pack("[s]", p->name),
+                                        fl_toxic_to_json(t));
 }
 
 int fl_proxy_add_toxic(fl_proxy_t *p, const json_t *spec, fl_err_t *err) {
@@ -415,8 +418,8 @@ int fl_proxy_add_toxic(fl_proxy_t *p, const json_t *spec, fl_err_t *err) {
   if (rc)
     return rc;
   if (toxic_find(p, tmp.name, &tail) != NULL) {
-    rc = fl_err_set(err, FL_ECONFIG, "toxic %s: field \"name\": a toxic of that name exists",
-                    tmp.name);
+    rc = fl_err_set(err, FL_ECONFIG,
+                    "toxic %s: field \"name\": a toxic of that name exists", tmp.name);
     fl_toxic_clear(&tmp);
     return rc;
   }

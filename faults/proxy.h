@@ -22,11 +22,11 @@ typedef struct fl_proxy_s fl_proxy_t;
 enum { FL_UPSTREAM = 1, FL_DOWNSTREAM = 2, FL_BOTH = 3 };
 
 typedef struct fl_proxy_stats_s {
-  uint64_t connections_open;  /* proxied connections open now */
-  uint64_t connections_total; /* accepted since the proxy was made */
-  uint64_t connect_errors;    /* connections closed because the upstream refused */
-  uint64_t bytes_upstream;    /* bytes delivered to the server */
-  uint64_t bytes_downstream;  /* bytes delivered to the client */
+  uint64_t connections_open;      /* proxied connections open now */
+  uint64_t connections_total;     /* accepted since the proxy was made */
+  uint64_t connect_errors;        /* connections closed because the upstream refused */
+  uint64_t bytes_upstream;        /* bytes delivered to the server */
+  uint64_t bytes_downstream;      /* bytes delivered to the client */
   uint64_t bytes_read_upstream;   /* bytes read from clients (may be swallowed) */
   uint64_t bytes_read_downstream; /* bytes read from the server */
 } fl_proxy_stats_t;

@@ -39,8 +39,9 @@ static int parse_port(const char *s, int *out) {
   return 0;
 }
 
-int fl_addr_parse(const char *s, const char *field, int name_ok, struct sockaddr_storage *out,
-                  int *numeric, char **host, char **port, fl_err_t *err) {
+int fl_addr_parse(const char *s, const char *field, int name_ok,
+                  struct sockaddr_storage *out, int *numeric, char **host, char **port,
+                  fl_err_t *err) {
   char buf[300];
   char *h, *ps;
   int portnum;
@@ -58,15 +59,16 @@ int fl_addr_parse(const char *s, const char *field, int name_ok, struct sockaddr
     char *close = strchr(buf, ']');
     if (close == NULL || close[1] != ':')
       return fl_err_set(err, FL_ECONFIG,
-                        "field \"%s\": expected \"[address]:port\" (got \"%s\")", field, s);
+                        "field \"%s\": expected \"[address]:port\" (got \"%s\")", field,
+                        s);
     *close = '\0';
     h = buf + 1;
     ps = close + 2;
   } else {
     char *colon = strrchr(buf, ':');
     if (colon == NULL)
-      return fl_err_set(err, FL_ECONFIG, "field \"%s\": expected \"host:port\" (got \"%s\")",
-                        field, s);
+      return fl_err_set(err, FL_ECONFIG,
+                        "field \"%s\": expected \"host:port\" (got \"%s\")", field, s);
     *colon = '\0';
     h = buf;
     ps = colon + 1;
@@ -88,9 +90,10 @@ int fl_addr_parse(const char *s, const char *field, int name_ok, struct sockaddr
   if (uv_ip6_addr(h, portnum, (struct sockaddr_in6 *)out) == 0)
     return 0;
   if (!name_ok || host == NULL || port == NULL)
-    return fl_err_set(err, FL_ECONFIG,
-                      "field \"%s\": \"%s\" is not an IP address or localhost (in \"%s\")",
-                      field, h, s);
+    return fl_err_set(
+        err, FL_ECONFIG,
+        "field \"%s\": \"%s\" is not an IP address or localhost (in \"%s\")", field, h,
+        s);
   *numeric = 0;
   *host = fl_strdup(h);
   *port = fl_strdup(ps);

@@ -281,7 +281,8 @@ void fl_conn_start(fl_proxy_t *p, int fd) {
 
   uint64_t now = uv_hrtime();
   for (fl_toxic_t *t = p->toxics; t != NULL; t = t->next)
-    fl_link_add_stage(&c->link[t->stream == FL_UPSTREAM ? FL_LINK_UP : FL_LINK_DOWN], t, now);
+    fl_link_add_stage(&c->link[t->stream == FL_UPSTREAM ? FL_LINK_UP : FL_LINK_DOWN], t,
+                      now);
 
   /* A partition cuts the handshake too: the upstream learns of the
    * connection only after the heal. */

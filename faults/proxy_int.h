@@ -37,21 +37,21 @@ enum { FL_SIDE_CLIENT = 0, FL_SIDE_SERVER = 1 };
 enum { FL_LINK_UP = 0, FL_LINK_DOWN = 1 };
 
 enum {
-  FL_CONN_HELD = 1,      /* came during a partition: the upstream waits for heal */
-  FL_CONN_RESOLVING,     /* looking up the upstream's name */
-  FL_CONN_CONNECTING,    /* connect(2) in progress */
+  FL_CONN_HELD = 1,   /* came during a partition: the upstream waits for heal */
+  FL_CONN_RESOLVING,  /* looking up the upstream's name */
+  FL_CONN_CONNECTING, /* connect(2) in progress */
   FL_CONN_OPEN,
   FL_CONN_CLOSING /* handles closing; freed in the last close callback */
 };
 
 typedef struct fl_link_s {
   struct fl_conn_s *conn;
-  int index;            /* FL_LINK_UP or FL_LINK_DOWN */
-  fl_stage_t *stages;   /* the toxic chain, in the order the toxics were added */
-  int nactive;          /* stages whose toxic this connection drew */
-  fl_chunkq_t out;      /* through every stage, waiting for the destination */
-  int out_end;          /* FL_END_*: what follows out */
-  fl_pipe_t *pipe;      /* splice path; its bytes go before out */
+  int index;          /* FL_LINK_UP or FL_LINK_DOWN */
+  fl_stage_t *stages; /* the toxic chain, in the order the toxics were added */
+  int nactive;        /* stages whose toxic this connection drew */
+  fl_chunkq_t out;    /* through every stage, waiting for the destination */
+  int out_end;        /* FL_END_*: what follows out */
+  fl_pipe_t *pipe;    /* splice path; its bytes go before out */
   size_t pipe_bytes;
   uint64_t deadline;    /* earliest stage deadline, ns; 0 none */
   unsigned src_eof : 1; /* EOF read from the source */
@@ -67,14 +67,14 @@ typedef struct fl_conn_s {
   uint64_t serial;
   uint64_t seed; /* the proxy's seed when the connection came */
   int state;
-  int fd[2];            /* by FL_SIDE_*; -1 when none */
+  int fd[2]; /* by FL_SIDE_*; -1 when none */
   uv_poll_t poll[2];
-  int mask[2];          /* events asked of poll[i]; -1: poll[i] not initialized */
-  uint64_t timer_due;   /* ns of the next toxic deadline; 0 none */
-  size_t heap_idx;      /* slot in the proxy's deadline heap; 0 none */
+  int mask[2];        /* events asked of poll[i]; -1: poll[i] not initialized */
+  uint64_t timer_due; /* ns of the next toxic deadline; 0 none */
+  size_t heap_idx;    /* slot in the proxy's deadline heap; 0 none */
   fl_link_t link[2];
-  int reset_req;        /* a stage asked for a reset */
-  int handles;          /* handles still to close */
+  int reset_req; /* a stage asked for a reset */
+  int handles;   /* handles still to close */
   struct fl_resolve_s *resolve;
 } fl_conn_t;
 
@@ -171,8 +171,9 @@ int fl_link_cut(const fl_link_t *l);
 /* Parses "host:port" / "[v6]:port". host may be empty (any address) or
  * "localhost"; name_ok allows other names (then *numeric = 0 and host/port
  * are returned new). Returns 0 or FL_ECONFIG naming `field`. */
-int fl_addr_parse(const char *s, const char *field, int name_ok, struct sockaddr_storage *out,
-                  int *numeric, char **host, char **port, fl_err_t *err);
+int fl_addr_parse(const char *s, const char *field, int name_ok,
+                  struct sockaddr_storage *out, int *numeric, char **host, char **port,
+                  fl_err_t *err);
 /* Writes "a.b.c.d:port" or "[v6]:port" into buf. */
 void fl_addr_format(const struct sockaddr *sa, char *buf, size_t size);
 socklen_t fl_addr_len(const struct sockaddr *sa);

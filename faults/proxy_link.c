@@ -206,8 +206,9 @@ void fl_link_add_stage(fl_link_t *l, const fl_toxic_t *t, uint64_t now) {
   fl_stage_t *st = fl_calloc(1, sizeof(*st));
   st->link = l;
   st->toxic = t;
-  fl_prng_seed(&st->rng, fl_mix64(c->seed ^ fl_mix64(c->serial * 2 + (uint64_t)l->index)) ^
-                             fl_mix64(t->serial));
+  fl_prng_seed(&st->rng,
+               fl_mix64(c->seed ^ fl_mix64(c->serial * 2 + (uint64_t)l->index)) ^
+                   fl_mix64(t->serial));
   fl_stage_t **pp = &l->stages;
   while (*pp != NULL)
     pp = &(*pp)->next;
@@ -438,9 +439,9 @@ static int link_input(fl_link_t *l, size_t n) {
 }
 
 /* Splices once from the source into the link's pipe and on into the
- * destination; *asked is how much it asked for. Returns bytes read (> 0), 0 at EOF, -EAGAIN when the source
- * is empty, UV_ENOSYS when splice cannot be used here, or another negative
- * errno. */
+ * destination; *asked is how much it asked for. Returns bytes read (> 0), 0 at EOF,
+ * -EAGAIN when the source is empty, UV_ENOSYS when splice cannot be used here, or another
+ * negative errno. */
 static ssize_t link_splice(fl_link_t *l, size_t *asked) {
   fl_proxy_t *p = proxy_of(l);
   if (l->pipe == NULL && (l->pipe = fl_pipe_get(&p->pool)) == NULL)

@@ -12,8 +12,8 @@
 #include "harness/base/alloc.h"
 
 static const fl_toxic_kind_t *const kinds[] = {
-    &fl_toxic_latency,     &fl_toxic_bandwidth, &fl_toxic_slow_close, &fl_toxic_timeout,
-    &fl_toxic_reset_peer,  &fl_toxic_slicer,    &fl_toxic_limit_data,
+    &fl_toxic_latency,    &fl_toxic_bandwidth, &fl_toxic_slow_close, &fl_toxic_timeout,
+    &fl_toxic_reset_peer, &fl_toxic_slicer,    &fl_toxic_limit_data,
 };
 
 const fl_toxic_kind_t *fl_toxic_kind_find(const char *name) {
@@ -63,8 +63,8 @@ static int parse_attr(const fl_toxic_attr_t *a, const json_t *v, const char *tox
     json_int_t i = json_integer_value(v);
     if (i < 0)
       return fl_err_set(err, FL_ECONFIG,
-                        "toxic %s: field \"attributes.%s\" must be >= 0 (got %lld)", toxic,
-                        a->name, (long long)i);
+                        "toxic %s: field \"attributes.%s\" must be >= 0 (got %lld)",
+                        toxic, a->name, (long long)i);
     if (i > a->max)
       return fl_err_set(err, FL_ECONFIG,
                         "toxic %s: field \"attributes.%s\" must be <= %lld (got %lld)",
@@ -170,7 +170,8 @@ int fl_toxic_parse(fl_toxic_t *out, const json_t *spec, const fl_toxic_t *base,
     double x = json_number_value(v);
     if (!json_is_number(v) || !(x >= 0 && x <= 1))
       return fl_err_set(err, FL_ECONFIG,
-                        "toxic %s: field \"toxicity\" must be a number from 0 to 1", label);
+                        "toxic %s: field \"toxicity\" must be a number from 0 to 1",
+                        label);
     out->toxicity = x;
     if (base != NULL)
       out->rolls++;
@@ -183,8 +184,8 @@ int fl_toxic_parse(fl_toxic_t *out, const json_t *spec, const fl_toxic_t *base,
     const char *key;
     json_t *value;
     if (!json_is_object(v))
-      return fl_err_set(err, FL_ECONFIG, "toxic %s: field \"attributes\" must be an object",
-                        label);
+      return fl_err_set(err, FL_ECONFIG,
+                        "toxic %s: field \"attributes\" must be an object", label);
     json_object_foreach(v, key, value) {
       int i = attr_index(out->kind, key);
       if (i < 0) {
@@ -233,7 +234,8 @@ json_t *fl_toxic_to_json(const fl_toxic_t *t) {
 }
 
 double fl_toxic_draw(uint64_t seed, uint64_t conn, uint64_t toxic, uint32_t roll) {
-  uint64_t x = fl_mix64(seed ^ fl_mix64(conn ^ fl_mix64(toxic * 0x100000001b3ULL + roll)));
+  uint64_t x =
+      fl_mix64(seed ^ fl_mix64(conn ^ fl_mix64(toxic * 0x100000001b3ULL + roll)));
   return (double)(x >> 11) * 0x1.0p-53;
 }
 

@@ -19,7 +19,8 @@ typedef struct {
 } slicer_state_t;
 _Static_assert(sizeof(slicer_state_t) <= sizeof(((fl_stage_t *)0)->state), "state");
 
-size_t fl_slicer_size(fl_prng_t *r, int64_t average, int64_t variation, size_t remaining) {
+size_t fl_slicer_size(fl_prng_t *r, int64_t average, int64_t variation,
+                      size_t remaining) {
   int64_t n = average;
   if (variation > 0)
     n += fl_prng_range(r, -variation, variation);

@@ -30,10 +30,10 @@
 typedef struct pkt_s {
   struct pkt_s *next;
   struct session_s *s;
-  int dir;               /* 0 upstream, 1 downstream */
-  uint64_t due;          /* ns: not before (latency) */
-  uint64_t held_until;   /* ns: reordering lets go at the latest */
-  uint32_t gap;          /* later datagrams still to let by */
+  int dir;             /* 0 upstream, 1 downstream */
+  uint64_t due;        /* ns: not before (latency) */
+  uint64_t held_until; /* ns: reordering lets go at the latest */
+  uint32_t gap;        /* later datagrams still to let by */
   uv_udp_send_t req;
   size_t len;
   char data[];
@@ -346,7 +346,8 @@ static void on_sweep(uv_timer_t *t) {
 }
 
 /* The faults of one direction, applied to one datagram. */
-static void forward(fl_udp_proxy_t *p, session_t *s, int dir, const char *data, size_t n) {
+static void forward(fl_udp_proxy_t *p, session_t *s, int dir, const char *data,
+                    size_t n) {
   const fl_udp_faults_t *f = &p->faults[dir];
   uint64_t now = uv_hrtime();
   p->stats.received[dir]++;
@@ -448,7 +449,8 @@ int fl_udp_proxy_new(fl_udp_proxy_t **out, uv_loop_t *loop, const char *name,
 
   *out = NULL;
   if (name == NULL || name[0] == '\0')
-    return fl_err_set(err, FL_ECONFIG, "udp proxy: field \"name\" must be a non-empty string");
+    return fl_err_set(err, FL_ECONFIG,
+                      "udp proxy: field \"name\" must be a non-empty string");
   rc = parse_numeric(listen, "listen", &laddr, 0, err);
   if (rc == 0)
     rc = parse_numeric(upstream, "upstream", &uaddr, 1, err);
@@ -532,8 +534,8 @@ void fl_udp_proxy_set_idle_timeout(fl_udp_proxy_t *p, uint64_t ms) {
 static int parse_prob(const json_t *v, const char *key, double *out, fl_err_t *err) {
   double x = json_number_value(v);
   if (!json_is_number(v) || !(x >= 0 && x <= 1))
-    return fl_err_set(err, FL_ECONFIG, "udp faults: field \"%s\" must be a number from 0 to 1",
-                      key);
+    return fl_err_set(err, FL_ECONFIG,
+                      "udp faults: field \"%s\" must be a number from 0 to 1", key);
   *out = x;
   return 0;
 }
@@ -543,8 +545,8 @@ static int parse_uint(const json_t *v, const char *key, uint32_t lo, uint32_t hi
   double x = json_number_value(v);
   if (!json_is_number(v) || x != floor(x) || x < lo || x > hi)
     return fl_err_set(err, FL_ECONFIG,
-                      "udp faults: field \"%s\" must be a whole number from %u to %u", key,
-                      lo, hi);
+                      "udp faults: field \"%s\" must be a whole number from %u to %u",
+                      key, lo, hi);
   *out = (uint32_t)x;
   return 0;
 }
@@ -594,7 +596,8 @@ int fl_udp_proxy_set_faults(fl_udp_proxy_t *p, int directions, const json_t *spe
   return 0;
 }
 
-void fl_udp_proxy_get_faults(const fl_udp_proxy_t *p, int direction, fl_udp_faults_t *out) {
+void fl_udp_proxy_get_faults(const fl_udp_proxy_t *p, int direction,
+                             fl_udp_faults_t *out) {
   *out = p->faults[direction == FL_UPSTREAM ? 0 : 1];
 }
 

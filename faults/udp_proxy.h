@@ -68,7 +68,8 @@ void fl_udp_proxy_set_seed(fl_udp_proxy_t *p, uint64_t seed);
 int fl_udp_proxy_set_faults(fl_udp_proxy_t *p, int directions, const json_t *spec,
                             fl_err_t *err);
 /* The faults of one direction (FL_UPSTREAM or FL_DOWNSTREAM). */
-void fl_udp_proxy_get_faults(const fl_udp_proxy_t *p, int direction, fl_udp_faults_t *out);
+void fl_udp_proxy_get_faults(const fl_udp_proxy_t *p, int direction,
+                             fl_udp_faults_t *out);
 /* Back to no fault both ways (held datagrams go out at once). */
 void fl_udp_proxy_clear_faults(fl_udp_proxy_t *p);
 

@@ -77,11 +77,13 @@ static void test_addresses(void **state) {
   assert_string_equal(fl_proxy_upstream(fx->p), "127.0.0.1:9");
   assert_string_equal(fl_proxy_name(fx->p), "api");
 
-  static const char *bad_listen[] = {"nonsense", "127.0.0.1:99999", "[::1", "127.0.0.1:",
-                                     "host.example:80", "::1:80", NULL};
+  static const char *bad_listen[] = {"nonsense",   "127.0.0.1:99999", "[::1",
+                                     "127.0.0.1:", "host.example:80", "::1:80",
+                                     NULL};
   for (int i = 0; bad_listen[i]; i++) {
-    assert_int_equal(fl_proxy_new(&q, &fx->loop, "x", bad_listen[i], "127.0.0.1:1", &fx->err),
-                     FL_ECONFIG);
+    assert_int_equal(
+        fl_proxy_new(&q, &fx->loop, "x", bad_listen[i], "127.0.0.1:1", &fx->err),
+        FL_ECONFIG);
     assert_null(q);
     expect_msg(fx, "\"listen\"");
   }
@@ -91,8 +93,9 @@ static void test_addresses(void **state) {
                      FL_ECONFIG);
     expect_msg(fx, "\"upstream\"");
   }
-  assert_int_equal(fl_proxy_new(&q, &fx->loop, "", "127.0.0.1:0", "127.0.0.1:1", &fx->err),
-                   FL_ECONFIG);
+  assert_int_equal(
+      fl_proxy_new(&q, &fx->loop, "", "127.0.0.1:0", "127.0.0.1:1", &fx->err),
+      FL_ECONFIG);
   expect_msg(fx, "\"name\"");
   assert_int_equal(fl_proxy_set_upstream(fx->p, "bad", &fx->err), FL_ECONFIG);
   assert_string_equal(fl_proxy_upstream(fx->p), "127.0.0.1:9");
@@ -112,8 +115,8 @@ static void test_addresses(void **state) {
     assert_true(strncmp(fl_proxy_listen(q), "[::1]:", 6) == 0);
     fl_proxy_close(q, NULL, NULL);
   }
-  assert_int_equal(fl_proxy_new(&q, &fx->loop, "lh", "localhost:0", "localhost:1", &fx->err),
-                   0);
+  assert_int_equal(
+      fl_proxy_new(&q, &fx->loop, "lh", "localhost:0", "localhost:1", &fx->err), 0);
   assert_true(strncmp(fl_proxy_listen(q), "127.0.0.1:", 10) == 0);
   fl_proxy_close(q, NULL, NULL);
 }
@@ -141,23 +144,25 @@ static void test_toxic_errors(void **state) {
   expect_msg(fx, "attributes.jitter");
   /* A failed update changed nothing. */
   json_t *t = fl_proxy_toxic_json(fx->p, "latency_upstream");
-  assert_int_equal(json_integer_value(json_object_get(
-                       json_object_get(t, "attributes"), "jitter")),
-                   0);
+  assert_int_equal(
+      json_integer_value(json_object_get(json_object_get(t, "attributes"), "jitter")), 0);
   json_decref(t);
   assert_null(fl_proxy_toxic_json(fx->p, "nope"));
 }
 
 static void test_json(void **state) {
   fx_t *fx = *state;
-  assert_int_equal(add(fx, "{\"name\":\"slow\",\"type\":\"bandwidth\",\"stream\":\"upstream\","
-                           "\"toxicity\":0.5,\"attributes\":{\"rate\":100}}"),
-                   0);
+  assert_int_equal(
+      add(fx, "{\"name\":\"slow\",\"type\":\"bandwidth\",\"stream\":\"upstream\","
+              "\"toxicity\":0.5,\"attributes\":{\"rate\":100}}"),
+      0);
   assert_int_equal(add(fx, "{\"type\":\"latency\",\"attributes\":{\"latency\":10}}"), 0);
-  assert_int_equal(update(fx, "latency_downstream", "{\"attributes\":{\"jitter\":2}}"), 0);
+  assert_int_equal(update(fx, "latency_downstream", "{\"attributes\":{\"jitter\":2}}"),
+                   0);
   json_t *j = fl_proxy_to_json(fx->p);
   assert_string_equal(json_string_value(json_object_get(j, "name")), "api");
-  assert_string_equal(json_string_value(json_object_get(j, "listen")), fl_proxy_listen(fx->p));
+  assert_string_equal(json_string_value(json_object_get(j, "listen")),
+                      fl_proxy_listen(fx->p));
   assert_string_equal(json_string_value(json_object_get(j, "upstream")), "127.0.0.1:9");
   assert_true(json_is_true(json_object_get(j, "enabled")));
   json_t *toxics = json_object_get(j, "toxics");
@@ -168,9 +173,10 @@ static void test_json(void **state) {
   assert_string_equal(json_string_value(json_object_get(a, "type")), "bandwidth");
   assert_string_equal(json_string_value(json_object_get(a, "stream")), "upstream");
   assert_true(json_real_value(json_object_get(a, "toxicity")) == 0.5);
-  assert_int_equal(json_integer_value(json_object_get(json_object_get(a, "attributes"), "rate")),
-                   100);
-  assert_string_equal(json_string_value(json_object_get(b, "name")), "latency_downstream");
+  assert_int_equal(
+      json_integer_value(json_object_get(json_object_get(a, "attributes"), "rate")), 100);
+  assert_string_equal(json_string_value(json_object_get(b, "name")),
+                      "latency_downstream");
   json_t *battrs = json_object_get(b, "attributes");
   assert_int_equal(json_integer_value(json_object_get(battrs, "latency")), 10);
   assert_int_equal(json_integer_value(json_object_get(battrs, "jitter")), 2);
@@ -211,8 +217,8 @@ static void test_timeline(void **state) {
   for (size_t i = 0; i < 3; i++) {
     json_t *f = json_array_get(faults, i);
     assert_string_equal(json_string_value(json_object_get(f, "kind")), kinds[i]);
-    assert_string_equal(json_string_value(json_array_get(json_object_get(f, "targets"), 0)),
-                        "api");
+    assert_string_equal(
+        json_string_value(json_array_get(json_object_get(f, "targets"), 0)), "api");
     assert_true(json_is_number(json_object_get(f, "end_s")));
   }
   fl_proxy_set_timeline(fx->p, NULL);
@@ -242,7 +248,8 @@ static void test_close_busy(void **state) {
   char up[64];
   snprintf(up, sizeof(up), "127.0.0.1:%d", port);
   assert_int_equal(fl_proxy_set_upstream(fx->p, up, &fx->err), 0);
-  assert_int_equal(add(fx, "{\"type\":\"latency\",\"attributes\":{\"latency\":1000}}"), 0);
+  assert_int_equal(add(fx, "{\"type\":\"latency\",\"attributes\":{\"latency\":1000}}"),
+                   0);
   int c = pt_connect(fl_proxy_listen(fx->p));
   assert_true(c >= 0);
   for (int i = 0; i < 50; i++)

@@ -31,7 +31,8 @@ typedef struct {
 
 static void do_new(void *arg) {
   fx_t *fx = arg;
-  fx->rc = fl_proxy_new(&fx->proxy, &fx->pt.loop, "io", "127.0.0.1:0", fx->upstream, &fx->err);
+  fx->rc =
+      fl_proxy_new(&fx->proxy, &fx->pt.loop, "io", "127.0.0.1:0", fx->upstream, &fx->err);
   if (fx->rc == 0) {
     fl_proxy_set_splice(fx->proxy, fx->splice);
     fl_proxy_set_seed(fx->proxy, 42);
@@ -309,7 +310,8 @@ static void test_toxic_timeout(void **state) {
 
   /* timeout 0 holds forever; removing it closes the connection. */
   remove_toxic(fx, "timeout_upstream");
-  add_toxic(fx, "{\"type\":\"timeout\",\"name\":\"hold\",\"attributes\":{\"timeout\":0}}");
+  add_toxic(fx,
+            "{\"type\":\"timeout\",\"name\":\"hold\",\"attributes\":{\"timeout\":0}}");
   pair(fx, &c, &s);
   assert_int_equal(pt_send_all(s, "swallowed", 9), 0);
   assert_int_equal(pt_recv(c, buf, sizeof(buf), 400), -ETIMEDOUT);
@@ -358,7 +360,8 @@ static void on_flip(uv_timer_t *t) {
   char spec[256];
   int n = fx->toggles++;
   if (n % 2 == 0) {
-    snprintf(spec, sizeof(spec), specs[(n / 2) % 4], (n / 8) % 2 ? "upstream" : "downstream");
+    snprintf(spec, sizeof(spec), specs[(n / 2) % 4],
+             (n / 8) % 2 ? "upstream" : "downstream");
     json_t *j = json_loads(spec, 0, NULL);
     assert_int_equal(fl_proxy_add_toxic(fx->proxy, j, NULL), 0);
     json_decref(j);
@@ -447,7 +450,8 @@ static void test_toxic_changes_open_connection(void **state) {
   int c, s;
   pair(fx, &c, &s);
   double base = median_rtt(c, s, 3);
-  add_toxic(fx, "{\"name\":\"lat\",\"type\":\"latency\",\"attributes\":{\"latency\":50}}");
+  add_toxic(fx,
+            "{\"name\":\"lat\",\"type\":\"latency\",\"attributes\":{\"latency\":50}}");
   double with = median_rtt(c, s, 3);
   assert_true(with - base >= 48 && with - base < 80);
   fx->arg = "{\"attributes\":{\"latency\":120}}";

@@ -332,7 +332,8 @@ static void test_parse(void **state) {
   (void)state;
   fl_err_t err;
   fl_toxic_t t, u;
-  json_t *j = json_loads("{\"type\":\"latency\",\"attributes\":{\"latency\":100.0}}", 0, NULL);
+  json_t *j =
+      json_loads("{\"type\":\"latency\",\"attributes\":{\"latency\":100.0}}", 0, NULL);
   assert_int_equal(fl_toxic_parse(&t, j, NULL, &err), 0);
   json_decref(j);
   assert_string_equal(t.name, "latency_downstream");
@@ -342,9 +343,10 @@ static void test_parse(void **state) {
   assert_int_equal(fl_toxic_attr(&t, "jitter"), 0);
   json_t *out = fl_toxic_to_json(&t);
   char *s = json_dumps(out, JSON_SORT_KEYS | JSON_COMPACT);
-  assert_string_equal(s, "{\"attributes\":{\"jitter\":0,\"latency\":100},\"name\":"
-                         "\"latency_downstream\",\"stream\":\"downstream\",\"toxicity\":1.0,"
-                         "\"type\":\"latency\"}");
+  assert_string_equal(s,
+                      "{\"attributes\":{\"jitter\":0,\"latency\":100},\"name\":"
+                      "\"latency_downstream\",\"stream\":\"downstream\",\"toxicity\":1.0,"
+                      "\"type\":\"latency\"}");
   free(s);
   json_decref(out);
 
@@ -367,18 +369,22 @@ static void test_parse(void **state) {
   json_decref(j);
   fl_toxic_clear(&t);
 
-  expect_bad("{\"type\":\"latency\",\"attributes\":{\"latency\":-5}}", "attributes.latency");
-  expect_bad("{\"type\":\"latency\",\"attributes\":{\"jitter\":1.5}}", "attributes.jitter");
+  expect_bad("{\"type\":\"latency\",\"attributes\":{\"latency\":-5}}",
+             "attributes.latency");
+  expect_bad("{\"type\":\"latency\",\"attributes\":{\"jitter\":1.5}}",
+             "attributes.jitter");
   expect_bad("{\"type\":\"latency\",\"attributes\":{\"latency\":\"100\"}}",
              "attributes.latency");
-  expect_bad("{\"type\":\"latency\",\"attributes\":{\"latncy\":100}}", "attributes.latncy");
+  expect_bad("{\"type\":\"latency\",\"attributes\":{\"latncy\":100}}",
+             "attributes.latncy");
   expect_bad("{\"type\":\"latenzy\"}", "\"type\"");
   expect_bad("{\"attributes\":{}}", "\"type\"");
   expect_bad("{\"type\":\"latency\",\"stream\":\"sideways\"}", "\"stream\"");
   expect_bad("{\"type\":\"latency\",\"toxicity\":1.5}", "\"toxicity\"");
   expect_bad("{\"type\":\"slicer\",\"attributes\":{\"average_size\":0}}",
              "attributes.average_size");
-  expect_bad("{\"type\":\"bandwidth\",\"attributes\":{\"rate\":1e12}}", "attributes.rate");
+  expect_bad("{\"type\":\"bandwidth\",\"attributes\":{\"rate\":1e12}}",
+             "attributes.rate");
   assert_int_equal(parse_err("{\"type\":\"limit_data\",\"stream\":\"UpStream\","
                              "\"attributes\":{\"bytes\":1e12}}",
                              &err),
@@ -405,12 +411,18 @@ static void test_prng(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_bandwidth_schedule), cmocka_unit_test(test_bandwidth_stage),
-      cmocka_unit_test(test_slicer_sizes),       cmocka_unit_test(test_slicer_stage),
-      cmocka_unit_test(test_latency_ordering),   cmocka_unit_test(test_latency_delay),
-      cmocka_unit_test(test_toxicity_roll),      cmocka_unit_test(test_limit_data_stage),
-      cmocka_unit_test(test_slow_close_stage),   cmocka_unit_test(test_timeout_stage),
-      cmocka_unit_test(test_reset_peer_stage),   cmocka_unit_test(test_parse),
+      cmocka_unit_test(test_bandwidth_schedule),
+      cmocka_unit_test(test_bandwidth_stage),
+      cmocka_unit_test(test_slicer_sizes),
+      cmocka_unit_test(test_slicer_stage),
+      cmocka_unit_test(test_latency_ordering),
+      cmocka_unit_test(test_latency_delay),
+      cmocka_unit_test(test_toxicity_roll),
+      cmocka_unit_test(test_limit_data_stage),
+      cmocka_unit_test(test_slow_close_stage),
+      cmocka_unit_test(test_timeout_stage),
+      cmocka_unit_test(test_reset_peer_stage),
+      cmocka_unit_test(test_parse),
       cmocka_unit_test(test_prng),
   };
   return cmocka_run_group_tests_name("toxic", tests, NULL, NULL);

@@ -164,7 +164,8 @@ static int recv_seqs(int fd, uint32_t *out, int max, int ms, int quiet_ms) {
 
 /* Sends count numbered datagrams, reading what arrives as it goes so no
  * socket buffer overflows. */
-static int exchange(fx_t *fx, uint32_t first, int count, uint32_t *got, int max, int gap_us) {
+static int exchange(fx_t *fx, uint32_t first, int count, uint32_t *got, int max,
+                    int gap_us) {
   int n = 0;
   for (int i = 0; i < count; i++) {
     send_seq(fx, first + (uint32_t)i);
@@ -374,15 +375,17 @@ static void test_config(void **state) {
   fl_udp_proxy_t *q = NULL;
   uv_loop_t loop;
   uv_loop_init(&loop);
-  assert_int_equal(fl_udp_proxy_new(&q, &loop, "x", fl_udp_proxy_listen(fx->p), "127.0.0.1:1",
-                                    &fx->err),
+  assert_int_equal(fl_udp_proxy_new(&q, &loop, "x", fl_udp_proxy_listen(fx->p),
+                                    "127.0.0.1:1", &fx->err),
                    UV_EADDRINUSE);
   assert_non_null(strstr(fx->err.msg, fl_udp_proxy_listen(fx->p)));
-  assert_int_equal(fl_udp_proxy_new(&q, &loop, "x", "127.0.0.1:0", "some.host:53", &fx->err),
-                   FL_ECONFIG);
+  assert_int_equal(
+      fl_udp_proxy_new(&q, &loop, "x", "127.0.0.1:0", "some.host:53", &fx->err),
+      FL_ECONFIG);
   assert_non_null(strstr(fx->err.msg, "\"upstream\""));
-  assert_int_equal(fl_udp_proxy_new(&q, &loop, "x", "127.0.0.1:0", "127.0.0.1:0", &fx->err),
-                   FL_ECONFIG);
+  assert_int_equal(
+      fl_udp_proxy_new(&q, &loop, "x", "127.0.0.1:0", "127.0.0.1:0", &fx->err),
+      FL_ECONFIG);
   assert_null(q);
   assert_int_equal(uv_loop_close(&loop), 0);
 }
