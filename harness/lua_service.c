@@ -11,6 +11,7 @@
 
 #include "harness/base/alloc.h"
 #include "harness/engine_int.h"
+#include "harness/lua_netns.h"
 #include "harness/probe.h"
 #include "harness/service.h"
 
@@ -29,7 +30,10 @@ typedef struct {
   int kill_fault;  /* open "kill" fault, ended by the next start */
   int pause_fault; /* open "pause" fault */
   int closed;
-  json_t *desc; /* the report entry, kept when the service is freed */
+  json_t *desc;       /* the report entry, kept when the service is freed */
+  char *addr;         /* its address in the namespace layer, or NULL */
+  char *netns;        /* the network namespace it runs in, or NULL */
+  fl_lclock_t *clock; /* clock faults (harness/lua_clock.c), or NULL; the scenario's */
 } lsvc_t;
 
 static lsvc_t *check_svc(lua_State *L, int i) {
@@ -62,6 +66,20 @@ static void strv_free(char **v) {
   for (int i = 0; v != NULL && v[i] != NULL; i++)
     fl_free(v[i]);
   fl_free(v);
+}
+
+/* Returns v (which it may reallocate) with copies of extra's entries added. */
+static char **strv_append(char **v, const char *const *extra) {
+  size_t n = 0, m = 0;
+  while (v != NULL && v[n] != NULL)
+    n++;
+  while (extra != NULL && extra[m] != NULL)
+    m++;
+  v = fl_realloc(v, (n + m + 1) * sizeof(char *));
+  for (size_t i = 0; i < m; i++)
+    v[n + i] = fl_strdup(extra[i]);
+  v[n + m] = NULL;
+  return v;
 }
 
 /* ---- closing with the scenario ------------------------------------------- */
@@ -148,8 +166,8 @@ static void read_probe(lua_State *L, int idx, lsvc_t *s) {
 }
 
 static int l_service(lua_State *L) {
-  static const char *const keys[] = {"name", "cmd", "env", "cwd", "ready", "stop_timeout",
-                                     NULL};
+  static const char *const keys[] = {"name",         "cmd",   "env",  "cwd",   "ready",
+                                     "stop_timeout", "netns", "addr", "clock", NULL};
   fl_scenario_t *sc = fl_engine_scenario(L);
   fl_lua_check_keys(L, 1, "fl.service", keys);
   lua_getfield(L, 1, "name");
@@ -168,7 +186,30 @@ static int l_service(lua_State *L) {
   luaL_setmetatable(L, SERVICE_MT);
   int ud = lua_gettop(L);
 
-  char **argv = strv_from_table(L, -2, "cmd");
+  /* The namespace layer (harness/lua/network.lua) passes the namespace the
+   * shim enters and the address the service has there; clock = true
+   * preloads libfaketime for svc:clock{...}. Both before anything here
+   * allocates, since they may raise. */
+  lua_getfield(L, 1, "netns");
+  const char *netns = lua_tostring(L, -1);
+  if (netns != NULL) /* a path, or the name `ip netns` knows it by */
+    s->netns = netns[0] == '/' ? fl_strdup(netns) : fl_asprintf("/run/netns/%s", netns);
+  lua_pop(L, 1);
+  lua_getfield(L, 1, "addr");
+  if (lua_isstring(L, -1))
+    s->addr = fl_strdup(lua_tostring(L, -1));
+  lua_pop(L, 1);
+  lua_getfield(L, 1, "clock");
+  int want_clock = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  if (want_clock) {
+    lua_rawgeti(L, ud - 1, 1);
+    lua_getfield(L, 1, "cwd");
+    s->clock = fl_lclock_new(L, sc, name, lua_tostring(L, -2), lua_tostring(L, -1));
+    lua_pop(L, 2);
+  }
+
+  char **argv = strv_from_table(L, ud - 1, "cmd");
   char **env = NULL;
   lua_getfield(L, 1, "env");
   if (lua_istable(L, -1)) {
@@ -203,6 +244,8 @@ static int l_service(lua_State *L) {
                       name);
   }
   lua_pop(L, 1);
+  if (s->clock != NULL)
+    env = strv_append(env, fl_lclock_env(s->clock));
 
   char *logs = fl_asprintf("%s/logs", fl_scenario_dir(sc));
   fl_svc_spec_t spec = {.name = name,
@@ -211,7 +254,9 @@ static int l_service(lua_State *L) {
                         .cwd = cwd,
                         .log_dir = logs,
                         .run_id = fl_scenario_run_id(sc),
-                        .stop_grace_ms = grace};
+                        .stop_grace_ms = grace,
+                        .netns = s->netns,
+                        .preload = s->clock ? fl_lclock_preload() : NULL};
   fl_err_t err = {0};
   int rc = fl_svc_new(&s->svc, fl_engine_loop(sc->eng), fl_scenario_timeline(sc), &spec, &err);
   fl_free(logs);
@@ -270,6 +315,8 @@ static int l_start(lua_State *L) {
   lsvc_t *s = check_svc(L, 1);
   fl_task_t *t = fl_task_current(L);
   fl_err_t err = {0};
+  if (s->clock != NULL && fl_svc_state(s->svc) == FL_SVC_DOWN)
+    fl_lclock_started(s->clock); /* its skew is relative to the new process */
   int rc = fl_svc_start(s->svc, &err);
   if (rc < 0) {
     lua_pushnil(L);
@@ -376,6 +423,17 @@ static int l_signal(lua_State *L) {
   return 1;
 }
 
+/* svc:clock{offset=, rate=, jump=, strobe={a, b}, every=} (harness/lua_clock.c). */
+static int l_clock(lua_State *L) {
+  lsvc_t *s = check_svc(L, 1);
+  if (s->clock == NULL)
+    return luaL_error(L,
+                      "service %s: declare it with clock = true to fault its clock "
+                      "(libfaketime is preloaded when the service starts)",
+                      s->name);
+  return fl_lclock_apply(L, s->clock, s->name);
+}
+
 static int l_alive(lua_State *L) {
   lsvc_t *s = check_svc(L, 1);
   lua_pushboolean(L, fl_svc_state(s->svc) != FL_SVC_DOWN);
@@ -400,6 +458,10 @@ static int l_index(lua_State *L) {
     lua_pushstring(L, s->svc ? fl_svc_log_path(s->svc) : NULL);
     return 1;
   }
+  if (strcmp(k, "addr") == 0 || strcmp(k, "netns") == 0) {
+    lua_pushstring(L, k[0] == 'a' ? s->addr : s->netns);
+    return 1;
+  }
   /* Methods, and whatever the Lua side added to the metatable's methods. */
   luaL_getmetafield(L, 1, "methods");
   lua_getfield(L, -1, k);
@@ -418,6 +480,9 @@ static int l_gc(lua_State *L) {
   fl_free(s->name);
   fl_free(s->probe_target);
   strv_free(s->probe_argv);
+  fl_free(s->addr);
+  fl_free(s->netns);
+  s->addr = s->netns = NULL;
   s->name = NULL;
   s->probe_target = NULL;
   s->probe_argv = NULL;
@@ -431,8 +496,9 @@ static int l_tostring(lua_State *L) {
 }
 
 static const luaL_Reg methods[] = {
-    {"_start", l_start}, {"_stop", l_stop},   {"_kill", l_kill},     {"pause", l_pause},
-    {"resume", l_resume}, {"signal", l_signal}, {"alive", l_alive}, {NULL, NULL},
+    {"_start", l_start}, {"_stop", l_stop},    {"_kill", l_kill},
+    {"pause", l_pause},  {"resume", l_resume}, {"signal", l_signal},
+    {"alive", l_alive},  {"clock", l_clock},   {NULL, NULL},
 };
 
 void fl_luaopen_service(lua_State *L) {
@@ -451,4 +517,7 @@ void fl_luaopen_service(lua_State *L) {
   lua_pop(L, 1);
   lua_pushcfunction(L, l_service);
   lua_setfield(L, -2, "service");
+  /* The namespace layer places services: its core.net_* calls are opened
+   * with them (harness/lua_network.c). */
+  fl_luaopen_network(L);
 }

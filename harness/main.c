@@ -9,6 +9,7 @@
 
 #include "harness/base/log.h"
 #include "harness/cmd_check.h"
+#include "harness/cmd_cleanup.h"
 #include "harness/cmd_proxy.h"
 #include "harness/cmd_report.h"
 #include "harness/engine.h"
@@ -32,6 +33,8 @@ static const char USAGE[] =
     "        render report.html and summary.md again from report.json\n"
     "  report merge DIR... [--out DIR] [--junit FILE]\n"
     "        one summary.md and junit.xml over several suite outputs (shards)\n"
+    "  cleanup [--dry-run]\n"
+    "        remove namespaces, links and nftables tables of runs no longer alive\n"
     "  version       print the version\n"
     "  help          this text\n"
     "\n"
@@ -120,6 +123,8 @@ int main(int argc, char **argv) {
     return fl_cmd_check(argc - 1, argv + 1);
   if (strcmp(cmd, "proxy") == 0)
     return fl_cmd_proxy(argc - 1, argv + 1);
+  if (strcmp(cmd, "cleanup") == 0)
+    return fl_cmd_cleanup(argc - 1, argv + 1);
   if (strcmp(cmd, "suite") == 0)
     return fl_cmd_suite(argc - 1, argv + 1);
   if (strcmp(cmd, "report") == 0 && argc >= 3 && strcmp(argv[2], "merge") == 0)

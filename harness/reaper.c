@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,6 +203,35 @@ int fl_reaper_start(void) {
   return 0;
 }
 
+/* Moves this process into the network namespace at path. */
+static int shim_setns(const char *path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || setns(fd, CLONE_NEWNET) != 0) {
+    fprintf(stderr, "faultline: cannot enter the network namespace %s: %s\n", path,
+            strerror(errno));
+    if (fd >= 0)
+      close(fd);
+    return -1;
+  }
+  close(fd);
+  return 0;
+}
+
+/* Puts lib first in LD_PRELOAD. Set here, just before exec, rather than in
+ * the environment faultline spawns the shim with, so the shim (faultline
+ * itself, possibly built with a sanitizer that must load first) never loads
+ * it. */
+static void shim_preload(const char *lib) {
+  const char *old = getenv("LD_PRELOAD");
+  if (old != NULL && old[0] != '\0') {
+    char *v = fl_asprintf("%s:%s", lib, old);
+    setenv("LD_PRELOAD", v, 1);
+    fl_free(v);
+  } else {
+    setenv("LD_PRELOAD", lib, 1);
+  }
+}
+
 /* Nothing of faultline's but stdio reaches a service: not the other
  * services' logs, not the HTTP client's kept-alive connections (a service
  * holding one would keep it open after faultline closed it: a fault nobody
@@ -218,8 +248,21 @@ static void close_inherited(void) {
 }
 
 int fl_shim_main(int argc, char **argv) {
-  if (argc < 4 || strcmp(argv[2], "--") != 0) {
-    fprintf(stderr, "faultline __exec: usage: __exec PPID -- CMD [ARGS...]\n");
+  /* argv: __exec PPID [--netns PATH] [--preload LIB] -- CMD [ARGS...] */
+  const char *netns = NULL, *preload = NULL;
+  int i = 2;
+  while (i + 1 < argc && strcmp(argv[i], "--") != 0) {
+    if (strcmp(argv[i], "--netns") == 0)
+      netns = argv[i + 1];
+    else if (strcmp(argv[i], "--preload") == 0)
+      preload = argv[i + 1];
+    else
+      break;
+    i += 2;
+  }
+  if (argc < 2 || i + 1 >= argc || strcmp(argv[i], "--") != 0) {
+    fprintf(stderr, "faultline __exec: usage: __exec PPID [--netns PATH] [--preload LIB] "
+                    "-- CMD [ARGS...]\n");
     return 127;
   }
   pid_t parent = (pid_t)atoi(argv[1]);
@@ -228,12 +271,18 @@ int fl_shim_main(int argc, char **argv) {
    * send the signal. */
   if (getppid() != parent)
     _exit(127);
+  /* The namespace is entered here, in the child after fork, where nothing
+   * else shares the thread: faultline's own process never moves. */
+  if (netns != NULL && shim_setns(netns) != 0)
+    return 127;
+  if (preload != NULL)
+    shim_preload(preload);
   /* A service starts with default signal dispositions. */
   signal(SIGPIPE, SIG_DFL);
   signal(SIGINT, SIG_DFL);
   signal(SIGTERM, SIG_DFL);
   close_inherited();
-  execvp(argv[3], argv + 3);
-  fprintf(stderr, "faultline: cannot exec %s: %s\n", argv[3], strerror(errno));
+  execvp(argv[i + 1], argv + i + 1);
+  fprintf(stderr, "faultline: cannot exec %s: %s\n", argv[i + 1], strerror(errno));
   return 127;
 }

@@ -25,8 +25,10 @@ void fl_reaper_untrack(pid_t pgid);
 void fl_reaper_on_death(const char *key, const char *shell_cmd);
 void fl_reaper_forget(const char *key);
 
-/* The shim's entry point: argv = {"__exec", PPID, "--", cmd, args...}.
- * Never returns on success. */
+/* The shim's entry point: argv = {"__exec", PPID, [--netns PATH],
+ * [--preload LIB], "--", cmd, args...}: it enters the network namespace at
+ * PATH (setns) and puts LIB first in LD_PRELOAD before exec. Never returns on
+ * success. */
 int fl_shim_main(int argc, char **argv);
 
 /* The path of the running faultline binary, borrowed. */

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "faults/clock.h"
 #include "harness/base/alloc.h"
 #include "harness/base/log.h"
 #include "harness/reaper.h"
@@ -28,6 +29,7 @@ typedef struct proc_s {
   struct proc_s *next; /* the service's incarnations whose handles are open */
   char part[2][LINE_MAX_LEN];
   size_t plen[2];
+  int preloaded; /* started with the service's preload (libfaketime) */
 } proc_t;
 
 struct fl_svc_s {
@@ -37,6 +39,8 @@ struct fl_svc_s {
   char **argv;
   char **env;
   char *cwd;
+  char *netns;   /* the shim's --netns, or NULL */
+  char *preload; /* the shim's --preload, or NULL */
   char *log_path;
   FILE *log;
   int grace_ms;
@@ -126,6 +130,8 @@ int fl_svc_new(fl_svc_t **out, uv_loop_t *loop, fl_timeline_t *tl, const fl_svc_
   s->argv = strv_dup(spec->argv, 0);
   s->env = build_env(spec->env, spec->run_id, spec->name);
   s->cwd = spec->cwd ? fl_strdup(spec->cwd) : NULL;
+  s->netns = spec->netns ? fl_strdup(spec->netns) : NULL;
+  s->preload = spec->preload ? fl_strdup(spec->preload) : NULL;
   s->log_path = log_path;
   s->log = log;
   s->grace_ms = spec->stop_grace_ms > 0 ? spec->stop_grace_ms : 5000;
@@ -231,6 +237,10 @@ static void on_proc_exit(uv_process_t *p, int64_t status, int sig) {
   kill(-pgid, SIGCONT);
   kill(-pgid, SIGKILL);
   fl_reaper_untrack(pgid);
+  /* libfaketime leaves shared memory named after the first process it ran in,
+   * which the shim made the service's main process. */
+  if (pr->preloaded)
+    fl_clock_release_pid(pgid);
   uv_close((uv_handle_t *)p, proc_close_cb);
   fl_svc_t *s = pr->svc;
   if (s == NULL)
@@ -299,14 +309,23 @@ int fl_svc_start(fl_svc_t *s, fl_err_t *err) {
     n++;
   char ppid[24];
   snprintf(ppid, sizeof(ppid), "%d", (int)getpid());
-  char **args = fl_calloc((size_t)n + 5, sizeof(char *));
-  args[0] = (char *)fl_self_exe();
-  args[1] = "__exec";
-  args[2] = ppid;
-  args[3] = "--";
-  args[4] = exe;
+  char **args = fl_calloc((size_t)n + 9, sizeof(char *));
+  int k = 0;
+  args[k++] = (char *)fl_self_exe();
+  args[k++] = "__exec";
+  args[k++] = ppid;
+  if (s->netns != NULL) {
+    args[k++] = "--netns";
+    args[k++] = s->netns;
+  }
+  if (s->preload != NULL) {
+    args[k++] = "--preload";
+    args[k++] = s->preload;
+  }
+  args[k++] = "--";
+  args[k++] = exe;
   for (int i = 1; i < n; i++)
-    args[4 + i] = s->argv[i];
+    args[k++] = s->argv[i];
 
   proc_t *pr = fl_calloc(1, sizeof(*pr));
   pr->svc = s;
@@ -352,6 +371,7 @@ int fl_svc_start(fl_svc_t *s, fl_err_t *err) {
                       uv_strerror(rc));
   }
   pr->open = 3;
+  pr->preloaded = s->preload != NULL;
   fl_reaper_track(pr->proc.pid);
   uv_read_start((uv_stream_t *)&pr->pipes[0], on_alloc, on_read);
   uv_read_start((uv_stream_t *)&pr->pipes[1], on_alloc, on_read);
@@ -515,6 +535,8 @@ static void svc_timer_closed(uv_handle_t *h) {
   strv_free(s->argv);
   strv_free(s->env);
   fl_free(s->cwd);
+  fl_free(s->netns);
+  fl_free(s->preload);
   fl_free(s->log_path);
   fl_free(s->name);
   json_decref(s->pids);

@@ -31,6 +31,8 @@ typedef struct fl_svc_spec_s {
   const char *log_dir;     /* RUN_DIR/logs */
   const char *run_id;      /* exported to the service as FL_RUN_ID */
   int stop_grace_ms;       /* SIGTERM -> SIGKILL; 0 = 5000 */
+  const char *netns;       /* may be NULL: a network namespace path the shim enters */
+  const char *preload;     /* may be NULL: a library the shim preloads (libfaketime) */
 } fl_svc_spec_t;
 
 /* Called once per exit of the service's main process. */

@@ -320,5 +320,10 @@ local proxy = require("faultline.proxy")(fl, core)
 fl.proxy, fl.partition, fl.heal = proxy.proxy, proxy.partition, proxy.heal
 fl.udp_proxy = proxy.udp_proxy
 fl.expect.isolated = proxy.isolated
+-- The namespace layer wraps the calls above: they dispatch to nftables for
+-- services in network namespaces and stay the proxy layer's otherwise.
+local network = require("faultline.network")(fl, core, proxy)
+fl.network, fl.service = network.network, network.service
+fl.partition, fl.heal, fl.expect.isolated = network.partition, network.heal, network.isolated
 
 return fl

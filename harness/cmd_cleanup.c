@@ -1,0 +1,108 @@
+#include "harness/cmd_cleanup.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "faults/clock.h"
+#include "faults/netns.h"
+#include "faults/subproc.h"
+#include "harness/base/alloc.h"
+
+typedef struct {
+  int done;
+  char *out;
+} capture_t;
+
+static void on_tables(const fl_subproc_result_t *r, void *arg) {
+  capture_t *c = arg;
+  c->done = 1;
+  c->out = r->status == 0 ? fl_strdup(r->out) : NULL;
+}
+
+/* `nft list tables`, or NULL when nft is missing or fails. New. */
+static char *list_tables(void) {
+  if (!fl_subproc_have("nft"))
+    return NULL;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  capture_t c = {0, NULL};
+  const char *argv[] = {"nft", "list", "tables", NULL};
+  fl_subproc_run(&loop, argv, NULL, NULL, 30000, on_tables, &c, NULL);
+  while (!c.done)
+    uv_run(&loop, UV_RUN_ONCE);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_loop_close(&loop);
+  return c.out;
+}
+
+int fl_cmd_cleanup(int argc, char **argv) {
+  int dry = 0;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--dry-run") == 0 || strcmp(argv[i], "-n") == 0) {
+      dry = 1;
+    } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      printf("usage: faultline cleanup [--dry-run]\n"
+             "  removes what faultline runs that are no longer alive left behind:\n"
+             "  network namespaces fl<id>-<n>, links fl<id> and fl<id>v<n>, nftables\n"
+             "  tables fl<id>, /run/faultline state, libfaketime's /dev/shm leftovers\n");
+      return 0;
+    } else {
+      fprintf(stderr,
+              "faultline cleanup: unknown option %s\n(see `faultline cleanup "
+              "--help`)\n",
+              argv[i]);
+      return 2;
+    }
+  }
+  char why[256];
+  if (!fl_netns_privileged(why, sizeof(why))) {
+    fprintf(stderr,
+            "faultline cleanup: removing network namespaces, links and nftables "
+            "tables needs root (%s), which this process does not have\n",
+            why);
+    return 2;
+  }
+  if (!fl_subproc_have("ip")) {
+    fprintf(stderr, "faultline cleanup: `ip` (iproute2) is not installed\n");
+    return 2;
+  }
+  char *tables = list_tables();
+  char **ids = fl_netns_stale_runs(tables);
+  int n = 0, code = 0;
+  for (size_t i = 0; ids[i] != NULL; i++, n++) {
+    fl_script_t *s = fl_script_new();
+    fl_netns_script_remove_run(s, ids[i]);
+    printf("run %s is gone; %s:\n", ids[i], dry ? "would remove" : "removing");
+    for (size_t k = 0; k < fl_script_len(s); k++)
+      printf("  %s\n", fl_script_line(s, k));
+    if (dry) {
+      fl_script_free(s);
+      continue;
+    }
+    char msg[512];
+    fl_script_run_sync(s, 30000, msg, sizeof(msg));
+  }
+  fl_netns_ids_free(ids);
+  fl_free(tables);
+  if (!dry && n > 0) {
+    /* Whatever is still there could not be removed. */
+    tables = list_tables();
+    ids = fl_netns_stale_runs(tables);
+    for (size_t i = 0; ids[i] != NULL; i++) {
+      fprintf(stderr,
+              "faultline cleanup: run %s: something could not be removed (see `ip "
+              "netns list`, `ip link`, `nft list tables`)\n",
+              ids[i]);
+      code = 2;
+    }
+    fl_netns_ids_free(ids);
+    fl_free(tables);
+  }
+  int shm = dry ? 0 : fl_clock_sweep_shm();
+  if (shm > 0)
+    printf("removed %d libfaketime shared-memory file(s) of processes that are gone\n",
+           shm);
+  if (n == 0 && shm == 0)
+    printf("faultline cleanup: nothing left behind\n");
+  return code;
+}
