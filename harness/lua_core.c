@@ -13,6 +13,7 @@
 
 #include "harness/base/alloc.h"
 #include "harness/engine_int.h"
+#include "harness/lua_netns.h"
 #include "harness/reaper.h"
 
 /* ---- option tables ---------------------------------------------------------- */
@@ -310,6 +311,7 @@ int fl_luaopen_core(lua_State *L) {
   fl_luaopen_tcp(L);
   fl_luaopen_udp(L);
   fl_luaopen_exec(L);
+  fl_luaopen_network(L);
   return 1;
 }
 

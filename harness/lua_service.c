@@ -517,7 +517,4 @@ void fl_luaopen_service(lua_State *L) {
   lua_pop(L, 1);
   lua_pushcfunction(L, l_service);
   lua_setfield(L, -2, "service");
-  /* The namespace layer places services: its core.net_* calls are opened
-   * with them (harness/lua_network.c). */
-  fl_luaopen_network(L);
 }
