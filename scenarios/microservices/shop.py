@@ -82,20 +82,24 @@ def make_app(args):
             for k in range(n):
                 url = args.inventory[(start + k) % n]
                 b = breaker[url]
-                if b["open_until"] > time.monotonic():
+                with lock:
+                    is_open = b["open_until"] > time.monotonic()
+                if is_open:
                     errors.append("%s: circuit open" % url)
                     continue
                 try:
                     with opener.open("%s/stock/%s" % (url, item),
                                      timeout=args.inventory_timeout) as r:
                         body = json.loads(r.read())
-                    b["fails"] = 0
+                    with lock:
+                        b["fails"] = 0
                     return body, None
                 except Exception as e:  # timeout, refused, reset, bad answer
-                    b["fails"] += 1
-                    if b["fails"] >= 3:
-                        b["open_until"] = time.monotonic() + 2.0
-                        b["fails"] = 0
+                    with lock:
+                        b["fails"] += 1
+                        if b["fails"] >= 3:
+                            b["open_until"] = time.monotonic() + 2.0
+                            b["fails"] = 0
                     errors.append("%s: %s" % (url, getattr(e, "reason", e)))
             return None, "; ".join(errors)
 
