@@ -32,15 +32,9 @@ local util = require("faultline.lib.util")
 
 local function isolate_leader(pre_vote, stall_limit)
   return function()
-    if not fl.network then
-      fl.log("SKIPPED: this faultline has no fl.network (the network namespace layer); "
-        .. "etcd cannot be partitioned pairwise through proxies")
-      return
-    end
-    local ok, net = pcall(fl.network, { mode = "netns" })
-    if not ok then
-      fl.log("SKIPPED: network namespaces are not available here (%s); run as root on Linux "
-        .. "with nftables", tostring(net))
+    local net, why = util.netns()
+    if not net then
+      fl.log("SKIPPED: %s; etcd cannot be partitioned pairwise through proxies", why)
       return
     end
     local c = etcd.cluster{ nodes = 3, network = net, args = pre_vote and { "--pre-vote" } or nil }

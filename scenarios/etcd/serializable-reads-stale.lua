@@ -20,15 +20,9 @@ local util = require("faultline.lib.util")
 
 fl.scenario("etcd serializable reads go stale on an isolated leader (netns)",
             { timeout = 90 }, function()
-  if not fl.network then
-    fl.log("SKIPPED: this faultline has no fl.network (the network namespace layer); "
-      .. "etcd cannot be partitioned pairwise through proxies")
-    return
-  end
-  local ok, net = pcall(fl.network, { mode = "netns" })
-  if not ok then
-    fl.log("SKIPPED: network namespaces are not available here (%s); run as root on Linux "
-      .. "with nftables", tostring(net))
+  local net, why = util.netns()
+  if not net then
+    fl.log("SKIPPED: %s; etcd cannot be partitioned pairwise through proxies", why)
     return
   end
   local c = etcd.cluster{ nodes = 3, network = net }

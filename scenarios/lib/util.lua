@@ -44,6 +44,32 @@ function M.dir_of_caller(level)
 end
 
 ---------------------------------------------------------------------------
+-- The namespace layer
+
+--- util.netns() -> net | nil, reason. fl.network{mode = "netns"} when this
+--- faultline has it and the host allows it (root, Linux, nftables); nil and
+--- a sentence saying why not otherwise, for a scenario to log as skipped.
+---
+--- The subnet is derived from the run id (a /24 in 10.78.0.0-10.177.255.0)
+--- rather than left to faultline's search of 10.77.x: concurrent runs
+--- (suite --jobs, ctest -j) were seen to take the same 10.77.0.0/24 on
+--- different bridges, and then talk to each other's services. If that
+--- subnet is taken or overlaps a host route, faultline's own choice is used.
+function M.netns()
+  if not fl.network then
+    return nil, "this faultline has no fl.network (the network namespace layer)"
+  end
+  local h = tonumber(fl.info().run_id, 16) or fl.random(0, 1 << 30)
+  local subnet = string.format("10.%d.%d.0/24", 78 + h % 100, (h // 100) % 256)
+  local ok, net = pcall(fl.network, { mode = "netns", subnet = subnet })
+  if ok then return net end
+  ok, net = pcall(fl.network, { mode = "netns" })
+  if ok then return net end
+  return nil, "network namespaces are not available here (" .. tostring(net)
+    .. "); they need root on Linux with nftables"
+end
+
+---------------------------------------------------------------------------
 -- Histories
 
 local function run_dir() return fl.info().dir end
