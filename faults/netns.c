@@ -302,7 +302,8 @@ char *fl_netns_death_cmd(const char *run_id, const char *subnet_file) {
                      "in /sys/class/net/fl${id}v*; do [ -e \"$l\" ] && ip link del "
                      "\"${l##*/}\"; done; ip link del fl$id; for n in "
                      "/run/netns/fl$id-*; do [ -e \"$n\" ] "
-                     "&& ip netns del \"${n##*/}\"; done; rm -f %s/run-$id %s",
+                     "&& ip netns del \"${n##*/}\"; done; rm -f %s/run-$id; f='%s'; "
+                     "[ -n \"$f\" ] && flock -n \"$f\" rm -f \"$f\"",
                      run_id, fl_netns_paths()->state_dir, subnet_file ? subnet_file : "");
 }
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
@@ -101,6 +102,18 @@ int fl_netns_run_alive(const char *run_id) {
   return now != 0 && now == st;
 }
 
+/* A subnet is held by holding an flock(2) on its file for the whole run:
+ * the kernel lets go when the holder dies, however it dies, so a stale
+ * holder never blocks anyone and no "is it alive?" guess is needed. The file
+ * also names the holder's run id, for `faultline cleanup`. Whoever unlinks
+ * the file does so while holding the lock, and a taker checks, once it has
+ * the lock, that the path still names the inode it locked: otherwise it
+ * locked a file that was just unlinked, and tries again. */
+static struct {
+  char *path;
+  int fd;
+} held[8];
+
 int fl_netns_subnet_take(const fl_subnet_t *subnet, const char *run_id, char **out_path) {
   int rc = mkdir_state();
   if (rc < 0)
@@ -108,48 +121,54 @@ int fl_netns_subnet_take(const fl_subnet_t *subnet, const char *run_id, char **o
   char net[16];
   fl_ip4_format(subnet->net, net, sizeof(net));
   char *path = fl_asprintf("%s/net-%s-%d", paths.state_dir, net, subnet->len);
-  for (int attempt = 0; attempt < 4; attempt++) {
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd >= 0) {
-      ssize_t w = write(fd, run_id, strlen(run_id));
-      close(fd);
-      if (w != (ssize_t)strlen(run_id)) {
-        unlink(path);
-        fl_free(path);
-        return UV_EIO;
-      }
-      *out_path = path;
-      return 0;
-    }
-    if (errno != EEXIST) {
+  for (int attempt = 0; attempt < 8; attempt++) {
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
       rc = -errno;
       fl_free(path);
       return rc;
     }
-    char holder[16] = {0};
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-      ssize_t r = read(fd, holder, sizeof(holder) - 1);
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
       close(fd);
-      if (r < 0)
-        holder[0] = '\0';
-    }
-    if (holder[0] != '\0' &&
-        (strcmp(holder, run_id) == 0 || fl_netns_run_alive(holder))) {
       fl_free(path);
-      return UV_EEXIST;
+      return UV_EEXIST; /* a live run holds it */
     }
-    /* Held by a run that is gone (or half written by one being born: then its
-     * own exclusive create fails and it moves on to the next subnet). */
-    unlink(path);
+    struct stat a, b;
+    if (fstat(fd, &a) != 0 || stat(path, &b) != 0 || a.st_ino != b.st_ino ||
+        a.st_dev != b.st_dev) {
+      close(fd); /* locked an unlinked file: try the path again */
+      continue;
+    }
+    size_t i;
+    for (i = 0; i < FL_ARRAY_SIZE(held) && held[i].path != NULL; i++)
+      ;
+    if (i == FL_ARRAY_SIZE(held) || ftruncate(fd, 0) != 0 ||
+        pwrite(fd, run_id, strlen(run_id), 0) != (ssize_t)strlen(run_id)) {
+      close(fd);
+      fl_free(path);
+      return UV_EIO;
+    }
+    held[i].path = fl_strdup(path);
+    held[i].fd = fd;
+    *out_path = path;
+    return 0;
   }
   fl_free(path);
   return UV_EEXIST;
 }
 
 void fl_netns_subnet_release(const char *path) {
-  if (path != NULL)
-    unlink(path);
+  if (path == NULL)
+    return;
+  for (size_t i = 0; i < FL_ARRAY_SIZE(held); i++) {
+    if (held[i].path == NULL || strcmp(held[i].path, path) != 0)
+      continue;
+    unlink(held[i].path); /* still locked: see above */
+    close(held[i].fd);
+    fl_free(held[i].path);
+    held[i].path = NULL;
+    return;
+  }
 }
 
 int fl_netns_name_run(const char *name, char id[9]) {
@@ -357,13 +376,17 @@ void fl_netns_script_remove_run(fl_script_t *s, const char *run_id) {
     }
     closedir(d);
   }
-  size_t na = 0;
-  argv[na++] = "rm";
-  argv[na++] = "-f";
-  for (size_t i = 0; i < nf; i++)
-    argv[na++] = files[i];
-  argv[na] = NULL;
+  /* The run marker goes as it is; a subnet file only under its lock, which
+   * a live run that took the subnet meanwhile would hold (see above). */
+  argv[0] = "rm";
+  argv[1] = "-f";
+  argv[2] = files[0];
+  argv[3] = NULL;
   fl_script_add(s, FL_STEP_IGNORE_FAIL, NULL, argv);
+  for (size_t i = 1; i < nf; i++) {
+    const char *locked[] = {"flock", "-n", files[i], "rm", "-f", files[i], NULL};
+    fl_script_add(s, FL_STEP_IGNORE_FAIL, NULL, locked);
+  }
   for (size_t i = 0; i < nf; i++)
     fl_free(files[i]);
 }

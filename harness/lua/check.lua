@@ -18,11 +18,12 @@ return function(fl, core)
     return op
   end
 
+  -- The history a check reads: flushed first, always, so operations
+  -- recorded after a workload's wait() are whole on disk.
   local function history_of(opts)
-    if opts.history then
-      return type(opts.history) == "table" and opts.history.history or opts.history
-    end
-    return core.history_flush()
+    local path = core.history_flush()
+    if type(opts.history) == "table" then return opts.history.history or path end
+    return opts.history or path
   end
 
   local function run_model(kind_name, model, opts)
@@ -306,6 +307,25 @@ return function(fl, core)
       evidence = #acked > 0 and { ops = { table.unpack(acked, 1, math.min(#acked, 20)) } } or nil,
       fault = f.id })
     return #acked == 0
+  end
+
+  --- fl.check.record{name=, status="pass"|"fail"|"unknown"|"error", message=, ...}
+  --- Records a check of your own, with any figures as extra fields; a
+  --- "fail" makes the scenario fail at its end, like any other check.
+  function check.record(c)
+    if type(c) ~= "table" or type(c.name) ~= "string" then
+      error("fl.check.record: a table with a 'name' is required", 2)
+    end
+    local st = c.status or "pass"
+    if st ~= "pass" and st ~= "fail" and st ~= "unknown" and st ~= "error" then
+      error("fl.check.record: status must be pass, fail, unknown or error, not " .. tostring(st), 2)
+    end
+    local copy = {}
+    for k, v in pairs(c) do copy[k] = v end
+    copy.status = st
+    copy.kind = copy.kind or "custom"
+    core.record_check(copy)
+    return st == "pass"
   end
 
   return check

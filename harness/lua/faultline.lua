@@ -217,7 +217,7 @@ end
 function fl.expect.that(cond, message, name)
   name = name or message or ("assertion at " .. where(2))
   if not cond then fail(name, "assert", message or "assertion failed", 2) end
-  core.record_check({ name = name, kind = "assert", status = "pass" })
+  core.record_check({ name = name, kind = "assert", status = "pass", message = message })
   return cond
 end
 

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -333,8 +334,18 @@ static void test_subnet_take(void **state) {
   assert_non_null(strstr(path, "/net-10.77.9.0-24"));
   /* Held by a live run: refused. */
   assert_int_equal(fl_netns_subnet_take(&sn, "00000bad", &again), UV_EEXIST);
-  /* The holder is gone: taken over. */
+  fl_netns_subnet_release(path);
   fl_netns_run_unmark("0123abcd");
+  /* The holder dies without releasing (a child that takes it and exits):
+   * the kernel drops its lock, and the subnet can be taken over. */
+  pid_t pid = fork();
+  if (pid == 0) {
+    char *p = NULL;
+    _exit(fl_netns_subnet_take(&sn, "0000dead", &p) == 0 ? 0 : 1);
+  }
+  int st = 0;
+  assert_int_equal(waitpid(pid, &st, 0), pid);
+  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
   assert_int_equal(fl_netns_subnet_take(&sn, "00000bad", &again), 0);
   assert_string_equal(again, path);
   fl_netns_subnet_release(again);
