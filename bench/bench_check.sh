@@ -111,12 +111,9 @@ if [ -n "${target2:-}" ]; then
   verdict=$([ "$worst" -lt 2000 ] && echo met || echo MISSED)
   echo "target: 100k ops, 64 keys under 2 s: worst ${worst} ms ($verdict)"
 fi
-if command -v go >/dev/null 2>&1 && [ -n "${FL_PORCUPINE_DIR:-}" ]; then
-  echo "baseline: Porcupine at $FL_PORCUPINE_DIR (comparison not wired in yet)"
-else
-  echo "baseline: Porcupine not run (needs a Go toolchain and FL_PORCUPINE_DIR);"
-  echo "          no earlier build to compare with either: absolute figures only."
-fi
+# The baseline on the same histories is bench/porcupine_compare.sh (run by
+# make bench after this one when PORCUPINE_SRC points at Porcupine's source).
+echo "baseline: bench/porcupine_compare.sh runs Porcupine on the same histories (PORCUPINE_SRC)"
 if [ "$bad" -ne 0 ]; then
   echo "FAILED: a verdict was wrong (see RC=... above)"
   exit 1
