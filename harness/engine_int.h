@@ -13,20 +13,20 @@ struct fl_task_s {
   fl_engine_t *eng;
   fl_scenario_t *sc;
   lua_State *co;
-  int ref;            /* registry reference anchoring the thread */
+  int ref; /* registry reference anchoring the thread */
   int id;
   int done;
-  int waiting;        /* suspended in fl_task_yield */
+  int waiting; /* suspended in fl_task_yield */
   fl_wait_cancel_fn cancel;
   void *cancel_data;
-  uint64_t resumed_at;   /* uv_hrtime at the last resume, for the busy-loop hook */
-  uv_timer_t timer;      /* fl.sleep and deferred wake-ups */
+  uint64_t resumed_at; /* uv_hrtime at the last resume, for the busy-loop hook */
+  uv_timer_t timer;    /* fl.sleep and deferred wake-ups */
   int wake_nargs;
-  int results_ref;       /* table of results once done */
-  char *error;           /* set when the task failed */
-  int fail_not_error;    /* the error was a failed expectation */
-  fl_task_t *joiner;     /* a task waiting in :wait() */
-  fl_task_t *next;       /* the scenario's tasks */
+  int results_ref;    /* table of results once done */
+  char *error;        /* set when the task failed */
+  int fail_not_error; /* the error was a failed expectation */
+  fl_task_t *joiner;  /* a task waiting in :wait() */
+  fl_task_t *next;    /* the scenario's tasks */
 };
 
 typedef struct closer_s {
@@ -52,26 +52,26 @@ struct fl_scenario_s {
   double timeout_s;
   char started_at[32];
   fl_timeline_t *tl;
-  void *history;        /* fl_history_t */
+  void *history; /* fl_history_t */
   json_t *checks;
-  json_t *stats_ops;    /* {"ok":n,...} */
-  double *latencies;    /* ms of completed ops, for percentiles */
+  json_t *stats_ops; /* {"ok":n,...} */
+  double *latencies; /* ms of completed ops, for percentiles */
   size_t nlat, caplat;
   fl_task_t *main;
   fl_task_t *tasks;
   int ntasks;
   int finished;
-  char *error;          /* status error */
-  int failed;           /* a check or an expectation failed */
-  int unknown;          /* a checker gave up */
+  char *error; /* status error */
+  int failed;  /* a check or an expectation failed */
+  int unknown; /* a checker gave up */
   closer_t *closers;
   describer_t *services;
   uv_timer_t limit;
-  uv_timer_t status;    /* the live status line, on a terminal */
-  uv_timer_t flush;     /* history.jsonl to disk */
-  json_int_t last_ops;  /* completions at the last status tick */
+  uv_timer_t status;   /* the live status line, on a terminal */
+  uv_timer_t flush;    /* history.jsonl to disk */
+  json_int_t last_ops; /* completions at the last status tick */
   const char *phase;
-  fl_prng_t rng;        /* fl.random */
+  fl_prng_t rng; /* fl.random */
   int next_process;
 };
 
@@ -79,7 +79,7 @@ struct fl_engine_s {
   uv_loop_t loop;
   fl_http_t *http;
   const fl_engine_opts_t *opts;
-  fl_scenario_t *sc;     /* the running scenario */
+  fl_scenario_t *sc; /* the running scenario */
   uv_signal_t sigint, sigterm;
   int interrupted;
   int last_sig;
@@ -109,7 +109,8 @@ void fl_luaopen_udp(lua_State *L);
 void fl_luaopen_exec(lua_State *L);
 /* Checks that every key of the table at idx is one of allowed (NULL-ended);
  * raises "what: unknown option 'x'" otherwise. */
-void fl_lua_check_keys(lua_State *L, int idx, const char *what, const char *const *allowed);
+void fl_lua_check_keys(lua_State *L, int idx, const char *what,
+                       const char *const *allowed);
 /* run.c */
 /* Writes report.json and its renderings for a finished scenario; returns its
  * exit code and the report (new) in *out. */

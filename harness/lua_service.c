@@ -90,7 +90,8 @@ typedef struct {
   void *done_arg;
 } close_ctx_t;
 
-static void closed_after_stop(fl_svc_t *svc, int64_t status, int sig, int expected, void *arg) {
+static void closed_after_stop(fl_svc_t *svc, int64_t status, int sig, int expected,
+                              void *arg) {
   close_ctx_t *c = arg;
   c->s->desc = fl_svc_to_json(c->s->svc);
   fl_svc_free(c->s->svc);
@@ -129,8 +130,9 @@ static void read_probe(lua_State *L, int idx, lsvc_t *s) {
   lua_getfield(L, idx, "kind");
   const char *kind = lua_tostring(L, -1);
   if (kind == NULL)
-    luaL_error(L, "ready: use fl.probe.tcp(addr), fl.probe.http(url), fl.probe.log(pattern) "
-                  "or fl.probe.cmd{...}");
+    luaL_error(L,
+               "ready: use fl.probe.tcp(addr), fl.probe.http(url), fl.probe.log(pattern) "
+               "or fl.probe.cmd{...}");
   if (strcmp(kind, "tcp") == 0)
     s->probe.kind = FL_PROBE_TCP;
   else if (strcmp(kind, "http") == 0)
@@ -176,7 +178,8 @@ static int l_service(lua_State *L) {
     return luaL_error(L, "fl.service: 'name' must be a non-empty string without '/'");
   lua_getfield(L, 1, "cmd");
   if (!lua_istable(L, -1) || lua_rawlen(L, -1) == 0)
-    return luaL_error(L, "fl.service %s: 'cmd' must be a list like {\"prog\", \"arg\"}", name);
+    return luaL_error(L, "fl.service %s: 'cmd' must be a list like {\"prog\", \"arg\"}",
+                      name);
 
   lsvc_t *s = lua_newuserdatauv(L, sizeof(*s), 0);
   memset(s, 0, sizeof(*s));
@@ -240,8 +243,8 @@ static int l_service(lua_State *L) {
   else if (!lua_isnil(L, -1)) {
     strv_free(argv);
     strv_free(env);
-    return luaL_error(L, "fl.service %s: 'ready' must be a probe (fl.probe.tcp(addr) ...)",
-                      name);
+    return luaL_error(
+        L, "fl.service %s: 'ready' must be a probe (fl.probe.tcp(addr) ...)", name);
   }
   lua_pop(L, 1);
   if (s->clock != NULL)
@@ -258,7 +261,8 @@ static int l_service(lua_State *L) {
                         .netns = s->netns,
                         .preload = s->clock ? fl_lclock_preload() : NULL};
   fl_err_t err = {0};
-  int rc = fl_svc_new(&s->svc, fl_engine_loop(sc->eng), fl_scenario_timeline(sc), &spec, &err);
+  int rc =
+      fl_svc_new(&s->svc, fl_engine_loop(sc->eng), fl_scenario_timeline(sc), &spec, &err);
   fl_free(logs);
   strv_free(argv);
   strv_free(env);
@@ -302,8 +306,8 @@ static void on_probe(int status, const char *msg, void *arg) {
   char *tail = fl_svc_tail(s->svc, 10);
   lua_pushnil(co);
   lua_pushfstring(co, "service %s did not become ready: %s%s%s%s", s->name, msg,
-                  tail[0] ? "\n  last lines of " : "", tail[0] ? fl_svc_log_path(s->svc) : "",
-                  tail[0] ? ":\n" : "");
+                  tail[0] ? "\n  last lines of " : "",
+                  tail[0] ? fl_svc_log_path(s->svc) : "", tail[0] ? ":\n" : "");
   lua_pushstring(co, tail);
   lua_concat(co, 2);
   fl_free(tail);

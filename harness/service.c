@@ -25,7 +25,7 @@ typedef struct proc_s {
   uv_process_t proc;
   uv_pipe_t pipes[2];
   int open;
-  fl_svc_t *svc; /* NULL once the service let go of it */
+  fl_svc_t *svc;       /* NULL once the service let go of it */
   struct proc_s *next; /* the service's incarnations whose handles are open */
   char part[2][LINE_MAX_LEN];
   size_t plen[2];
@@ -110,8 +110,8 @@ static char **build_env(const char *const *extra, const char *run_id, const char
   return env;
 }
 
-int fl_svc_new(fl_svc_t **out, uv_loop_t *loop, fl_timeline_t *tl, const fl_svc_spec_t *spec,
-               fl_err_t *err) {
+int fl_svc_new(fl_svc_t **out, uv_loop_t *loop, fl_timeline_t *tl,
+               const fl_svc_spec_t *spec, fl_err_t *err) {
   if (spec->argv == NULL || spec->argv[0] == NULL)
     return fl_err_set(err, FL_ECONFIG, "service %s: cmd is empty", spec->name);
   char *log_path = fl_asprintf("%s/%s.log", spec->log_dir, spec->name);
@@ -119,7 +119,8 @@ int fl_svc_new(fl_svc_t **out, uv_loop_t *loop, fl_timeline_t *tl, const fl_svc_
   FILE *log = fopen(log_path, "ae");
   if (log == NULL) {
     int e = -errno;
-    fl_err_set(err, e, "service %s: cannot open %s: %s", spec->name, log_path, strerror(errno));
+    fl_err_set(err, e, "service %s: cannot open %s: %s", spec->name, log_path,
+               strerror(errno));
     fl_free(log_path);
     return e;
   }
@@ -270,8 +271,8 @@ static void on_proc_exit(uv_process_t *p, int64_t status, int sig) {
 
 static char *which(const char *cmd, const char *cwd) {
   if (strchr(cmd, '/') != NULL) {
-    char *path = (cmd[0] == '/' || cwd == NULL) ? fl_strdup(cmd)
-                                                : fl_asprintf("%s/%s", cwd, cmd);
+    char *path =
+        (cmd[0] == '/' || cwd == NULL) ? fl_strdup(cmd) : fl_asprintf("%s/%s", cwd, cmd);
     if (access(path, X_OK) == 0)
       return path;
     fl_free(path);
@@ -390,8 +391,10 @@ int fl_svc_start(fl_svc_t *s, fl_err_t *err) {
 static void on_grace_over(uv_timer_t *t) {
   fl_svc_t *s = fl_container_of(t, fl_svc_t, timer);
   if (s->pid > 0) {
-    FL_LOG(FL_LOG_INFO, "svc", "%s: still alive after %d ms, SIGKILL", s->name, s->grace_ms);
-    fprintf(s->log, "[%9.3f] -- faultline: no exit %d ms after SIGTERM, sending SIGKILL\n",
+    FL_LOG(FL_LOG_INFO, "svc", "%s: still alive after %d ms, SIGKILL", s->name,
+           s->grace_ms);
+    fprintf(s->log,
+            "[%9.3f] -- faultline: no exit %d ms after SIGTERM, sending SIGKILL\n",
             fl_timeline_seconds(s->tl), s->grace_ms);
     kill(-s->pid, SIGKILL);
   }

@@ -43,8 +43,8 @@ typedef void (*fl_svc_exit_cb)(fl_svc_t *svc, int64_t status, int term_signal,
 typedef void (*fl_svc_line_cb)(fl_svc_t *svc, const char *line, size_t len, void *arg);
 
 /* Returns new in *out; copies everything in spec. tl is borrowed. */
-int fl_svc_new(fl_svc_t **out, uv_loop_t *loop, fl_timeline_t *tl, const fl_svc_spec_t *spec,
-               fl_err_t *err);
+int fl_svc_new(fl_svc_t **out, uv_loop_t *loop, fl_timeline_t *tl,
+               const fl_svc_spec_t *spec, fl_err_t *err);
 /* Kills the group if it still runs, cancels callbacks, and frees the
  * service once its handles are closed: the loop must run afterwards. */
 void fl_svc_free(fl_svc_t *svc);

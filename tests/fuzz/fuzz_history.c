@@ -15,7 +15,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fl_err_t err = {0};
   if (fl_history_parse(&ops, (const char *)data, size, "fuzz", &err) != 0)
     return 0;
-  static const char *const models[] = {"register", "cas-register", "kv", "set", "counter"};
+  static const char *const models[] = {"register", "cas-register", "kv", "set",
+                                       "counter"};
   fl_check_opts_t o = {.timeout_s = 0.05, .max_memory = 16u << 20};
   for (size_t i = 0; i < sizeof(models) / sizeof(models[0]); i++) {
     json_t *out = NULL;
