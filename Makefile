@@ -27,7 +27,7 @@ test: configure
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 300
 
 demo: all
-	@$(BUILD)/faultline run scenarios/demo/kill-restart.lua
+	@$(BUILD)/faultline run scenarios/demo/kvnode.lua
 
 # libFuzzer targets (tests/fuzz), each for FUZZ_SECONDS (default 60).
 fuzz:
