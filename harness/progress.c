@@ -137,7 +137,7 @@ void fl_progress_attach(fl_timeline_t *tl, const char *scenario, int quiet) {
 }
 
 void fl_progress_end(const char *scenario, const char *status, double duration_s,
-                     const char *report_path, const char *error, int quiet) {
+                     const char *run_dir, const char *error, int quiet) {
   fl_progress_status_clear();
   if (quiet && strcmp(status, "pass") == 0)
     return;
@@ -149,7 +149,7 @@ void fl_progress_end(const char *scenario, const char *status, double duration_s
          color(RESET), scenario, duration_s);
   if (error != NULL)
     printf("  %s\n", error);
-  if (report_path != NULL)
-    printf("  report: %s\n", report_path);
+  if (run_dir != NULL)
+    printf("  report: %s/report.html (data: %s/report.json)\n", run_dir, run_dir);
   fflush(stdout);
 }

@@ -10,9 +10,10 @@
 
 void fl_progress_begin(const char *scenario, const char *dir, uint64_t seed, int quiet);
 void fl_progress_attach(fl_timeline_t *tl, const char *scenario, int quiet);
-/* status: "pass" | "fail" | "error". */
+/* status: "pass" | "fail" | "error"; run_dir holds report.html and
+ * report.json. */
 void fl_progress_end(const char *scenario, const char *status, double duration_s,
-                     const char *report_path, const char *error, int quiet);
+                     const char *run_dir, const char *error, int quiet);
 
 /* The live status line, when stdout is a terminal and not --quiet: redrawn
  * in place under the event lines. A no-op otherwise (CI logs stay plain). */

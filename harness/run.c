@@ -268,7 +268,7 @@ int fl_run_write_report(fl_scenario_t *sc, const char *file, json_t **out) {
     fprintf(stderr, "faultline: cannot write %s: %s\n", md, err.msg);
   fl_free(md);
 
-  fl_progress_end(sc->name, status, duration, html, sc->error, sc->eng->opts->quiet);
+  fl_progress_end(sc->name, status, duration, sc->dir, sc->error, sc->eng->opts->quiet);
   fl_free(html);
   *out = r;
   return code;
