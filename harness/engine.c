@@ -324,10 +324,6 @@ void fl_scenario_finish(fl_scenario_t *sc, const char *error, int fail_not_error
       sc->error = fl_strdup(error);
     fl_timeline_event(sc->tl, fail_not_error ? "failure" : "error",
                       json_pack("{s:s}", "message", error));
-    if (fail_not_error && sc->error == NULL) {
-      /* A failed expectation stops the scenario; it is recorded as a check
-       * by the Lua side, so only its message is kept here. */
-    }
   }
   for (fl_task_t *t = sc->tasks; t != NULL; t = t->next)
     cancel_task(t);
