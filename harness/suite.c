@@ -310,7 +310,13 @@ int fl_cmd_suite(int argc, char **argv) {
       code = 2;
       continue;
     }
-    char *fslug = fl_slug(files[f]);
+    /* Named by the file's folder and name only: a long absolute path would
+     * push the part that tells scenarios apart past the slug's length. */
+    const char *tail = files[f] + strlen(files[f]);
+    for (int parts = 0; tail > files[f]; tail--)
+      if (tail[-1] == '/' && ++parts == 2)
+        break;
+    char *fslug = fl_slug(tail);
     for (char **nm = names; *nm != NULL; nm++, total++) {
       if ((int)(total % (size_t)shard_n) != shard_k - 1) {
         fl_free(*nm);
@@ -323,6 +329,15 @@ int fl_cmd_suite(int argc, char **argv) {
       j->name = *nm;
       char *nslug = fl_slug(*nm);
       j->slug = fl_asprintf("%s--%s", fslug, nslug);
+      /* Two files alike in their last two path parts: keep run dirs apart. */
+      for (size_t k = 0, dup = 1; k + 1 < s.njobs; k++) {
+        if (strcmp(s.jobs[k].slug, j->slug) != 0)
+          continue;
+        char *again = fl_asprintf("%s--%s-%zu", fslug, nslug, ++dup);
+        fl_free(j->slug);
+        j->slug = again;
+        k = (size_t)-1; /* check the new name from the start */
+      }
       j->dir = fl_asprintf("%s/%s", out_dir, j->slug);
       fl_free(nslug);
     }
