@@ -86,3 +86,32 @@ finish() {
   echo "all passed"
   exit 0
 }
+
+# expect_pack_clean DESCRIPTION: after a pack ran from "$TMP/cwd": no process
+# is left with that working directory (nginx rewrites its environment, so
+# the marker cannot find it), none carries the marker, and nothing was
+# written there (everything belongs under the run directories).
+expect_pack_clean() {
+  cd "$TMP" || exit 1
+  i=0
+  while :; do
+    left=""
+    for d in /proc/[0-9]*; do
+      [ "$(readlink "$d/cwd" 2>/dev/null)" = "$TMP/cwd" ] && left="$left ${d#/proc/}"
+    done
+    [ -z "$left" ] || [ $i -ge 50 ] && break
+    i=$((i + 1))
+    sleep 0.1
+  done
+  if [ -z "$left" ]; then
+    ok "no process left in the run's working directory"
+  else
+    fail "processes left after 5 s:$left"
+    for p in $left; do echo "    $(tr '\0' ' ' </proc/$p/cmdline 2>/dev/null)" >&2; done
+    kill -9 $left 2>/dev/null
+  fi
+  expect_no_leftovers "$1" 5
+  left=$(ls -A "$TMP/cwd")
+  [ -z "$left" ] && ok "nothing written outside the run directories" ||
+    fail "files written in the working directory: $left"
+}
