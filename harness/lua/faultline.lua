@@ -125,6 +125,25 @@ end
 
 fl.service = core.service
 
+--- fl.start_all(services): starts them all at once and waits until every one
+--- is ready (the first that fails raises its error).
+function fl.start_all(services)
+  local tasks = {}
+  for i, svc in ipairs(services) do tasks[i] = fl.spawn(function() svc:start() end) end
+  for _, t in ipairs(tasks) do t:wait() end
+  return services
+end
+
+--- fl.index_of(services, x): the position of x (a service or its name) in
+--- the list, or nil.
+function fl.index_of(services, x)
+  local name = type(x) == "string" and x or (x ~= nil and x.name)
+  for i, svc in ipairs(services) do
+    if svc == x or svc.name == name then return i end
+  end
+  return nil
+end
+
 ---------------------------------------------------------------------------
 -- HTTP
 

@@ -133,19 +133,13 @@ end
 
 --- Starts every member at once (they need each other to be ready).
 function Cluster:start()
-  local tasks = {}
-  for i, node in ipairs(self.nodes) do tasks[i] = fl.spawn(function() node:start() end) end
-  for _, t in ipairs(tasks) do t:wait() end
+  fl.start_all(self.nodes)
   return self
 end
 
 function Cluster:index(node)
-  for i, x in ipairs(self.nodes) do
-    if x == node or x.name == node or (type(node) == "table" and x.name == node.name) then
-      return i
-    end
-  end
-  error("not a member of this cluster: " .. tostring(node), 3)
+  return fl.index_of(self.nodes, node)
+    or error("not a member of this cluster: " .. tostring(node), 3)
 end
 
 function Cluster:url(node, path)

@@ -54,11 +54,7 @@ end
 
 --- Starts every node at once and waits until all are ready.
 function Cluster:start()
-  local tasks = {}
-  for i, node in ipairs(self.nodes) do
-    tasks[i] = fl.spawn(function() node:start() end)
-  end
-  for _, t in ipairs(tasks) do t:wait() end
+  fl.start_all(self.nodes)
   return self
 end
 
@@ -68,12 +64,7 @@ function Cluster:leader() return self.nodes[1] end
 function Cluster:follower(k) return self.nodes[(k or 1) + 1] end
 
 local function index_of(self, node)
-  for i, x in ipairs(self.nodes) do
-    if x == node or x.name == node or x.name == (type(node) == "table" and node.name) then
-      return i
-    end
-  end
-  error("not a node of this cluster: " .. tostring(node), 3)
+  return fl.index_of(self.nodes, node) or error("not a node of this cluster: " .. tostring(node), 3)
 end
 
 --- Every node but the given ones.
