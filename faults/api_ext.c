@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "faults/api_int.h"
-#include "harness/base/alloc.h"
+#include "base/alloc.h"
 
 #ifndef FL_VERSION
 #define FL_VERSION "0"

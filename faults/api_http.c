@@ -20,8 +20,8 @@
 #include <strings.h>
 #include <time.h>
 
-#include "harness/base/alloc.h"
-#include "harness/base/log.h"
+#include "base/alloc.h"
+#include "base/log.h"
 
 #define READ_BUF_SIZE (64 * 1024)
 #define DRAIN_MS 1000 /* after the last answer, read and drop for this long */

@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "harness/base/error.h"
+#include "base/error.h"
 
 typedef struct fl_http_req_s {
   const char *method;     /* "GET", "POST", ...; borrowed */

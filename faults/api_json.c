@@ -9,7 +9,7 @@
 #include <strings.h>
 
 #include "faults/api_int.h"
-#include "harness/base/alloc.h"
+#include "base/alloc.h"
 
 static const char *kind_of(const json_t *v) {
   switch (json_typeof(v)) {

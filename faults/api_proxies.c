@@ -14,7 +14,7 @@
 
 #include "faults/api_int.h"
 #include "faults/toxic.h"
-#include "harness/base/alloc.h"
+#include "base/alloc.h"
 
 enum { R_NONE, R_RESET, R_PROXIES, R_POPULATE, R_PROXY, R_TOXICS, R_TOXIC, R_VERSION };
 

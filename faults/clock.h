@@ -27,7 +27,7 @@
 
 #include <stddef.h>
 
-#include "harness/base/error.h"
+#include "base/error.h"
 
 typedef struct fl_clock_s fl_clock_t;
 

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "faults/nft.h"
-#include "harness/base/alloc.h"
+#include "base/alloc.h"
 
 /* ---- subnets -------------------------------------------------------------- */
 

@@ -28,7 +28,7 @@
 #include <stdint.h>
 
 #include "faults/subproc.h"
-#include "harness/base/error.h"
+#include "base/error.h"
 
 /* ---- subnets -------------------------------------------------------------- */
 

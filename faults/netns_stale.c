@@ -14,7 +14,7 @@
 #include <uv.h>
 
 #include "faults/netns.h"
-#include "harness/base/alloc.h"
+#include "base/alloc.h"
 
 static fl_netns_paths_t paths = {
     .state_dir = "/run/faultline",

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "faults/netns.h"
-#include "harness/base/alloc.h"
+#include "base/alloc.h"
 
 char *fl_nft_table_text(const char *table) {
   /* Priority -200 (the bridge family's "filter") runs before anything a host

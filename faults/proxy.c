@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "faults/proxy_int.h"
-#include "harness/base/alloc.h"
-#include "harness/base/log.h"
+#include "base/alloc.h"
+#include "base/log.h"
 
 #define LISTEN_BACKLOG 511
 

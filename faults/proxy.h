@@ -14,8 +14,8 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "harness/base/error.h"
-#include "harness/base/timeline.h"
+#include "base/error.h"
+#include "base/timeline.h"
 
 typedef struct fl_proxy_s fl_proxy_t;
 

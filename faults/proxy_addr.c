@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "faults/proxy_int.h"
-#include "harness/base/alloc.h"
+#include "base/alloc.h"
 
 socklen_t fl_addr_len(const struct sockaddr *sa) {
   return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)

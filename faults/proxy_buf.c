@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "harness/base/alloc.h"
+#include "base/alloc.h"
 
 static const uint32_t class_size[FL_CHUNK_CLASSES] = {FL_CHUNK_SMALL, FL_CHUNK_MEDIUM,
                                                       FL_CHUNK_BIG};

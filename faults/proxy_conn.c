@@ -17,8 +17,8 @@
 #include <unistd.h>
 
 #include "faults/proxy_int.h"
-#include "harness/base/alloc.h"
-#include "harness/base/log.h"
+#include "base/alloc.h"
+#include "base/log.h"
 
 typedef struct fl_resolve_s {
   uv_getaddrinfo_t req;

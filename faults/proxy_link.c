@@ -24,8 +24,8 @@
 #include <unistd.h>
 
 #include "faults/proxy_int.h"
-#include "harness/base/alloc.h"
-#include "harness/base/log.h"
+#include "base/alloc.h"
+#include "base/log.h"
 
 #define IOV_BATCH 64
 

@@ -16,8 +16,8 @@
 #endif
 
 #include "faults/proxy_int.h"
-#include "harness/base/alloc.h"
-#include "harness/base/log.h"
+#include "base/alloc.h"
+#include "base/log.h"
 
 /* The heap: 1-based slots in p->heap, c->heap_idx 0 = not queued. */
 

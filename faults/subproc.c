@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "harness/base/alloc.h"
+#include "base/alloc.h"
 
 /* Output still unread this long after the child exited belongs to a
  * grandchild that kept the pipe: it is not waited for. */

@@ -9,7 +9,7 @@
 #include <strings.h>
 
 #include "faults/proxy.h"
-#include "harness/base/alloc.h"
+#include "base/alloc.h"
 
 static const fl_toxic_kind_t *const kinds[] = {
     &fl_toxic_latency,    &fl_toxic_bandwidth, &fl_toxic_slow_close, &fl_toxic_timeout,

@@ -16,9 +16,9 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#include "faults/prng.h"
+#include "base/prng.h"
 #include "faults/proxy_buf.h"
-#include "harness/base/error.h"
+#include "base/error.h"
 
 #define FL_TOXIC_MAX_ATTRS 4
 

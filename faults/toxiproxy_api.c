@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 #include "faults/api_int.h"
-#include "harness/base/alloc.h"
-#include "harness/base/log.h"
+#include "base/alloc.h"
+#include "base/log.h"
 
 #define MAX_SEGMENTS 8
 #define MAX_CONFIG_BYTES (16 * 1024 * 1024)

@@ -13,7 +13,7 @@
 #include <uv.h>
 
 #include "faults/api_http.h"
-#include "harness/base/error.h"
+#include "base/error.h"
 
 /* The version /version reports: the Toxiproxy release whose API this one
  * follows (clients use it to tell the 2.x API from 1.x). */

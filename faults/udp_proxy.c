@@ -12,11 +12,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "faults/prng.h"
+#include "base/prng.h"
 #include "faults/proxy_int.h"
 #include "faults/toxic.h"
-#include "harness/base/alloc.h"
-#include "harness/base/log.h"
+#include "base/alloc.h"
+#include "base/log.h"
 
 #define UDP_MAX_SESSIONS 4096
 #define UDP_MAX_QUEUED 8192

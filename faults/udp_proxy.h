@@ -15,7 +15,7 @@
 #include <uv.h>
 
 #include "faults/proxy.h"
-#include "harness/base/error.h"
+#include "base/error.h"
 
 typedef struct fl_udp_proxy_s fl_udp_proxy_t;
 

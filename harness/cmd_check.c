@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/check/check.h"
-#include "harness/check/gen.h"
-#include "harness/check/partition.h"
+#include "check/check.h"
+#include "check/gen.h"
+#include "check/partition.h"
 
 #define DEFAULT_TIMEOUT_S 60.0
 

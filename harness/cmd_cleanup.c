@@ -6,7 +6,7 @@
 #include "faults/clock.h"
 #include "faults/netns.h"
 #include "faults/subproc.h"
-#include "harness/base/alloc.h"
+#include "base/alloc.h"
 
 typedef struct {
   int done;

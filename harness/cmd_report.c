@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "harness/base/alloc.h"
+#include "base/alloc.h"
 #include "reports/report.h"
 
 /* Re-renders one run directory. A run that was killed left a placeholder

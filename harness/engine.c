@@ -10,10 +10,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "harness/base/alloc.h"
-#include "harness/base/fs.h"
-#include "harness/base/log.h"
-#include "harness/check/history.h"
+#include "base/alloc.h"
+#include "base/fs.h"
+#include "base/log.h"
+#include "check/history.h"
 #include "harness/engine_int.h"
 #include "harness/progress.h"
 #include "harness/reaper.h"

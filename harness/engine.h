@@ -14,8 +14,8 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "harness/base/error.h"
-#include "harness/base/timeline.h"
+#include "base/error.h"
+#include "base/timeline.h"
 #include "harness/http.h"
 
 typedef struct fl_engine_s fl_engine_t;

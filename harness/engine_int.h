@@ -5,9 +5,9 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#include "faults/prng.h"
+#include "base/prng.h"
 #include "harness/engine.h"
-#include "harness/base/timeline.h"
+#include "base/timeline.h"
 
 struct fl_task_s {
   fl_engine_t *eng;

@@ -3,7 +3,7 @@
 #include <curl/curl.h>
 #include <string.h>
 
-#include "harness/base/alloc.h"
+#include "base/alloc.h"
 
 struct fl_http_s {
   uv_loop_t *loop;

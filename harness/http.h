@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <uv.h>
 
-#include "harness/base/error.h"
+#include "base/error.h"
 
 typedef struct fl_http_s fl_http_t;
 typedef struct fl_http_req_s fl_http_req_t;

@@ -11,8 +11,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "harness/base/alloc.h"
-#include "harness/check/check.h"
+#include "base/alloc.h"
+#include "check/check.h"
 #include "harness/engine_int.h"
 
 enum { KIND_MODEL, KIND_RECOVERY, KIND_PHASES };

@@ -21,8 +21,8 @@
 
 #include "faults/clock.h"
 #include "faults/subproc.h"
-#include "harness/base/alloc.h"
-#include "harness/base/log.h"
+#include "base/alloc.h"
+#include "base/log.h"
 #include "harness/engine_int.h"
 #include "harness/lua_netns.h"
 #include "harness/reaper.h"

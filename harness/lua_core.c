@@ -11,7 +11,7 @@
 #include <string.h>
 #include <uv.h>
 
-#include "harness/base/alloc.h"
+#include "base/alloc.h"
 #include "harness/engine_int.h"
 #include "harness/lua_netns.h"
 #include "harness/reaper.h"

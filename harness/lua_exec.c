@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "harness/base/alloc.h"
+#include "base/alloc.h"
 #include "harness/engine_int.h"
 #include "harness/reaper.h"
 

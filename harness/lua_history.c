@@ -5,8 +5,8 @@
 #include <lauxlib.h>
 #include <string.h>
 
-#include "harness/base/alloc.h"
-#include "harness/check/history.h"
+#include "base/alloc.h"
+#include "check/history.h"
 #include "harness/engine_int.h"
 
 static json_t *opt_json(lua_State *L, int idx) {

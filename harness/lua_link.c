@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "faults/proxy.h"
-#include "harness/base/alloc.h"
+#include "base/alloc.h"
 #include "harness/engine_int.h"
 
 void fl_lua_link_init(fl_lua_link_t *l, fl_scenario_t *sc, const char *name,

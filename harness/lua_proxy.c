@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "faults/proxy.h"
-#include "harness/base/alloc.h"
+#include "base/alloc.h"
 #include "harness/engine_int.h"
 #include "harness/lua_link.h"
 #include "harness/probe.h"

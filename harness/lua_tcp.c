@@ -13,7 +13,7 @@
 #include <lauxlib.h>
 #include <string.h>
 
-#include "harness/base/alloc.h"
+#include "base/alloc.h"
 #include "harness/engine_int.h"
 #include "harness/probe.h"
 

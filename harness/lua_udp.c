@@ -7,7 +7,7 @@
 
 #include "faults/proxy.h"
 #include "faults/udp_proxy.h"
-#include "harness/base/alloc.h"
+#include "base/alloc.h"
 #include "harness/engine_int.h"
 #include "harness/lua_link.h"
 

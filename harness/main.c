@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "harness/base/log.h"
+#include "base/log.h"
 #include "harness/cmd_check.h"
 #include "harness/cmd_cleanup.h"
 #include "harness/cmd_proxy.h"

@@ -8,7 +8,7 @@
 #include <regex.h>
 #include <uv.h>
 
-#include "harness/base/error.h"
+#include "base/error.h"
 #include "harness/http.h"
 #include "harness/service.h"
 

@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-#include "harness/base/timeline.h"
+#include "base/timeline.h"
 
 void fl_progress_begin(const char *scenario, const char *dir, uint64_t seed, int quiet);
 void fl_progress_attach(fl_timeline_t *tl, const char *scenario, int quiet);

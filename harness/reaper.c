@@ -12,7 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "harness/base/alloc.h"
+#include "base/alloc.h"
 
 static int reaper_fd = -1;
 

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/base/alloc.h"
-#include "harness/base/log.h"
-#include "harness/check/check.h"
+#include "base/alloc.h"
+#include "base/log.h"
+#include "check/check.h"
 #include "harness/engine_int.h"
 #include "harness/progress.h"
 #include "reports/report.h"

@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include "faults/clock.h"
-#include "harness/base/alloc.h"
-#include "harness/base/log.h"
+#include "base/alloc.h"
+#include "base/log.h"
 #include "harness/reaper.h"
 
 extern char **environ;

@@ -11,8 +11,8 @@
 
 #include <uv.h>
 
-#include "harness/base/error.h"
-#include "harness/base/timeline.h"
+#include "base/error.h"
+#include "base/timeline.h"
 
 typedef struct fl_svc_s fl_svc_t;
 

@@ -12,8 +12,8 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "harness/base/alloc.h"
-#include "harness/base/fs.h"
+#include "base/alloc.h"
+#include "base/fs.h"
 #include "harness/reaper.h"
 #include "reports/report.h"
 

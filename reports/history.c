@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/base/alloc.h"
+#include "base/alloc.h"
 
 /* One process: its slot (order of first appearance) and its open invoke. */
 typedef struct {

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/base/alloc.h"
+#include "base/alloc.h"
 #include "reports/internal.h"
 
 #define LOG_BEFORE 2.0 /* seconds of log shown before a fault starts (and ends) */

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/base/alloc.h"
+#include "base/alloc.h"
 
 /* ---- operations --------------------------------------------------------------- */
 

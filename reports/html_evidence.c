@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "harness/base/alloc.h"
+#include "base/alloc.h"
 
 #define EV_MAX_OPS 40
 #define EV_MAX_ROWS 12

@@ -6,7 +6,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "reports/buf.h"
+#include "base/buf.h"
 
 /* Bounds on what one rendering reads and writes. */
 #define FL__HTML_MAX (48u << 20)      /* report.html */

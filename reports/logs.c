@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/base/alloc.h"
+#include "base/alloc.h"
 
 /* Parses the "[   5.012] " prefix. Returns 1 and sets *t and *rest, or 0. */
 static int parse_stamp(const char *line, double *t, const char **rest) {

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "harness/base/alloc.h"
+#include "base/alloc.h"
 
 const char *fl__jstr(const json_t *o, const char *key, const char *def) {
   json_t *v = json_object_get(o, key);

@@ -17,7 +17,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "harness/base/error.h"
+#include "base/error.h"
 
 /* Writes report.html for one scenario's report into path: a self-contained
  * page (inline CSS and SVG, no script, no fetch) with the verdict, the re-run

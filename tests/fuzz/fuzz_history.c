@@ -5,8 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "harness/check/check.h"
-#include "harness/check/history.h"
+#include "check/check.h"
+#include "check/history.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

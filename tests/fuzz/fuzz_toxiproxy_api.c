@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "faults/toxiproxy_api.h"
-#include "harness/base/alloc.h"
+#include "base/alloc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "harness/check/check.h"
-#include "harness/check/gen.h"
+#include "check/check.h"
+#include "check/gen.h"
 
 /* ---- A small language for histories ---------------------------------------
  * "P T F [@KEY] [VALUE]; ..." where T is i (invoke), ok, fail or info, F is r,

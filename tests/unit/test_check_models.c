@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "harness/check/check.h"
+#include "check/check.h"
 
 /* A history built line by line: op(h, process, type, f, value-json, time). */
 typedef struct {

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "faults/clock.h"
-#include "harness/base/alloc.h"
+#include "base/alloc.h"
 
 static char dir[64];
 

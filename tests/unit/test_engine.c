@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "harness/base/alloc.h"
+#include "base/alloc.h"
 #include "harness/engine.h"
 #include "harness/reaper.h"
 

@@ -1,4 +1,4 @@
-/* harness/base/error: names and messages for faultline's own codes and for
+/* base/error: names and messages for faultline's own codes and for
  * libuv's, and fl_err_set / fl_err_clear with and without an fl_err_t. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,7 +9,7 @@
 #include <string.h>
 #include <uv.h>
 
-#include "harness/base/error.h"
+#include "base/error.h"
 
 /* Every code of the X-macro list has its own name and message, and the
  * codes stay clear of libuv's range (they must never be mistaken for one). */

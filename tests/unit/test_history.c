@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "harness/check/gen.h"
-#include "harness/check/history.h"
+#include "check/gen.h"
+#include "check/history.h"
 
 static char *temp_path(void) {
   char tmpl[] = "/tmp/fl-history-XXXXXX";

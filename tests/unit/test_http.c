@@ -23,7 +23,7 @@
 #include <strings.h>
 #include <uv.h>
 
-#include "harness/base/alloc.h"
+#include "base/alloc.h"
 #include "harness/http.h"
 
 /* ---- the server ---- */

@@ -22,7 +22,7 @@
 #include "faults/netns.h"
 #include "faults/nft.h"
 #include "faults/subproc.h"
-#include "harness/base/alloc.h"
+#include "base/alloc.h"
 
 static void test_subnet_parse(void **state) {
   fl_subnet_t s;

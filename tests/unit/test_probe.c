@@ -25,7 +25,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "harness/base/alloc.h"
+#include "base/alloc.h"
 #include "harness/probe.h"
 #include "harness/reaper.h"
 #include "tests/helpers/unit_loop.h"

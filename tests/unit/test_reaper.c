@@ -25,7 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "harness/base/alloc.h"
+#include "base/alloc.h"
 #include "harness/reaper.h"
 #include "tests/helpers/unit_loop.h"
 

@@ -20,8 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "harness/base/alloc.h"
-#include "reports/buf.h"
+#include "base/alloc.h"
+#include "base/buf.h"
 #include "reports/report.h"
 
 static char out_dir[4096];

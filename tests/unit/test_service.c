@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/base/alloc.h"
+#include "base/alloc.h"
 #include "harness/http.h"
 #include "harness/reaper.h"
 #include "harness/service.h"

@@ -1,4 +1,4 @@
-/* harness/base/timeline: events with type and time, service state changes,
+/* base/timeline: events with type and time, service state changes,
  * faults that begin and end (one by one, by kind, all), the listener, and
  * the JSONL write-through file that a killed run leaves behind. */
 #include <setjmp.h>
@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "harness/base/timeline.h"
+#include "base/timeline.h"
 
 static const char *type_of(json_t *ev) {
   return json_string_value(json_object_get(ev, "type"));

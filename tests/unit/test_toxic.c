@@ -11,7 +11,7 @@
 
 #include "faults/proxy_int.h"
 #include "faults/toxic.h"
-#include "harness/base/alloc.h"
+#include "base/alloc.h"
 
 #define MS 1000000ull
 

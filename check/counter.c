@@ -1,0 +1,264 @@
+/* The counter checker: every ok read within the bounds that the adds allow
+ * (check.h). Bounds come from prefix sums over history positions, so a
+ * check is O(n log n) whatever the number of reads. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "check/check.h"
+#include "check/partition.h"
+
+#define MAX_ERRORS 20
+
+/* Totals are informative: they wrap rather than overflow (the bounds, which
+ * decide, are checked for overflow). */
+#define WRAP_ADD(a, b) ((a) = (int64_t)((uint64_t)(a) + (uint64_t)(b)))
+
+typedef struct {
+  uint32_t pos;
+  int64_t sum, pos_sum, neg_sum; /* prefix sums up to and including this add */
+} pref_t;
+
+/* The prefix (sum, positive part, negative part) of the adds in a whose
+ * position is below pos. */
+static const pref_t *prefix_below(const pref_t *a, size_t n, uint32_t pos) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (a[mid].pos < pos)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo == 0 ? NULL : &a[lo - 1];
+}
+
+static int pref_cmp(const void *x, const void *y) {
+  uint32_t a = ((const pref_t *)x)->pos, b = ((const pref_t *)y)->pos;
+  return a < b ? -1 : a > b;
+}
+
+static int accumulate(pref_t *a, size_t n) {
+  int64_t s = 0, ps = 0, ns = 0;
+  for (size_t i = 0; i < n; i++) {
+    int64_t v = a[i].sum;
+    if (__builtin_add_overflow(s, v, &s) ||
+        __builtin_add_overflow(v > 0 ? ps : ns, v, v > 0 ? &ps : &ns))
+      return -1;
+    a[i].sum = s;
+    a[i].pos_sum = ps;
+    a[i].neg_sum = ns;
+  }
+  return 0;
+}
+
+typedef struct {
+  size_t reads, acked, info, errors;
+  int64_t acked_sum, info_sum;
+} ctotals_t;
+
+static json_t *bound_json(const fl_op_t *op, int64_t value, int64_t lower,
+                          int64_t upper) {
+  json_t *o = json_object();
+  json_object_set_new(o, "op", fl_op_to_json(op));
+  json_object_set_new(o, "value", json_integer(value));
+  json_object_set_new(o, "lower", json_integer(lower));
+  json_object_set_new(o, "upper", json_integer(upper));
+  return o;
+}
+
+static int check_one(const fl_ops_t *ops, const uint32_t *idx, size_t n, json_t **out,
+                     ctotals_t *t, fl_err_t *err) {
+  size_t nadd = 0;
+  for (size_t i = 0; i < n; i++) {
+    const fl_op_t *op = &ops->v[idx[i]];
+    if (op->fk == FL_F_ADD) {
+      if (!json_is_integer(op->value))
+        return fl_err_set(err, FL_EPARSE,
+                          "%s:%" PRIu32 ": a counter add's value must be an integer",
+                          ops->name, op->invoke_line);
+      nadd++;
+    } else if (op->fk == FL_F_READ) {
+      if (op->type == FL_OP_OK && !json_is_integer(op->result))
+        return fl_err_set(err, FL_EPARSE,
+                          "%s:%" PRIu32 ": a counter read's value must be an integer",
+                          ops->name, op->complete_line);
+    } else {
+      return fl_err_set(err, FL_EPARSE,
+                        "%s:%" PRIu32
+                        ": f \"%s\" is not an operation of the counter model "
+                        "(add, read)",
+                        ops->name, op->invoke_line, op->f);
+    }
+  }
+
+  /* done: ok adds by completion position; maybe: ok and info adds by invoke
+   * position (already in order). */
+  pref_t *done = fl_malloc((nadd + 1) * sizeof(*done));
+  pref_t *maybe = fl_malloc((nadd + 1) * sizeof(*maybe));
+  size_t nd = 0, nm = 0;
+  for (size_t i = 0; i < n; i++) {
+    const fl_op_t *op = &ops->v[idx[i]];
+    if (op->fk != FL_F_ADD || op->type == FL_OP_FAIL)
+      continue;
+    int64_t v = json_integer_value(op->value);
+    maybe[nm++] = (pref_t){op->invoke_pos, v, 0, 0};
+    if (op->type == FL_OP_OK) {
+      done[nd++] = (pref_t){op->complete_pos, v, 0, 0};
+      t->acked++;
+      WRAP_ADD(t->acked_sum, v);
+    } else {
+      t->info++;
+      WRAP_ADD(t->info_sum, v);
+    }
+  }
+  qsort(done, nd, sizeof(*done), pref_cmp);
+  int r = 0;
+  if (accumulate(done, nd) != 0 || accumulate(maybe, nm) != 0) {
+    r = fl_err_set(err, FL_EPARSE, "%s: the counter's adds overflow 64-bit integers",
+                   ops->name);
+    goto out;
+  }
+
+  json_t *errors = json_array(), *final = json_null();
+  const fl_op_t *final_op = NULL;
+  for (size_t i = 0; i < n; i++) {
+    const fl_op_t *op = &ops->v[idx[i]];
+    if (op->fk != FL_F_READ || op->type != FL_OP_OK)
+      continue;
+    t->reads++;
+    const pref_t *d = prefix_below(done, nd, op->invoke_pos);
+    const pref_t *mb = prefix_below(maybe, nm, op->complete_pos);
+    int64_t dsum = d ? d->sum : 0, dpos = d ? d->pos_sum : 0, dneg = d ? d->neg_sum : 0;
+    int64_t mpos = mb ? mb->pos_sum : 0, mneg = mb ? mb->neg_sum : 0;
+    int64_t lower = dsum + (mneg - dneg), upper = dsum + (mpos - dpos);
+    int64_t value = json_integer_value(op->result);
+    if (value < lower || value > upper) {
+      if (t->errors++ < MAX_ERRORS)
+        json_array_append_new(errors, bound_json(op, value, lower, upper));
+    }
+    if (final_op == NULL || op->complete_pos > final_op->complete_pos) {
+      final_op = op;
+      json_decref(final);
+      final = bound_json(op, value, lower, upper);
+    }
+  }
+
+  json_t *o = json_object();
+  json_object_set_new(o, "valid",
+                      t->errors > 0  ? json_false()
+                      : t->reads > 0 ? json_true()
+                                     : json_string("unknown"));
+  json_object_set_new(o, "reads", json_integer((json_int_t)t->reads));
+  json_object_set_new(o, "acknowledged", json_integer((json_int_t)t->acked));
+  json_object_set_new(o, "acknowledged_sum", json_integer(t->acked_sum));
+  json_object_set_new(o, "indeterminate", json_integer((json_int_t)t->info));
+  json_object_set_new(o, "indeterminate_sum", json_integer(t->info_sum));
+  json_object_set_new(o, "error_count", json_integer((json_int_t)t->errors));
+  char msg[512];
+  if (t->errors > 0) {
+    json_t *e0 = json_array_get(errors, 0);
+    snprintf(msg, sizeof(msg),
+             "%zu of %zu reads out of bounds; first: process %" JSON_INTEGER_FORMAT
+             " read %" JSON_INTEGER_FORMAT " where [%" JSON_INTEGER_FORMAT
+             ", %" JSON_INTEGER_FORMAT "] was possible",
+             t->errors, t->reads,
+             json_integer_value(json_object_get(json_object_get(e0, "op"), "process")),
+             json_integer_value(json_object_get(e0, "value")),
+             json_integer_value(json_object_get(e0, "lower")),
+             json_integer_value(json_object_get(e0, "upper")));
+  } else if (t->reads == 0) {
+    snprintf(msg, sizeof(msg), "the counter was never read successfully");
+  } else {
+    snprintf(msg, sizeof(msg),
+             "all %zu reads within bounds; final read %" JSON_INTEGER_FORMAT
+             " in [%" JSON_INTEGER_FORMAT ", %" JSON_INTEGER_FORMAT "]",
+             t->reads, json_integer_value(json_object_get(final, "value")),
+             json_integer_value(json_object_get(final, "lower")),
+             json_integer_value(json_object_get(final, "upper")));
+  }
+  json_object_set_new(o, "message", json_string(msg));
+  json_object_set_new(o, "errors", errors);
+  json_object_set_new(o, "final_read", final);
+  *out = o;
+
+out:
+  fl_free(done);
+  fl_free(maybe);
+  return r;
+}
+
+int fl_check_counter(const fl_ops_t *ops, json_t **out, fl_err_t *err) {
+  *out = NULL;
+  uint64_t t0 = fl_check_now_ns();
+  fl_partition_t part;
+  fl_partition_by_key(ops, &part);
+  size_t nkeys = fl_partition_count(&part);
+  json_t *result = NULL, *by_key = json_object();
+  ctotals_t sum;
+  memset(&sum, 0, sizeof(sum));
+  int r = 0, all_read = 1;
+  for (size_t p = 0; p < part.np; p++) {
+    size_t n = part.start[p + 1] - part.start[p];
+    if (n == 0)
+      continue;
+    json_t *o = NULL;
+    ctotals_t t;
+    memset(&t, 0, sizeof(t));
+    r = check_one(ops, part.idx + part.start[p], n, &o, &t, err);
+    if (r != 0)
+      break;
+    sum.reads += t.reads;
+    sum.acked += t.acked;
+    sum.info += t.info;
+    sum.errors += t.errors;
+    WRAP_ADD(sum.acked_sum, t.acked_sum);
+    WRAP_ADD(sum.info_sum, t.info_sum);
+    all_read &= t.reads > 0;
+    if (nkeys == 1) {
+      result = o;
+    } else {
+      json_t *key = fl_partition_key_json(ops, p);
+      json_object_set_new(by_key, json_is_string(key) ? json_string_value(key) : "", o);
+      json_decref(key);
+    }
+  }
+  fl_partition_free(&part);
+  if (r != 0) {
+    json_decref(by_key);
+    json_decref(result);
+    return r;
+  }
+  if (result == NULL) {
+    result = json_object();
+    json_object_set_new(result, "valid",
+                        sum.errors > 0          ? json_false()
+                        : all_read && nkeys > 0 ? json_true()
+                                                : json_string("unknown"));
+    json_object_set_new(result, "reads", json_integer((json_int_t)sum.reads));
+    json_object_set_new(result, "acknowledged", json_integer((json_int_t)sum.acked));
+    json_object_set_new(result, "acknowledged_sum", json_integer(sum.acked_sum));
+    json_object_set_new(result, "indeterminate", json_integer((json_int_t)sum.info));
+    json_object_set_new(result, "indeterminate_sum", json_integer(sum.info_sum));
+    json_object_set_new(result, "error_count", json_integer((json_int_t)sum.errors));
+    char msg[256];
+    snprintf(msg, sizeof(msg), "%zu keys: %zu of %zu reads out of bounds", nkeys,
+             sum.errors, sum.reads);
+    json_object_set_new(result, "message", json_string(msg));
+    if (nkeys > 1)
+      json_object_set_new(result, "by_key", by_key);
+    else
+      json_decref(by_key);
+  } else {
+    json_decref(by_key);
+  }
+  json_object_set_new(result, "model", json_string("counter"));
+  json_object_set_new(result, "ops", json_integer((json_int_t)ops->len));
+  json_object_set_new(result, "keys", json_integer((json_int_t)nkeys));
+  json_object_set_new(result, "elapsed_s",
+                      json_real((double)(fl_check_now_ns() - t0) / 1e9));
+  *out = result;
+  return 0;
+}

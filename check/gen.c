@@ -1,0 +1,331 @@
+/* The history generator (gen.h): a discrete-event simulation of processes
+ * against registers. Events are processed in (time, sequence) order and
+ * lines are written in that same order, which is the order the checker
+ * trusts. */
+#include "check/gen.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "base/alloc.h"
+
+enum { G_READ = 0, G_WRITE, G_CAS };
+enum { EV_START = 0, EV_LIN, EV_DONE };
+enum { OUT_OK = 0, OUT_FAIL, OUT_INFO };
+
+/* Register values: 0 is null, anything else the integer itself. Written
+ * values are unique per key (1, 2, 3 ...), so a corrupted read is easy to
+ * make surely wrong. */
+typedef struct {
+  int process;
+  uint32_t key;
+  uint32_t slot;
+  uint8_t f, outcome, effect, cas_ok;
+  int64_t a, b, result;
+  uint64_t invoke_ns, complete_ns;
+  uint32_t invoke_line, complete_line;
+} gop_t;
+
+typedef struct {
+  uint64_t time;
+  uint64_t seq;
+  uint32_t kind;
+  uint32_t who; /* slot for EV_START, op for the others */
+} ev_t;
+
+typedef struct {
+  ev_t *v;
+  size_t n, cap;
+} heap_t;
+
+typedef struct {
+  uint64_t s[4];
+} rng_t;
+
+static uint64_t splitmix(uint64_t *x) {
+  uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+static uint64_t rotl(uint64_t x, int k) {
+  return (x << k) | (x >> (64 - k));
+}
+
+/* xoshiro256** */
+static uint64_t rng_next(rng_t *r) {
+  uint64_t *s = r->s;
+  uint64_t res = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+  s[2] ^= s[0];
+  s[3] ^= s[1];
+  s[1] ^= s[2];
+  s[0] ^= s[3];
+  s[2] ^= t;
+  s[3] = rotl(s[3], 45);
+  return res;
+}
+
+static uint64_t rng_below(rng_t *r, uint64_t n) {
+  return n == 0 ? 0 : rng_next(r) % n;
+}
+
+static double rng_unit(rng_t *r) {
+  return (double)(rng_next(r) >> 11) / 9007199254740992.0;
+}
+
+static int ev_less(const ev_t *a, const ev_t *b) {
+  return a->time < b->time || (a->time == b->time && a->seq < b->seq);
+}
+
+static void heap_push(heap_t *h, ev_t e) {
+  if (h->n == h->cap) {
+    h->cap = h->cap ? h->cap * 2 : 64;
+    h->v = fl_realloc(h->v, h->cap * sizeof(*h->v));
+  }
+  size_t i = h->n++;
+  while (i > 0 && ev_less(&e, &h->v[(i - 1) / 2])) {
+    h->v[i] = h->v[(i - 1) / 2];
+    i = (i - 1) / 2;
+  }
+  h->v[i] = e;
+}
+
+static ev_t heap_pop(heap_t *h) {
+  ev_t top = h->v[0], last = h->v[--h->n];
+  size_t i = 0;
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= h->n)
+      break;
+    if (c + 1 < h->n && ev_less(&h->v[c + 1], &h->v[c]))
+      c++;
+    if (!ev_less(&h->v[c], &last))
+      break;
+    h->v[i] = h->v[c];
+    i = c;
+  }
+  if (h->n > 0)
+    h->v[i] = last;
+  return top;
+}
+
+void fl_gen_opts_default(fl_gen_opts_t *o) {
+  memset(o, 0, sizeof(*o));
+  o->seed = 1;
+  o->ops = 1000;
+  o->keys = 1;
+  o->procs = 5;
+  o->read_rate = 0.5;
+  o->cas_rate = 0.1;
+  o->info_rate = 0.02;
+}
+
+static void put_value(FILE *fp, int64_t v) {
+  if (v == 0)
+    fputs("null", fp);
+  else
+    fprintf(fp, "%" PRId64, v);
+}
+
+static void put_line(FILE *fp, const fl_gen_opts_t *o, const gop_t *op, int invoke) {
+  static const char *const fnames[] = {"read", "write", "cas"};
+  static const char *const outs[] = {"ok", "fail", "info"};
+  fprintf(fp, "{\"process\":%d,\"type\":\"%s\",\"f\":\"%s\"", op->process,
+          invoke ? "invoke" : outs[op->outcome], fnames[op->f]);
+  if (o->keys > 0)
+    fprintf(fp, ",\"key\":\"k%" PRIu32 "\"", op->key);
+  fputs(",\"value\":", fp);
+  if (op->f == G_READ) {
+    if (invoke || op->outcome != OUT_OK)
+      fputs("null", fp);
+    else
+      put_value(fp, op->result);
+  } else if (op->f == G_WRITE) {
+    put_value(fp, op->a);
+  } else {
+    fputc('[', fp);
+    put_value(fp, op->a);
+    fputc(',', fp);
+    put_value(fp, op->b);
+    fputc(']', fp);
+  }
+  fprintf(fp, ",\"time\":%" PRIu64 "}\n", invoke ? op->invoke_ns : op->complete_ns);
+}
+
+/* Picks a stale value for the ok read r: the value of an acknowledged write
+ * W that completed before another acknowledged write W2 began, W2 having
+ * completed before r began. Every linearization orders W < W2 < r, so r
+ * cannot return W's (unique) value. Returns 0 when there is none. */
+static int64_t stale_value(const gop_t *ops, size_t n, size_t r) {
+  const gop_t *rd = &ops[r];
+  const gop_t *w2 = NULL;
+  for (size_t i = 0; i < n; i++) {
+    const gop_t *op = &ops[i];
+    if (op->key != rd->key || op->outcome != OUT_OK || op->f == G_READ ||
+        op->complete_line >= rd->invoke_line)
+      continue;
+    if (w2 == NULL || op->invoke_line > w2->invoke_line)
+      w2 = op;
+  }
+  if (w2 == NULL)
+    return 0;
+  const gop_t *w = NULL;
+  for (size_t i = 0; i < n; i++) {
+    const gop_t *op = &ops[i];
+    if (op->key != rd->key || op->outcome != OUT_OK || op->f == G_READ ||
+        op->complete_line >= w2->invoke_line)
+      continue;
+    if (w == NULL || op->complete_line > w->complete_line)
+      w = op;
+  }
+  if (w == NULL)
+    return 0;
+  return w->f == G_WRITE ? w->a : w->b;
+}
+
+int fl_gen_write(FILE *fp, const fl_gen_opts_t *o, fl_gen_info_t *info, fl_err_t *err) {
+  if (o->procs == 0 || o->procs > 100000 || o->ops > 50000000 || o->keys > 1000000 ||
+      o->read_rate < 0 || o->cas_rate < 0 || o->info_rate < 0 ||
+      o->read_rate + o->cas_rate > 1 || o->info_rate > 1)
+    return fl_err_set(err, FL_EUSAGE, "generator: bad options");
+  rng_t rng;
+  uint64_t x = o->seed;
+  for (int i = 0; i < 4; i++)
+    rng.s[i] = splitmix(&x);
+
+  size_t nkeys = o->keys > 0 ? o->keys : 1;
+  int64_t *state = fl_calloc(nkeys, sizeof(int64_t));
+  int64_t *next_value = fl_calloc(nkeys, sizeof(int64_t));
+  int *proc = fl_malloc(o->procs * sizeof(int));
+  gop_t *ops = fl_calloc(o->ops + 1, sizeof(gop_t));
+  /* Each line is remembered as an (op, invoke?) pair, then written. */
+  uint32_t *lines = fl_malloc((2 * o->ops + 1) * sizeof(uint32_t));
+  size_t nops = 0, nlines = 0;
+  heap_t heap = {0};
+  uint64_t seq = 0;
+
+  for (size_t s = 0; s < o->procs; s++) {
+    proc[s] = (int)s;
+    heap_push(&heap,
+              (ev_t){1000 + rng_below(&rng, 100000), seq++, EV_START, (uint32_t)s});
+  }
+  while (heap.n > 0) {
+    ev_t e = heap_pop(&heap);
+    if (e.kind == EV_START) {
+      if (nops == o->ops)
+        continue;
+      uint32_t slot = e.who;
+      gop_t *op = &ops[nops];
+      op->process = proc[slot];
+      op->key = (uint32_t)rng_below(&rng, nkeys);
+      double u = rng_unit(&rng);
+      op->f = u < o->read_rate                 ? G_READ
+              : u < o->read_rate + o->cas_rate ? G_CAS
+                                               : G_WRITE;
+      if (op->f == G_WRITE) {
+        op->a = ++next_value[op->key];
+      } else if (op->f == G_CAS) {
+        /* Usually what the register holds now (it may change before the cas
+         * takes effect), sometimes an older value. */
+        op->a = rng_unit(&rng) < 0.7
+                    ? state[op->key]
+                    : (int64_t)rng_below(&rng, (uint64_t)next_value[op->key] + 1);
+        op->b = ++next_value[op->key];
+      }
+      op->outcome = rng_unit(&rng) < o->info_rate ? OUT_INFO : OUT_OK;
+      /* Latency: mostly 50 us .. 1 ms, one in twenty up to 10 ms. */
+      uint64_t lat = 50000 + rng_below(&rng, rng_unit(&rng) < 0.05 ? 10000000 : 950000);
+      op->invoke_ns = e.time;
+      op->complete_ns = e.time + lat;
+      op->invoke_line = (uint32_t)nlines + 1;
+      lines[nlines++] = (uint32_t)nops << 1 | 1;
+      if (op->outcome != OUT_INFO) {
+        op->effect = 1;
+        heap_push(&heap, (ev_t){e.time + rng_below(&rng, lat + 1), seq++, EV_LIN,
+                                (uint32_t)nops});
+      } else if (rng_unit(&rng) < 0.5) {
+        op->effect = 1;
+        heap_push(&heap, (ev_t){e.time + rng_below(&rng, 3 * lat + 1), seq++, EV_LIN,
+                                (uint32_t)nops});
+      }
+      heap_push(&heap, (ev_t){op->complete_ns, seq++, EV_DONE, (uint32_t)nops});
+      op->slot = slot;
+      nops++;
+    } else if (e.kind == EV_LIN) {
+      gop_t *op = &ops[e.who];
+      int64_t *st = &state[op->key];
+      if (op->f == G_READ) {
+        if (op->outcome != OUT_INFO)
+          op->result = *st;
+      } else if (op->f == G_WRITE) {
+        *st = op->a;
+      } else if (*st == op->a) {
+        *st = op->b;
+        op->cas_ok = 1;
+      }
+    } else {
+      gop_t *op = &ops[e.who];
+      uint32_t slot = op->slot;
+      if (op->f == G_CAS && op->outcome == OUT_OK && !op->cas_ok)
+        op->outcome = OUT_FAIL;
+      op->complete_line = (uint32_t)nlines + 1;
+      lines[nlines++] = (uint32_t)e.who << 1;
+      if (op->outcome == OUT_INFO)
+        proc[slot] += (int)o->procs; /* Jepsen: a crashed process is replaced */
+      heap_push(&heap,
+                (ev_t){op->complete_ns + rng_below(&rng, 200000), seq++, EV_START, slot});
+    }
+  }
+
+  int r = 0;
+  if (info != NULL)
+    memset(info, 0, sizeof(*info));
+  if (o->corrupt) {
+    size_t nreads = 0;
+    for (size_t i = 0; i < nops; i++)
+      nreads += ops[i].f == G_READ && ops[i].outcome == OUT_OK;
+    if (nreads == 0) {
+      r = fl_err_set(err, FL_EUSAGE, "generator: no ok read to corrupt");
+      goto out;
+    }
+    /* Try a few reads for a stale value, from a random start. */
+    size_t pick = SIZE_MAX, start = (size_t)rng_below(&rng, nops);
+    int64_t v = 0;
+    for (size_t k = 0, tried = 0; k < nops && tried < 64; k++) {
+      size_t i = (start + k) % nops;
+      if (ops[i].f != G_READ || ops[i].outcome != OUT_OK)
+        continue;
+      if (pick == SIZE_MAX)
+        pick = i;
+      tried++;
+      if ((v = stale_value(ops, nops, i)) != 0) {
+        pick = i;
+        break;
+      }
+    }
+    if (info != NULL) {
+      info->corrupted_op = pick;
+      info->corrupted_line = ops[pick].complete_line;
+      info->stale = v != 0;
+    }
+    ops[pick].result = v != 0 ? v : -1 - (int64_t)rng_below(&rng, 1000);
+  }
+
+  for (size_t i = 0; i < nlines; i++)
+    put_line(fp, o, &ops[lines[i] >> 1], (int)(lines[i] & 1));
+  if (info != NULL)
+    info->lines = nlines;
+  if (ferror(fp))
+    r = -EIO;
+
+out:
+  fl_free(heap.v);
+  fl_free(lines);
+  fl_free(ops);
+  fl_free(proc);
+  fl_free(next_value);
+  fl_free(state);
+  return r;
+}
