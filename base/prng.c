@@ -59,3 +59,10 @@ int64_t fl_prng_range(fl_prng_t *r, int64_t lo, int64_t hi) {
     return (int64_t)fl_prng_next(r);
   return lo + (int64_t)fl_prng_below(r, span);
 }
+
+uint64_t fl_seed_for(uint64_t run_seed, const char *name) {
+  uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+  for (const char *c = name ? name : ""; *c; c++)
+    h = (h ^ (unsigned char)*c) * 0x100000001b3ULL;
+  return fl_mix64(run_seed ^ fl_mix64(h));
+}

@@ -27,4 +27,11 @@ int64_t fl_prng_range(fl_prng_t *r, int64_t lo, int64_t hi);
  * order in which connections come does not change what each one draws. */
 uint64_t fl_mix64(uint64_t x);
 
+/* The one seed derivation: the seed of the thing called name (a proxy, a
+ * link, a toxic's stream) in a run seeded with run_seed. FNV-1a of the name,
+ * mixed with the run seed through fl_mix64, so that one run seed replays
+ * every named thing and two names never share a stream. name may be NULL
+ * (treated as ""). Every place that derives a per-name seed calls this. */
+uint64_t fl_seed_for(uint64_t run_seed, const char *name);
+
 #endif
