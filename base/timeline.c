@@ -12,6 +12,8 @@ struct fl_timeline_s {
   json_t *events; /* array of event objects */
   json_t *faults; /* array of fault objects, indexed by id - 1 */
   FILE *file;     /* JSONL write-through, may be NULL */
+  char *path;     /* of file, for messages */
+  int write_err;  /* the first failed write (negative errno); sticky */
   fl_timeline_cb cb;
   void *cb_arg;
 };
@@ -28,6 +30,7 @@ int fl_timeline_new(fl_timeline_t **out, const char *path, fl_err_t *err) {
   tl->events = json_array();
   tl->faults = json_array();
   tl->file = f;
+  tl->path = path != NULL ? fl_strdup(path) : NULL;
   *out = tl;
   return 0;
 }
@@ -37,9 +40,17 @@ void fl_timeline_free(fl_timeline_t *tl) {
     return;
   if (tl->file != NULL)
     fclose(tl->file);
+  fl_free(tl->path);
   json_decref(tl->events);
   json_decref(tl->faults);
   fl_free(tl);
+}
+
+int fl_timeline_write_error(const fl_timeline_t *tl, fl_err_t *err) {
+  if (tl == NULL || tl->write_err == 0)
+    return 0;
+  return fl_err_set(err, tl->write_err, "cannot write %s: %s", tl->path,
+                    strerror(-tl->write_err));
 }
 
 void fl_timeline_set_listener(fl_timeline_t *tl, fl_timeline_cb cb, void *arg) {
@@ -75,8 +86,10 @@ void fl_timeline_event(fl_timeline_t *tl, const char *type, json_t *fields) {
      * cache, so the write does not stall the loop in practice. */
     char *line = json_dumps(ev, JSON_COMPACT);
     if (line != NULL) {
-      fprintf(tl->file, "%s\n", line);
-      fflush(tl->file);
+      errno = 0;
+      if ((fprintf(tl->file, "%s\n", line) < 0 || fflush(tl->file) != 0) &&
+          tl->write_err == 0)
+        tl->write_err = errno ? -errno : -EIO;
       free(line);
     }
   }

@@ -23,6 +23,11 @@ typedef void (*fl_timeline_cb)(const json_t *event, void *arg);
 int fl_timeline_new(fl_timeline_t **out, const char *path, fl_err_t *err);
 void fl_timeline_free(fl_timeline_t *tl);
 void fl_timeline_set_listener(fl_timeline_t *tl, fl_timeline_cb cb, void *arg);
+/* 0 while every line reached the file; else the first write's failure (a
+ * negative errno: ENOSPC, EIO, EDQUOT ...) with "cannot write PATH: cause" in
+ * err. Sticky: a timeline that failed once is never complete again, and the
+ * run that owns it must end as an error rather than trust it. */
+int fl_timeline_write_error(const fl_timeline_t *tl, fl_err_t *err);
 
 /* Nanoseconds since the timeline started; seconds as a double. */
 uint64_t fl_timeline_now(const fl_timeline_t *tl);

@@ -36,7 +36,8 @@ int fl_history_open(fl_history_t **out, const char *path, fl_err_t *err);
 
 /* Records an invoke. f is required; key may be NULL (omitted); value is
  * borrowed and may be NULL (written as null). Returns 0 or a negative errno
- * (the write failed; the writer stays usable). */
+ * (a write failed: the history now has a hole, and every later call returns
+ * the same code; see fl_history_write_error). */
 int fl_history_invoke(fl_history_t *h, int process, const char *f, const char *key,
                       const json_t *value, uint64_t time_ns);
 
@@ -48,11 +49,17 @@ int fl_history_complete(fl_history_t *h, int process, const char *type, const ch
                         const char *key, const json_t *value, uint64_t time_ns,
                         const char *error);
 
-/* Pushes buffered lines to the file (a write(2), no fsync). */
-void fl_history_flush(fl_history_t *h);
+/* Pushes buffered lines to the file (a write(2), no fsync). Returns 0, or the
+ * first write failure so far (a negative errno: ENOSPC, EIO, EDQUOT ...):
+ * sticky, since a history with a hole must never be checked. Accepts NULL. */
+int fl_history_flush(fl_history_t *h);
 
-/* Flushes, closes and frees. Accepts NULL. */
-void fl_history_close(fl_history_t *h);
+/* 0, or the first write failure with "cannot write PATH: cause" in err. */
+int fl_history_write_error(const fl_history_t *h, fl_err_t *err);
+
+/* Flushes, closes and frees. Returns 0 or the first write failure (fclose's
+ * own included). Accepts NULL. */
+int fl_history_close(fl_history_t *h);
 
 /* ---- Reader ------------------------------------------------------------- */
 

@@ -11,7 +11,16 @@
 struct fl_history_s {
   FILE *fp;
   char *path;
+  int write_err; /* the first failed write or flush (negative errno); sticky */
 };
+
+/* Remembers the first failure: a history with a hole is never complete. */
+static int failed(fl_history_t *h) {
+  if (h->write_err == 0)
+    h->write_err = errno ? -errno : -EIO;
+  clearerr(h->fp);
+  return h->write_err;
+}
 
 int fl_history_open(fl_history_t **out, const char *path, fl_err_t *err) {
   *out = NULL;
@@ -114,6 +123,9 @@ static int put_op(fl_history_t *h, int process, const char *type, const char *f,
                   const char *key, const json_t *value, uint64_t time_ns,
                   const char *error) {
   FILE *fp = h->fp;
+  if (h->write_err)
+    return h->write_err;
+  errno = 0;
   fprintf(fp, "{\"process\":%d,\"type\":\"%s\",\"f\":", process, type);
   put_string(fp, f != NULL ? f : "");
   if (key != NULL) {
@@ -127,10 +139,8 @@ static int put_op(fl_history_t *h, int process, const char *type, const char *f,
     fputs(",\"error\":", fp);
     put_string(fp, error);
   }
-  if (fputs("}\n", fp) == EOF || ferror(fp)) {
-    clearerr(fp);
-    return -EIO;
-  }
+  if (fputs("}\n", fp) == EOF || ferror(fp))
+    return failed(h);
   return 0;
 }
 
@@ -148,15 +158,30 @@ int fl_history_complete(fl_history_t *h, int process, const char *type, const ch
   return put_op(h, process, type, f, key, value, time_ns, error);
 }
 
-void fl_history_flush(fl_history_t *h) {
-  if (h != NULL)
-    fflush(h->fp);
+int fl_history_flush(fl_history_t *h) {
+  if (h == NULL)
+    return 0;
+  errno = 0;
+  if (h->write_err == 0 && fflush(h->fp) != 0)
+    failed(h);
+  return h->write_err;
 }
 
-void fl_history_close(fl_history_t *h) {
+int fl_history_write_error(const fl_history_t *h, fl_err_t *err) {
+  if (h == NULL || h->write_err == 0)
+    return 0;
+  return fl_err_set(err, h->write_err, "cannot write %s: %s", h->path,
+                    strerror(-h->write_err));
+}
+
+int fl_history_close(fl_history_t *h) {
   if (h == NULL)
-    return;
-  fclose(h->fp);
+    return 0;
+  errno = 0;
+  if (fclose(h->fp) != 0 && h->write_err == 0)
+    h->write_err = errno ? -errno : -EIO;
+  int rc = h->write_err;
   fl_free(h->path);
   fl_free(h);
+  return rc;
 }

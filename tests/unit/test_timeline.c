@@ -220,11 +220,32 @@ static void test_bad_path(void **state) {
   assert_null(tl);
 }
 
+/* A full disk (/dev/full answers every write with ENOSPC) is remembered,
+ * named and sticky; the events stay in memory. */
+static void test_disk_full(void **state) {
+  fl_timeline_t *tl = NULL;
+  fl_err_t err = {0};
+  assert_int_equal(fl_timeline_new(&tl, "/dev/full", &err), 0);
+  assert_int_equal(fl_timeline_write_error(tl, &err), 0);
+  fl_timeline_event(tl, "step", NULL);
+  assert_int_equal(fl_timeline_write_error(tl, &err), UV_ENOSPC);
+  assert_non_null(strstr(err.msg, "cannot write /dev/full: No space left on device"));
+  fl_timeline_event(tl, "step", NULL);
+  assert_int_equal(fl_timeline_write_error(tl, NULL), UV_ENOSPC);
+  assert_int_equal(json_array_size(fl_timeline_events(tl)), 2);
+  fl_timeline_free(tl);
+
+  assert_int_equal(fl_timeline_new(&tl, NULL, NULL), 0);
+  fl_timeline_event(tl, "step", NULL);
+  assert_int_equal(fl_timeline_write_error(tl, NULL), 0);
+  fl_timeline_free(tl);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_events),   cmocka_unit_test(test_faults),
       cmocka_unit_test(test_listener), cmocka_unit_test(test_jsonl_file),
-      cmocka_unit_test(test_bad_path),
+      cmocka_unit_test(test_bad_path), cmocka_unit_test(test_disk_full),
   };
   return cmocka_run_group_tests_name("timeline", tests, NULL, NULL);
 }
