@@ -14,6 +14,7 @@ struct fl_timeline_s {
   FILE *file;     /* JSONL write-through, may be NULL */
   char *path;     /* of file, for messages */
   int write_err;  /* the first failed write (negative errno); sticky */
+  char *err_path; /* the file it failed on, when not ours */
   fl_timeline_cb cb;
   void *cb_arg;
 };
@@ -41,16 +42,25 @@ void fl_timeline_free(fl_timeline_t *tl) {
   if (tl->file != NULL)
     fclose(tl->file);
   fl_free(tl->path);
+  fl_free(tl->err_path);
   json_decref(tl->events);
   json_decref(tl->faults);
   fl_free(tl);
 }
 
+void fl_timeline_note_write_error(fl_timeline_t *tl, const char *path, int code) {
+  if (tl == NULL || code >= 0 || tl->write_err != 0)
+    return;
+  tl->write_err = code;
+  fl_free(tl->err_path);
+  tl->err_path = fl_strdup(path != NULL ? path : "?");
+}
+
 int fl_timeline_write_error(const fl_timeline_t *tl, fl_err_t *err) {
   if (tl == NULL || tl->write_err == 0)
     return 0;
-  return fl_err_set(err, tl->write_err, "cannot write %s: %s", tl->path,
-                    strerror(-tl->write_err));
+  return fl_err_set(err, tl->write_err, "cannot write %s: %s",
+                    tl->err_path ? tl->err_path : tl->path, strerror(-tl->write_err));
 }
 
 void fl_timeline_set_listener(fl_timeline_t *tl, fl_timeline_cb cb, void *arg) {

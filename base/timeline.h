@@ -28,6 +28,10 @@ void fl_timeline_set_listener(fl_timeline_t *tl, fl_timeline_cb cb, void *arg);
  * err. Sticky: a timeline that failed once is never complete again, and the
  * run that owns it must end as an error rather than trust it. */
 int fl_timeline_write_error(const fl_timeline_t *tl, fl_err_t *err);
+/* Another file of the run (a service log) failed a write with code (a
+ * negative errno): remembered as the timeline's own failure when it is the
+ * first, so the run's owner has one place to ask. path is copied. */
+void fl_timeline_note_write_error(fl_timeline_t *tl, const char *path, int code);
 
 /* Nanoseconds since the timeline started; seconds as a double. */
 uint64_t fl_timeline_now(const fl_timeline_t *tl);

@@ -148,6 +148,17 @@ static void remember_line(fl_svc_t *s, const char *line, size_t len) {
   s->tail_next = (s->tail_next + 1) % TAIL_LINES;
 }
 
+/* Pushes the log to its file. A failed write (a full disk) is told to the
+ * timeline, whose owner ends the run as an error: a log with a hole must not
+ * pass for the whole story. */
+static void log_flush(fl_svc_t *s) {
+  errno = 0;
+  if (fflush(s->log) != 0 || ferror(s->log)) {
+    fl_timeline_note_write_error(s->tl, s->log_path, errno ? -errno : -EIO);
+    clearerr(s->log);
+  }
+}
+
 static void emit_line(proc_t *pr, const char *line, size_t len) {
   fl_svc_t *s = pr->svc;
   if (s == NULL)
@@ -191,7 +202,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   if (nread < 0) {
     flush_partial(pr, i);
     if (pr->svc != NULL)
-      fflush(pr->svc->log);
+      log_flush(pr->svc);
     uv_close((uv_handle_t *)stream, proc_close_cb);
     return;
   }
@@ -220,7 +231,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     }
   }
   if (pr->svc != NULL)
-    fflush(pr->svc->log);
+    log_flush(pr->svc);
 }
 
 static void finish_wait(fl_svc_t *s, int64_t status, int sig, int expected) {
@@ -258,7 +269,7 @@ static void on_proc_exit(uv_process_t *p, int64_t status, int sig) {
     FL_LOG(FL_LOG_INFO, "svc", "%s: %s", s->name, detail);
   fprintf(s->log, "[%9.3f] -- faultline: %s %s\n", fl_timeline_seconds(s->tl),
           expected ? s->exit_state : "crashed:", detail);
-  fflush(s->log);
+  log_flush(s);
   if (s->cur == pr)
     s->cur = NULL;
   s->pid = 0;
@@ -383,7 +394,7 @@ int fl_svc_start(fl_svc_t *s, fl_err_t *err) {
   json_array_append_new(s->pids, json_integer(s->pid));
   fprintf(s->log, "[%9.3f] -- faultline: started pid %d\n", fl_timeline_seconds(s->tl),
           s->pid);
-  fflush(s->log);
+  log_flush(s);
   fl_timeline_service(s->tl, s->name, "starting", s->pid, NULL);
   return 0;
 }
