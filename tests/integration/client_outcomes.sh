@@ -10,4 +10,15 @@ expect_grep "$TMP/out" "http applied then refused: nil ECONNREFUSED.* true" \
   "libcurl's retry ended in ECONNREFUSED, reported as maybe sent"
 expect_grep "$TMP/out" "http refused: nil .* ECONNREFUSED false" "a refused connect is not sent"
 expect_no_leftovers "after the run"
+
+# The README's example of a safe mapping runs and passes as written.
+awk '/^### Writing a client mapping that is safe/ { s = 1 }
+     s && /^```lua/ { c = 1; next }
+     c && /^```/ { exit }
+     c { print }' "$FL_SRC/README.md" >"$TMP/safe-mapping.lua"
+expect_grep "$TMP/safe-mapping.lua" "write_outcome" "the README example was extracted"
+expect_exit 0 "the README's safe mapping example" -- \
+  "$FAULTLINE" run "$TMP/safe-mapping.lua" --out "$TMP/readme"
+expect_grep "$TMP/out" "linearizab.*passed" "its history is linearizable"
+expect_no_leftovers "after the README example"
 finish
