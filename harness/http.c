@@ -30,6 +30,7 @@ struct fl_http_req_s {
   char *hdr;
   size_t hlen, hcap;
   int too_big;
+  int maybe_sent; /* a byte of the request was written to a socket */
   fl_http_cb cb;
   void *arg;
   fl_http_req_t *next, *prev;
@@ -67,6 +68,22 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp) {
   if (r->hlen + n > 64 * 1024)
     return n; /* keep the first 64 KiB of headers, ignore the rest */
   return append(&r->hdr, &r->hlen, &r->hcap, data, n);
+}
+
+/* libcurl reports through its debug callback, after each write to a socket,
+ * the header and body bytes it wrote (HEADER_OUT, DATA_OUT; SSL_DATA_OUT for
+ * TLS records). It is the one place that sees every attempt of a transfer,
+ * the silent retry on a fresh connection included, and it runs only for
+ * bytes a send() accepted: a refused or failed connect never gets here. */
+static int on_debug(CURL *easy, curl_infotype type, char *data, size_t size,
+                    void *userp) {
+  fl_http_req_t *r = userp;
+  (void)easy;
+  (void)data;
+  if (size > 0 && (type == CURLINFO_HEADER_OUT || type == CURLINFO_DATA_OUT ||
+                   type == CURLINFO_SSL_DATA_OUT))
+    r->maybe_sent = 1;
+  return 0;
 }
 
 static void req_unlink(fl_http_req_t *r) {
@@ -126,6 +143,11 @@ static void check_done(fl_http_t *h) {
     }
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &resp.code);
     curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME, &resp.elapsed_s);
+    /* The request size counts what libcurl issued: a second witness that
+     * can only make the answer more cautious. */
+    long issued = 0;
+    curl_easy_getinfo(easy, CURLINFO_REQUEST_SIZE, &issued);
+    resp.maybe_sent = r->maybe_sent || issued > 0;
     resp.body = r->buf ? r->buf : "";
     resp.body_len = r->len;
     resp.headers = r->hdr ? r->hdr : "";
@@ -260,6 +282,11 @@ int fl_http_request(fl_http_t *h, const fl_http_opts_t *o, fl_http_cb cb, void *
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  /* VERBOSE makes libcurl call the debug callback (which then replaces its
+   * printing to stderr): on_debug learns from it what reached a socket. */
+  curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, on_debug);
+  curl_easy_setopt(e, CURLOPT_DEBUGDATA, r);
+  curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms > 0 ? o->timeout_ms : 10000L);
   /* No proxy from the environment: faultline talks to loopback services. */
   curl_easy_setopt(e, CURLOPT_PROXY, "");

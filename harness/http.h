@@ -23,6 +23,13 @@ typedef struct fl_http_resp_s {
   const char *headers; /* raw response header block */
   size_t headers_len;
   double elapsed_s;
+  /* 1 when a byte of the request may have reached the server: libcurl wrote
+   * some of it to a socket, on this connection or on an earlier one of the
+   * same transfer (libcurl silently retries a request on a fresh connection
+   * when a reused one dies before answering, so a request delivered on the
+   * first can end in a connect error on the second). 0 only when no byte of
+   * the request was ever written: the server surely never saw it. */
+  int maybe_sent;
 } fl_http_resp_t;
 
 typedef void (*fl_http_cb)(const fl_http_resp_t *resp, void *arg);

@@ -1,6 +1,15 @@
 /* fl.http: requests from scenarios, on the shared libcurl multi handle.
  * core.http(method, url, opts) -> {status=, body=, headers=, elapsed=} or
- * nil, "ETIMEDOUT: ...", "ETIMEDOUT". A request waits (yields) its task. */
+ * nil, "ETIMEDOUT: ...", "ETIMEDOUT", maybe_sent. A request waits (yields)
+ * its task.
+ *
+ * maybe_sent (a boolean, added after the error code so that older callers
+ * see no change) is false only when no byte of the request was written to
+ * any socket: the server surely never saw it, whatever the error says. It is
+ * true when the server may have received the request, even if the final
+ * error is a connect error (libcurl retries a request on a fresh connection
+ * when a reused one dies before answering). A client mapping may record a
+ * definite "fail" only when maybe_sent == false. */
 #include <lauxlib.h>
 #include <string.h>
 
@@ -54,7 +63,8 @@ static void on_done(const fl_http_resp_t *resp, void *arg) {
     lua_pushnil(co);
     lua_pushfstring(co, "%s: %s", uv_err_name(resp->status), resp->error);
     lua_pushstring(co, uv_err_name(resp->status));
-    fl_task_resume(t, 3);
+    lua_pushboolean(co, resp->maybe_sent);
+    fl_task_resume(t, 4);
     return;
   }
   lua_createtable(co, 0, 4);
@@ -110,7 +120,8 @@ static int l_http(lua_State *L) {
     lua_pushnil(L);
     lua_pushfstring(L, "%s: %s", uv_err_name(rc), uv_strerror(rc));
     lua_pushstring(L, uv_err_name(rc));
-    return 3;
+    lua_pushboolean(L, 0); /* refused before anything was started */
+    return 4;
   }
   return fl_task_yield(L, t, req_cancel, r);
 }

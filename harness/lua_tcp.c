@@ -9,6 +9,12 @@
  *   local line = c:receive_until("\r\n")     -- "+PONG" (delimiter removed)
  *   local bytes = c:receive(5)               -- exactly five bytes
  *   c:close()
+ *
+ * Errors are nil, "ECONNRESET: ...", "ECONNRESET". c:send adds a fourth
+ * value, maybe_sent: false when no byte of this send was written to the
+ * socket (the peer surely never saw it), true when some may have been (a
+ * timeout or an error after part of it went out). A client mapping may
+ * record a definite "fail" only when maybe_sent == false.
  */
 #include <lauxlib.h>
 #include <string.h>
@@ -87,6 +93,13 @@ static void fail_wait(ltcp_t *c, const char *what, int code) {
   lua_pushnil(co);
   lua_pushfstring(co, "%s: %s (%s)", uv_err_name(code), uv_strerror(code), what);
   lua_pushstring(co, uv_err_name(code));
+  /* A send that waited had handed its bytes to libuv, which may have
+   * written some of them before the error or the timeout. */
+  if (c->wait == WAIT_WRITE) {
+    lua_pushboolean(co, 1);
+    finish_wait(c, 4);
+    return;
+  }
   finish_wait(c, 3);
 }
 
@@ -290,6 +303,20 @@ static void on_write(uv_write_t *req, int status) {
   finish_wait(c, 1);
 }
 
+/* The error return of a send that wrote nothing: maybe_sent is false. */
+static int send_failed(lua_State *L, int rc) {
+  lua_pushnil(L);
+  lua_pushfstring(L, "%s: %s", uv_err_name(rc), uv_strerror(rc));
+  lua_pushstring(L, uv_err_name(rc));
+  lua_pushboolean(L, 0);
+  return 4;
+}
+
+/* conn:send(data, opts) -> true, or nil, err, code, maybe_sent. The data is
+ * first offered to the socket at once (uv_try_write), which tells exactly
+ * how much went out: an error there means nothing was sent. What does not
+ * fit is queued and the task waits for it; an error or a timeout from then
+ * on may come after some bytes went out. */
 static int l_send(lua_State *L) {
   ltcp_t *c = check_tcp(L, 1);
   size_t len;
@@ -297,17 +324,30 @@ static int l_send(lua_State *L) {
   double timeout = opt_timeout(L, 3, 10);
   if (!c->connected)
     return luaL_error(L, "send on a connection that is not connected");
-  wreq_t *w = fl_malloc(sizeof(*w) + len);
+  uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+  int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+  if (n < 0 && n != UV_EAGAIN)
+    return send_failed(L, n);
+  size_t done = n > 0 ? (size_t)n : 0;
+  if (done == len) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  wreq_t *w = fl_malloc(sizeof(*w) + len - done);
   w->c = c;
-  memcpy(w->data, data, len);
-  uv_buf_t b = uv_buf_init(w->data, (unsigned)len);
+  memcpy(w->data, data + done, len - done);
+  b = uv_buf_init(w->data, (unsigned)(len - done));
   int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
   if (rc < 0) {
     fl_free(w);
+    if (done == 0)
+      return send_failed(L, rc);
     lua_pushnil(L);
-    lua_pushfstring(L, "%s: %s", uv_err_name(rc), uv_strerror(rc));
+    lua_pushfstring(L, "%s: %s (after %d bytes)", uv_err_name(rc), uv_strerror(rc),
+                    (int)done);
     lua_pushstring(L, uv_err_name(rc));
-    return 3;
+    lua_pushboolean(L, 1);
+    return 4;
   }
   start_wait(L, c, WAIT_WRITE, timeout);
   return fl_task_yield(L, c->task, wait_cancel, c);

@@ -162,36 +162,38 @@ end
 local json_headers = { ["Content-Type"] = "application/json" }
 
 --- POST /v3/<path> with a JSON body on node. Returns the decoded answer, or
---- nil, err, code: code is curl's (ECONNREFUSED, ETIMEDOUT, ...) when no
---- answer came, "HTTP" when etcd answered with an error.
+--- nil, err, code, maybe_sent: code is curl's (ECONNREFUSED, ETIMEDOUT, ...)
+--- when no answer came, "HTTP" when etcd answered with an error; maybe_sent
+--- is false only when the request surely never reached etcd (fl.http's
+--- fourth value), true otherwise.
 function Cluster:call(node, path, body, timeout)
-  local r, err, code = fl.http.post(self:url(node, "/v3/" .. path),
+  local r, err, code, sent = fl.http.post(self:url(node, "/v3/" .. path),
     { body = fl.json.encode(body or {}), headers = json_headers, timeout = timeout or 2 })
-  if not r then return nil, err, code end
+  if not r then return nil, err, code, sent end
   local j = fl.json.decode(r.body)
   if r.status ~= 200 then
     local msg = type(j) == "table" and (j.error or j.message) or r.body
-    return nil, string.format("HTTP %d: %s", r.status, tostring(msg)), "HTTP"
+    return nil, string.format("HTTP %d: %s", r.status, tostring(msg)), "HTTP", true
   end
-  if type(j) ~= "table" then return nil, "not JSON: " .. r.body:sub(1, 200), "HTTP" end
+  if type(j) ~= "table" then return nil, "not JSON: " .. r.body:sub(1, 200), "HTTP", true end
   return j
 end
 
 --- The value of key on node, nil when absent. A linearizable read unless
 --- serializable is true (then the member answers from its own copy).
 function Cluster:get(node, key, timeout, serializable)
-  local j, err, code = self:call(node, "kv/range",
+  local j, err, code, sent = self:call(node, "kv/range",
     { key = M.b64encode(key), serializable = serializable or nil }, timeout)
-  if not j then return nil, err, code end
+  if not j then return nil, err, code, sent end
   local kv = j.kvs and j.kvs[1]
   if not kv then return nil end
   return M.b64decode(kv.value or "")
 end
 
 function Cluster:put(node, key, value, timeout)
-  local j, err, code = self:call(node, "kv/put",
+  local j, err, code, sent = self:call(node, "kv/put",
     { key = M.b64encode(key), value = M.b64encode(value) }, timeout)
-  if not j then return nil, err, code end
+  if not j then return nil, err, code, sent end
   return true
 end
 
@@ -205,9 +207,9 @@ function Cluster:cas(node, key, old, new, timeout)
   else
     cmp = { key = k, target = "VALUE", result = "EQUAL", value = M.b64encode(old) }
   end
-  local j, err, code = self:call(node, "kv/txn", { compare = { cmp },
+  local j, err, code, sent = self:call(node, "kv/txn", { compare = { cmp },
     success = { { request_put = { key = k, value = M.b64encode(new) } } } }, timeout)
-  if not j then return nil, err, code end
+  if not j then return nil, err, code, sent end
   return j.succeeded == true
 end
 
@@ -271,9 +273,10 @@ end
 --- etcd.register_ops{cluster=, keys=4, mix={read=0.5, write=0.3, cas=0.2},
 --- timeout=2, serializable=false}. serializable = true makes reads
 --- serializable (answered by the member alone: not linearizable). Client i talks to member ((i-1) % n) + 1. Values are unique
---- integers. A request refused (no connection) failed; any other error on a
---- write or cas is indeterminate (etcd may have committed it); a read that
---- errs failed (it changed nothing).
+--- integers. A write or cas failed only when it surely never reached etcd
+--- (maybe_sent == false) or a cas's comparison failed; any other error,
+--- an HTTP error from etcd included ("request timed out" may still commit),
+--- is indeterminate. A read that errs failed (it changed nothing).
 function M.register_ops(opts)
   opts = fl._check_opts(opts, "etcd.register_ops",
     { cluster = true, keys = true, mix = true, timeout = true, serializable = true })
@@ -297,7 +300,7 @@ function M.register_ops(opts)
   end
 
   local function node_of(ctx) return c.nodes[((ctx.client - 1) % c.n) + 1] end
-  local function failed(code) return code == "ECONNREFUSED" and "fail" or "info" end
+  local function failed(sent) return sent == false and "fail" or "info" end
 
   function gen.run(op, ctx)
     local node = node_of(ctx)
@@ -310,16 +313,16 @@ function M.register_ops(opts)
       last_seen[ctx.client][op.key] = v
       return "ok", v
     elseif op.f == "write" then
-      local ok, err, code = c:put(node, key, tostring(op.value), timeout)
+      local ok, err, _, sent = c:put(node, key, tostring(op.value), timeout)
       if ok then return "ok" end
-      return failed(code), nil, err
+      return failed(sent), nil, err
     else
       local old, new = op.value[1], op.value[2]
-      local ok, err, code = c:cas(node, key, old ~= fl.json.null and tostring(old) or nil,
+      local ok, err, _, sent = c:cas(node, key, old ~= fl.json.null and tostring(old) or nil,
         tostring(new), timeout)
       if ok == true then return "ok" end
       if ok == false then return "fail", nil, "compare failed" end
-      return failed(code), nil, err
+      return failed(sent), nil, err
     end
   end
   return gen

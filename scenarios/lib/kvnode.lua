@@ -142,14 +142,31 @@ function M.register_ops(opts)
     return node.name
   end
 
-  -- A request that never reached a node surely did nothing; one that got no
-  -- answer may have taken effect.
-  local function unreached(code) return code == "ECONNREFUSED" end
+  -- The outcome of a write or cas that got no answer. It surely did nothing
+  -- only when no byte of it reached a socket (fl.http's fourth value is
+  -- false); anything else may have been applied: a connect error too, since
+  -- libcurl retries a request on a fresh connection when a reused one dies
+  -- after carrying it.
+  local function unanswered(err, sent)
+    return sent == false and "fail" or "info", nil, err
+  end
+
+  -- An answer to a write or cas: 200 did it, 409 (cas) and other 4xx refused
+  -- it before doing anything; 503 ("timeout", "unavailable", "stopping") and
+  -- any other status may come after the leader appended it.
+  local function answered(r)
+    if r.status == 200 then return "ok" end
+    local why = "HTTP " .. r.status .. " " .. r.body
+    if r.status == 409 then return "fail", nil, "mismatch" end
+    if r.status >= 400 and r.status < 500 then return "fail", nil, why end
+    return "info", nil, why
+  end
 
   function gen.run(op, ctx)
     local url = base(ctx)
     local path = "/kv/" .. percent(op.key)
     if op.f == "read" then
+      -- A read changes nothing: one without a value may be recorded fail.
       local r, err = fl.http.get(url .. path, { timeout = timeout })
       if not r then return "fail", nil, err end
       if r.status == 404 then return "ok", nil end
@@ -159,22 +176,17 @@ function M.register_ops(opts)
       last_seen[ctx.client][op.key] = v
       return "ok", v
     elseif op.f == "write" then
-      local r, err, code = fl.http.put(url .. path, { body = tostring(op.value), timeout = timeout })
-      if not r then return unreached(code) and "fail" or "info", nil, err end
-      if r.status == 200 then return "ok" end
-      if r.status == 503 then return "info", nil, "HTTP 503 " .. r.body end
-      return "fail", nil, "HTTP " .. r.status .. " " .. r.body
+      local r, err, _, sent = fl.http.put(url .. path, { body = tostring(op.value), timeout = timeout })
+      if not r then return unanswered(err, sent) end
+      return answered(r)
     else
       local old, new = op.value[1], op.value[2]
       local body = fl.json.encode({ old = old ~= fl.json.null and tostring(old) or fl.json.null,
         new = tostring(new) })
-      local r, err, code = fl.http.post(url .. "/cas/" .. percent(op.key),
+      local r, err, _, sent = fl.http.post(url .. "/cas/" .. percent(op.key),
         { body = body, timeout = timeout, headers = { ["Content-Type"] = "application/json" } })
-      if not r then return unreached(code) and "fail" or "info", nil, err end
-      if r.status == 200 then return "ok" end
-      if r.status == 409 then return "fail", nil, "mismatch" end
-      if r.status == 503 then return "info", nil, "HTTP 503 " .. r.body end
-      return "fail", nil, "HTTP " .. r.status .. " " .. r.body
+      if not r then return unanswered(err, sent) end
+      return answered(r)
     end
   end
   return gen

@@ -78,21 +78,24 @@ local function read_reply(sock, o, top)
   return nil, "unexpected reply: " .. line, "PROTOCOL"
 end
 
---- conn:call(cmd, args...) -> reply | nil, err, code. code is "REPLY" for a
---- Redis error reply (the connection stays usable), otherwise a transport
---- error (ETIMEDOUT, EOF, ECONNRESET, ...) after which the connection is
---- closed: make a new one.
+--- conn:call(cmd, args...) -> reply | nil, err, code, maybe_sent. code is
+--- "REPLY" for a Redis error reply (the connection stays usable), otherwise
+--- a transport error (ETIMEDOUT, EOF, ECONNRESET, ...) after which the
+--- connection is closed: make a new one. maybe_sent is false only when no
+--- byte of the command was written (the server surely never saw it), true
+--- when it may have run: the send went out, or part of it did.
 function Conn:call(...)
-  if self.closed then return nil, "connection closed", "CLOSED" end
+  if self.closed then return nil, "connection closed", "CLOSED", false end
   local o = { timeout = self.timeout }
-  local ok, err, code = self.sock:send(encode({ ... }), o)
+  local ok, err, code, sent = self.sock:send(encode({ ... }), o)
   if not ok then
     self:close()
-    return nil, err, code
+    return nil, err, code, sent ~= false
   end
   local v, e2, c2 = read_reply(self.sock, o, true)
   if v == nil and c2 ~= "REPLY" then self:close() end
-  return v, e2, c2
+  if v == nil then return nil, e2, c2, true end
+  return v
 end
 
 function Conn:close()
@@ -103,12 +106,13 @@ function Conn:close()
 end
 
 --- One command on a fresh connection: redis.call(addr, {timeout=}, cmd, ...)
+--- -> reply | nil, err, code, maybe_sent (false when the connect failed).
 function M.call(addr, opts, ...)
   local c, err, code = M.connect(addr, opts)
-  if not c then return nil, err, code end
-  local v, e2, c2 = c:call(...)
+  if not c then return nil, err, code, false end
+  local v, e2, c2, sent = c:call(...)
   c:close()
-  return v, e2, c2
+  return v, e2, c2, sent
 end
 
 --- INFO's "key:value" lines as a table.
@@ -292,8 +296,10 @@ end
 --- redis.set_adds{target=function() return addr end, key="s", timeout=1}
 --- Each client keeps one connection to the current target and makes a new one
 --- when the target changes or the connection breaks. SADD answered 1 is ok;
---- a refused connection or an error reply fails (nothing was written); a
---- timeout or a broken connection after sending is indeterminate (info).
+--- a failed connect, a send of which no byte was written, or an error reply
+--- (READONLY, NOREPLICAS...: refused before running) fails; anything else
+--- (a timeout or a broken connection after sending, an odd answer) is
+--- indeterminate (info).
 function M.set_adds(opts)
   opts = fl._check_opts(opts, "redis.set_adds", { target = true, key = true, timeout = true })
   local target = opts.target or error("redis.set_adds: 'target' is required", 2)
@@ -319,11 +325,12 @@ function M.set_adds(opts)
       if not c then return "fail", nil, err end
       conns[ctx.client] = c
     end
-    local v, err, code = c:call("SADD", key, op.value)
+    local v, err, code, sent = c:call("SADD", key, op.value)
     if v == 1 then return "ok" end
     if code == "REPLY" then return "fail", nil, err end
-    if v ~= nil then return "fail", nil, "SADD answered " .. tostring(v) end
-    return "info", nil, err
+    -- 0 says the id was already there: the add happened, just not now.
+    if v ~= nil then return "info", nil, "SADD answered " .. tostring(v) end
+    return sent == false and "fail" or "info", nil, err
   end
   function gen.close()
     for _, c in pairs(conns) do c:close() end

@@ -89,7 +89,10 @@ function M.system(opts)
         "proxy_connect_timeout 1s",
         string.format("proxy_read_timeout %ds", M.read_timeout),
         string.format("proxy_send_timeout %ds", M.read_timeout),
-        retry, "proxy_next_upstream_tries 3" } },
+        retry, "proxy_next_upstream_tries 3",
+        -- Every instance nginx passed the request to, comma-separated: a
+        -- refusal is definite only if no other instance may have acted.
+        "add_header X-Upstreams $upstream_addr always" } },
       { path = "/catalog/", upstream = "catalog", rewrite = "/", directives = {
         "proxy_connect_timeout 1s", "proxy_read_timeout 2s",
         "proxy_next_upstream error timeout" } },
@@ -138,13 +141,18 @@ local json_headers = { ["Content-Type"] = "application/json" }
 
 --- Orders through nginx: POST /orders with a client-generated id, recorded
 --- as f="add", key="orders" (the set model: every acknowledged order must be
---- created exactly once). 201 is ok; 503 with orders' JSON error surely
---- created nothing (fail); anything else from nginx (502, 504) or a timeout
---- may have created it (info).
+--- created exactly once). 201 is ok. It failed (surely created nothing) only
+--- when no byte of the request left faultline (fl.http's maybe_sent ==
+--- false), or when orders answered 503 with its JSON error and no other
+--- instance can have had it: nginx passed the request to that instance
+--- alone (its X-Upstreams header), or nginx never passes a POST on once sent
+--- (retry_post off). Anything else (502, 504 from nginx, a timeout, a
+--- connect error after libcurl's retry) may have created it (info).
 function System:order_ops(opts)
   opts = fl._check_opts(opts, "shop order_ops", { timeout = true })
   local timeout = opts.timeout or 8
   local url = self.url .. "/orders"
+  local retry_post = self.retry_post
   local next_id = 0
   local gen = {}
   function gen.next()
@@ -153,13 +161,15 @@ function System:order_ops(opts)
   end
   function gen.run(op)
     local body = fl.json.encode({ id = op.value, item = "item-" .. (op.value % 20 + 1) })
-    local r, err, code = fl.http.post(url, { body = body, headers = json_headers, timeout = timeout })
+    local r, err, _, sent = fl.http.post(url, { body = body, headers = json_headers, timeout = timeout })
     if not r then
-      return code == "ECONNREFUSED" and "fail" or "info", nil, err
+      return sent == false and "fail" or "info", nil, err
     end
     if r.status == 201 then return "ok" end
     local j = r.body:sub(1, 1) == "{" and fl.json.decode(r.body)
-    if r.status == 503 and type(j) == "table" and j.error then
+    local tried = r.headers and r.headers["x-upstreams"]
+    local alone = not retry_post or (tried ~= nil and tried ~= "" and not tried:find(",", 1, true))
+    if r.status == 503 and type(j) == "table" and j.error and alone then
       return "fail", nil, "HTTP 503: " .. j.error
     end
     return "info", nil, string.format("HTTP %d from %s", r.status,

@@ -7,10 +7,15 @@
  *   /slow     never answers (timeouts, cancel)
  *   /delay    200 "late" after 200 ms (concurrency)
  *   /big      200 with a 100000-byte body (max_body)
+ *   /apply-and-die  counts the request as applied, then closes the
+ *             connection without an answer and stops listening, so a
+ *             reconnect is refused (libcurl's silent retry on a fresh
+ *             connection then ends in "connection refused")
  * Covered: GET, PUT with a body (binary too), headers, 500, timeout,
  * connection refused, a bad URL, 100 requests at once, cancel (before and
- * during the request), max_body, and freeing the client with requests in
- * flight and from inside a callback. */
+ * during the request), max_body, freeing the client with requests in
+ * flight and from inside a callback, and whether a failed request may have
+ * reached the server (maybe_sent). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -37,6 +42,8 @@ typedef struct {
   int requests; /* requests received */
   int open;     /* connections open */
   int max_open; /* most connections open at once */
+  int applied;  /* /apply-and-die requests received */
+  int deaf;     /* the listener is closed */
   conn_t *conns;
   delayed_t *delayed; /* answers waiting for their timer */
 } server_t;
@@ -160,6 +167,15 @@ static void handle_request(conn_t *c, char *head, const char *body, size_t body_
     fl_free(out);
   } else if (strcmp(path, "/fail") == 0) {
     respond(c, 500, NULL, "boom", 4);
+  } else if (strcmp(path, "/apply-and-die") == 0) {
+    /* The request arrived whole and "took effect"; then the server dies
+     * before it answers. */
+    c->srv->applied++;
+    if (!c->srv->deaf) {
+      c->srv->deaf = 1;
+      uv_close((uv_handle_t *)&c->srv->listener, NULL);
+    }
+    conn_close(c);
   } else if (strcmp(path, "/slow") == 0) {
     /* no answer */
   } else if (strcmp(path, "/delay") == 0) {
@@ -254,7 +270,8 @@ static void server_start(server_t *srv, uv_loop_t *loop) {
 }
 
 static void server_stop(server_t *srv) {
-  uv_close((uv_handle_t *)&srv->listener, NULL);
+  if (!srv->deaf)
+    uv_close((uv_handle_t *)&srv->listener, NULL);
   for (conn_t *c = srv->conns; c != NULL; c = c->next)
     conn_close(c);
   while (srv->delayed != NULL)
@@ -312,6 +329,7 @@ typedef struct {
   char *headers;
   char *error;
   double elapsed_s;
+  int maybe_sent;
   uint64_t at; /* uv_hrtime() when the callback ran */
   int *done;   /* set to 1 when called, if not NULL */
 } result_t;
@@ -329,6 +347,7 @@ static void on_resp(const fl_http_resp_t *r, void *arg) {
   res->headers = fl_strndup(r->headers, r->headers_len);
   res->error = r->error ? fl_strdup(r->error) : NULL;
   res->elapsed_s = r->elapsed_s;
+  res->maybe_sent = r->maybe_sent;
   res->at = uv_hrtime();
   if (res->done != NULL)
     *res->done = 1;
@@ -490,6 +509,8 @@ static void test_timeout(void **state) {
   assert_true(ms >= 250);
   assert_true(ms < 5000);
   assert_int_equal(srv.requests, 1);
+  /* The server read the request and said nothing: it may have acted. */
+  assert_int_equal(res.maybe_sent, 1);
   fl_free(u);
   result_free(&res);
   finish_loop(&loop, h, &srv);
@@ -509,6 +530,8 @@ static void test_refused_and_bad_url(void **state) {
   assert_int_equal(res.status, UV_ECONNREFUSED);
   assert_non_null(res.error);
   assert_int_equal(res.code, 0);
+  /* Nothing listens: no byte of the request can have reached anyone. */
+  assert_int_equal(res.maybe_sent, 0);
 
   fl_http_opts_t bad = {.url = "nope://x"};
   done = 0;
@@ -516,6 +539,7 @@ static void test_refused_and_bad_url(void **state) {
   assert_true(run_until(&loop, &done, 5000));
   assert_true(res.status < 0);
   assert_non_null(res.error);
+  assert_int_equal(res.maybe_sent, 0);
   assert_int_equal(res.calls, 2);
   fl_free(u);
   result_free(&res);
@@ -730,6 +754,83 @@ static void test_free_in_callback(void **state) {
   assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* The false alarm of issue 12: a request delivered on a kept-alive
+ * connection, applied, then the server dies without answering and refuses
+ * the reconnect. libcurl retries the request on a fresh connection and ends
+ * with "connection refused", yet the request took effect: the outcome must
+ * be indeterminate (maybe_sent), never a definite failure. */
+static void test_applied_then_refused(void **state) {
+  uv_loop_t loop;
+  server_t srv;
+  fl_http_t *h;
+  int done = 0;
+  result_t res = {.done = &done};
+  uv_loop_init(&loop);
+  server_start(&srv, &loop);
+  assert_int_equal(fl_http_new(&h, &loop), 0);
+  char *u = url(&srv, "/hello");
+  fl_http_opts_t o = {.url = u};
+  assert_int_equal(fl_http_request(h, &o, on_resp, &res, NULL), 0);
+  assert_true(run_until(&loop, &done, 5000));
+  assert_int_equal(res.code, 200);
+  assert_int_equal(res.maybe_sent, 1);
+
+  char *u2 = url(&srv, "/apply-and-die");
+  fl_http_opts_t put = {.method = "PUT", .url = u2, .body = "690", .body_len = 3};
+  done = 0;
+  assert_int_equal(fl_http_request(h, &put, on_resp, &res, NULL), 0);
+  assert_true(run_until(&loop, &done, 5000));
+  assert_int_equal(srv.applied, 1);
+  /* The same kept-alive connection carried both requests ... */
+  assert_int_equal(srv.max_open, 1);
+  /* ... and libcurl's retry on a fresh one was refused: the very error that
+   * a mapping once read as "surely did nothing". */
+  assert_int_equal(res.status, UV_ECONNREFUSED);
+  assert_int_equal(res.code, 0);
+  assert_int_equal(res.maybe_sent, 1);
+  assert_int_equal(res.calls, 2);
+  fl_free(u);
+  fl_free(u2);
+  result_free(&res);
+  finish_loop(&loop, h, &srv);
+}
+
+/* The other side of the rule: a kept-alive connection the server closed
+ * while it was idle is found dead before use, and a reconnect that is
+ * refused means nothing was sent. */
+static void test_idle_closed_then_refused(void **state) {
+  uv_loop_t loop;
+  server_t srv;
+  fl_http_t *h;
+  int done = 0;
+  result_t res = {.done = &done};
+  uv_loop_init(&loop);
+  server_start(&srv, &loop);
+  assert_int_equal(fl_http_new(&h, &loop), 0);
+  char *u = url(&srv, "/hello");
+  fl_http_opts_t o = {.url = u};
+  assert_int_equal(fl_http_request(h, &o, on_resp, &res, NULL), 0);
+  assert_true(run_until(&loop, &done, 5000));
+  assert_int_equal(res.code, 200);
+  /* The server goes away between requests; let its FIN arrive. */
+  server_stop(&srv);
+  srv.deaf = 1;
+  int never = 0;
+  run_until(&loop, &never, 100);
+  assert_int_equal(srv.open, 0);
+
+  done = 0;
+  fl_http_opts_t put = {.method = "PUT", .url = u, .body = "1", .body_len = 1};
+  assert_int_equal(fl_http_request(h, &put, on_resp, &res, NULL), 0);
+  assert_true(run_until(&loop, &done, 5000));
+  assert_int_equal(res.status, UV_ECONNREFUSED);
+  assert_int_equal(res.maybe_sent, 0);
+  assert_int_equal(srv.requests, 1);
+  fl_free(u);
+  result_free(&res);
+  finish_loop(&loop, h, &srv);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_get),
@@ -741,6 +842,8 @@ int main(void) {
       cmocka_unit_test(test_max_body),
       cmocka_unit_test(test_free_pending),
       cmocka_unit_test(test_free_in_callback),
+      cmocka_unit_test(test_applied_then_refused),
+      cmocka_unit_test(test_idle_closed_then_refused),
   };
   return cmocka_run_group_tests_name("http", tests, NULL, NULL);
 }
