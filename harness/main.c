@@ -31,7 +31,9 @@ static const struct command {
      "[--quiet]",
      "run the scenarios of FILE.lua; a report per scenario under runs/"},
     {"suite", fl_cmd_suite,
-     "PATH... [--jobs N] [--shard K/N] [--out DIR] [--junit FILE] [--fail-fast] [--list]",
+     "PATH... [--jobs N] [--shard K/N] [--out DIR] [--junit FILE] [--fail-fast] [--seed "
+     "N]\n"
+     "        [--timeout S] [--list]",
      "run every scenario of the files and folders, in parallel processes"},
     {"check", fl_cmd_check, "HISTORY.jsonl... --model MODEL [--timeout S] [--json]",
      "check recorded histories offline (`faultline check --help` lists the models)"},
