@@ -71,15 +71,19 @@ int fl_cli_next(fl_cli_t *c, fl_err_t *err) {
   }
   /* getopt_long's prototype takes char *const argv[] but promises not to
    * permute it with a leading '-' in shortopts. */
+  int idx = -1;
   int ch = c->long_only
-               ? getopt_long_only(c->argc, c->argv, c->shortopts, c->longopts, NULL)
-               : getopt_long(c->argc, c->argv, c->shortopts, c->longopts, NULL);
+               ? getopt_long_only(c->argc, c->argv, c->shortopts, c->longopts, &idx)
+               : getopt_long(c->argc, c->argv, c->shortopts, c->longopts, &idx);
   switch (ch) {
   case -1:
     /* "--" ends the options; what follows is plain arguments. */
     c->rest = optind > 0 ? optind : 1;
     return fl_cli_next(c, err);
   case 1:
+    /* An empty path or name is never meant: "" would become "/" or "." */
+    if (optarg[0] == '\0')
+      return fl_err_set(err, FL_EUSAGE, "an empty argument (\"\")");
     c->arg = optarg;
     return FL_CLI_ARG;
   case ':': {
@@ -92,6 +96,12 @@ int fl_cli_next(fl_cli_t *c, fl_err_t *err) {
   case '?':
     return refused(c, err);
   default:
+    if (optarg != NULL && optarg[0] == '\0') {
+      if (idx >= 0)
+        return fl_err_set(err, FL_EUSAGE, "--%s needs a value, not an empty one",
+                          c->longopts[idx].name);
+      return fl_err_set(err, FL_EUSAGE, "-%c needs a value, not an empty one", ch);
+    }
     c->arg = optarg;
     return ch;
   }

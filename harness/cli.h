@@ -34,7 +34,9 @@ void fl_cli_init(fl_cli_t *c, int argc, char **argv, const char *shortopts,
 /* The next option's val (its value, if it takes one, in c->arg), FL_CLI_ARG
  * for a plain argument (in c->arg), FL_CLI_END when all are read, or
  * FL_EUSAGE with the message in err ("unknown option --x", "--seed needs a
- * value", "--quiet takes no value", "--o is ambiguous: --only, --out").
+ * value", "--quiet takes no value", "--o is ambiguous: --only, --out"; an
+ * empty value or argument is refused too, since "" as a path would mean
+ * the root or the current folder).
  * Arguments are seen in the order given; "--" ends the options. */
 int fl_cli_next(fl_cli_t *c, fl_err_t *err);
 

@@ -83,6 +83,9 @@ static void test_run_mistakes(void **state) {
   RUN_ERROR("--timeout wants seconds, not \"0\"", "run", "x.lua", "--timeout", "0");
   RUN_ERROR("--quiet takes no value", "run", "x.lua", "--quiet=yes");
   RUN_ERROR("--o is ambiguous: --out, --only", "run", "x.lua", "--o", "d");
+  RUN_ERROR("--out needs a value, not an empty one", "run", "x.lua", "--out", "");
+  RUN_ERROR("--out needs a value, not an empty one", "run", "x.lua", "--out=");
+  RUN_ERROR("an empty argument (\"\")", "run", "");
   RUN_ERROR("one scenario file at a time (got \"b.lua\" too)", "run", "a.lua", "b.lua");
 }
 
@@ -213,6 +216,9 @@ static void test_proxy(void **state) {
   assert_string_equal(err.msg, "unexpected argument \"extra\"");
   assert_int_equal(CALL(fl_proxy_args_parse, &a, &err, "proxy", "-seed", "x"), FL_EUSAGE);
   assert_string_equal(err.msg, "--seed wants a non-negative integer, not \"x\"");
+  /* Found by fuzz_cli: "-a" is "-api", and an empty address was taken. */
+  assert_int_equal(CALL(fl_proxy_args_parse, &a, &err, "proxy", "-a", ""), FL_EUSAGE);
+  assert_string_equal(err.msg, "--api needs a value, not an empty one");
   assert_int_equal(CALL(fl_proxy_args_parse, &a, &err, "proxy", "--api"), FL_EUSAGE);
   assert_string_equal(err.msg, "--api needs a value");
 }
