@@ -67,7 +67,8 @@ int fl_cli_next(fl_cli_t *c, fl_err_t *err) {
     if (c->rest >= c->argc)
       return FL_CLI_END;
     c->arg = c->argv[c->rest++];
-    return FL_CLI_ARG;
+    return c->arg[0] ? FL_CLI_ARG
+                     : fl_err_set(err, FL_EUSAGE, "an empty argument (\"\")");
   }
   /* getopt_long's prototype takes char *const argv[] but promises not to
    * permute it with a leading '-' in shortopts. */

@@ -86,6 +86,7 @@ static void test_run_mistakes(void **state) {
   RUN_ERROR("--out needs a value, not an empty one", "run", "x.lua", "--out", "");
   RUN_ERROR("--out needs a value, not an empty one", "run", "x.lua", "--out=");
   RUN_ERROR("an empty argument (\"\")", "run", "");
+  RUN_ERROR("an empty argument (\"\")", "run", "--", "");
   RUN_ERROR("one scenario file at a time (got \"b.lua\" too)", "run", "a.lua", "b.lua");
 }
 
