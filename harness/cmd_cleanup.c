@@ -3,10 +3,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "faults/clock.h"
 #include "faults/netns.h"
 #include "faults/subproc.h"
-#include "base/alloc.h"
+#include "harness/cli.h"
 
 typedef struct {
   int done;
@@ -35,25 +36,52 @@ static char *list_tables(void) {
   return c.out;
 }
 
-int fl_cmd_cleanup(int argc, char **argv) {
-  int dry = 0;
-  for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--dry-run") == 0 || strcmp(argv[i], "-n") == 0) {
-      dry = 1;
-    } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-      printf("usage: faultline cleanup [--dry-run]\n"
-             "  removes what faultline runs that are no longer alive left behind:\n"
-             "  network namespaces fl<id>-<n>, links fl<id> and fl<id>v<n>, nftables\n"
-             "  tables fl<id>, /run/faultline state, libfaketime's /dev/shm leftovers\n");
+static const char USAGE[] =
+    "usage: faultline cleanup [--dry-run]\n"
+    "  removes what faultline runs that are no longer alive left behind:\n"
+    "  network namespaces fl<id>-<n>, links fl<id> and fl<id>v<n>, nftables\n"
+    "  tables fl<id>, /run/faultline state, libfaketime's /dev/shm leftovers\n"
+    "\n"
+    "  -n, --dry-run  say what would be removed, remove nothing\n";
+
+static const struct option LONGOPTS[] = {
+    {"dry-run", no_argument, NULL, 'n'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+int fl_cleanup_args_parse(fl_cleanup_args_t *out, int argc, char **argv, fl_err_t *err) {
+  memset(out, 0, sizeof(*out));
+  fl_cli_t c;
+  fl_cli_init(&c, argc, argv, "nh", LONGOPTS, 0);
+  int ch;
+  while ((ch = fl_cli_next(&c, err)) != FL_CLI_END) {
+    switch (ch) {
+    case FL_CLI_ARG:
+      return fl_err_set(err, FL_EUSAGE, "unexpected argument \"%s\"", c.arg);
+    case 'n':
+      out->dry_run = 1;
+      break;
+    case 'h':
+      out->help = 1;
       return 0;
-    } else {
-      fprintf(stderr,
-              "faultline cleanup: unknown option %s\n(see `faultline cleanup "
-              "--help`)\n",
-              argv[i]);
-      return 2;
+    default:
+      return ch;
     }
   }
+  return 0;
+}
+
+int fl_cmd_cleanup(int argc, char **argv) {
+  fl_cleanup_args_t a;
+  fl_err_t err = {0};
+  if (fl_cleanup_args_parse(&a, argc, argv, &err) < 0)
+    return fl_cli_usage_error("cleanup", &err);
+  if (a.help) {
+    fputs(USAGE, stdout);
+    return 0;
+  }
+  int dry = a.dry_run;
   char why[256];
   if (!fl_netns_privileged(why, sizeof(why))) {
     fprintf(stderr,

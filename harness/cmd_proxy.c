@@ -5,14 +5,16 @@
  * toxiproxy-server's own flags are accepted too (-host, -port, -config,
  * -seed, and -proxy-metrics / -runtime-metrics, which change nothing since
  * /metrics is always on), so scripts that start it can start this. */
-#include <errno.h>
+#include "harness/cmd_proxy.h"
+
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/parse.h"
 #include "faults/toxiproxy_api.h"
-#include "harness/cmd_proxy.h"
+#include "harness/cli.h"
 
 static const char USAGE[] =
     "usage: faultline proxy [--api HOST:PORT] [--config FILE] [--seed N]\n"
@@ -57,94 +59,90 @@ static void on_signal(uv_signal_t *s, int signum) {
   stop(c);
 }
 
-static int usage_error(const char *fmt, const char *arg) {
-  fprintf(stderr, "faultline proxy: ");
-  fprintf(stderr, fmt, arg);
-  fprintf(stderr, "\n%s", USAGE);
-  return 2;
-}
+enum { OPT_API = 256, OPT_CONFIG, OPT_SEED, OPT_HOST, OPT_PORT, OPT_METRICS };
 
-static int parse_u64(const char *s, uint64_t *out) {
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || *end || end == s || s[0] == '-')
-    return -1;
-  *out = v;
+/* Parsed with getopt_long_only, so "-api" is "--api" as for Go's flags. */
+static const struct option LONGOPTS[] = {
+    {"api", required_argument, NULL, OPT_API},
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"host", required_argument, NULL, OPT_HOST},
+    {"port", required_argument, NULL, OPT_PORT},
+    /* Go's boolean flags may be given "=true"; /metrics is always on. */
+    {"proxy-metrics", optional_argument, NULL, OPT_METRICS},
+    {"runtime-metrics", optional_argument, NULL, OPT_METRICS},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+int fl_proxy_args_parse(fl_proxy_args_t *out, int argc, char **argv, fl_err_t *err) {
+  memset(out, 0, sizeof(*out));
+  const char *api = NULL, *host = NULL, *port = NULL;
+  fl_cli_t c;
+  fl_cli_init(&c, argc, argv, "h", LONGOPTS, 1);
+  int ch;
+  while ((ch = fl_cli_next(&c, err)) != FL_CLI_END) {
+    switch (ch) {
+    case FL_CLI_ARG:
+      return fl_err_set(err, FL_EUSAGE, "unexpected argument \"%s\"", c.arg);
+    case OPT_API:
+      api = c.arg;
+      break;
+    case OPT_CONFIG:
+      out->config = c.arg;
+      break;
+    case OPT_HOST:
+      host = c.arg;
+      break;
+    case OPT_PORT:
+      port = c.arg;
+      break;
+    case OPT_SEED:
+      if (fl_parse_u64(c.arg, &out->seed) < 0)
+        return fl_err_set(err, FL_EUSAGE,
+                          "--seed wants a non-negative integer, not \"%s\"", c.arg);
+      out->seed_given = 1;
+      break;
+    case OPT_METRICS:
+      break;
+    case 'h':
+      out->help = 1;
+      return 0;
+    default:
+      return ch;
+    }
+  }
+  if (api != NULL && (host != NULL || port != NULL))
+    return fl_err_set(err, FL_EUSAGE, "give --api or -host/-port, not both");
+  if (api != NULL) {
+    if (strlen(api) >= sizeof(out->api))
+      return fl_err_set(err, FL_EUSAGE, "--api: the address is too long");
+    snprintf(out->api, sizeof(out->api), "%s", api);
+    return 0;
+  }
+  /* toxiproxy-server's defaults: localhost, 8474. An IPv6 host needs its
+   * brackets around it. */
+  const char *h = host ? host : "127.0.0.1";
+  int n = snprintf(out->api, sizeof(out->api),
+                   strchr(h, ':') && h[0] != '[' ? "[%s]:%s" : "%s:%s", h,
+                   port ? port : "8474");
+  if (n < 0 || (size_t)n >= sizeof(out->api))
+    return fl_err_set(err, FL_EUSAGE, "-host/-port: the address is too long");
   return 0;
 }
 
-/* The option's name without its dashes ("--api", "-api" and "--api=x" all
- * give "api"); *inline_val is what followed '=' or NULL. */
-static const char *opt_name(const char *a, char *buf, size_t size,
-                            const char **inline_val) {
-  *inline_val = NULL;
-  if (a[0] != '-')
-    return NULL;
-  a += a[1] == '-' ? 2 : 1;
-  const char *eq = strchr(a, '=');
-  size_t n = eq ? (size_t)(eq - a) : strlen(a);
-  if (n >= size)
-    n = size - 1;
-  memcpy(buf, a, n);
-  buf[n] = '\0';
-  if (eq != NULL)
-    *inline_val = eq + 1;
-  return buf;
-}
-
 int fl_cmd_proxy(int argc, char **argv) {
-  const char *api_addr = NULL, *host = NULL, *port = NULL, *config = NULL;
-  fl_api_opts_t opts = {0};
-  char addr[300];
-  char name_buf[32];
-  fl_err_t err;
+  fl_proxy_args_t a;
+  fl_err_t err = {0};
   proxy_cmd_t c;
   int rc = 0;
-
-  for (int i = 1; i < argc; i++) {
-    const char *val;
-    const char *name = opt_name(argv[i], name_buf, sizeof(name_buf), &val);
-    if (name == NULL)
-      return usage_error("unexpected argument \"%s\"", argv[i]);
-    if (strcmp(name, "h") == 0 || strcmp(name, "help") == 0) {
-      fputs(USAGE, stdout);
-      return 0;
-    }
-    if (strcmp(name, "proxy-metrics") == 0 || strcmp(name, "runtime-metrics") == 0)
-      continue;
-    int known = strcmp(name, "api") == 0 || strcmp(name, "config") == 0 ||
-                strcmp(name, "seed") == 0 || strcmp(name, "host") == 0 ||
-                strcmp(name, "port") == 0;
-    if (!known)
-      return usage_error("unknown option %s", argv[i]);
-    if (val == NULL) {
-      if (i + 1 >= argc)
-        return usage_error("%s needs a value", argv[i]);
-      val = argv[++i];
-    }
-    if (strcmp(name, "api") == 0)
-      api_addr = val;
-    else if (strcmp(name, "config") == 0)
-      config = val;
-    else if (strcmp(name, "host") == 0)
-      host = val;
-    else if (strcmp(name, "port") == 0)
-      port = val;
-    else if (parse_u64(val, &opts.seed) != 0)
-      return usage_error("--seed wants a non-negative integer, not \"%s\"", val);
-    else
-      opts.seed_given = 1;
+  if (fl_proxy_args_parse(&a, argc, argv, &err) < 0)
+    return fl_cli_usage_error("proxy", &err);
+  if (a.help) {
+    fputs(USAGE, stdout);
+    return 0;
   }
-  if (api_addr != NULL && (host != NULL || port != NULL))
-    return usage_error("%s", "give --api or -host/-port, not both");
-  if (api_addr == NULL) {
-    /* toxiproxy-server's defaults: localhost, 8474. */
-    const char *h = host ? host : "127.0.0.1";
-    snprintf(addr, sizeof(addr), strchr(h, ':') && h[0] != '[' ? "[%s]:%s" : "%s:%s", h,
-             port ? port : "8474");
-    api_addr = addr;
-  }
+  fl_api_opts_t opts = {.seed = a.seed, .seed_given = a.seed_given};
 
   /* A client that goes away while its answer is written is an error for
    * that write, not a signal that ends the process. */
@@ -152,9 +150,9 @@ int fl_cmd_proxy(int argc, char **argv) {
   memset(&c, 0, sizeof(c));
   uv_loop_init(&c.loop);
   fl_api_new(&c.api, &c.loop, &opts);
-  rc = fl_api_listen(c.api, api_addr, NULL, &err);
-  if (rc == 0 && config != NULL)
-    rc = fl_api_load_config(c.api, config, &err);
+  rc = fl_api_listen(c.api, a.api, NULL, &err);
+  if (rc == 0 && a.config != NULL)
+    rc = fl_api_load_config(c.api, a.config, &err);
   if (rc != 0) {
     fprintf(stderr, "faultline proxy: %s\n", err.msg);
     fl_api_close(c.api, NULL, NULL);
@@ -174,6 +172,6 @@ int fl_cmd_proxy(int argc, char **argv) {
   uv_run(&c.loop, UV_RUN_DEFAULT);
   rc = uv_loop_close(&c.loop);
   if (rc != 0)
-    fprintf(stderr, "faultline proxy: a handle was left open (%s)\n", uv_strerror(rc));
+    fprintf(stderr, "faultline proxy: a handle was left open (%s)\n", fl_strerror(rc));
   return 0;
 }

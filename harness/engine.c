@@ -1,8 +1,9 @@
+/* The engine's machinery: tasks (coroutines) waiting and resuming on the
+ * loop, the Lua state with fl.scenario, and one scenario from its run
+ * directory to its report. runner.c drives a whole file with it. */
 #include "harness/engine.h"
 
-#include <errno.h>
 #include <lualib.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,6 @@
 #include "harness/engine_int.h"
 #include "harness/progress.h"
 #include "harness/reaper.h"
-#include "harness/suite.h"
 
 /* How long a task may run without yielding before the count hook stops it
  * (FL_BUSY_LIMIT_S overrides it, for tests). */
@@ -370,7 +370,7 @@ static int l_scenario(lua_State *L) {
   return 0;
 }
 
-static lua_State *new_state(fl_engine_t *e) {
+lua_State *fl_engine_new_state(fl_engine_t *e) {
   lua_State *L = luaL_newstate();
   luaL_openlibs(L);
   lua_pushlightuserdata(L, e);
@@ -390,8 +390,7 @@ static lua_State *new_state(fl_engine_t *e) {
   return L;
 }
 
-/* Loads and runs the file's main chunk. On error returns a new message. */
-static char *load_file(lua_State *L, const char *file) {
+char *fl_engine_load_file(lua_State *L, const char *file) {
   if (luaL_loadfile(L, file) != LUA_OK || lua_pcall(L, 0, 0, 0) != LUA_OK) {
     const char *msg = lua_tostring(L, -1);
     char *out = fl_strdup(msg ? msg : "error loading the scenario file");
@@ -399,6 +398,30 @@ static char *load_file(lua_State *L, const char *file) {
     return out;
   }
   return NULL;
+}
+
+int fl_engine_declared(lua_State *L, fl_decl_t **out) {
+  lua_getfield(L, LUA_REGISTRYINDEX, SCENARIOS_KEY);
+  int n = (int)lua_rawlen(L, -1);
+  fl_decl_t *decls = fl_calloc((size_t)n + 1, sizeof(*decls));
+  for (int i = 1; i <= n; i++) {
+    lua_rawgeti(L, -1, i);
+    lua_getfield(L, -1, "name");
+    lua_getfield(L, -2, "timeout");
+    decls[i - 1].index = i;
+    decls[i - 1].name = fl_strdup(lua_tostring(L, -2));
+    decls[i - 1].timeout_s = lua_tonumber(L, -1);
+    lua_pop(L, 3);
+  }
+  lua_pop(L, 1);
+  *out = decls;
+  return n;
+}
+
+void fl_engine_decls_free(fl_decl_t *decls, int n) {
+  for (int i = 0; decls != NULL && i < n; i++)
+    fl_free(decls[i].name);
+  fl_free(decls);
 }
 
 /* ---- running one scenario -------------------------------------------------- */
@@ -483,16 +506,38 @@ static void task_timer_closed(uv_handle_t *h) {
 static void noop_close(uv_handle_t *h) {
 }
 
-typedef struct {
-  int index;
-  char *name;
-  double timeout_s;
-} decl_t;
+static void scenario_free(fl_scenario_t *sc) {
+  fl_timeline_free(sc->tl);
+  json_decref(sc->checks);
+  json_decref(sc->stats_ops);
+  fl_free(sc->latencies);
+  fl_free(sc->error);
+  fl_free(sc->name);
+  fl_free(sc->slug);
+  fl_free(sc->dir);
+  fl_free(sc->run_id);
+  fl_free(sc);
+}
 
-static void scenario_free(fl_scenario_t *sc);
+/* Where the scenario's run directory is: --out itself for a file of one
+ * scenario, a folder per scenario inside --out for several, or a new
+ * runs/<scenario>-<time>-<run id> by default. Returns new. */
+static char *scenario_dir(const fl_engine_opts_t *o, const fl_scenario_t *sc, int nscen,
+                          time_t now) {
+  if (o->out_dir != NULL && nscen == 1)
+    return fl_strdup(o->out_dir);
+  if (o->out_dir != NULL)
+    return fl_asprintf("%s/%s", o->out_dir, sc->slug);
+  char stamp[32];
+  struct tm lt;
+  localtime_r(&now, &lt);
+  strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &lt);
+  return fl_asprintf("runs/%s-%s-%s", sc->slug, stamp, sc->run_id);
+}
 
-static int run_scenario(fl_engine_t *e, const decl_t *d, int nscen,
-                        const char *load_error, json_t **out_report) {
+/* A scenario in memory, before anything of it exists on disk. Returns new
+ * (free with scenario_free). */
+static fl_scenario_t *scenario_new(fl_engine_t *e, const fl_decl_t *d, int nscen) {
   const fl_engine_opts_t *o = e->opts;
   fl_scenario_t *sc = fl_calloc(1, sizeof(*sc));
   sc->eng = e;
@@ -504,101 +549,95 @@ static int run_scenario(fl_engine_t *e, const decl_t *d, int nscen,
   sc->checks = json_array();
   sc->stats_ops = json_pack("{s:i, s:i, s:i}", "ok", 0, "fail", 0, "info", 0);
   fl_prng_seed(&sc->rng, sc->seed);
+  /* The run id tells concurrent runs apart (namespaces, run directories);
+   * it must differ between runs of the same seed, so it is not seeded. */
   fl_prng_t id_rng;
   fl_prng_seed(&id_rng, uv_hrtime() ^ ((uint64_t)getpid() << 32));
   sc->run_id = fl_asprintf("%08x", (unsigned)(fl_prng_next(&id_rng) & 0xffffffffu));
-
   time_t now = time(NULL);
   struct tm tm;
   gmtime_r(&now, &tm);
   strftime(sc->started_at, sizeof(sc->started_at), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  if (o->out_dir != NULL && nscen == 1) {
-    sc->dir = fl_strdup(o->out_dir);
-  } else if (o->out_dir != NULL) {
-    sc->dir = fl_asprintf("%s/%s", o->out_dir, sc->slug);
-  } else {
-    char stamp[32];
-    struct tm lt;
-    localtime_r(&now, &lt);
-    strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &lt);
-    sc->dir = fl_asprintf("runs/%s-%s-%s", sc->slug, stamp, sc->run_id);
-  }
+  sc->dir = scenario_dir(o, sc, nscen, now);
+  return sc;
+}
+
+/* Creates the run directory with its logs/ folder, timeline.jsonl and
+ * history.jsonl. Returns 0, or a negative code with the reason logged. */
+static int scenario_open_outputs(fl_scenario_t *sc, const fl_engine_opts_t *o) {
   int rc = prepare_dir(sc->dir);
   if (rc < 0) {
-    fprintf(stderr,
-            "faultline: --out %s: the directory is not empty and holds no earlier "
-            "faultline run (no report.json): choose another\n",
-            sc->dir);
-    goto early;
+    FL_LOG(FL_LOG_ERROR, "run",
+           "--out %s: the directory is not empty and holds no earlier faultline run "
+           "(no report.json): choose another",
+           sc->dir);
+    return rc;
   }
   char *logs = fl_asprintf("%s/logs", sc->dir);
   rc = fl_mkdir_p(logs);
   fl_free(logs);
   if (rc < 0) {
-    fprintf(stderr, "faultline: cannot create the run directory %s: %s\n", sc->dir,
-            strerror(-rc));
-    goto early;
+    FL_LOG(FL_LOG_ERROR, "run", "cannot create the run directory %s: %s", sc->dir,
+           fl_strerror(rc));
+    return rc;
   }
   fl_err_t err = {0};
   char *tl_path = fl_asprintf("%s/timeline.jsonl", sc->dir);
   rc = fl_timeline_new(&sc->tl, tl_path, &err);
   fl_free(tl_path);
   if (rc < 0) {
-    fprintf(stderr, "faultline: %s\n", err.msg);
-    goto early;
+    FL_LOG(FL_LOG_ERROR, "run", "%s", err.msg);
+    return rc;
   }
   fl_progress_attach(sc->tl, sc->name, o->quiet);
   char *hist_path = fl_asprintf("%s/history.jsonl", sc->dir);
   rc = fl_history_open((fl_history_t **)&sc->history, hist_path, &err);
   fl_free(hist_path);
-  if (rc < 0) {
-    fprintf(stderr, "faultline: %s\n", err.msg);
-    goto early;
-  }
-  e->sc = sc;
-  fl_run_write_placeholder(sc, o->file);
-  fl_progress_begin(sc->name, sc->dir, sc->seed, o->quiet);
-  fl_timeline_event(sc->tl, "scenario",
-                    json_pack("{s:s, s:s, s:I}", "name", sc->name, "phase", "start",
-                              "seed", (json_int_t)sc->seed));
+  if (rc < 0)
+    FL_LOG(FL_LOG_ERROR, "run", "%s", err.msg);
+  return rc;
+}
 
-  if (load_error != NULL) {
-    sc->error = fl_strdup(load_error);
+/* Loads the file in the scenario's own Lua state, starts its function as
+ * the main task with the scenario's timers, and runs the loop until the
+ * scenario finishes. A file that does not load finishes it at once. */
+static void scenario_execute(fl_engine_t *e, fl_scenario_t *sc, const fl_decl_t *d) {
+  sc->L = fl_engine_new_state(e);
+  char *lerr = fl_engine_load_file(sc->L, e->opts->file);
+  if (lerr != NULL) {
+    sc->error = lerr;
     sc->finished = 1;
-  } else {
-    sc->L = new_state(e);
-    char *lerr = load_file(sc->L, o->file);
-    if (lerr != NULL) {
-      sc->error = lerr;
-      sc->finished = 1;
-    } else {
-      lua_State *L = sc->L;
-      lua_getfield(L, LUA_REGISTRYINDEX, SCENARIOS_KEY);
-      lua_rawgeti(L, -1, d->index);
-      lua_getfield(L, -1, "fn");
-      /* Same seed, same choices: math.random follows the run's seed too. */
-      lua_getglobal(L, "math");
-      lua_getfield(L, -1, "randomseed");
-      lua_pushinteger(L, (lua_Integer)sc->seed);
-      lua_call(L, 1, 0);
-      lua_pop(L, 1);
-      sc->main = fl_task_spawn(sc, L, -1, 0);
-      lua_pop(L, 3);
-      uv_timer_init(&e->loop, &sc->limit);
-      uv_timer_start(&sc->limit, on_limit, (uint64_t)(sc->timeout_s * 1000), 0);
-      uv_timer_init(&e->loop, &sc->flush);
-      uv_timer_start(&sc->flush, on_flush, 200, 200);
-      uv_timer_init(&e->loop, &sc->status);
-      if (fl_progress_live(o->quiet))
-        uv_timer_start(&sc->status, on_status, 500, 500);
-      if (e->interrupted)
-        fl_scenario_finish(sc, "interrupted", 0);
-      while (!sc->finished)
-        uv_run(&e->loop, UV_RUN_ONCE);
-    }
+    return;
   }
+  lua_State *L = sc->L;
+  lua_getfield(L, LUA_REGISTRYINDEX, SCENARIOS_KEY);
+  lua_rawgeti(L, -1, d->index);
+  lua_getfield(L, -1, "fn");
+  /* Same seed, same choices: math.random follows the run's seed too. */
+  lua_getglobal(L, "math");
+  lua_getfield(L, -1, "randomseed");
+  lua_pushinteger(L, (lua_Integer)sc->seed);
+  lua_call(L, 1, 0);
+  lua_pop(L, 1);
+  sc->main = fl_task_spawn(sc, L, -1, 0);
+  lua_pop(L, 3);
+  uv_timer_init(&e->loop, &sc->limit);
+  uv_timer_start(&sc->limit, on_limit, (uint64_t)(sc->timeout_s * 1000), 0);
+  uv_timer_init(&e->loop, &sc->flush);
+  uv_timer_start(&sc->flush, on_flush, 200, 200);
+  uv_timer_init(&e->loop, &sc->status);
+  if (fl_progress_live(e->opts->quiet))
+    uv_timer_start(&sc->status, on_status, 500, 500);
+  if (e->interrupted)
+    fl_scenario_finish(sc, "interrupted", 0);
+  while (!sc->finished)
+    uv_run(&e->loop, UV_RUN_ONCE);
+}
 
-  /* Tear down in reverse order of creation: workloads, proxies, services. */
+/* Runs the closers in reverse order of registration (workloads, proxies,
+ * services), waits until all have finished, ends the faults still open and
+ * closes the history, so the report sees everything recorded. */
+static void scenario_teardown(fl_engine_t *e, fl_scenario_t *sc) {
   sc->phase = "stopping services";
   closing_t closing = {0, &e->loop};
   for (closer_t *c = sc->closers; c != NULL; c = c->next)
@@ -610,10 +649,11 @@ static int run_scenario(fl_engine_t *e, const decl_t *d, int nscen,
   fl_timeline_fault_end_all(sc->tl, NULL);
   fl_history_close(sc->history);
   sc->history = NULL;
+}
 
-  int code = fl_run_write_report(sc, o->file, out_report);
-
-  /* Close what is left and the Lua state. */
+/* Frees what the scenario registered, closes its handles and its Lua state
+ * (after the handles: a task's timer refers to its thread), and sc. */
+static void scenario_release(fl_engine_t *e, fl_scenario_t *sc) {
   while (sc->closers != NULL) {
     closer_t *c = sc->closers;
     sc->closers = c->next;
@@ -638,173 +678,33 @@ static int run_scenario(fl_engine_t *e, const decl_t *d, int nscen,
     lua_close(sc->L);
   e->sc = NULL;
   scenario_free(sc);
-  return code;
-
-early:
-  /* Nothing ran: no loop handle, no Lua state. */
-  fl_history_close(sc->history);
-  scenario_free(sc);
-  return 2;
 }
 
-static void scenario_free(fl_scenario_t *sc) {
-  fl_timeline_free(sc->tl);
-  json_decref(sc->checks);
-  json_decref(sc->stats_ops);
-  fl_free(sc->latencies);
-  fl_free(sc->error);
-  fl_free(sc->name);
-  fl_free(sc->slug);
-  fl_free(sc->dir);
-  fl_free(sc->run_id);
-  fl_free(sc);
-}
-
-/* ---- signals ----------------------------------------------------------- */
-
-static void on_signal(uv_signal_t *h, int signum) {
-  fl_engine_t *e = h->data;
-  if (e->interrupted) {
-    /* A second Ctrl-C: leave now; the reaper stops every service. */
-    fprintf(stderr, "\nfaultline: interrupted again, leaving at once\n");
-    _exit(2);
-  }
-  e->interrupted = 1;
-  e->last_sig = signum;
-  fprintf(stderr,
-          "\nfaultline: %s: stopping the scenario and its services "
-          "(again to leave at once)\n",
-          signum == SIGINT ? "SIGINT" : "SIGTERM");
-  if (e->sc != NULL) {
-    char *msg = fl_asprintf("interrupted by %s", signum == SIGINT ? "SIGINT" : "SIGTERM");
-    fl_scenario_finish(e->sc, msg, 0);
-    fl_free(msg);
-  }
-}
-
-static int worst(int a, int b) {
-  /* 2 (error) > 1 (a check failed) > 3 (a checker gave up) > 0. */
-  static const int rank[] = {0, 2, 3, 1};
-  if (a < 0 || a > 3)
-    return a;
-  if (b < 0 || b > 3)
-    return b;
-  return rank[a] >= rank[b] ? a : b;
-}
-
-int fl_engine_list(const char *file, char ***out) {
-  fl_engine_t e = {0};
-  lua_State *L = new_state(&e);
-  char *err = load_file(L, file);
-  if (err != NULL) {
-    fprintf(stderr, "faultline: %s\n", err);
-    fl_free(err);
-    lua_close(L);
+int fl_engine_run_scenario(fl_engine_t *e, const fl_decl_t *d, int nscen,
+                           const char *load_error, json_t **out_report) {
+  const fl_engine_opts_t *o = e->opts;
+  fl_scenario_t *sc = scenario_new(e, d, nscen);
+  if (scenario_open_outputs(sc, o) < 0) {
+    /* Nothing ran: no loop handle, no Lua state. */
+    fl_history_close(sc->history);
+    scenario_free(sc);
     return 2;
   }
-  lua_getfield(L, LUA_REGISTRYINDEX, SCENARIOS_KEY);
-  size_t n = lua_rawlen(L, -1);
-  char **names = fl_calloc(n + 1, sizeof(char *));
-  for (size_t i = 0; i < n; i++) {
-    lua_rawgeti(L, -1, (lua_Integer)i + 1);
-    lua_getfield(L, -1, "name");
-    names[i] = fl_strdup(lua_tostring(L, -1));
-    lua_pop(L, 2);
-  }
-  lua_close(L);
-  if (n == 0) {
-    fprintf(stderr, "faultline: %s declares no scenario\n", file);
-    fl_free(names);
-    return 2;
-  }
-  *out = names;
-  return 0;
-}
-
-int fl_engine_run_file(const fl_engine_opts_t *o) {
-  int rc = fl_reaper_start();
-  if (rc < 0)
-    FL_LOG(FL_LOG_WARN, "engine", "cannot start the reaper: %s", uv_strerror(rc));
-  signal(SIGPIPE, SIG_IGN);
-
-  fl_engine_t *e = fl_calloc(1, sizeof(*e));
-  e->opts = o;
-  uv_loop_init(&e->loop);
-  fl_http_new(&e->http, &e->loop);
-  uv_signal_init(&e->loop, &e->sigint);
-  uv_signal_init(&e->loop, &e->sigterm);
-  e->sigint.data = e->sigterm.data = e;
-  uv_signal_start(&e->sigint, on_signal, SIGINT);
-  uv_signal_start(&e->sigterm, on_signal, SIGTERM);
-
-  /* Discover the scenarios. A file that does not load still gets a report. */
-  lua_State *L = new_state(e);
-  char *load_error = load_file(L, o->file);
-  decl_t *decls = NULL;
-  int n = 0;
-  if (load_error == NULL) {
-    lua_getfield(L, LUA_REGISTRYINDEX, SCENARIOS_KEY);
-    int total = (int)lua_rawlen(L, -1);
-    decls = fl_calloc((size_t)total + 1, sizeof(*decls));
-    for (int i = 1; i <= total; i++) {
-      lua_rawgeti(L, -1, i);
-      lua_getfield(L, -1, "name");
-      lua_getfield(L, -2, "timeout");
-      const char *name = lua_tostring(L, -2);
-      if (o->only == NULL || strcmp(o->only, name) == 0) {
-        decls[n].index = i;
-        decls[n].name = fl_strdup(name);
-        decls[n].timeout_s = lua_tonumber(L, -1);
-        n++;
-      }
-      lua_pop(L, 3);
-    }
-    lua_pop(L, 1);
-    if (total == 0) {
-      fprintf(stderr, "faultline: %s declares no scenario (use fl.scenario(name, fn))\n",
-              o->file);
-      lua_close(L);
-      fl_free(decls);
-      return 2;
-    }
-    if (n == 0) {
-      fprintf(stderr, "faultline: %s has no scenario named \"%s\"\n", o->file, o->only);
-      lua_close(L);
-      fl_free(decls);
-      return 2;
-    }
+  e->sc = sc;
+  /* From here on, a run that dies still leaves a report with status error. */
+  fl_run_write_placeholder(sc, o->file);
+  fl_progress_begin(sc->name, sc->dir, sc->seed, o->quiet);
+  fl_timeline_event(sc->tl, "scenario",
+                    json_pack("{s:s, s:s, s:I}", "name", sc->name, "phase", "start",
+                              "seed", (json_int_t)sc->seed));
+  if (load_error != NULL) {
+    sc->error = fl_strdup(load_error);
+    sc->finished = 1;
   } else {
-    fprintf(stderr, "faultline: %s\n", load_error);
-    const char *base = strrchr(o->file, '/');
-    decls = fl_calloc(1, sizeof(*decls));
-    decls[0].name = fl_strdup(base ? base + 1 : o->file);
-    n = 1;
+    scenario_execute(e, sc, d);
   }
-  lua_close(L);
-
-  int code = 0;
-  json_t *reports = json_array();
-  for (int i = 0; i < n; i++) {
-    json_t *report = NULL;
-    int c = e->interrupted ? 2 : run_scenario(e, &decls[i], n, load_error, &report);
-    code = worst(code, c);
-    if (report != NULL)
-      json_array_append_new(reports, report);
-    fl_free(decls[i].name);
-  }
-  fl_free(decls);
-  fl_free(load_error);
-  if (o->junit != NULL)
-    fl_run_write_junit(reports, o->junit);
-  json_decref(reports);
-
-  uv_close((uv_handle_t *)&e->sigint, NULL);
-  uv_close((uv_handle_t *)&e->sigterm, NULL);
-  fl_http_free(e->http);
-  uv_run(&e->loop, UV_RUN_DEFAULT);
-  if (uv_loop_close(&e->loop) != 0)
-    FL_LOG(FL_LOG_WARN, "engine", "handles left open at exit");
-  int interrupted = e->interrupted;
-  fl_free(e);
-  return interrupted ? 2 : code;
+  scenario_teardown(e, sc);
+  int code = fl_run_write_report(sc, o->file, out_report);
+  scenario_release(e, sc);
+  return code;
 }

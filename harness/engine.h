@@ -33,9 +33,24 @@ typedef struct fl_engine_opts_s {
   int quiet;
 } fl_engine_opts_t;
 
-/* Runs every scenario of the file; returns the exit code (0 pass, 1 a check
- * failed, 2 error, 3 a checker gave up). */
+/* ---- the runner (runner.c) --------------------------------------------- */
+
+/* Runs every scenario of the file (opts->file must be a readable file, not
+ * a folder: the caller checks); returns the exit code (0 pass, 1 a check
+ * failed, 2 error, 3 a checker gave up). Messages go to the log, progress
+ * to stdout. */
 int fl_engine_run_file(const fl_engine_opts_t *opts);
+
+/* The scenario names a file declares, in order, without running any: 0 and
+ * a new NULL-terminated array in *out (free with fl_strv_free), or
+ * FL_ESCENARIO with the reason (the file's Lua error, or that it declares
+ * none) in err. */
+int fl_engine_list(const char *file, char ***out, fl_err_t *err);
+
+/* The exit code of two outcomes together: 2 (error) over 1 (a check
+ * failed) over 3 (a checker gave up) over 0. A code outside 0..3 counts as
+ * 2, so the result is always one of the four. */
+int fl_exit_worst(int a, int b);
 
 /* ---- for the Lua bindings ---------------------------------------------- */
 

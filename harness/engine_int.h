@@ -1,4 +1,6 @@
-/* Internals shared by the engine's files (engine.c, lua_core.c, run.c). */
+/* Internals shared by the engine's files: engine.c (tasks, scenarios),
+ * runner.c (a scenario file from start to exit code), run.c (reports),
+ * lua_core.c and the other lua_*.c bindings. Included by harness/ only. */
 #ifndef FL_ENGINE_INT_H
 #define FL_ENGINE_INT_H
 
@@ -89,6 +91,30 @@ struct fl_engine_s {
 int fl_luaopen_core(lua_State *L);
 void fl_lua_install_searcher(lua_State *L);
 /* engine.c */
+/* A scenario the file declared with fl.scenario: its place in the
+ * declaration table, its name (owned) and its own time limit (0 = none). */
+typedef struct fl_decl_s {
+  int index;
+  char *name;
+  double timeout_s;
+} fl_decl_t;
+/* A new Lua state for e (which may be a zeroed engine when only listing)
+ * with faultline's modules and fl.scenario ready. Close with lua_close. */
+lua_State *fl_engine_new_state(fl_engine_t *e);
+/* Loads and runs the file's main chunk in L. Returns NULL, or a new
+ * message (file:line: what) when it failed. */
+char *fl_engine_load_file(lua_State *L, const char *file);
+/* The scenarios declared in L so far, in order: returns their number and a
+ * new array in *out (free with fl_engine_decls_free). */
+int fl_engine_declared(lua_State *L, fl_decl_t **out);
+void fl_engine_decls_free(fl_decl_t *decls, int n);
+/* Runs one declared scenario to its end (or, when load_error is not NULL,
+ * records that error as its outcome) in its run directory, and writes its
+ * report. nscen is how many scenarios this run has (one: --out is the run
+ * directory itself). Returns the exit code and the report (new, or NULL
+ * when nothing could be written) in *out_report. */
+int fl_engine_run_scenario(fl_engine_t *e, const fl_decl_t *d, int nscen,
+                           const char *load_error, json_t **out_report);
 fl_task_t *fl_task_spawn(fl_scenario_t *sc, lua_State *L, int fn_index, int nargs);
 void fl_scenario_finish(fl_scenario_t *sc, const char *error, int fail_not_error);
 /* Resumes t from the loop's next iteration with nargs values already pushed

@@ -22,6 +22,8 @@ int fl_progress_live(int quiet) {
 void fl_progress_status_clear(void) {
   if (status_shown) {
     fputs("\r\033[K", stdout);
+    /* Now, before a log line on stderr lands after the half-drawn line. */
+    fflush(stdout);
     status_shown = 0;
   }
 }

@@ -1,7 +1,7 @@
 /* The scenario engine through fl_engine_run_file: tasks, waits, errors,
  * expectations, option checking, time limits, JSON round trips, the report
- * it writes. Each test writes a small scenario file into a scratch directory
- * and runs it in-process. */
+ * it writes; fl_engine_list and fl_exit_worst. Each test writes a small
+ * scenario file into a scratch directory and runs it in-process. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/fs.h"
 #include "harness/engine.h"
 #include "harness/reaper.h"
 
@@ -265,6 +266,64 @@ static void test_duplicate_scenario_name(void **state) {
       2);
 }
 
+/* Two outcomes together: error over a failed check over a checker that gave
+ * up over a pass, in either order; anything outside 0..3 (a run killed by a
+ * signal, 127 from a failed exec, a negative code) counts as an error, so
+ * the result is always a documented exit code. */
+static void test_exit_worst(void **state) {
+  static const int table[4][4] = {
+      /*        0  1  2  3 */
+      /* 0 */ {0, 1, 2, 3},
+      /* 1 */ {1, 1, 2, 1},
+      /* 2 */ {2, 2, 2, 2},
+      /* 3 */ {3, 1, 2, 3},
+  };
+  for (int a = 0; a < 4; a++)
+    for (int b = 0; b < 4; b++)
+      assert_int_equal(fl_exit_worst(a, b), table[a][b]);
+  static const int odd[] = {-1, -30001, 4, 127, 137, 255};
+  for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
+    for (int b = 0; b < 4; b++) {
+      assert_int_equal(fl_exit_worst(odd[i], b), 2);
+      assert_int_equal(fl_exit_worst(b, odd[i]), 2);
+    }
+    assert_int_equal(fl_exit_worst(odd[i], odd[i]), 2);
+  }
+}
+
+/* A file that does not load, a file that declares nothing, and one that
+ * does: fl_engine_list says which, without running anything. */
+static void test_list(void **state) {
+  char *file = fl_asprintf("%s/list.lua", dir);
+  FILE *f = fopen(file, "w");
+  assert_non_null(f);
+  fputs("local fl = require('faultline')\n"
+        "fl.scenario('first', function() error('must not run') end)\n"
+        "fl.scenario('second', {timeout = 5}, function() end)\n",
+        f);
+  fclose(f);
+  char **names = NULL;
+  fl_err_t err = {0};
+  assert_int_equal(fl_engine_list(file, &names, &err), 0);
+  assert_string_equal(names[0], "first");
+  assert_string_equal(names[1], "second");
+  assert_null(names[2]);
+  fl_strv_free(names);
+
+  f = fopen(file, "w");
+  fputs("local fl = require('faultline')\n", f);
+  fclose(f);
+  assert_int_equal(fl_engine_list(file, &names, &err), FL_ESCENARIO);
+  assert_non_null(strstr(err.msg, "declares no scenario"));
+
+  f = fopen(file, "w");
+  fputs("local fl = require('faultline')\nfl.scenario('x', function() end\n", f);
+  fclose(f);
+  assert_int_equal(fl_engine_list(file, &names, &err), FL_ESCENARIO);
+  assert_non_null(strstr(err.msg, "list.lua:"));
+  fl_free(file);
+}
+
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "__exec") == 0)
     return fl_shim_main(argc - 1, argv + 1);
@@ -283,6 +342,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_random_is_seeded),
       cmocka_unit_test(test_several_scenarios_and_only),
       cmocka_unit_test(test_duplicate_scenario_name),
+      cmocka_unit_test(test_exit_worst),
+      cmocka_unit_test(test_list),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,126 @@
+#include "harness/cmd_run.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/parse.h"
+#include "harness/cli.h"
+
+static const char USAGE[] =
+    "usage: faultline run FILE.lua [--seed N] [--out DIR] [--junit FILE] [--only NAME]\n"
+    "                              [--timeout S] [--quiet]\n"
+    "\n"
+    "  --seed N      the seed of every random choice (default: a new one, printed\n"
+    "                and recorded, so any run can be repeated)\n"
+    "  --out DIR     the run directory (default runs/<scenario>-<time>-<id>/); with\n"
+    "                several scenarios, one folder per scenario inside it\n"
+    "  --junit FILE  also write JUnit XML for CI\n"
+    "  --only NAME   run only the scenario of that name\n"
+    "  --timeout S   a scenario's time limit unless it sets its own (default 600)\n"
+    "  -q, --quiet   no progress lines, only each scenario's verdict\n"
+    "\n"
+    "exit codes: 0 all checks passed, 1 a check failed, 2 usage, scenario or\n"
+    "environment error, 3 a checker gave up within its time budget\n";
+
+enum { OPT_SEED = 256, OPT_OUT, OPT_JUNIT, OPT_ONLY, OPT_TIMEOUT };
+
+static const struct option LONGOPTS[] = {
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"out", required_argument, NULL, OPT_OUT},
+    {"junit", required_argument, NULL, OPT_JUNIT},
+    {"only", required_argument, NULL, OPT_ONLY},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+int fl_run_args_parse(fl_run_args_t *out, int argc, char **argv, fl_err_t *err) {
+  memset(out, 0, sizeof(*out));
+  fl_engine_opts_t *o = &out->engine;
+  fl_cli_t c;
+  fl_cli_init(&c, argc, argv, "qh", LONGOPTS, 0);
+  int ch;
+  while ((ch = fl_cli_next(&c, err)) != FL_CLI_END) {
+    switch (ch) {
+    case FL_CLI_ARG:
+      if (o->file != NULL)
+        return fl_err_set(err, FL_EUSAGE, "one scenario file at a time (got \"%s\" too)",
+                          c.arg);
+      o->file = c.arg;
+      break;
+    case OPT_SEED:
+      if (fl_parse_u64(c.arg, &o->seed) < 0)
+        return fl_err_set(err, FL_EUSAGE,
+                          "--seed wants a non-negative integer, not \"%s\"", c.arg);
+      o->seed_given = 1;
+      break;
+    case OPT_OUT:
+      o->out_dir = c.arg;
+      break;
+    case OPT_JUNIT:
+      o->junit = c.arg;
+      break;
+    case OPT_ONLY:
+      o->only = c.arg;
+      break;
+    case OPT_TIMEOUT:
+      if (fl_parse_seconds(c.arg, &o->timeout_s) < 0)
+        return fl_err_set(err, FL_EUSAGE, "--timeout wants seconds, not \"%s\"", c.arg);
+      break;
+    case 'q':
+      o->quiet = 1;
+      break;
+    case 'h':
+      out->help = 1;
+      return 0;
+    default: /* FL_EUSAGE, the message already in err */
+      return ch;
+    }
+  }
+  if (o->file == NULL)
+    return fl_err_set(err, FL_EUSAGE, "which scenario file?");
+  return 0;
+}
+
+/* The file must be one Lua file we can read: a folder or a missing file is
+ * a usage error before anything (a run directory, a report) is created. */
+static int check_file(const char *file, fl_err_t *err) {
+  struct stat st;
+  if (stat(file, &st) != 0 || access(file, R_OK) != 0)
+    return fl_err_set(err, FL_EUSAGE, "cannot read %s: %s", file, fl_strerror(-errno));
+  if (S_ISDIR(st.st_mode))
+    return fl_err_set(err, FL_EUSAGE,
+                      "%s is a folder, not a scenario file (`faultline suite %s` runs "
+                      "every scenario in it)",
+                      file, file);
+  return 0;
+}
+
+/* Random, but always printed and recorded, so any run can be repeated. */
+static uint64_t fresh_seed(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return ((uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 20) ^ (uint64_t)ts.tv_sec) %
+         1000000000ull;
+}
+
+int fl_cmd_run(int argc, char **argv) {
+  fl_run_args_t a;
+  fl_err_t err = {0};
+  if (fl_run_args_parse(&a, argc, argv, &err) < 0)
+    return fl_cli_usage_error("run", &err);
+  if (a.help) {
+    fputs(USAGE, stdout);
+    return 0;
+  }
+  if (check_file(a.engine.file, &err) < 0)
+    return fl_cli_usage_error("run", &err);
+  if (!a.engine.seed_given)
+    a.engine.seed = fresh_seed();
+  return fl_engine_run_file(&a.engine);
+}
