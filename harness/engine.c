@@ -456,11 +456,27 @@ typedef struct {
   uv_loop_t *loop;
 } closing_t;
 
+int fl_scenario_check_disk(fl_scenario_t *sc) {
+  fl_err_t err = {0};
+  int rc = fl_history_flush(sc->history) < 0 ? fl_history_write_error(sc->history, &err)
+                                             : fl_timeline_write_error(sc->tl, &err);
+  if (rc < 0 && sc->error == NULL) {
+    /* What the run recorded has a hole: no verdict may be drawn from it, so
+     * the scenario ends as an error, whatever its checks said so far. */
+    FL_LOG(FL_LOG_ERROR, "run", "%s", err.msg);
+    if (sc->finished)
+      sc->error = fl_strdup(err.msg);
+    else
+      fl_scenario_finish(sc, err.msg, 0);
+  }
+  return rc;
+}
+
 /* history.jsonl is buffered; a flush every 200 ms bounds what a killed run
- * can lose. */
+ * can lose, and finds a full disk within that time. */
 static void on_flush(uv_timer_t *t) {
   fl_scenario_t *sc = fl_container_of(t, fl_scenario_t, flush);
-  fl_history_flush(sc->history);
+  fl_scenario_check_disk(sc);
 }
 
 /* The live status line: elapsed, throughput, active faults. */
@@ -647,7 +663,10 @@ static void scenario_teardown(fl_engine_t *e, fl_scenario_t *sc) {
   while (closing.pending > 0)
     uv_run(&e->loop, UV_RUN_ONCE);
   fl_timeline_fault_end_all(sc->tl, NULL);
-  fl_history_close(sc->history);
+  fl_scenario_check_disk(sc);
+  if (fl_history_close(sc->history) < 0 && sc->error == NULL)
+    sc->error = fl_asprintf("cannot write %s/history.jsonl: %s", sc->dir,
+                            "the last lines did not reach the disk");
   sc->history = NULL;
 }
 

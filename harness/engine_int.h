@@ -117,6 +117,11 @@ int fl_engine_run_scenario(fl_engine_t *e, const fl_decl_t *d, int nscen,
                            const char *load_error, json_t **out_report);
 fl_task_t *fl_task_spawn(fl_scenario_t *sc, lua_State *L, int fn_index, int nargs);
 void fl_scenario_finish(fl_scenario_t *sc, const char *error, int fail_not_error);
+/* Flushes history.jsonl and asks whether every file of the run (history,
+ * timeline, service logs) got all it was given. On the first failure (a full
+ * disk) it ends the scenario as an error naming the file and the cause, and
+ * returns the negative code; 0 otherwise. */
+int fl_scenario_check_disk(fl_scenario_t *sc);
 /* Resumes t from the loop's next iteration with nargs values already pushed
  * on its thread. */
 void fl_task_wake_later(fl_task_t *t, int nargs);

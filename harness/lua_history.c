@@ -65,7 +65,9 @@ static int l_process(lua_State *L) {
 
 static int l_history_flush(lua_State *L) {
   fl_scenario_t *sc = fl_engine_scenario(L);
-  fl_history_flush(sc->history);
+  /* A check reads the file next: never from a history with a hole. */
+  if (fl_scenario_check_disk(sc) < 0)
+    return luaL_error(L, "%s", sc->error ? sc->error : "history.jsonl is incomplete");
   lua_pushfstring(L, "%s/history.jsonl", sc->dir);
   return 1;
 }
