@@ -19,6 +19,7 @@
 
 #include "faults/api_int.h"
 #include "base/alloc.h"
+#include "base/prng.h"
 
 #ifndef FL_VERSION
 #define FL_VERSION "0"
@@ -393,7 +394,7 @@ static void udp_create(fl_api_t *api, const fl_http_req_t *req, fl_http_res_t *r
     set_str(&au->from, json_object_get(body, "from"));
     set_str(&au->to, json_object_get(body, "to"));
     if (api->seed_given)
-      fl_udp_proxy_set_seed(u, api_seed_for(api, name));
+      fl_udp_proxy_set_seed(u, fl_seed_for(api->seed, name));
     if (idle != NULL)
       fl_udp_proxy_set_idle_timeout(u, (uint64_t)json_integer_value(idle));
     if (udp_set_faults(u, json_object_get(body, "faults"), msg, sizeof(msg)) != 0) {

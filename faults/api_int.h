@@ -109,9 +109,6 @@ json_t *api_toxics_json(const fl_proxy_t *p);
 /* Returns new: one toxic with Toxiproxy's field order. */
 json_t *api_toxic_json(const json_t *t);
 
-/* The seed of a proxy called name under api's --seed. */
-uint64_t api_seed_for(const fl_api_t *api, const char *name);
-
 /* Creates the proxies of a Toxiproxy populate list (the body of POST
  * /populate and the config file). Returns the HTTP status (201 or an
  * error's) and new: the list of proxies made or kept, or NULL (Go's nil);

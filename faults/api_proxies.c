@@ -15,6 +15,7 @@
 #include "faults/api_int.h"
 #include "faults/toxic.h"
 #include "base/alloc.h"
+#include "base/prng.h"
 
 enum { R_NONE, R_RESET, R_PROXIES, R_POPULATE, R_PROXY, R_TOXICS, R_TOXIC, R_VERSION };
 
@@ -263,9 +264,17 @@ static int toxic_specs(const json_t *list, json_t **out, char *err, size_t errsi
 
 /* ---- proxies ------------------------------------------------------------ */
 
-/* Go's net.Listen error, as Toxiproxy passes it on (status 500). */
+/* Go's net.Listen error, as Toxiproxy passes it on (status 500). Go names
+ * the address it tried to bind, the host resolved ("localhost:3310" is shown
+ * as 127.0.0.1:3310); an empty host stays empty (":3310"), as in Go. */
 static void listen_error(char *err, size_t errsize, const char *listen,
                          const fl_err_t *e) {
+  struct sockaddr_storage sa;
+  char shown[80];
+  if (listen[0] != ':' && fl_http_addr_parse(listen, &sa) == 0) {
+    fl_http_addr_format(&sa, shown, sizeof(shown));
+    listen = shown;
+  }
   if (e->code > -30000 && e->code < 0)
     snprintf(err, errsize, "listen tcp %.200s: bind: %s", listen, uv_strerror(e->code));
   else
@@ -341,7 +350,7 @@ static int proxy_create(fl_api_t *api, const proxy_in_t *in, const json_t *specs
     ap->listen = fl_strdup(in->listen);
   }
   if (api->seed_given)
-    fl_proxy_set_seed(p, api_seed_for(api, in->name));
+    fl_proxy_set_seed(p, fl_seed_for(api->seed, in->name));
   /* The loop does not run during this call, so no connection is accepted
    * before every toxic is in place. */
   json_array_foreach(specs, i, spec) {

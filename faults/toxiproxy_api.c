@@ -16,6 +16,7 @@
 
 #include "faults/api_int.h"
 #include "base/alloc.h"
+#include "base/prng.h"
 #include "base/log.h"
 
 #define MAX_SEGMENTS 8
@@ -223,20 +224,6 @@ void fl_api_handle(const fl_http_req_t *req, fl_http_res_t *res, void *arg) {
 
 /* ---- making, config, closing -------------------------------------------- */
 
-static uint64_t mix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
-uint64_t api_seed_for(const fl_api_t *api, const char *name) {
-  uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a of the name */
-  for (const char *s = name; *s; s++)
-    h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-  return mix64(api->seed ^ mix64(h));
-}
-
 int fl_api_new(fl_api_t **out, uv_loop_t *loop, const fl_api_opts_t *opts) {
   fl_api_t *api = fl_calloc(1, sizeof(*api));
   char host[256] = "";
@@ -249,9 +236,9 @@ int fl_api_new(fl_api_t **out, uv_loop_t *loop, const fl_api_opts_t *opts) {
     api->listen_override = opts->listen_override;
   }
   gethostname(host, sizeof(host) - 1);
-  api->xid_machine = (uint32_t)mix64((uint64_t)strlen(host) ^ (uint64_t)host[0] << 8 ^
-                                     (uint64_t)(unsigned char)host[1] << 16);
-  api->xid_counter = (uint32_t)mix64((uint64_t)time(NULL) ^ (uint64_t)getpid());
+  api->xid_machine = (uint32_t)fl_mix64((uint64_t)strlen(host) ^ (uint64_t)host[0] << 8 ^
+                                        (uint64_t)(unsigned char)host[1] << 16);
+  api->xid_counter = (uint32_t)fl_mix64((uint64_t)time(NULL) ^ (uint64_t)getpid());
   *out = api;
   return 0;
 }

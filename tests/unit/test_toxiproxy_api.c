@@ -523,6 +523,51 @@ static void test_toxics(void **state) {
   EXPECT("GET", "/proxies/db/toxics", NULL, 200, "[]");
 }
 
+static void test_noop_toxic(void **state) {
+  char listen[64];
+  (void)state;
+  create_echo_proxy("n", listen, sizeof(listen));
+  /* Toxiproxy's answer for its test toxic: no attributes, stream downstream
+   * by default; attributes it does not have are ignored like any other. */
+  EXPECT("POST", "/proxies/n/toxics", "{\"type\":\"noop\"}", 200,
+         "{\"attributes\":{},\"name\":\"noop_downstream\",\"type\":\"noop\","
+         "\"stream\":\"downstream\",\"toxicity\":1}");
+  EXPECT("POST", "/proxies/n/toxics",
+         "{\"type\":\"noop\",\"stream\":\"upstream\",\"attributes\":{\"x\":1}}", 200,
+         "{\"attributes\":{},\"name\":\"noop_upstream\",\"type\":\"noop\","
+         "\"stream\":\"upstream\",\"toxicity\":1}");
+  /* Bytes pass both ways through both noops. */
+  if (round_trip(listen, 3000) < 0)
+    fail_msg("no echo through two noop toxics");
+  EXPECT("DELETE", "/proxies/n/toxics/noop_downstream", NULL, 204, "");
+  EXPECT("GET", "/proxies/n/toxics", NULL, 200, NULL);
+  assert_non_null(strstr(R.body, "\"noop_upstream\""));
+  assert_null(strstr(R.body, "\"noop_downstream\""));
+}
+
+static void test_bind_error_resolved(void **state) {
+  char body[256], want[128];
+  int port;
+  (void)state;
+  int lfd = pt_listen(&port);
+  assert_true(lfd >= 0);
+  /* Toxiproxy shows the address it tried to bind, the name resolved. */
+  snprintf(body, sizeof(body),
+           "{\"name\":\"b\",\"listen\":\"localhost:%d\",\"upstream\":\"%s\"}", port,
+           FX->echo_addr);
+  snprintf(want, sizeof(want),
+           "{\"error\":\"listen tcp 127.0.0.1:%d: bind: address already in use\","
+           "\"status\":500}\n",
+           port);
+  EXPECT("POST", "/proxies", body, 500, want);
+  /* A numeric address is shown as written. */
+  snprintf(body, sizeof(body),
+           "{\"name\":\"b\",\"listen\":\"127.0.0.1:%d\",\"upstream\":\"%s\"}", port,
+           FX->echo_addr);
+  EXPECT("POST", "/proxies", body, 500, want);
+  close(lfd);
+}
+
 static void test_populate(void **state) {
   char body[512], listen[64];
   (void)state;
@@ -1057,6 +1102,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_proxy_lifecycle, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
       cmocka_unit_test_setup_teardown(test_toxics, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_noop_toxic, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_bind_error_resolved, setup, teardown),
       cmocka_unit_test_setup_teardown(test_populate, setup, teardown),
       cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
       cmocka_unit_test_setup_teardown(test_latency_disable_reset_through_proxy, setup,
