@@ -271,8 +271,8 @@ static void listen_error(char *err, size_t errsize, const char *listen,
                          const fl_err_t *e) {
   struct sockaddr_storage sa;
   char shown[80];
-  if (listen[0] != ':' && fl_http_addr_parse(listen, &sa) == 0) {
-    fl_http_addr_format(&sa, shown, sizeof(shown));
+  if (listen[0] != ':' && fl_api_addr_parse(listen, &sa) == 0) {
+    fl_api_addr_format(&sa, shown, sizeof(shown));
     listen = shown;
   }
   if (e->code > -30000 && e->code < 0)
@@ -380,9 +380,9 @@ static int proxy_differs(const api_proxy_t *ap, const char *listen,
     return 1;
   if (strcmp(listen, ap->listen) == 0)
     return 0;
-  if (fl_http_addr_parse(listen, &sa) != 0)
+  if (fl_api_addr_parse(listen, &sa) != 0)
     return 1;
-  fl_http_addr_format(&sa, norm, sizeof(norm));
+  fl_api_addr_format(&sa, norm, sizeof(norm));
   return strcmp(norm, ap->listen) != 0;
 }
 
@@ -486,7 +486,7 @@ out:
 
 /* ---- the endpoints ------------------------------------------------------ */
 
-static json_t *parse_body(const fl_http_req_t *req, fl_http_res_t *res) {
+static json_t *parse_body(const fl_api_req_t *req, fl_api_res_t *res) {
   char msg[512];
   json_t *v = api_parse(req->body, req->body_len, msg, sizeof(msg));
   if (v == NULL)
@@ -494,7 +494,7 @@ static json_t *parse_body(const fl_http_req_t *req, fl_http_res_t *res) {
   return v;
 }
 
-static void proxy_index(fl_api_t *api, fl_http_res_t *res) {
+static void proxy_index(fl_api_t *api, fl_api_res_t *res) {
   json_t *o = json_object();
   /* The list is sorted by name, as Go prints a map's keys. */
   for (size_t i = 0; i < api->tcp.n; i++) {
@@ -504,7 +504,7 @@ static void proxy_index(fl_api_t *api, fl_http_res_t *res) {
   api_json(res, 200, o);
 }
 
-static void proxy_create_ep(fl_api_t *api, const fl_http_req_t *req, fl_http_res_t *res) {
+static void proxy_create_ep(fl_api_t *api, const fl_api_req_t *req, fl_api_res_t *res) {
   char msg[768];
   proxy_in_t in = {"", "", "", 1, NULL, NULL, NULL};
   json_t *specs = NULL;
@@ -533,7 +533,7 @@ static void proxy_create_ep(fl_api_t *api, const fl_http_req_t *req, fl_http_res
   json_decref(body);
 }
 
-static void populate_ep(fl_api_t *api, const fl_http_req_t *req, fl_http_res_t *res) {
+static void populate_ep(fl_api_t *api, const fl_api_req_t *req, fl_api_res_t *res) {
   char msg[1024], perr[768];
   json_t *made = NULL;
   int status;
@@ -556,8 +556,8 @@ static void populate_ep(fl_api_t *api, const fl_http_req_t *req, fl_http_res_t *
   api_json(res, status, o);
 }
 
-static void proxy_update(fl_api_t *api, api_proxy_t *ap, const fl_http_req_t *req,
-                         fl_http_res_t *res) {
+static void proxy_update(fl_api_t *api, api_proxy_t *ap, const fl_api_req_t *req,
+                         fl_api_res_t *res) {
   char msg[768];
   fl_err_t e;
   /* Fields not given keep the proxy's values. */
@@ -605,7 +605,7 @@ out:
   json_decref(body);
 }
 
-static void toxic_create(api_proxy_t *ap, const fl_http_req_t *req, fl_http_res_t *res) {
+static void toxic_create(api_proxy_t *ap, const fl_api_req_t *req, fl_api_res_t *res) {
   char msg[768];
   json_t *spec;
   fl_err_t e;
@@ -629,8 +629,8 @@ static void toxic_create(api_proxy_t *ap, const fl_http_req_t *req, fl_http_res_
   json_decref(spec);
 }
 
-static void toxic_update(api_proxy_t *ap, const char *name, const fl_http_req_t *req,
-                         fl_http_res_t *res) {
+static void toxic_update(api_proxy_t *ap, const char *name, const fl_api_req_t *req,
+                         fl_api_res_t *res) {
   char msg[512];
   fl_err_t e;
   /* Toxiproxy looks for the toxic before it reads the body. */
@@ -685,7 +685,7 @@ static void toxic_update(api_proxy_t *ap, const char *name, const fl_http_req_t 
   json_decref(body);
 }
 
-static void reset_ep(fl_api_t *api, fl_http_res_t *res) {
+static void reset_ep(fl_api_t *api, fl_api_res_t *res) {
   char msg[512];
   /* Toxiproxy stops at the first proxy it cannot start again and answers
    * 500; the proxies before it are already reset. */
@@ -703,7 +703,7 @@ static void reset_ep(fl_api_t *api, fl_http_res_t *res) {
 }
 
 void api_proxies_route(fl_api_t *api, const char *method, char **seg, int nseg,
-                       const fl_http_req_t *req, fl_http_res_t *res) {
+                       const fl_api_req_t *req, fl_api_res_t *res) {
   int route = route_of(seg, nseg);
   int get = strcmp(method, "GET") == 0, del = strcmp(method, "DELETE") == 0;
   api_proxy_t *ap = NULL;
@@ -711,8 +711,8 @@ void api_proxies_route(fl_api_t *api, const char *method, char **seg, int nseg,
   switch (route) {
   case R_VERSION:
     /* Toxiproxy 2.7+ writes this by hand, with a space and a newline. */
-    fl_http_res_text(res, 200, "application/json;charset=utf-8",
-                     "{\"version\": \"" FL_API_TOXIPROXY_VERSION "\"}\n");
+    fl_api_res_text(res, 200, "application/json;charset=utf-8",
+                    "{\"version\": \"" FL_API_TOXIPROXY_VERSION "\"}\n");
     return;
   case R_RESET:
     reset_ep(api, res);

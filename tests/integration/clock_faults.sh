@@ -31,8 +31,16 @@ local function skews(svc)
   return out
 end
 local function skew_now(svc)
-  fl.sleep(0.35) -- a few lines after the change
+  -- A few lines after the change: two new lines at least, which a busy
+  -- machine may take longer than the usual 0.35 s to print.
+  local before = #skews(svc)
+  fl.sleep(0.35)
   local s = skews(svc)
+  for _ = 1, 100 do
+    if #s >= before + 2 then break end
+    fl.sleep(0.1)
+    s = skews(svc)
+  end
   return s[#s].d
 end
 local function near(got, want, what)

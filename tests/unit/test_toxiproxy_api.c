@@ -38,7 +38,7 @@ typedef struct fx_s {
   fl_err_t err;
   uint64_t seed;
   int seed_given;
-  const fl_http_limits_t *limits;
+  const fl_api_limits_t *limits;
 } fx_t;
 
 static fx_t *FX; /* the running fixture, for the helpers */
@@ -135,7 +135,7 @@ static void do_stop(void *arg) {
 }
 
 static int setup_with(void **state, uint64_t seed, int given,
-                      const fl_http_limits_t *lim) {
+                      const fl_api_limits_t *lim) {
   fx_t *fx = calloc(1, sizeof(*fx));
   fx->seed = seed;
   fx->seed_given = given;
@@ -978,10 +978,10 @@ static void test_udp(void **state) {
 
 /* Small limits: answers queue for a client that does not read (parsing
  * pauses and resumes), the read and idle timeouts, the connection cap. */
-static fl_http_limits_t small_limits;
+static fl_api_limits_t small_limits;
 
 static int setup_small(void **state) {
-  fl_http_limits_default(&small_limits);
+  fl_api_limits_default(&small_limits);
   small_limits.max_queued = 2048;
   small_limits.max_conns = 4;
   small_limits.read_timeout_ms = 300;
