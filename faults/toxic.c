@@ -40,7 +40,7 @@ const fl_toxic_kind_t *fl_toxic_kind_find(const char *name) {
 }
 
 const char *fl_toxic_kind_names(void) {
-  static char names[256];
+  static char names[1024];
   if (names[0] == '\0') {
     size_t n = 0;
     for (size_t i = 0; i < FL_ARRAY_SIZE(kinds); i++)
@@ -66,7 +66,7 @@ int fl_toxic_kinds_doc(fl_buf_t *b, int form) {
     if (form == FL_TOXIC_DOC_TABLE) {
       fl_buf_printf(b, "| `%s` | ", k->name);
       doc_attrs(b, k, ", ");
-      fl_buf_printf(b, " | %s |\n", k->doc);
+      fl_buf_printf(b, " | %s |\n", k->doc ? k->doc : "");
     } else {
       fl_buf_printf(b, "%s`%s` (", i ? ", " : "", k->name);
       doc_attrs(b, k, ", ");
