@@ -23,7 +23,8 @@
   X(reset_peer)                                                                          \
   X(slicer)                                                                              \
   X(limit_data)                                                                          \
-  X(noop)
+  X(noop)                                                                                \
+  /* one row per kind above this line */
 
 #define DECLARE(n) extern const fl_toxic_kind_t fl_toxic_##n;
 FL_TOXIC_KINDS(DECLARE)

@@ -33,6 +33,7 @@ typedef struct {
   lnet_t *n;
   fl_task_t *task;
   fl_nsnet_op_t *op;
+  const char *prefix; /* put before a failure's message, or NULL */
 } wait_t;
 
 static lnet_t *check_net(lua_State *L, int i) {
@@ -55,6 +56,7 @@ static void on_step(int status, const char *msg, void *arg) {
   wait_t *w = arg;
   fl_task_t *t = w->task;
   lnet_t *n = w->n;
+  const char *prefix = w->prefix;
   fl_free(w);
   lua_State *co = fl_task_thread(t);
   if (status == 0) {
@@ -62,7 +64,10 @@ static void on_step(int status, const char *msg, void *arg) {
     fl_task_resume(t, 1);
   } else {
     lua_pushnil(co);
-    lua_pushstring(co, msg);
+    if (prefix != NULL)
+      lua_pushfstring(co, "%s: %s", prefix, msg);
+    else
+      lua_pushstring(co, msg);
     fl_task_resume(t, 2);
   }
 }

@@ -344,9 +344,10 @@ static void check_doc(const char *src, const char *file, const char *form, int k
       fclose(f);
       print_message("rewrote the toxics of %s\n", path);
     } else {
+      print_message("%s should have between its markers:\n%s\n", path, want.data);
       fail_msg("%s: the %s of toxics is not what faults/toxic.c's rows give; "
-               "run FL_UPDATE_DOCS=1 build/test_toxic. Want:\n%s",
-               path, form, want.data);
+               "run FL_UPDATE_DOCS=1 build/test_toxic",
+               path, form);
     }
   }
   fl_buf_free(&want);
