@@ -8,6 +8,12 @@
  *       prints median, p99 and max of (round trip - BASE_MS) in ms
  *   proxy_load idle ADDR N            opens N connections, checks each with one
  *       echoed byte, prints "ready" and holds them until stdin closes
+ *   proxy_load churn ADDR N PAR       N short connections, PAR at a time: each
+ *       connects, echoes 1 KiB, closes; prints how many echoed in full
+ *   proxy_load soak ADDR CONNS SECONDS SIZE
+ *       CONNS clients for SECONDS, each in a closed loop (send SIZE bytes, wait
+ *       for the echo) on a connection it replaces every 100 round trips; the
+ *       load is bounded by the round trip; prints round trips and reconnects
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -185,6 +191,76 @@ static int run_idle(const char *addr, int n) {
   return 0;
 }
 
+/* Sends n bytes and reads the n echoed back; 0 when all came. */
+static int echo_n(int fd, size_t n) {
+  static __thread char buf[65536];
+  if (n > sizeof(buf))
+    n = sizeof(buf);
+  memset(buf, 'y', n);
+  if (send(fd, buf, n, MSG_NOSIGNAL) != (ssize_t)n)
+    return -1;
+  return recv(fd, buf, n, MSG_WAITALL) == (ssize_t)n ? 0 : -1;
+}
+
+typedef struct {
+  const char *addr;
+  int count, size, seconds;
+  long ok, rounds, reconnects;
+} job_t;
+
+static void *churn_thread(void *arg) {
+  job_t *j = arg;
+  for (int i = 0; i < j->count; i++) {
+    int fd = dial(j->addr);
+    if (echo_n(fd, 1024) == 0)
+      j->ok++;
+    close(fd);
+  }
+  return NULL;
+}
+
+static void *soak_thread(void *arg) {
+  job_t *j = arg;
+  double end = now_ms() + j->seconds * 1e3;
+  while (now_ms() < end) {
+    int fd = dial(j->addr);
+    j->reconnects++;
+    for (int i = 0; i < 100 && now_ms() < end; i++) {
+      if (echo_n(fd, (size_t)j->size) != 0) {
+        fprintf(stderr, "proxy_load soak: an echo was lost\n");
+        exit(1);
+      }
+      j->rounds++;
+    }
+    close(fd);
+  }
+  return NULL;
+}
+
+static int run_jobs(const char *addr, int par, int count, int seconds, int size,
+                    void *(*fn)(void *)) {
+  pthread_t th[256];
+  job_t jobs[256];
+  long ok = 0, rounds = 0, reconnects = 0;
+  if (par < 1 || par > 256)
+    par = par < 1 ? 1 : 256;
+  for (int i = 0; i < par; i++) {
+    jobs[i] = (job_t){addr, count / par + (i < count % par), size, seconds, 0, 0, 0};
+    pthread_create(&th[i], NULL, fn, &jobs[i]);
+  }
+  for (int i = 0; i < par; i++) {
+    pthread_join(th[i], NULL);
+    ok += jobs[i].ok;
+    rounds += jobs[i].rounds;
+    reconnects += jobs[i].reconnects;
+  }
+  if (fn == churn_thread)
+    printf("connections=%d echoed=%ld\n", count, ok);
+  else
+    printf("round_trips=%ld connections=%ld\n", rounds, reconnects);
+  return fn == churn_thread && ok != count;
+}
+
 /* Prints a port nothing listens on now (bound once, then released). */
 static int run_port(void) {
   struct sockaddr_in a;
@@ -248,7 +324,11 @@ int main(int argc, char **argv) {
     return run_rtt(argv[2], atoi(argv[3]), atoi(argv[4]), argc > 5 ? atof(argv[5]) : 0);
   if (argc >= 4 && strcmp(argv[1], "idle") == 0)
     return run_idle(argv[2], atoi(argv[3]));
+  if (argc >= 5 && strcmp(argv[1], "churn") == 0)
+    return run_jobs(argv[2], atoi(argv[4]), atoi(argv[3]), 0, 0, churn_thread);
+  if (argc >= 6 && strcmp(argv[1], "soak") == 0)
+    return run_jobs(argv[2], atoi(argv[3]), 0, atoi(argv[4]), atoi(argv[5]), soak_thread);
   fprintf(stderr, "usage: proxy_load echo PORT | rtt ADDR CONNS ROUNDS [BASE_MS] | "
-                  "idle ADDR N\n");
+                  "idle ADDR N | churn ADDR N PAR | soak ADDR CONNS SECONDS SIZE\n");
   return 2;
 }

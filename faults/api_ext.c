@@ -19,6 +19,7 @@
 
 #include "faults/api_int.h"
 #include "base/alloc.h"
+#include "base/prng.h"
 
 #ifndef FL_VERSION
 #define FL_VERSION "0"
@@ -89,7 +90,7 @@ static int dir_parse(const char *s) {
   return -1;
 }
 
-static json_t *parse_body(const fl_http_req_t *req, fl_http_res_t *res) {
+static json_t *parse_body(const fl_api_req_t *req, fl_api_res_t *res) {
   char msg[512];
   json_t *v = api_parse(req->body, req->body_len, msg, sizeof(msg));
   if (v == NULL)
@@ -156,7 +157,7 @@ static void help(mbuf_t *b, const char *name, const char *type, const char *text
   mprintf(b, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
 }
 
-static void metrics_ep(fl_api_t *api, fl_http_res_t *res) {
+static void metrics_ep(fl_api_t *api, fl_api_res_t *res) {
   mbuf_t b = {fl_malloc(4096), 0, 4096};
   b.s[0] = '\0';
   size_t np = api->tcp.n, nu = api->udp.n;
@@ -296,7 +297,7 @@ static void metrics_ep(fl_api_t *api, fl_http_res_t *res) {
   mprintf(&b, "faultline_api_requests_total %llu\n", (unsigned long long)api->requests);
   help(&b, "faultline_api_connections_open", "gauge", "API connections open now.");
   mprintf(&b, "faultline_api_connections_open %d\n",
-          api->httpd ? fl_httpd_connections(api->httpd) : 0);
+          api->httpd ? fl_api_httpd_connections(api->httpd) : 0);
 
   fl_free(res->body);
   res->status = 200;
@@ -357,7 +358,7 @@ static int udp_set_faults(fl_udp_proxy_t *u, const json_t *faults, char *err, si
   return 0;
 }
 
-static void udp_create(fl_api_t *api, const fl_http_req_t *req, fl_http_res_t *res) {
+static void udp_create(fl_api_t *api, const fl_api_req_t *req, fl_api_res_t *res) {
   char msg[512];
   fl_err_t e;
   fl_udp_proxy_t *u;
@@ -393,7 +394,7 @@ static void udp_create(fl_api_t *api, const fl_http_req_t *req, fl_http_res_t *r
     set_str(&au->from, json_object_get(body, "from"));
     set_str(&au->to, json_object_get(body, "to"));
     if (api->seed_given)
-      fl_udp_proxy_set_seed(u, api_seed_for(api, name));
+      fl_udp_proxy_set_seed(u, fl_seed_for(api->seed, name));
     if (idle != NULL)
       fl_udp_proxy_set_idle_timeout(u, (uint64_t)json_integer_value(idle));
     if (udp_set_faults(u, json_object_get(body, "faults"), msg, sizeof(msg)) != 0) {
@@ -408,7 +409,7 @@ out:
   json_decref(body);
 }
 
-static void udp_update(api_udp_t *au, const fl_http_req_t *req, fl_http_res_t *res) {
+static void udp_update(api_udp_t *au, const fl_api_req_t *req, fl_api_res_t *res) {
   char msg[512];
   fl_err_t e;
   const char *upstream = NULL;
@@ -487,7 +488,7 @@ static int group_of(const json_t *set, const char *node) {
   return g ? (int)json_integer_value(g) : -1;
 }
 
-static void partition_post(fl_api_t *api, const fl_http_req_t *req, fl_http_res_t *res) {
+static void partition_post(fl_api_t *api, const fl_api_req_t *req, fl_api_res_t *res) {
   link_t *links;
   json_t *body = parse_body(req, res);
   if (body == NULL)
@@ -610,7 +611,7 @@ out:
   json_decref(body);
 }
 
-static void partition_get(fl_api_t *api, fl_http_res_t *res) {
+static void partition_get(fl_api_t *api, fl_api_res_t *res) {
   link_t *links;
   size_t n = links_of(api, &links);
   json_t *a = json_array();
@@ -638,7 +639,7 @@ void api_ext_reset(fl_api_t *api) {
 }
 
 void api_ext_route(fl_api_t *api, const char *method, char **seg, int nseg,
-                   const fl_http_req_t *req, fl_http_res_t *res) {
+                   const fl_api_req_t *req, fl_api_res_t *res) {
   int get = strcmp(method, "GET") == 0, del = strcmp(method, "DELETE") == 0;
   switch (xroute_of(seg, nseg)) {
   case X_METRICS:

@@ -26,7 +26,7 @@
 #define READ_BUF_SIZE (64 * 1024)
 #define DRAIN_MS 1000 /* after the last answer, read and drop for this long */
 
-void fl_http_limits_default(fl_http_limits_t *out) {
+void fl_api_limits_default(fl_api_limits_t *out) {
   out->max_body = 1024 * 1024;
   out->max_header = 16 * 1024;
   out->max_queued = 1024 * 1024;
@@ -35,7 +35,7 @@ void fl_http_limits_default(fl_http_limits_t *out) {
   out->idle_timeout_ms = 60000;
 }
 
-const char *fl_http_reason(int status) {
+const char *fl_api_reason(int status) {
   switch (status) {
   case 100:
     return "Continue";
@@ -70,8 +70,8 @@ const char *fl_http_reason(int status) {
   }
 }
 
-void fl_http_res_text(fl_http_res_t *res, int status, const char *content_type,
-                      const char *s) {
+void fl_api_res_text(fl_api_res_t *res, int status, const char *content_type,
+                     const char *s) {
   size_t n = strlen(s);
   res->status = status;
   res->content_type = content_type;
@@ -83,7 +83,7 @@ void fl_http_res_text(fl_http_res_t *res, int status, const char *content_type,
 
 /* ---- addresses ---------------------------------------------------------- */
 
-int fl_http_addr_parse(const char *s, struct sockaddr_storage *out) {
+int fl_api_addr_parse(const char *s, struct sockaddr_storage *out) {
   char host[128];
   const char *port;
   char *end;
@@ -124,7 +124,7 @@ int fl_http_addr_parse(const char *s, struct sockaddr_storage *out) {
   return FL_ECONFIG;
 }
 
-void fl_http_addr_format(const struct sockaddr_storage *a, char *buf, size_t size) {
+void fl_api_addr_format(const struct sockaddr_storage *a, char *buf, size_t size) {
   char ip[INET6_ADDRSTRLEN] = "?";
   if (a->ss_family == AF_INET6) {
     const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)a;
@@ -141,12 +141,12 @@ void fl_http_addr_format(const struct sockaddr_storage *a, char *buf, size_t siz
 
 enum { HDR_OTHER = 0, HDR_USER_AGENT, HDR_EXPECT };
 
-struct fl_http_session_s {
+struct fl_api_session_s {
   http_parser parser;
-  fl_http_limits_t lim;
-  fl_http_handler_cb handler;
+  fl_api_limits_t lim;
+  fl_api_handler_cb handler;
   void *arg;
-  fl_http_write_cb write;
+  fl_api_write_cb write;
   void *warg;
   /* The request being read. */
   char *url;
@@ -168,11 +168,11 @@ struct fl_http_session_s {
   int done;
 };
 
-static fl_http_session_t *sess_of(http_parser *p) {
-  return fl_container_of(p, fl_http_session_t, parser);
+static fl_api_session_t *sess_of(http_parser *p) {
+  return fl_container_of(p, fl_api_session_t, parser);
 }
 
-static int count_header(fl_http_session_t *s, size_t len) {
+static int count_header(fl_api_session_t *s, size_t len) {
   s->header_bytes += len;
   if (s->header_bytes > s->lim.max_header) {
     s->error_status = 431;
@@ -182,7 +182,7 @@ static int count_header(fl_http_session_t *s, size_t len) {
 }
 
 static int on_message_begin(http_parser *p) {
-  fl_http_session_t *s = sess_of(p);
+  fl_api_session_t *s = sess_of(p);
   s->url_len = 0;
   s->body_len = 0;
   s->header_bytes = 0;
@@ -197,7 +197,7 @@ static int on_message_begin(http_parser *p) {
 }
 
 static int on_url(http_parser *p, const char *at, size_t len) {
-  fl_http_session_t *s = sess_of(p);
+  fl_api_session_t *s = sess_of(p);
   if (count_header(s, len))
     return -1;
   s->url = fl_realloc(s->url, s->url_len + len + 1);
@@ -209,7 +209,7 @@ static int on_url(http_parser *p, const char *at, size_t len) {
 
 /* Field names and values may arrive in pieces: a name starts after a value. */
 static int on_header_field(http_parser *p, const char *at, size_t len) {
-  fl_http_session_t *s = sess_of(p);
+  fl_api_session_t *s = sess_of(p);
   if (count_header(s, len))
     return -1;
   if (s->in_value) {
@@ -241,7 +241,7 @@ static void append_trunc(char *buf, size_t size, size_t *n, const char *at, size
 }
 
 static int on_header_value(http_parser *p, const char *at, size_t len) {
-  fl_http_session_t *s = sess_of(p);
+  fl_api_session_t *s = sess_of(p);
   if (count_header(s, len))
     return -1;
   if (!s->in_value) {
@@ -263,7 +263,7 @@ static int on_header_value(http_parser *p, const char *at, size_t len) {
 }
 
 static int on_headers_complete(http_parser *p) {
-  fl_http_session_t *s = sess_of(p);
+  fl_api_session_t *s = sess_of(p);
   /* Content-Length is known before the body: refuse a large body at once,
    * so that a client waiting for "100 Continue" never sends it. */
   if ((p->flags & F_CONTENTLENGTH) && p->content_length != ULLONG_MAX &&
@@ -282,7 +282,7 @@ static int on_headers_complete(http_parser *p) {
 }
 
 static int on_body(http_parser *p, const char *at, size_t len) {
-  fl_http_session_t *s = sess_of(p);
+  fl_api_session_t *s = sess_of(p);
   if (s->body_len + len > s->lim.max_body) {
     s->error_status = 413;
     return -1;
@@ -346,7 +346,7 @@ static void http_date(char *buf, size_t size) {
 }
 
 /* Formats and sends res; frees its body. */
-static int send_response(fl_http_session_t *s, fl_http_res_t *res, int keep_alive,
+static int send_response(fl_api_session_t *s, fl_api_res_t *res, int keep_alive,
                          int http10) {
   char date[64];
   char head[1024];
@@ -356,7 +356,7 @@ static int send_response(fl_http_session_t *s, fl_http_res_t *res, int keep_aliv
 
   http_date(date, sizeof(date));
   n = (size_t)snprintf(head, sizeof(head), "HTTP/1.%d %d %s\r\n", http10 ? 0 : 1, status,
-                       fl_http_reason(status));
+                       fl_api_reason(status));
   if (!keep_alive)
     n += (size_t)snprintf(head + n, sizeof(head) - n, "Connection: close\r\n");
   else if (http10)
@@ -383,20 +383,20 @@ static int send_response(fl_http_session_t *s, fl_http_res_t *res, int keep_aliv
 
 /* Go's server answers protocol errors with the status line as plain text
  * and closes; we do the same. */
-static void send_error(fl_http_session_t *s, int status) {
-  fl_http_res_t res;
+static void send_error(fl_api_session_t *s, int status) {
+  fl_api_res_t res;
   char text[80];
   memset(&res, 0, sizeof(res));
-  snprintf(text, sizeof(text), "%d %s", status, fl_http_reason(status));
-  fl_http_res_text(&res, status, "text/plain; charset=utf-8", text);
+  snprintf(text, sizeof(text), "%d %s", status, fl_api_reason(status));
+  fl_api_res_text(&res, status, "text/plain; charset=utf-8", text);
   send_response(s, &res, 0, 0);
   s->done = 1;
 }
 
 static int on_message_complete(http_parser *p) {
-  fl_http_session_t *s = sess_of(p);
-  fl_http_req_t req;
-  fl_http_res_t res;
+  fl_api_session_t *s = sess_of(p);
+  fl_api_req_t req;
+  fl_api_res_t res;
   struct http_parser_url u;
   const char *path = "";
   size_t plen = 0;
@@ -465,10 +465,10 @@ static const http_parser_settings settings = {
     .on_message_complete = on_message_complete,
 };
 
-fl_http_session_t *fl_http_session_new(const fl_http_limits_t *limits,
-                                       fl_http_handler_cb handler, void *arg,
-                                       fl_http_write_cb write, void *warg) {
-  fl_http_session_t *s = fl_calloc(1, sizeof(*s));
+fl_api_session_t *fl_api_session_new(const fl_api_limits_t *limits,
+                                     fl_api_handler_cb handler, void *arg,
+                                     fl_api_write_cb write, void *warg) {
+  fl_api_session_t *s = fl_calloc(1, sizeof(*s));
   s->lim = *limits;
   s->handler = handler;
   s->arg = arg;
@@ -478,8 +478,7 @@ fl_http_session_t *fl_http_session_new(const fl_http_limits_t *limits,
   return s;
 }
 
-size_t fl_http_session_feed(fl_http_session_t *s, const char *data, size_t len,
-                            int *done) {
+size_t fl_api_session_feed(fl_api_session_t *s, const char *data, size_t len, int *done) {
   *done = s->done;
   if (s->done || len == 0)
     return s->done ? len : 0;
@@ -501,11 +500,11 @@ size_t fl_http_session_feed(fl_http_session_t *s, const char *data, size_t len,
   return used;
 }
 
-int fl_http_session_busy(const fl_http_session_t *s) {
+int fl_api_session_busy(const fl_api_session_t *s) {
   return s->in_message;
 }
 
-void fl_http_session_free(fl_http_session_t *s) {
+void fl_api_session_free(fl_api_session_t *s) {
   if (s == NULL)
     return;
   fl_free(s->url);
@@ -517,11 +516,11 @@ void fl_http_session_free(fl_http_session_t *s) {
 
 typedef struct httpd_conn_s httpd_conn_t;
 
-struct fl_httpd_s {
+struct fl_api_httpd_s {
   uv_loop_t *loop;
   uv_tcp_t listener;
-  fl_http_limits_t lim;
-  fl_http_handler_cb handler;
+  fl_api_limits_t lim;
+  fl_api_handler_cb handler;
   void *arg;
   char address[80];
   httpd_conn_t *conns;
@@ -537,8 +536,8 @@ struct httpd_conn_s {
   uv_tcp_t tcp;
   uv_timer_t timer;
   uv_shutdown_t shutdown;
-  fl_httpd_t *srv;
-  fl_http_session_t *sess;
+  fl_api_httpd_t *srv;
+  fl_api_session_t *sess;
   httpd_conn_t *next, *prev;
   size_t queued; /* answer bytes handed to uv_write and not yet written */
   char *pending; /* bytes read and not parsed (parsing paused) */
@@ -559,7 +558,7 @@ typedef struct {
   char *data;
 } conn_write_t;
 
-static void maybe_free_server(fl_httpd_t *s) {
+static void maybe_free_server(fl_api_httpd_t *s) {
   if (!s->closing || s->handles > 0)
     return;
   void (*cb)(void *) = s->close_cb;
@@ -571,11 +570,11 @@ static void maybe_free_server(fl_httpd_t *s) {
 
 static void on_conn_handle_closed(uv_handle_t *h) {
   httpd_conn_t *c = h->data;
-  fl_httpd_t *s = c->srv;
+  fl_api_httpd_t *s = c->srv;
   s->handles--;
   if (--c->handles > 0)
     return;
-  fl_http_session_free(c->sess);
+  fl_api_session_free(c->sess);
   fl_free(c->pending);
   fl_free(c);
   maybe_free_server(s);
@@ -585,7 +584,7 @@ static void conn_close(httpd_conn_t *c) {
   if (c->closing)
     return;
   c->closing = 1;
-  fl_httpd_t *s = c->srv;
+  fl_api_httpd_t *s = c->srv;
   if (c->prev != NULL)
     c->prev->next = c->next;
   else
@@ -641,7 +640,7 @@ static void conn_finish(httpd_conn_t *c) {
 static void conn_arm_timer(httpd_conn_t *c) {
   if (c->draining || c->closing)
     return;
-  if (fl_http_session_busy(c->sess)) {
+  if (fl_api_session_busy(c->sess)) {
     if (!c->req_timer) {
       c->req_timer = 1;
       uv_timer_start(&c->timer, on_timer, c->srv->lim.read_timeout_ms, 0);
@@ -655,7 +654,7 @@ static void conn_arm_timer(httpd_conn_t *c) {
 /* Feeds data to the session; keeps what it did not take. */
 static void conn_feed(httpd_conn_t *c, const char *data, size_t len) {
   int done = 0;
-  size_t used = fl_http_session_feed(c->sess, data, len, &done);
+  size_t used = fl_api_session_feed(c->sess, data, len, &done);
   if (c->closing)
     return;
   if (done) {
@@ -761,7 +760,7 @@ static int conn_write(char *data, size_t len, void *arg) {
 }
 
 static void on_connection(uv_stream_t *ls, int status) {
-  fl_httpd_t *s = ls->data;
+  fl_api_httpd_t *s = ls->data;
   if (status < 0 || s->closing)
     return;
   httpd_conn_t *c = fl_calloc(1, sizeof(*c));
@@ -772,7 +771,7 @@ static void on_connection(uv_stream_t *ls, int status) {
   c->timer.data = c;
   c->handles = 2;
   s->handles += 2;
-  c->sess = fl_http_session_new(&s->lim, s->handler, s->arg, conn_write, c);
+  c->sess = fl_api_session_new(&s->lim, s->handler, s->arg, conn_write, c);
   c->next = s->conns;
   if (s->conns != NULL)
     s->conns->prev = c;
@@ -794,30 +793,30 @@ static void on_connection(uv_stream_t *ls, int status) {
 }
 
 static void on_listener_closed(uv_handle_t *h) {
-  fl_httpd_t *s = h->data;
+  fl_api_httpd_t *s = h->data;
   s->handles--;
   maybe_free_server(s);
 }
 
-int fl_httpd_new(fl_httpd_t **out, uv_loop_t *loop, const char *addr,
-                 const fl_http_limits_t *limits, fl_http_handler_cb handler, void *arg,
-                 fl_err_t *err) {
+int fl_api_httpd_new(fl_api_httpd_t **out, uv_loop_t *loop, const char *addr,
+                     const fl_api_limits_t *limits, fl_api_handler_cb handler, void *arg,
+                     fl_err_t *err) {
   struct sockaddr_storage sa;
   int len = sizeof(sa);
   int rc;
 
   *out = NULL;
-  if (fl_http_addr_parse(addr, &sa) != 0)
+  if (fl_api_addr_parse(addr, &sa) != 0)
     return fl_err_set(err, FL_ECONFIG,
                       "--api: expected HOST:PORT with an IP address or localhost, "
                       "not \"%s\"",
                       addr ? addr : "");
-  fl_httpd_t *s = fl_calloc(1, sizeof(*s));
+  fl_api_httpd_t *s = fl_calloc(1, sizeof(*s));
   s->loop = loop;
   if (limits != NULL)
     s->lim = *limits;
   else
-    fl_http_limits_default(&s->lim);
+    fl_api_limits_default(&s->lim);
   s->handler = handler;
   s->arg = arg;
   uv_tcp_init(loop, &s->listener);
@@ -834,20 +833,20 @@ int fl_httpd_new(fl_httpd_t **out, uv_loop_t *loop, const char *addr,
     uv_close((uv_handle_t *)&s->listener, on_listener_closed);
     return rc;
   }
-  fl_http_addr_format(&sa, s->address, sizeof(s->address));
+  fl_api_addr_format(&sa, s->address, sizeof(s->address));
   *out = s;
   return 0;
 }
 
-const char *fl_httpd_address(const fl_httpd_t *s) {
+const char *fl_api_httpd_address(const fl_api_httpd_t *s) {
   return s->address;
 }
 
-int fl_httpd_connections(const fl_httpd_t *s) {
+int fl_api_httpd_connections(const fl_api_httpd_t *s) {
   return s->nconns;
 }
 
-void fl_httpd_close(fl_httpd_t *s, void (*cb)(void *arg), void *arg) {
+void fl_api_httpd_close(fl_api_httpd_t *s, void (*cb)(void *arg), void *arg) {
   if (s == NULL || s->closing)
     return;
   s->closing = 1;

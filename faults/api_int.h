@@ -1,6 +1,13 @@
-/* Internals shared by the API's files: toxiproxy_api.c (state, routing,
- * answers, config), api_proxies.c (Toxiproxy's endpoints), api_ext.c
- * (faultline's extensions) and api_json.c (JSON as Go writes and reads it). */
+/* Internals shared by the API's files. Calls go one way:
+ *
+ *   toxiproxy_api.c  (front door: routing, request ids, config, closing)
+ *     -> api_proxies.c  (Toxiproxy's endpoints)  -> api_ext.c (only api_ext_reset)
+ *     -> api_ext.c      (faultline's extensions)
+ *   every one of them -> the toolbox: api_store.c (lists, freeing entries),
+ *                        api_answer.c (answers), api_json.c (JSON as Go),
+ *                        api_http.c (the HTTP server)
+ *
+ * The toolbox calls no file above it. */
 #ifndef FL_API_INT_H
 #define FL_API_INT_H
 
@@ -39,7 +46,7 @@ typedef struct api_list_s {
 struct fl_api_s {
   uv_loop_t *loop;
   uv_timer_t timer; /* no timeouts: it defers the close callback */
-  fl_httpd_t *httpd;
+  fl_api_httpd_t *httpd;
   api_list_t tcp; /* api_proxy_t */
   api_list_t udp; /* api_udp_t */
   uint64_t seed;
@@ -54,26 +61,34 @@ struct fl_api_s {
   void *close_arg;
 };
 
-/* ---- lists -------------------------------------------------------------- */
+/* ---- api_store.c: lists and entries ------------------------------------- */
 
 void *api_list_find(const api_list_t *l, const char *name);
 void api_list_insert(api_list_t *l, void *item);
 void api_list_remove(api_list_t *l, const void *item);
 void api_list_free(api_list_t *l);
+/* Closing a proxy the API let go of; counted in api->closes until its close
+ * callback (api_part_closed). */
+void api_proxy_free(fl_api_t *api, api_proxy_t *ap);
+void api_udp_free(fl_api_t *api, api_udp_t *au);
+/* One part of the API has closed (a proxy, the server, the timer); when the
+ * API is closing and it was the last, frees the API and calls its close
+ * callback. arg is the fl_api_t. */
+void api_part_closed(void *arg);
 
-/* ---- answers ------------------------------------------------------------ */
+/* ---- api_answer.c: answers --------------------------------------------- */
 
 /* A JSON answer (v stolen), Content-Type application/json. */
-void api_json(fl_http_res_t *res, int status, json_t *v);
+void api_json(fl_api_res_t *res, int status, json_t *v);
 /* Toxiproxy's apiError: {"error": msg, "status": status} and a newline, sent
  * as text/plain by Go's http.Error (which overrides the JSON content type
  * Toxiproxy sets first). */
-void api_error(fl_http_res_t *res, int status, const char *fmt, ...)
+void api_error(fl_api_res_t *res, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* An empty answer (204). */
-void api_empty(fl_http_res_t *res, int status);
+void api_empty(fl_api_res_t *res, int status);
 
-/* ---- JSON as Go reads and writes it ------------------------------------- */
+/* ---- api_json.c: JSON as Go reads and writes it ------------------------- */
 
 /* Parses a request body as Go's json.Decoder does (the first value; what
  * follows is ignored). Returns new, or NULL with Go's wording in err. */
@@ -99,7 +114,7 @@ json_t *api_float32(double x);
  * Returns new (fl_free); *len set. */
 char *api_dump(const json_t *v, size_t *len);
 
-/* ---- Toxiproxy's objects ------------------------------------------------ */
+/* ---- api_proxies.c: Toxiproxy's objects and endpoints --------------------- */
 
 /* Returns new: a proxy as Toxiproxy prints it. */
 json_t *api_proxy_json(const api_proxy_t *ap);
@@ -108,9 +123,6 @@ json_t *api_proxy_json(const api_proxy_t *ap);
 json_t *api_toxics_json(const fl_proxy_t *p);
 /* Returns new: one toxic with Toxiproxy's field order. */
 json_t *api_toxic_json(const json_t *t);
-
-/* The seed of a proxy called name under api's --seed. */
-uint64_t api_seed_for(const fl_api_t *api, const char *name);
 
 /* Creates the proxies of a Toxiproxy populate list (the body of POST
  * /populate and the config file). Returns the HTTP status (201 or an
@@ -121,20 +133,18 @@ int api_populate(fl_api_t *api, const json_t *list, json_t **proxies, char *err,
 
 /* Endpoints. path segments after the prefix are in seg[]. */
 void api_proxies_route(fl_api_t *api, const char *method, char **seg, int nseg,
-                       const fl_http_req_t *req, fl_http_res_t *res);
+                       const fl_api_req_t *req, fl_api_res_t *res);
 /* Returns 1 if the route exists, 0 if not; sets *method_ok. */
 int api_proxies_match(char **seg, int nseg, const char *method, int *method_ok);
-int api_ext_match(char **seg, int nseg, const char *method, int *method_ok);
-void api_ext_route(fl_api_t *api, const char *method, char **seg, int nseg,
-                   const fl_http_req_t *req, fl_http_res_t *res);
-
-/* Closing a proxy the API let go of; counted until its close callback. */
-void api_proxy_free(fl_api_t *api, api_proxy_t *ap);
-void api_udp_free(fl_api_t *api, api_udp_t *au);
-
 /* Enables a proxy as Toxiproxy's Start does: 0, or the HTTP status of the
  * error (500, with Go's wording in err). */
 int api_proxy_start(fl_api_t *api, api_proxy_t *ap, char *err, size_t errsize);
+
+/* ---- api_ext.c: faultline's extensions ----------------------------------- */
+
+int api_ext_match(char **seg, int nseg, const char *method, int *method_ok);
+void api_ext_route(fl_api_t *api, const char *method, char **seg, int nseg,
+                   const fl_api_req_t *req, fl_api_res_t *res);
 /* Heals every partition and clears UDP faults (part of /reset). */
 void api_ext_reset(fl_api_t *api);
 

@@ -15,6 +15,7 @@
 #include "faults/api_int.h"
 #include "faults/toxic.h"
 #include "base/alloc.h"
+#include "base/prng.h"
 
 enum { R_NONE, R_RESET, R_PROXIES, R_POPULATE, R_PROXY, R_TOXICS, R_TOXIC, R_VERSION };
 
@@ -263,9 +264,17 @@ static int toxic_specs(const json_t *list, json_t **out, char *err, size_t errsi
 
 /* ---- proxies ------------------------------------------------------------ */
 
-/* Go's net.Listen error, as Toxiproxy passes it on (status 500). */
+/* Go's net.Listen error, as Toxiproxy passes it on (status 500). Go names
+ * the address it tried to bind, the host resolved ("localhost:3310" is shown
+ * as 127.0.0.1:3310); an empty host stays empty (":3310"), as in Go. */
 static void listen_error(char *err, size_t errsize, const char *listen,
                          const fl_err_t *e) {
+  struct sockaddr_storage sa;
+  char shown[80];
+  if (listen[0] != ':' && fl_api_addr_parse(listen, &sa) == 0) {
+    fl_api_addr_format(&sa, shown, sizeof(shown));
+    listen = shown;
+  }
   if (e->code > -30000 && e->code < 0)
     snprintf(err, errsize, "listen tcp %.200s: bind: %s", listen, uv_strerror(e->code));
   else
@@ -341,7 +350,7 @@ static int proxy_create(fl_api_t *api, const proxy_in_t *in, const json_t *specs
     ap->listen = fl_strdup(in->listen);
   }
   if (api->seed_given)
-    fl_proxy_set_seed(p, api_seed_for(api, in->name));
+    fl_proxy_set_seed(p, fl_seed_for(api->seed, in->name));
   /* The loop does not run during this call, so no connection is accepted
    * before every toxic is in place. */
   json_array_foreach(specs, i, spec) {
@@ -371,9 +380,9 @@ static int proxy_differs(const api_proxy_t *ap, const char *listen,
     return 1;
   if (strcmp(listen, ap->listen) == 0)
     return 0;
-  if (fl_http_addr_parse(listen, &sa) != 0)
+  if (fl_api_addr_parse(listen, &sa) != 0)
     return 1;
-  fl_http_addr_format(&sa, norm, sizeof(norm));
+  fl_api_addr_format(&sa, norm, sizeof(norm));
   return strcmp(norm, ap->listen) != 0;
 }
 
@@ -477,7 +486,7 @@ out:
 
 /* ---- the endpoints ------------------------------------------------------ */
 
-static json_t *parse_body(const fl_http_req_t *req, fl_http_res_t *res) {
+static json_t *parse_body(const fl_api_req_t *req, fl_api_res_t *res) {
   char msg[512];
   json_t *v = api_parse(req->body, req->body_len, msg, sizeof(msg));
   if (v == NULL)
@@ -485,7 +494,7 @@ static json_t *parse_body(const fl_http_req_t *req, fl_http_res_t *res) {
   return v;
 }
 
-static void proxy_index(fl_api_t *api, fl_http_res_t *res) {
+static void proxy_index(fl_api_t *api, fl_api_res_t *res) {
   json_t *o = json_object();
   /* The list is sorted by name, as Go prints a map's keys. */
   for (size_t i = 0; i < api->tcp.n; i++) {
@@ -495,7 +504,7 @@ static void proxy_index(fl_api_t *api, fl_http_res_t *res) {
   api_json(res, 200, o);
 }
 
-static void proxy_create_ep(fl_api_t *api, const fl_http_req_t *req, fl_http_res_t *res) {
+static void proxy_create_ep(fl_api_t *api, const fl_api_req_t *req, fl_api_res_t *res) {
   char msg[768];
   proxy_in_t in = {"", "", "", 1, NULL, NULL, NULL};
   json_t *specs = NULL;
@@ -524,7 +533,7 @@ static void proxy_create_ep(fl_api_t *api, const fl_http_req_t *req, fl_http_res
   json_decref(body);
 }
 
-static void populate_ep(fl_api_t *api, const fl_http_req_t *req, fl_http_res_t *res) {
+static void populate_ep(fl_api_t *api, const fl_api_req_t *req, fl_api_res_t *res) {
   char msg[1024], perr[768];
   json_t *made = NULL;
   int status;
@@ -547,8 +556,8 @@ static void populate_ep(fl_api_t *api, const fl_http_req_t *req, fl_http_res_t *
   api_json(res, status, o);
 }
 
-static void proxy_update(fl_api_t *api, api_proxy_t *ap, const fl_http_req_t *req,
-                         fl_http_res_t *res) {
+static void proxy_update(fl_api_t *api, api_proxy_t *ap, const fl_api_req_t *req,
+                         fl_api_res_t *res) {
   char msg[768];
   fl_err_t e;
   /* Fields not given keep the proxy's values. */
@@ -596,7 +605,7 @@ out:
   json_decref(body);
 }
 
-static void toxic_create(api_proxy_t *ap, const fl_http_req_t *req, fl_http_res_t *res) {
+static void toxic_create(api_proxy_t *ap, const fl_api_req_t *req, fl_api_res_t *res) {
   char msg[768];
   json_t *spec;
   fl_err_t e;
@@ -620,8 +629,8 @@ static void toxic_create(api_proxy_t *ap, const fl_http_req_t *req, fl_http_res_
   json_decref(spec);
 }
 
-static void toxic_update(api_proxy_t *ap, const char *name, const fl_http_req_t *req,
-                         fl_http_res_t *res) {
+static void toxic_update(api_proxy_t *ap, const char *name, const fl_api_req_t *req,
+                         fl_api_res_t *res) {
   char msg[512];
   fl_err_t e;
   /* Toxiproxy looks for the toxic before it reads the body. */
@@ -676,7 +685,7 @@ static void toxic_update(api_proxy_t *ap, const char *name, const fl_http_req_t 
   json_decref(body);
 }
 
-static void reset_ep(fl_api_t *api, fl_http_res_t *res) {
+static void reset_ep(fl_api_t *api, fl_api_res_t *res) {
   char msg[512];
   /* Toxiproxy stops at the first proxy it cannot start again and answers
    * 500; the proxies before it are already reset. */
@@ -694,7 +703,7 @@ static void reset_ep(fl_api_t *api, fl_http_res_t *res) {
 }
 
 void api_proxies_route(fl_api_t *api, const char *method, char **seg, int nseg,
-                       const fl_http_req_t *req, fl_http_res_t *res) {
+                       const fl_api_req_t *req, fl_api_res_t *res) {
   int route = route_of(seg, nseg);
   int get = strcmp(method, "GET") == 0, del = strcmp(method, "DELETE") == 0;
   api_proxy_t *ap = NULL;
@@ -702,8 +711,8 @@ void api_proxies_route(fl_api_t *api, const char *method, char **seg, int nseg,
   switch (route) {
   case R_VERSION:
     /* Toxiproxy 2.7+ writes this by hand, with a space and a newline. */
-    fl_http_res_text(res, 200, "application/json;charset=utf-8",
-                     "{\"version\": \"" FL_API_TOXIPROXY_VERSION "\"}\n");
+    fl_api_res_text(res, 200, "application/json;charset=utf-8",
+                    "{\"version\": \"" FL_API_TOXIPROXY_VERSION "\"}\n");
     return;
   case R_RESET:
     reset_ep(api, res);

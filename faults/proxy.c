@@ -11,6 +11,7 @@
 
 #include "faults/proxy_int.h"
 #include "base/alloc.h"
+#include "base/prng.h"
 #include "base/log.h"
 
 #define LISTEN_BACKLOG 511
@@ -121,13 +122,6 @@ static void listener_close(fl_proxy_t *p) {
 
 /* Making and closing. */
 
-static uint64_t name_hash(const char *s) {
-  uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
-  for (; *s; s++)
-    h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-  return h;
-}
-
 static int parse_upstream(fl_proxy_t *p, const char *upstream, fl_err_t *err) {
   struct sockaddr_storage addr;
   int numeric;
@@ -180,7 +174,7 @@ int fl_proxy_new(fl_proxy_t **out, uv_loop_t *loop, const char *name, const char
   p->loop = loop;
   p->name = fl_strdup(name);
   p->listen_addr = laddr;
-  p->seed = fl_mix64(name_hash(name));
+  p->seed = fl_seed_for(0, name); /* until fl_proxy_set_seed */
   fl_pool_init(&p->pool);
   const char *sp = getenv("FL_PROXY_SPLICE");
   p->splice = !(sp != NULL && strcmp(sp, "0") == 0);

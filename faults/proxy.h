@@ -66,8 +66,7 @@ void fl_proxy_set_seed(fl_proxy_t *p, uint64_t seed);
 
 /* Adds a toxic. spec (borrowed) is Toxiproxy's toxic object:
  *   {"name": optional, default "<type>_<stream>",
- *    "type": "latency"|"bandwidth"|"slow_close"|"timeout"|"reset_peer"|
- *            "slicer"|"limit_data",
+ *    "type": a kind of toxic.c's table (faults/README.md lists them),
  *    "stream": "upstream"|"downstream" (default "downstream"),
  *    "toxicity": 0..1 (default 1), "attributes": {...} (defaults 0)}
  * Attributes are non-negative integers; unknown attributes, an unknown type

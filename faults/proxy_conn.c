@@ -118,8 +118,11 @@ static void connect_failed(fl_conn_t *c, int err) {
   FL_LOG(FL_LOG_DEBUG, "proxy", "%s: connection %llu: upstream %s: %s", p->name,
          (unsigned long long)c->serial, p->upstream, uv_strerror(err));
   p->stats.connect_errors++;
-  /* The client gets a plain close (FIN), as from Toxiproxy. */
-  fl_conn_close(c, 0);
+  /* An upstream that refused (or could not be reached) gives the client a
+   * plain close (FIN), as from Toxiproxy. One that accepted and reset before
+   * the proxy saw the connect complete reset a connection that existed: the
+   * client gets the reset, as it would from a direct connection. */
+  fl_conn_close(c, err == UV_ECONNRESET || err == UV_EPIPE);
 }
 
 void fl_conn_update(fl_conn_t *c) {

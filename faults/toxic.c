@@ -1,6 +1,7 @@
 /* The table of toxic kinds, parsing and printing of Toxiproxy's toxic JSON,
- * and the toxicity decision. Adding a toxic: one toxic_<name>.c file and one
- * row in `kinds` below. */
+ * the docs generated from the rows, and the toxicity decision. Adding a
+ * toxic: one toxic_<name>.c file defining `fl_toxic_<name>` and one row
+ * X(<name>) in FL_TOXIC_KINDS below (faults/README.md, "Adding a toxic"). */
 #include "faults/toxic.h"
 
 #include <math.h>
@@ -11,10 +12,26 @@
 #include "faults/proxy.h"
 #include "base/alloc.h"
 
-static const fl_toxic_kind_t *const kinds[] = {
-    &fl_toxic_latency,    &fl_toxic_bandwidth, &fl_toxic_slow_close, &fl_toxic_timeout,
-    &fl_toxic_reset_peer, &fl_toxic_slicer,    &fl_toxic_limit_data,
-};
+/* The rows: one per kind, in the order the docs list them. Everything that
+ * names toxics (the proxy's parser, the Toxiproxy API's type check, Lua's
+ * add_toxic, error messages, the docs) reads this table. */
+#define FL_TOXIC_KINDS(X)                                                                \
+  X(latency)                                                                             \
+  X(bandwidth)                                                                           \
+  X(slow_close)                                                                          \
+  X(timeout)                                                                             \
+  X(reset_peer)                                                                          \
+  X(slicer)                                                                              \
+  X(limit_data)                                                                          \
+  X(noop)                                                                                \
+  /* one row per kind above this line */
+
+#define DECLARE(n) extern const fl_toxic_kind_t fl_toxic_##n;
+FL_TOXIC_KINDS(DECLARE)
+#undef DECLARE
+#define ROW(n) &fl_toxic_##n,
+static const fl_toxic_kind_t *const kinds[] = {FL_TOXIC_KINDS(ROW)};
+#undef ROW
 
 const fl_toxic_kind_t *fl_toxic_kind_find(const char *name) {
   for (size_t i = 0; i < FL_ARRAY_SIZE(kinds); i++)
@@ -24,7 +41,7 @@ const fl_toxic_kind_t *fl_toxic_kind_find(const char *name) {
 }
 
 const char *fl_toxic_kind_names(void) {
-  static char names[256];
+  static char names[1024];
   if (names[0] == '\0') {
     size_t n = 0;
     for (size_t i = 0; i < FL_ARRAY_SIZE(kinds); i++)
@@ -32,6 +49,32 @@ const char *fl_toxic_kind_names(void) {
                             kinds[i]->name);
   }
   return names;
+}
+
+static void doc_attrs(fl_buf_t *b, const fl_toxic_kind_t *k, const char *sep) {
+  if (k->nattrs == 0)
+    fl_buf_puts(b, "none");
+  for (int i = 0; i < k->nattrs; i++)
+    fl_buf_printf(b, "%s`%s`%s%s", i ? sep : "", k->attrs[i].name,
+                  k->attrs[i].unit[0] ? " " : "", k->attrs[i].unit);
+}
+
+int fl_toxic_kinds_doc(fl_buf_t *b, int form) {
+  if (form == FL_TOXIC_DOC_TABLE)
+    fl_buf_puts(b, "| type | attributes | what it does |\n| --- | --- | --- |\n");
+  for (size_t i = 0; i < FL_ARRAY_SIZE(kinds); i++) {
+    const fl_toxic_kind_t *k = kinds[i];
+    if (form == FL_TOXIC_DOC_TABLE) {
+      fl_buf_printf(b, "| `%s` | ", k->name);
+      doc_attrs(b, k, ", ");
+      fl_buf_printf(b, " | %s |\n", k->doc ? k->doc : "");
+    } else {
+      fl_buf_printf(b, "%s`%s` (", i ? ", " : "", k->name);
+      doc_attrs(b, k, ", ");
+      fl_buf_puts(b, ")");
+    }
+  }
+  return b->full ? UV_ENOBUFS : 0;
 }
 
 static int attr_index(const fl_toxic_kind_t *kind, const char *name) {

@@ -1,4 +1,4 @@
-/* Toxics: the kinds (one file each, one row in the table of toxic.c), the
+/* Toxics: the kinds (one file each, one row in FL_TOXIC_KINDS of toxic.c), the
  * toxic definitions a proxy holds, and the stages that apply a toxic to one
  * direction of one connection. Internal to faults/.
  *
@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "base/buf.h"
 #include "base/prng.h"
 #include "faults/proxy_buf.h"
 #include "base/error.h"
@@ -30,12 +31,14 @@ typedef struct fl_toxic_kind_s fl_toxic_kind_t;
 
 typedef struct fl_toxic_attr_s {
   const char *name;
-  int64_t def; /* value when not given */
-  int64_t max; /* largest accepted value (smallest is 0) */
+  int64_t def;      /* value when not given */
+  int64_t max;      /* largest accepted value (smallest is 0) */
+  const char *unit; /* for the docs: "ms", "bytes", "KB/s (1 KB = 1000 bytes)" */
 } fl_toxic_attr_t;
 
 struct fl_toxic_kind_s {
   const char *name; /* Toxiproxy's type name */
+  const char *doc;  /* what it does, one Markdown sentence or few, for the docs */
   const fl_toxic_attr_t *attrs;
   int nattrs;
   /* Optional: checks values against each other; returns 0 or FL_ECONFIG
@@ -140,13 +143,11 @@ uint64_t fl_bandwidth_due(int64_t rate, uint64_t arrival, uint64_t *next_free, s
  * +/- size_variation (uniform), at least 1, at most remaining. */
 size_t fl_slicer_size(fl_prng_t *r, int64_t average, int64_t variation, size_t remaining);
 
-/* The kinds (toxic_<name>.c). */
-extern const fl_toxic_kind_t fl_toxic_latency;
-extern const fl_toxic_kind_t fl_toxic_bandwidth;
-extern const fl_toxic_kind_t fl_toxic_slow_close;
-extern const fl_toxic_kind_t fl_toxic_timeout;
-extern const fl_toxic_kind_t fl_toxic_reset_peer;
-extern const fl_toxic_kind_t fl_toxic_slicer;
-extern const fl_toxic_kind_t fl_toxic_limit_data;
+/* The docs of every kind, generated from the rows, so that no list of
+ * toxics is written by hand: FL_TOXIC_DOC_TABLE is the Markdown table of
+ * faults/README.md and PROXY_API.md (type, attributes, what it does),
+ * FL_TOXIC_DOC_LIST the one-line list of README.md. Appends to b. */
+enum { FL_TOXIC_DOC_TABLE, FL_TOXIC_DOC_LIST };
+int fl_toxic_kinds_doc(fl_buf_t *b, int form);
 
 #endif

@@ -9,7 +9,7 @@
 enum { A_RATE };
 
 static const fl_toxic_attr_t attrs[] = {
-    {"rate", 0, INT32_MAX},
+    {"rate", 0, INT32_MAX, "KB/s (1 KB = 1000 bytes)"},
 };
 
 typedef struct {
@@ -65,6 +65,8 @@ static void update(fl_stage_t *st, uint64_t now) {
 
 const fl_toxic_kind_t fl_toxic_bandwidth = {
     .name = "bandwidth",
+    .doc = "paced in pieces of at most 20 ms worth, each released when it would have "
+           "finished crossing a link of that rate; no credit after idle. 0 = unlimited.",
     .attrs = attrs,
     .nattrs = 1,
     .update = update,

@@ -9,8 +9,8 @@
 enum { A_LATENCY, A_JITTER };
 
 static const fl_toxic_attr_t attrs[] = {
-    {"latency", 0, INT32_MAX},
-    {"jitter", 0, INT32_MAX},
+    {"latency", 0, INT32_MAX, "ms"},
+    {"jitter", 0, INT32_MAX, "ms"},
 };
 
 typedef struct {
@@ -61,6 +61,9 @@ static void update(fl_stage_t *st, uint64_t now) {
 
 const fl_toxic_kind_t fl_toxic_latency = {
     .name = "latency",
+    .doc = "each chunk waits latency +/- jitter (uniform) from when it reached the "
+           "toxic; never before the chunk ahead of it, so order holds. The end of the "
+           "stream follows the last chunk.",
     .attrs = attrs,
     .nattrs = 2,
     .update = update,

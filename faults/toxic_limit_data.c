@@ -8,7 +8,7 @@
 enum { A_BYTES };
 
 static const fl_toxic_attr_t attrs[] = {
-    {"bytes", 0, INT64_MAX},
+    {"bytes", 0, INT64_MAX, ""},
 };
 
 typedef struct {
@@ -42,6 +42,8 @@ static void run(fl_stage_t *st, uint64_t now) {
 
 const fl_toxic_kind_t fl_toxic_limit_data = {
     .name = "limit_data",
+    .doc = "passes at most `bytes` in its direction, then closes the connection once "
+           "what passed is written.",
     .attrs = attrs,
     .nattrs = 1,
     .run = run,

@@ -9,7 +9,7 @@
 enum { A_TIMEOUT };
 
 static const fl_toxic_attr_t attrs[] = {
-    {"timeout", 0, INT32_MAX},
+    {"timeout", 0, INT32_MAX, "ms"},
 };
 
 typedef struct {
@@ -34,6 +34,8 @@ static void run(fl_stage_t *st, uint64_t now) {
 
 const fl_toxic_kind_t fl_toxic_reset_peer = {
     .name = "reset_peer",
+    .doc = "once data (or EOF) reaches it, waits `timeout` and resets the connection: "
+           "both peers see an RST. Nothing passes meanwhile.",
     .attrs = attrs,
     .nattrs = 1,
     .run = run,

@@ -9,9 +9,9 @@
 enum { A_AVERAGE, A_VARIATION, A_DELAY };
 
 static const fl_toxic_attr_t attrs[] = {
-    {"average_size", 0, INT32_MAX},
-    {"size_variation", 0, INT32_MAX},
-    {"delay", 0, INT32_MAX},
+    {"average_size", 0, INT32_MAX, "bytes"},
+    {"size_variation", 0, INT32_MAX, "bytes"},
+    {"delay", 0, INT32_MAX, "us"},
 };
 
 typedef struct {
@@ -64,6 +64,9 @@ static void run(fl_stage_t *st, uint64_t now) {
 
 const fl_toxic_kind_t fl_toxic_slicer = {
     .name = "slicer",
+    .doc = "cuts each chunk into slices of average_size +/- size_variation (uniform, at "
+           "least 1, the last one what remains), each written by a send of its own, "
+           "`delay` apart. `average_size` must be >= 1 (Toxiproxy crashes on 0).",
     .attrs = attrs,
     .nattrs = 3,
     .check = check,

@@ -8,7 +8,7 @@
 enum { A_DELAY };
 
 static const fl_toxic_attr_t attrs[] = {
-    {"delay", 0, INT32_MAX},
+    {"delay", 0, INT32_MAX, "ms"},
 };
 
 typedef struct {
@@ -32,6 +32,8 @@ static void run(fl_stage_t *st, uint64_t now) {
 
 const fl_toxic_kind_t fl_toxic_slow_close = {
     .name = "slow_close",
+    .doc = "data passes; the close (EOF, or a close asked by an earlier toxic) is passed "
+           "on `delay` after it came.",
     .attrs = attrs,
     .nattrs = 1,
     .run = run,

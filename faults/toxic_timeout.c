@@ -9,7 +9,7 @@
 enum { A_TIMEOUT };
 
 static const fl_toxic_attr_t attrs[] = {
-    {"timeout", 0, INT32_MAX},
+    {"timeout", 0, INT32_MAX, "ms"},
 };
 
 typedef struct {
@@ -41,6 +41,10 @@ static void stop(fl_stage_t *st, uint64_t now) {
 
 const fl_toxic_kind_t fl_toxic_timeout = {
     .name = "timeout",
+    .doc = "nothing passes (data is swallowed); the connection is closed `timeout` after "
+           "the toxic began on it (a new connection, or the toxic added to an open one). "
+           "0 = never: held open until the toxic is removed, which closes the "
+           "connection, as in Toxiproxy.",
     .attrs = attrs,
     .nattrs = 1,
     .start = start,

@@ -1,6 +1,8 @@
-/* The API's state and front door: the lists of proxies, routing of a
- * request to Toxiproxy's endpoints (api_proxies.c) or faultline's own
- * (api_ext.c), answers in Toxiproxy's formats, the config file, closing.
+/* The API's front door: routing of a request to Toxiproxy's endpoints
+ * (api_proxies.c) or faultline's own (api_ext.c), the request id, making the
+ * server, the config file, closing. It calls the endpoint files; they call
+ * back only into the toolbox (api_store.c, api_answer.c, api_json.c), never
+ * into this file or each other (but for /reset's api_ext_reset).
  *
  * Routing follows Toxiproxy's gorilla/mux router: a path that matches no
  * route is 404 "404 page not found" (plain text); a path that matches with
@@ -16,65 +18,17 @@
 
 #include "faults/api_int.h"
 #include "base/alloc.h"
+#include "base/prng.h"
 #include "base/log.h"
 
 #define MAX_SEGMENTS 8
 #define MAX_CONFIG_BYTES (16 * 1024 * 1024)
 
-/* ---- lists -------------------------------------------------------------- */
-
-static const char *item_name(const void *item) {
-  return *(char *const *)item; /* every entry starts with its name */
-}
-
-static size_t lower_bound(const api_list_t *l, const char *name) {
-  size_t lo = 0, hi = l->n;
-  while (lo < hi) {
-    size_t mid = (lo + hi) / 2;
-    if (strcmp(item_name(l->items[mid]), name) < 0)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return lo;
-}
-
-void *api_list_find(const api_list_t *l, const char *name) {
-  size_t i = lower_bound(l, name);
-  return i < l->n && strcmp(item_name(l->items[i]), name) == 0 ? l->items[i] : NULL;
-}
-
-void api_list_insert(api_list_t *l, void *item) {
-  size_t i = lower_bound(l, item_name(item));
-  if (l->n == l->cap) {
-    l->cap = l->cap ? l->cap * 2 : 16;
-    l->items = fl_realloc(l->items, l->cap * sizeof(void *));
-  }
-  memmove(l->items + i + 1, l->items + i, (l->n - i) * sizeof(void *));
-  l->items[i] = item;
-  l->n++;
-}
-
-void api_list_remove(api_list_t *l, const void *item) {
-  for (size_t i = 0; i < l->n; i++) {
-    if (l->items[i] == item) {
-      memmove(l->items + i, l->items + i + 1, (l->n - i - 1) * sizeof(void *));
-      l->n--;
-      return;
-    }
-  }
-}
-
-void api_list_free(api_list_t *l) {
-  fl_free(l->items);
-  memset(l, 0, sizeof(*l));
-}
-
 /* ---- answers ------------------------------------------------------------ */
 
 /* Toxiproxy 2.5+ sets X-Toxiproxy-Request-Id (an rs/xid: 12 bytes of time,
  * machine, pid and counter in base32hex) on every routed request. */
-static void request_id(fl_api_t *api, fl_http_res_t *res) {
+static void request_id(fl_api_t *api, fl_api_res_t *res) {
   static const char digits[] = "0123456789abcdefghijklmnopqrstuv";
   unsigned char id[12];
   uint32_t now = (uint32_t)time(NULL);
@@ -109,48 +63,6 @@ static void request_id(fl_api_t *api, fl_http_res_t *res) {
            "X-Toxiproxy-Request-Id: %s\r\n", out);
 }
 
-void api_json(fl_http_res_t *res, int status, json_t *v) {
-  fl_free(res->body);
-  res->status = status;
-  res->content_type = "application/json";
-  res->body = api_dump(v, &res->body_len);
-  json_decref(v);
-}
-
-void api_error(fl_http_res_t *res, int status, const char *fmt, ...) {
-  char msg[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof(msg), fmt, ap);
-  va_end(ap);
-  json_t *v = json_pack("{s:s, s:i}", "error", msg, "status", status);
-  if (v == NULL) /* msg was not UTF-8 */
-    v = json_pack("{s:s, s:i}", "error", "error", "status", status);
-  size_t n;
-  char *s = api_dump(v, &n);
-  json_decref(v);
-  fl_free(res->body);
-  res->body = fl_malloc(n + 2);
-  memcpy(res->body, s, n);
-  res->body[n] = '\n';
-  res->body[n + 1] = '\0';
-  res->body_len = n + 1;
-  fl_free(s);
-  res->status = status;
-  res->content_type = "text/plain; charset=utf-8";
-  size_t len = strlen(res->headers);
-  snprintf(res->headers + len, sizeof(res->headers) - len,
-           "X-Content-Type-Options: nosniff\r\n");
-}
-
-void api_empty(fl_http_res_t *res, int status) {
-  fl_free(res->body);
-  res->body = NULL;
-  res->body_len = 0;
-  res->status = status;
-  res->content_type = NULL;
-}
-
 /* ---- routing ------------------------------------------------------------ */
 
 /* Splits a decoded path "/a/b" into segments (copied into buf). Returns the
@@ -179,7 +91,7 @@ static int split_path(const char *path, size_t len, char *buf, size_t bufsize,
   }
 }
 
-void fl_api_handle(const fl_http_req_t *req, fl_http_res_t *res, void *arg) {
+void fl_api_handle(const fl_api_req_t *req, fl_api_res_t *res, void *arg) {
   fl_api_t *api = arg;
   char buf[2048];
   char *seg[MAX_SEGMENTS];
@@ -196,7 +108,7 @@ void fl_api_handle(const fl_http_req_t *req, fl_http_res_t *res, void *arg) {
     }
   }
   if (!found) {
-    fl_http_res_text(res, 404, "text/plain; charset=utf-8", "404 page not found\n");
+    fl_api_res_text(res, 404, "text/plain; charset=utf-8", "404 page not found\n");
     snprintf(res->headers, sizeof(res->headers), "X-Content-Type-Options: nosniff\r\n");
     return;
   }
@@ -209,7 +121,7 @@ void fl_api_handle(const fl_http_req_t *req, fl_http_res_t *res, void *arg) {
   /* Toxiproxy refuses browsers, so that a web page cannot drive the API of
    * a developer's machine. */
   if (strncmp(req->user_agent, "Mozilla/", 8) == 0) {
-    fl_http_res_text(res, 403, "text/plain; charset=utf-8", "User agent not allowed\n");
+    fl_api_res_text(res, 403, "text/plain; charset=utf-8", "User agent not allowed\n");
     size_t len = strlen(res->headers);
     snprintf(res->headers + len, sizeof(res->headers) - len,
              "X-Content-Type-Options: nosniff\r\n");
@@ -223,20 +135,6 @@ void fl_api_handle(const fl_http_req_t *req, fl_http_res_t *res, void *arg) {
 
 /* ---- making, config, closing -------------------------------------------- */
 
-static uint64_t mix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
-uint64_t api_seed_for(const fl_api_t *api, const char *name) {
-  uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a of the name */
-  for (const char *s = name; *s; s++)
-    h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-  return mix64(api->seed ^ mix64(h));
-}
-
 int fl_api_new(fl_api_t **out, uv_loop_t *loop, const fl_api_opts_t *opts) {
   fl_api_t *api = fl_calloc(1, sizeof(*api));
   char host[256] = "";
@@ -249,23 +147,23 @@ int fl_api_new(fl_api_t **out, uv_loop_t *loop, const fl_api_opts_t *opts) {
     api->listen_override = opts->listen_override;
   }
   gethostname(host, sizeof(host) - 1);
-  api->xid_machine = (uint32_t)mix64((uint64_t)strlen(host) ^ (uint64_t)host[0] << 8 ^
-                                     (uint64_t)(unsigned char)host[1] << 16);
-  api->xid_counter = (uint32_t)mix64((uint64_t)time(NULL) ^ (uint64_t)getpid());
+  api->xid_machine = (uint32_t)fl_mix64((uint64_t)strlen(host) ^ (uint64_t)host[0] << 8 ^
+                                        (uint64_t)(unsigned char)host[1] << 16);
+  api->xid_counter = (uint32_t)fl_mix64((uint64_t)time(NULL) ^ (uint64_t)getpid());
   *out = api;
   return 0;
 }
 
-int fl_api_listen(fl_api_t *api, const char *addr, const fl_http_limits_t *limits,
+int fl_api_listen(fl_api_t *api, const char *addr, const fl_api_limits_t *limits,
                   fl_err_t *err) {
   if (api->httpd != NULL)
     return fl_err_set(err, FL_ECONFIG, "the API already listens on %s",
-                      fl_httpd_address(api->httpd));
-  return fl_httpd_new(&api->httpd, api->loop, addr, limits, fl_api_handle, api, err);
+                      fl_api_httpd_address(api->httpd));
+  return fl_api_httpd_new(&api->httpd, api->loop, addr, limits, fl_api_handle, api, err);
 }
 
 const char *fl_api_address(const fl_api_t *api) {
-  return api->httpd ? fl_httpd_address(api->httpd) : NULL;
+  return api->httpd ? fl_api_httpd_address(api->httpd) : NULL;
 }
 
 int fl_api_load_config(fl_api_t *api, const char *path, fl_err_t *err) {
@@ -295,40 +193,8 @@ int fl_api_load_config(fl_api_t *api, const char *path, fl_err_t *err) {
   return 0;
 }
 
-static void on_part_closed(void *arg) {
-  fl_api_t *api = arg;
-  if (--api->closes > 0 || !api->closing)
-    return;
-  void (*cb)(void *) = api->close_cb;
-  void *cb_arg = api->close_arg;
-  api_list_free(&api->tcp);
-  api_list_free(&api->udp);
-  fl_free(api);
-  if (cb != NULL)
-    cb(cb_arg);
-}
-
 static void on_timer_closed(uv_handle_t *h) {
-  on_part_closed(h->data);
-}
-
-void api_proxy_free(fl_api_t *api, api_proxy_t *ap) {
-  api->closes++;
-  fl_proxy_close(ap->p, on_part_closed, api);
-  fl_free(ap->name);
-  fl_free(ap->listen);
-  fl_free(ap->from);
-  fl_free(ap->to);
-  fl_free(ap);
-}
-
-void api_udp_free(fl_api_t *api, api_udp_t *au) {
-  api->closes++;
-  fl_udp_proxy_close(au->u, on_part_closed, api);
-  fl_free(au->name);
-  fl_free(au->from);
-  fl_free(au->to);
-  fl_free(au);
+  api_part_closed(h->data);
 }
 
 void fl_api_close(fl_api_t *api, void (*cb)(void *arg), void *arg) {
@@ -343,7 +209,7 @@ void fl_api_close(fl_api_t *api, void (*cb)(void *arg), void *arg) {
   uv_close((uv_handle_t *)&api->timer, on_timer_closed);
   if (api->httpd != NULL) {
     api->closes++;
-    fl_httpd_close(api->httpd, on_part_closed, api);
+    fl_api_httpd_close(api->httpd, api_part_closed, api);
     api->httpd = NULL;
   }
   while (api->tcp.n > 0) {

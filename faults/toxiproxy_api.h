@@ -34,9 +34,9 @@ typedef struct fl_api_opts_s {
 int fl_api_new(fl_api_t **out, uv_loop_t *loop, const fl_api_opts_t *opts);
 
 /* Serves the API over HTTP on addr ("127.0.0.1:8474"; port 0 = any).
- * limits may be NULL (fl_http_limits_default). UV_EADDRINUSE or FL_ECONFIG
+ * limits may be NULL (fl_api_limits_default). UV_EADDRINUSE or FL_ECONFIG
  * with a message naming the address. */
-int fl_api_listen(fl_api_t *api, const char *addr, const fl_http_limits_t *limits,
+int fl_api_listen(fl_api_t *api, const char *addr, const fl_api_limits_t *limits,
                   fl_err_t *err);
 /* The HTTP address bound, "127.0.0.1:8474" (borrowed), or NULL. */
 const char *fl_api_address(const fl_api_t *api);
@@ -49,8 +49,8 @@ const char *fl_api_address(const fl_api_t *api);
  * made before an error stay. */
 int fl_api_load_config(fl_api_t *api, const char *path, fl_err_t *err);
 
-/* Answers one request (an fl_http_handler_cb; arg is the API). */
-void fl_api_handle(const fl_http_req_t *req, fl_http_res_t *res, void *arg);
+/* Answers one request (an fl_api_handler_cb; arg is the API). */
+void fl_api_handle(const fl_api_req_t *req, fl_api_res_t *res, void *arg);
 
 /* Closes the HTTP server and every proxy; frees api in the last close
  * callback and then calls cb(arg) (may be NULL), never before this

@@ -482,10 +482,7 @@ int fl_udp_proxy_new(fl_udp_proxy_t **out, uv_loop_t *loop, const char *name,
   p->up_addr = uaddr;
   p->idle_ms = 60000;
   p->faults[0].reorder_gap = p->faults[1].reorder_gap = UDP_DEFAULT_GAP;
-  uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a of the name: the default seed */
-  for (const char *c = name; *c; c++)
-    h = (h ^ (unsigned char)*c) * 0x100000001b3ULL;
-  fl_prng_seed(&p->rng, fl_mix64(h));
+  fl_prng_seed(&p->rng, fl_seed_for(0, name)); /* until fl_udp_proxy_set_seed */
   fl_addr_format((struct sockaddr *)&laddr, p->listen, sizeof(p->listen));
   uv_udp_init(loop, &p->sock);
   uv_udp_open(&p->sock, fd);

@@ -1,131 +1,60 @@
-/* svc:clock{...}: clock faults on a service (faults/clock.h), recorded on the
- * timeline and checked.
+/* svc:clock{...}: clock faults on a service (faults/clock_fault.h), recorded
+ * on the timeline and checked.
  *
  * A service declared with clock = true is started with libfaketime preloaded
- * and a control file; each call here changes the model, rewrites the file,
- * ends the previous "clock" fault and begins one describing the new state
- * (none when the clock is back to real time). Then it checks that the change
- * took: it runs `date` under the same preload and control file and compares
- * what that reads with the real time plus the offset in the file (and, when
- * the clock drifts, how fast it runs), records the result as a check, and
- * returns it. A program that libfaketime cannot reach (static, Go) is refused
- * when it is declared; one started through a wrapper cannot be told apart,
- * which the README says. */
+ * and a control file; each call here parses the options into a change, lets
+ * faults/clock_fault.c apply it, ends the previous "clock" fault and begins
+ * one describing the new state (none when the clock is back to real time),
+ * then waits for clock_fault.c's check that the change took, records it as a
+ * check and returns it. A program that libfaketime cannot reach (static, Go)
+ * is refused when it is declared; one started through a wrapper cannot be
+ * told apart, which the README says. */
 #include <lauxlib.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
-#include "faults/clock.h"
-#include "faults/subproc.h"
 #include "base/alloc.h"
 #include "base/log.h"
+#include "faults/clock_fault.h"
+#include "faults/subproc.h"
 #include "harness/engine_int.h"
-#include "harness/lua_netns.h"
+#include "harness/lua_clock.h"
 #include "harness/reaper.h"
 
-extern char **environ;
-
-/* The check's tolerances: the skew within half a second of the asked one
- * (a process start and a `date` are milliseconds), a drift rate within 10%. */
-#define SKEW_TOLERANCE_S 0.5
-#define RATE_TOLERANCE 0.10
-#define RATE_PROBE_S 0.3
-
 struct fl_lclock_s {
-  fl_clock_t *clock;
+  fl_clock_fault_t *f;
   fl_scenario_t *sc;
   char *name;
-  uv_timer_t strobe;
-  double strobe_v[2];
-  int strobe_phase;
-  double strobe_every;
-  int fault; /* the open "clock" fault, 0 if none */
-  char **probe_env;
-  /* the check in flight */
-  fl_subproc_t *probe;
-  int probe_pid;
-  fl_task_t *waiter;
-  double probe_t0;
-  double want_off, want_rate;
+  int fault;         /* the open "clock" fault, 0 if none */
+  fl_task_t *waiter; /* the task waiting for the check */
   int closed;
 };
-
-static double real_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 const char *fl_lclock_preload(void) {
   return fl_clock_lib();
 }
 
 const char *const *fl_lclock_env(const fl_lclock_t *c) {
-  return fl_clock_env(c->clock);
+  return fl_clock_env(fl_clock_fault_clock(c->f));
 }
 
 void fl_lclock_started(fl_lclock_t *c) {
-  int rc = fl_clock_started(c->clock, real_now());
+  int rc = fl_clock_fault_started(c->f);
   if (rc < 0)
     FL_LOG(FL_LOG_WARN, "clock", "%s: cannot rewrite %s: %s", c->name,
-           fl_clock_file(c->clock), uv_strerror(rc));
-}
-
-/* ---- closing with the scenario --------------------------------------------- */
-
-static void strobe_closed(uv_handle_t *h) {
-  fl_lclock_t *c = h->data;
-  fl_clock_free(c->clock);
-  for (size_t i = 0; c->probe_env != NULL && c->probe_env[i] != NULL; i++)
-    fl_free(c->probe_env[i]);
-  fl_free(c->probe_env);
-  fl_free(c->name);
-  fl_free(c);
-}
-
-static void release_probe(fl_lclock_t *c) {
-  if (c->probe != NULL) {
-    fl_subproc_cancel(c->probe);
-    c->probe = NULL;
-  }
-  if (c->probe_pid > 0) {
-    fl_clock_release_pid(c->probe_pid);
-    c->probe_pid = 0;
-  }
+           fl_clock_file(fl_clock_fault_clock(c->f)), uv_strerror(rc));
 }
 
 static void clock_closer(void *data, void (*done)(void *), void *done_arg) {
   fl_lclock_t *c = data;
   c->closed = 1;
-  release_probe(c);
-  uv_timer_stop(&c->strobe);
-  uv_close((uv_handle_t *)&c->strobe, strobe_closed);
+  fl_clock_fault_close(c->f);
+  fl_free(c->name);
+  fl_free(c);
   done(done_arg);
-}
-
-/* ---- making one --------------------------------------------------------------- */
-
-/* The environment of the check's `date`: faultline's, with the clock's. */
-static char **probe_env(const fl_clock_t *clock, const char *lib) {
-  size_t n = 0;
-  while (environ[n] != NULL)
-    n++;
-  char **env = fl_calloc(n + 8, sizeof(char *));
-  size_t k = 0;
-  for (size_t i = 0; i < n; i++)
-    if (strncmp(environ[i], "LD_PRELOAD=", 11) != 0 &&
-        strncmp(environ[i], "FAKETIME", 8) != 0 && strncmp(environ[i], "LC_ALL=", 7) != 0)
-      env[k++] = fl_strdup(environ[i]);
-  env[k++] = fl_asprintf("LD_PRELOAD=%s", lib);
-  env[k++] = fl_strdup("LC_ALL=C");
-  for (const char *const *e = fl_clock_env(clock); *e != NULL; e++)
-    env[k++] = fl_strdup(*e);
-  env[k] = NULL;
-  return env;
 }
 
 fl_lclock_t *fl_lclock_new(lua_State *L, fl_scenario_t *sc, const char *name,
@@ -156,20 +85,17 @@ fl_lclock_t *fl_lclock_new(lua_State *L, fl_scenario_t *sc, const char *name,
   char *abs = realpath(fl_scenario_dir(sc), NULL);
   char *dir = fl_asprintf("%s/clock", abs ? abs : fl_scenario_dir(sc));
   free(abs);
-  fl_clock_t *clock = NULL;
+  fl_clock_fault_t *f = NULL;
   fl_err_t err = {0};
-  int rc = fl_clock_new(&clock, dir, name, &err);
+  int rc = fl_clock_fault_new(&f, fl_engine_loop(sc->eng), dir, name, &err);
   fl_free(dir);
   if (rc < 0)
     luaL_error(L, "fl.service %s: %s", name, err.msg);
 
   fl_lclock_t *c = fl_calloc(1, sizeof(*c));
-  c->clock = clock;
+  c->f = f;
   c->sc = sc;
   c->name = fl_strdup(name);
-  c->probe_env = probe_env(clock, lib);
-  uv_timer_init(fl_engine_loop(sc->eng), &c->strobe);
-  c->strobe.data = c;
   fl_scenario_on_close(sc, clock_closer, c);
 
   /* After a kill -9 of faultline the reaper kills the services; their
@@ -194,119 +120,55 @@ fl_lclock_t *fl_lclock_new(lua_State *L, fl_scenario_t *sc, const char *name,
 
 /* ---- the check ---------------------------------------------------------------- */
 
-static void probe_cancel(void *data) {
+static void check_cancel(void *data) {
   fl_lclock_t *c = data;
   c->waiter = NULL;
-  release_probe(c);
+  fl_clock_fault_verify_cancel(c->f);
 }
 
-static void resume_with(fl_lclock_t *c, int took, const char *msg) {
-  fl_task_t *t = c->waiter;
-  c->waiter = NULL;
-  if (t == NULL)
-    return;
-  lua_State *co = fl_task_thread(t);
-  lua_pushboolean(co, took);
-  lua_pushstring(co, msg);
-  fl_task_resume(t, 2);
-}
-
-static void on_probe(const fl_subproc_result_t *r, void *arg) {
-  fl_lclock_t *c = arg;
-  c->probe = NULL;
-  if (c->probe_pid > 0) {
-    fl_clock_release_pid(c->probe_pid);
-    c->probe_pid = 0;
-  }
-  double t1 = real_now();
-  double obs[2] = {0, 0};
-  int nobs = sscanf(r->out, "%lf %lf", &obs[0], &obs[1]);
-  char msg[512];
-  int took = 0;
-  double skew = 0, rate = 0;
-  if (r->status != 0 || nobs < 1) {
-    snprintf(msg, sizeof(msg),
-             "clock of %s: the check could not run (date under libfaketime: %s%.*s)",
-             c->name, r->status < 0 ? uv_strerror(r->status) : "exit ",
-             (int)strcspn(r->err, "\n"), r->err_len ? r->err : "no output");
-  } else {
-    /* The first `date` ran between t0 and t1: the skew it saw is within
-     * that window of the file's offset. */
-    double lo = obs[0] - t1, hi = obs[0] - c->probe_t0;
-    skew = lo > c->want_off ? lo : (hi < c->want_off ? hi : c->want_off);
-    took = fabs(skew - c->want_off) <= SKEW_TOLERANCE_S;
-    if (c->want_rate != 1) {
-      rate = nobs == 2 ? (obs[1] - obs[0]) / RATE_PROBE_S : 0;
-      took = took && fabs(rate - c->want_rate) <= RATE_TOLERANCE * c->want_rate;
-      snprintf(
-          msg, sizeof(msg),
-          "clock of %s %s: date under libfaketime read %+.3f s (want %+.3f s) and ran at "
-          "x%.2f (want x%.2f)",
-          c->name, took ? "took" : "did not take", skew, c->want_off, rate, c->want_rate);
-    } else {
-      snprintf(msg, sizeof(msg),
-               "clock of %s %s: date under libfaketime read %+.3f s (want "
-               "%+.3f s)",
-               c->name, took ? "took" : "did not take", skew, c->want_off);
-    }
-  }
+/* The verdict as a check of the scenario, and on the clock fault's record. */
+static void record(fl_lclock_t *c, const fl_clock_verdict_t *v) {
   fl_timeline_t *tl = fl_scenario_timeline(c->sc);
   json_t *fault =
       c->fault ? json_array_get(fl_timeline_faults(tl), (size_t)(c->fault - 1)) : NULL;
   json_t *attrs = json_object_get(fault, "attrs");
   if (json_is_object(attrs)) {
-    json_object_set_new(attrs, "took", json_boolean(took));
-    json_object_set_new(attrs, "observed_skew_s", json_real(skew));
-  }
-  json_t *check = json_pack("{s:s, s:s, s:s, s:s, s:f, s:f}", "name", "clock fault took",
-                            "kind", "clock", "status", took ? "pass" : "error", "message",
-                            msg, "want_skew_s", c->want_off, "observed_skew_s", skew);
-  json_object_set_new(check, "service", json_string(c->name));
-  if (c->want_rate != 1) {
-    json_object_set_new(check, "want_rate", json_real(c->want_rate));
-    json_object_set_new(check, "observed_rate", json_real(rate));
+    json_object_set_new(attrs, "took", json_boolean(v->took));
+    json_object_set_new(attrs, "observed_skew_s", json_real(v->skew));
   }
   char *name = fl_asprintf("clock of %s took", c->name);
-  json_object_set_new(check, "name", json_string(name));
+  json_t *check = json_pack("{s:s, s:s, s:s, s:s, s:f, s:f, s:[f, f], s:i}", "name", name,
+                            "kind", "clock", "status", v->took ? "pass" : "error",
+                            "message", v->msg, "want_skew_s", v->want_skew,
+                            "observed_skew_s", v->skew, "observed_skew_range_s",
+                            v->skew_lo, v->skew_hi, "measurements", v->tries);
   fl_free(name);
-  if (!c->closed)
-    fl_scenario_add_check(c->sc, check);
-  else
-    json_decref(check);
-  resume_with(c, took, msg);
+  json_object_set_new(check, "service", json_string(c->name));
+  if (v->want_rate != 1 && v->ran) {
+    json_object_set_new(check, "want_rate", json_real(v->want_rate));
+    json_object_set_new(check, "observed_rate", json_real(v->rate));
+    json_object_set_new(
+        check, "observed_rate_range",
+        json_pack("[f, f]", v->rate_lo, isfinite(v->rate_hi) ? v->rate_hi : -1.0));
+    json_object_set_new(check, "measured_over_s", json_real(v->window_s));
+  }
+  fl_scenario_add_check(c->sc, check);
 }
 
-/* Runs `date` under the preload; yields the calling task until it is done. */
-static int start_probe(lua_State *L, fl_lclock_t *c) {
-  fl_task_t *t = fl_task_current(L);
-  c->want_off = fl_clock_file_offset(c->clock);
-  c->want_rate = fl_clock_rate(c->clock);
-  char sleep_s[16];
-  snprintf(sleep_s, sizeof(sleep_s), "%g", c->want_rate != 1 ? RATE_PROBE_S : 0.0);
-  /* The second `date` comes after a real (not faked) sleep, so the fake time
-   * between the two shows the rate. */
-  const char *argv[] = {"/bin/sh",
-                        "-c",
-                        "date +%s.%N; [ \"$1\" = 0 ] || { LD_PRELOAD= sleep \"$1\"; "
-                        "date +%s.%N; }",
-                        "sh",
-                        sleep_s,
-                        NULL};
-  c->probe_t0 = real_now();
-  c->waiter = t;
-  fl_subproc_run(fl_engine_loop(c->sc->eng), argv, (const char *const *)c->probe_env,
-                 NULL, 10000, on_probe, c, &c->probe);
-  c->probe_pid = fl_subproc_pid(c->probe);
-  return fl_task_yield(L, t, probe_cancel, c);
+static void on_verdict(const fl_clock_verdict_t *v, void *arg) {
+  fl_lclock_t *c = arg;
+  record(c, v);
+  fl_task_t *t = c->waiter;
+  c->waiter = NULL;
+  if (t == NULL)
+    return;
+  lua_State *co = fl_task_thread(t);
+  lua_pushboolean(co, v->ran && v->took);
+  lua_pushstring(co, v->msg);
+  fl_task_resume(t, 2);
 }
 
 /* ---- changing it ------------------------------------------------------------------ */
-
-static void on_strobe(uv_timer_t *t) {
-  fl_lclock_t *c = t->data;
-  c->strobe_phase ^= 1;
-  fl_clock_set_offset(c->clock, real_now(), c->strobe_v[c->strobe_phase]);
-}
 
 static int opt_number(lua_State *L, int idx, const char *key, double *out) {
   lua_getfield(L, idx, key);
@@ -320,96 +182,89 @@ static int opt_number(lua_State *L, int idx, const char *key, double *out) {
   return has;
 }
 
-int fl_lclock_apply(lua_State *L, fl_lclock_t *c, const char *name) {
+/* The options at idx as a change; *check whether to verify it. Raises on
+ * misuse. */
+static void read_change(lua_State *L, int idx, fl_clock_change_t *ch, int *check) {
   static const char *const keys[] = {"offset", "rate",  "jump", "strobe",
                                      "every",  "check", NULL};
-  int has_opts = lua_istable(L, 2);
-  if (!has_opts && !lua_isnoneornil(L, 2))
-    return luaL_error(L, "svc:clock: options must be a table, e.g. {offset = 3600}");
-  double offset = 0, rate = 1, jump = 0, every = 1;
-  int h_off = 0, h_rate = 0, h_jump = 0, h_strobe = 0, check = 1;
-  if (has_opts) {
-    fl_lua_check_keys(L, 2, "svc:clock", keys);
-    h_off = opt_number(L, 2, "offset", &offset);
-    h_rate = opt_number(L, 2, "rate", &rate);
-    h_jump = opt_number(L, 2, "jump", &jump);
-    if (opt_number(L, 2, "every", &every) && !(every > 0))
-      return luaL_error(L, "svc:clock: 'every' must be a positive number of seconds");
-    lua_getfield(L, 2, "strobe");
-    if (!lua_isnil(L, -1)) {
-      if (!lua_istable(L, -1) || lua_rawlen(L, -1) != 2)
-        return luaL_error(L, "svc:clock: 'strobe' must be two offsets, e.g. {-60, 60}");
-      for (int i = 0; i < 2; i++) {
-        lua_rawgeti(L, -1, i + 1);
-        if (!lua_isnumber(L, -1))
-          return luaL_error(L, "svc:clock: 'strobe' must be two offsets, e.g. {-60, 60}");
-        c->strobe_v[i] = lua_tonumber(L, -1);
-        lua_pop(L, 1);
-      }
-      h_strobe = 1;
+  memset(ch, 0, sizeof(*ch));
+  *check = 1;
+  if (lua_isnoneornil(L, idx))
+    return;
+  if (!lua_istable(L, idx))
+    luaL_error(L, "svc:clock: options must be a table, e.g. {offset = 3600}");
+  fl_lua_check_keys(L, idx, "svc:clock", keys);
+  ch->has_offset = opt_number(L, idx, "offset", &ch->offset);
+  ch->has_rate = opt_number(L, idx, "rate", &ch->rate);
+  ch->has_jump = opt_number(L, idx, "jump", &ch->jump);
+  if (opt_number(L, idx, "every", &ch->every) && !(ch->every > 0))
+    luaL_error(L, "svc:clock: 'every' must be a positive number of seconds");
+  lua_getfield(L, idx, "strobe");
+  if (!lua_isnil(L, -1)) {
+    if (!lua_istable(L, -1) || lua_rawlen(L, -1) != 2)
+      luaL_error(L, "svc:clock: 'strobe' must be two offsets, e.g. {-60, 60}");
+    for (int i = 0; i < 2; i++) {
+      lua_rawgeti(L, -1, i + 1);
+      if (!lua_isnumber(L, -1))
+        luaL_error(L, "svc:clock: 'strobe' must be two offsets, e.g. {-60, 60}");
+      ch->strobe[i] = lua_tonumber(L, -1);
+      lua_pop(L, 1);
     }
-    lua_pop(L, 1);
-    lua_getfield(L, 2, "check");
-    if (!lua_isnil(L, -1))
-      check = lua_toboolean(L, -1);
-    lua_pop(L, 1);
+    ch->has_strobe = 1;
   }
-  if (h_rate && !(rate > 0 && rate < 1000))
-    return luaL_error(L, "svc:clock: 'rate' must be between 0 and 1000 (1 = real time)");
-  if (h_strobe && (h_off || h_jump))
-    return luaL_error(L,
-                      "svc:clock: 'strobe' sets the offset itself; drop 'offset'/'jump'");
+  lua_pop(L, 1);
+  lua_getfield(L, idx, "check");
+  if (!lua_isnil(L, -1))
+    *check = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+}
 
-  double now = real_now();
-  uv_timer_stop(&c->strobe);
-  int rc = 0;
-  int reset = !h_off && !h_rate && !h_jump && !h_strobe;
-  if (reset) {
-    rc = fl_clock_reset(c->clock, now);
-  } else {
-    if (h_rate)
-      rc = fl_clock_set_rate(c->clock, now, rate);
-    if (rc == 0 && h_off)
-      rc = fl_clock_set_offset(c->clock, now, offset);
-    if (rc == 0 && h_jump)
-      rc = fl_clock_jump(c->clock, now, jump);
-    if (rc == 0 && h_strobe) {
-      c->strobe_phase = 0;
-      c->strobe_every = every;
-      rc = fl_clock_set_offset(c->clock, now, c->strobe_v[0]);
-      uint64_t ms = (uint64_t)(every * 1000 + 0.5);
-      uv_timer_start(&c->strobe, on_strobe, ms ? ms : 1, ms ? ms : 1);
-    }
-  }
-  if (rc < 0)
-    return luaL_error(L, "svc:clock: cannot write %s: %s", fl_clock_file(c->clock),
-                      uv_strerror(rc));
-
-  /* The timeline: one fault per state, the previous one ended. */
+/* The timeline: one fault per state, the previous one ended. */
+static void record_fault(fl_lclock_t *c, const char *name, const fl_clock_change_t *ch) {
   fl_timeline_t *tl = fl_scenario_timeline(c->sc);
   if (c->fault) {
     fl_timeline_fault_end(tl, c->fault);
     c->fault = 0;
   }
-  double skew = fl_clock_skew(c->clock, now), r = fl_clock_rate(c->clock);
-  if (h_strobe || fabs(skew) > 1e-9 || r != 1) {
-    json_t *attrs =
-        json_pack("{s:s, s:f, s:f}", "layer", "libfaketime", "offset_s", skew, "rate", r);
-    if (h_jump)
-      json_object_set_new(attrs, "jump_s", json_real(jump));
-    if (h_strobe) {
-      json_object_set_new(attrs, "strobe_s",
-                          json_pack("[f, f]", c->strobe_v[0], c->strobe_v[1]));
-      json_object_set_new(attrs, "every_s", json_real(every));
-    }
-    c->fault = fl_timeline_fault_begin(tl, "clock", json_pack("[s]", name), attrs);
+  fl_clock_t *clock = fl_clock_fault_clock(c->f);
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  double now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+  double skew = fl_clock_skew(clock, now), r = fl_clock_rate(clock);
+  if (!ch->has_strobe && fabs(skew) <= 1e-9 && r == 1)
+    return;
+  json_t *attrs =
+      json_pack("{s:s, s:f, s:f}", "layer", "libfaketime", "offset_s", skew, "rate", r);
+  if (ch->has_jump)
+    json_object_set_new(attrs, "jump_s", json_real(ch->jump));
+  if (ch->has_strobe) {
+    json_object_set_new(attrs, "strobe_s",
+                        json_pack("[f, f]", ch->strobe[0], ch->strobe[1]));
+    json_object_set_new(attrs, "every_s", json_real(ch->every > 0 ? ch->every : 1));
   }
+  c->fault = fl_timeline_fault_begin(tl, "clock", json_pack("[s]", name), attrs);
+}
+
+int fl_lclock_apply(lua_State *L, fl_lclock_t *c, const char *name) {
+  fl_clock_change_t ch;
+  int check;
+  read_change(L, 2, &ch, &check);
+  if (check && c->waiter != NULL)
+    return luaL_error(L, "svc:clock: another task is checking %s's clock", name);
+  fl_err_t err = {0};
+  if (fl_clock_fault_apply(c->f, &ch, &err) < 0)
+    return luaL_error(L, "svc:clock: %s", err.msg);
+  record_fault(c, name, &ch);
   if (!check) {
     lua_pushboolean(L, 1);
     lua_pushstring(L, "not checked (check = false)");
     return 2;
   }
-  if (c->waiter != NULL)
-    return luaL_error(L, "svc:clock: another task is checking %s's clock", name);
-  return start_probe(L, c);
+  if (fl_clock_fault_verify(c->f, on_verdict, c, &err) < 0) {
+    lua_pushboolean(L, 0);
+    lua_pushfstring(L, "clock of %s: the check could not run: %s", name, err.msg);
+    return 2;
+  }
+  c->waiter = fl_task_current(L);
+  return fl_task_yield(L, c->waiter, check_cancel, c);
 }

@@ -35,15 +35,6 @@ json_t *fl_lua_link_targets(const fl_lua_link_t *l) {
   return json_pack("[s]", l->name);
 }
 
-uint64_t fl_lua_link_seed(const fl_lua_link_t *l) {
-  /* FNV-1a of the name: each link its own stream, the same for the same
-   * seed and name. */
-  uint64_t h = 1469598103934665603ull;
-  for (const char *c = l->name; *c; c++)
-    h = (h ^ (unsigned char)*c) * 1099511628211ull;
-  return fl_scenario_seed(l->sc) ^ h;
-}
-
 int fl_lua_link_index(lua_State *L, const fl_lua_link_t *l, const char *listen,
                       const char *upstream) {
   const char *k = luaL_checkstring(L, 2);

@@ -26,8 +26,6 @@ void fl_lua_link_init(fl_lua_link_t *l, fl_scenario_t *sc, const char *name,
 void fl_lua_link_free(fl_lua_link_t *l);
 /* Returns new: ["from", "to"], or [name] when the ends are not named. */
 json_t *fl_lua_link_targets(const fl_lua_link_t *l);
-/* A seed for the link's own random stream: the run's seed and its name. */
-uint64_t fl_lua_link_seed(const fl_lua_link_t *l);
 /* __index for the common fields (name, listen, upstream, from, to, port);
  * anything else is looked up in the metatable's "methods". */
 int fl_lua_link_index(lua_State *L, const fl_lua_link_t *l, const char *listen,

@@ -10,6 +10,7 @@
 
 #include "faults/proxy.h"
 #include "base/alloc.h"
+#include "base/prng.h"
 #include "harness/engine_int.h"
 #include "harness/lua_link.h"
 #include "harness/probe.h"
@@ -69,7 +70,8 @@ static int l_proxy(lua_State *L) {
   if (fl_proxy_new(&x->p, fl_engine_loop(sc->eng), x->link.name, listen, upstream, &err) <
       0)
     return luaL_error(L, "fl.proxy %s: %s", x->link.name, err.msg);
-  fl_proxy_set_seed(x->p, fl_lua_link_seed(&x->link));
+  /* Each link its own stream: the run's seed and the link's name. */
+  fl_proxy_set_seed(x->p, fl_seed_for(fl_scenario_seed(x->link.sc), x->link.name));
   x->link.closed = 0;
   lua_pushvalue(L, -1);
   luaL_ref(L, LUA_REGISTRYINDEX);

@@ -11,7 +11,7 @@
 
 #include "base/alloc.h"
 #include "harness/engine_int.h"
-#include "harness/lua_netns.h"
+#include "harness/lua_clock.h"
 #include "harness/probe.h"
 #include "harness/service.h"
 

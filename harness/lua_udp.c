@@ -8,6 +8,7 @@
 #include "faults/proxy.h"
 #include "faults/udp_proxy.h"
 #include "base/alloc.h"
+#include "base/prng.h"
 #include "harness/engine_int.h"
 #include "harness/lua_link.h"
 
@@ -62,7 +63,8 @@ static int l_udp_proxy(lua_State *L) {
   if (fl_udp_proxy_new(&x->p, fl_engine_loop(sc->eng), x->link.name, listen, upstream,
                        &err) < 0)
     return luaL_error(L, "fl.udp_proxy %s: %s", x->link.name, err.msg);
-  fl_udp_proxy_set_seed(x->p, fl_lua_link_seed(&x->link));
+  /* Each link its own stream: the run's seed and the link's name. */
+  fl_udp_proxy_set_seed(x->p, fl_seed_for(fl_scenario_seed(x->link.sc), x->link.name));
   if (idle > 0)
     fl_udp_proxy_set_idle_timeout(x->p, (uint64_t)(idle * 1000));
   x->link.closed = 0;

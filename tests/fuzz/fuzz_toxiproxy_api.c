@@ -22,12 +22,12 @@ static int discard(char *data, size_t len, void *arg) {
   return 0;
 }
 
-static void feed(fl_http_session_t *s, const uint8_t *data, size_t size, size_t piece) {
+static void feed(fl_api_session_t *s, const uint8_t *data, size_t size, size_t piece) {
   size_t off = 0;
   int done = 0;
   while (off < size && !done) {
     size_t n = piece ? (size - off < piece ? size - off : piece) : size - off;
-    size_t used = fl_http_session_feed(s, (const char *)data + off, n, &done);
+    size_t used = fl_api_session_feed(s, (const char *)data + off, n, &done);
     /* The discarding writer never asks for a pause: all is used. */
     off += used ? used : n;
     if (piece)
@@ -49,17 +49,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   opts.seed_given = 1;
   fl_api_t *api;
   fl_api_new(&api, &loop, &opts);
-  fl_http_limits_t lim;
-  fl_http_limits_default(&lim);
+  fl_api_limits_t lim;
+  fl_api_limits_default(&lim);
   lim.max_body = 64 * 1024;
   lim.max_header = 8 * 1024;
 
-  fl_http_session_t *whole = fl_http_session_new(&lim, fl_api_handle, api, discard, NULL);
+  fl_api_session_t *whole = fl_api_session_new(&lim, fl_api_handle, api, discard, NULL);
   feed(whole, data, size, 0);
-  fl_http_session_free(whole);
-  fl_http_session_t *split = fl_http_session_new(&lim, fl_api_handle, api, discard, NULL);
+  fl_api_session_free(whole);
+  fl_api_session_t *split = fl_api_session_new(&lim, fl_api_handle, api, discard, NULL);
   feed(split, data, size, 1);
-  fl_http_session_free(split);
+  fl_api_session_free(split);
 
   fl_api_close(api, NULL, NULL);
   uv_run(&loop, UV_RUN_DEFAULT);

@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -277,6 +278,97 @@ static void test_slow_close_stage(void **state) {
   rig_free(&r);
 }
 
+static void test_noop_stage(void **state) {
+  (void)state;
+  rig_t r;
+  unsigned in = 0, out = 0;
+  rig_init(&r, "{\"type\":\"noop\"}");
+  assert_int_equal(r.toxic.kind->nattrs, 0);
+  rig_push(&r, 100, 0, &in);
+  rig_push(&r, 50, 0, &in);
+  r.st->in_end = FL_END_EOF;
+  rig_run(&r, 1 * MS);
+  assert_int_equal(rig_take(&r, &out, NULL), 150); /* all of it, in order, at once */
+  assert_int_equal(r.conn.link[0].out_end, FL_END_EOF);
+  assert_int_equal(r.st->deadline, 0);
+  rig_free(&r);
+}
+
+/* Reads the whole file at path; returns new or NULL. */
+static char *slurp(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (f == NULL)
+    return NULL;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *s = fl_malloc((size_t)n + 1);
+  size_t got = fread(s, 1, (size_t)n, f);
+  s[got] = '\0';
+  fclose(f);
+  return s;
+}
+
+/* The toxics' docs are generated from the rows of toxic.c: each file has
+ * the generated text between `<!-- toxics:FORM -->` and `<!-- /toxics -->`.
+ * A new or changed row makes this fail until the docs are regenerated with
+ * `FL_UPDATE_DOCS=1 build/test_toxic` (which rewrites the marked parts). */
+static void check_doc(const char *src, const char *file, const char *form, int kind) {
+  char path[4096], begin[64];
+  snprintf(path, sizeof(path), "%s/%s", src, file);
+  snprintf(begin, sizeof(begin), "<!-- toxics:%s -->", form);
+  char *text = slurp(path);
+  if (text == NULL)
+    fail_msg("cannot read %s", path);
+  char *b = strstr(text, begin);
+  if (b == NULL)
+    fail_msg("%s has no %s marker", path, begin);
+  b += strlen(begin);
+  if (kind == FL_TOXIC_DOC_TABLE && *b == '\n')
+    b++;
+  char *e = strstr(b, "<!-- /toxics -->");
+  if (e == NULL)
+    fail_msg("%s: %s is not closed by <!-- /toxics -->", path, begin);
+  fl_buf_t want;
+  fl_buf_init(&want, 1 << 20);
+  assert_int_equal(fl_toxic_kinds_doc(&want, kind), 0);
+  size_t n = (size_t)(e - b);
+  if (n != want.len || memcmp(b, want.data, n) != 0) {
+    const char *update = getenv("FL_UPDATE_DOCS");
+    if (update != NULL && strcmp(update, "1") == 0) {
+      FILE *f = fopen(path, "wb");
+      assert_non_null(f);
+      fwrite(text, 1, (size_t)(b - text), f);
+      fwrite(want.data, 1, want.len, f);
+      fputs(e, f);
+      fclose(f);
+      print_message("rewrote the toxics of %s\n", path);
+    } else {
+      print_message("%s should have between its markers:\n%s\n", path, want.data);
+      fail_msg("%s: the %s of toxics is not what faults/toxic.c's rows give; "
+               "run FL_UPDATE_DOCS=1 build/test_toxic",
+               path, form);
+    }
+  }
+  fl_buf_free(&want);
+  fl_free(text);
+}
+
+static void test_docs_from_rows(void **state) {
+  (void)state;
+  const char *src = getenv("FL_SRC");
+  if (src == NULL) {
+    print_message("skipped: FL_SRC (the source tree) is not set; ctest sets it\n");
+    skip();
+  }
+  check_doc(src, "faults/README.md", "table", FL_TOXIC_DOC_TABLE);
+  check_doc(src, "faults/PROXY_API.md", "table", FL_TOXIC_DOC_TABLE);
+  check_doc(src, "README.md", "list", FL_TOXIC_DOC_LIST);
+  /* Every row is in the list of names the errors give. */
+  assert_non_null(strstr(fl_toxic_kind_names(), "noop"));
+  assert_non_null(strstr(fl_toxic_kind_names(), "latency"));
+}
+
 static void test_timeout_stage(void **state) {
   (void)state;
   rig_t r;
@@ -421,6 +513,8 @@ int main(void) {
       cmocka_unit_test(test_limit_data_stage),
       cmocka_unit_test(test_slow_close_stage),
       cmocka_unit_test(test_timeout_stage),
+      cmocka_unit_test(test_noop_stage),
+      cmocka_unit_test(test_docs_from_rows),
       cmocka_unit_test(test_reset_peer_stage),
       cmocka_unit_test(test_parse),
       cmocka_unit_test(test_prng),

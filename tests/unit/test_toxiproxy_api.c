@@ -38,7 +38,7 @@ typedef struct fx_s {
   fl_err_t err;
   uint64_t seed;
   int seed_given;
-  const fl_http_limits_t *limits;
+  const fl_api_limits_t *limits;
 } fx_t;
 
 static fx_t *FX; /* the running fixture, for the helpers */
@@ -135,7 +135,7 @@ static void do_stop(void *arg) {
 }
 
 static int setup_with(void **state, uint64_t seed, int given,
-                      const fl_http_limits_t *lim) {
+                      const fl_api_limits_t *lim) {
   fx_t *fx = calloc(1, sizeof(*fx));
   fx->seed = seed;
   fx->seed_given = given;
@@ -521,6 +521,51 @@ static void test_toxics(void **state) {
   EXPECT("DELETE", "/proxies/db/toxics/cut", NULL, 204, "");
   EXPECT("DELETE", "/proxies/db/toxics/bandwidth_upstream", NULL, 204, "");
   EXPECT("GET", "/proxies/db/toxics", NULL, 200, "[]");
+}
+
+static void test_noop_toxic(void **state) {
+  char listen[64];
+  (void)state;
+  create_echo_proxy("n", listen, sizeof(listen));
+  /* Toxiproxy's answer for its test toxic: no attributes, stream downstream
+   * by default; attributes it does not have are ignored like any other. */
+  EXPECT("POST", "/proxies/n/toxics", "{\"type\":\"noop\"}", 200,
+         "{\"attributes\":{},\"name\":\"noop_downstream\",\"type\":\"noop\","
+         "\"stream\":\"downstream\",\"toxicity\":1}");
+  EXPECT("POST", "/proxies/n/toxics",
+         "{\"type\":\"noop\",\"stream\":\"upstream\",\"attributes\":{\"x\":1}}", 200,
+         "{\"attributes\":{},\"name\":\"noop_upstream\",\"type\":\"noop\","
+         "\"stream\":\"upstream\",\"toxicity\":1}");
+  /* Bytes pass both ways through both noops. */
+  if (round_trip(listen, 3000) < 0)
+    fail_msg("no echo through two noop toxics");
+  EXPECT("DELETE", "/proxies/n/toxics/noop_downstream", NULL, 204, "");
+  EXPECT("GET", "/proxies/n/toxics", NULL, 200, NULL);
+  assert_non_null(strstr(R.body, "\"noop_upstream\""));
+  assert_null(strstr(R.body, "\"noop_downstream\""));
+}
+
+static void test_bind_error_resolved(void **state) {
+  char body[256], want[128];
+  int port;
+  (void)state;
+  int lfd = pt_listen(&port);
+  assert_true(lfd >= 0);
+  /* Toxiproxy shows the address it tried to bind, the name resolved. */
+  snprintf(body, sizeof(body),
+           "{\"name\":\"b\",\"listen\":\"localhost:%d\",\"upstream\":\"%s\"}", port,
+           FX->echo_addr);
+  snprintf(want, sizeof(want),
+           "{\"error\":\"listen tcp 127.0.0.1:%d: bind: address already in use\","
+           "\"status\":500}\n",
+           port);
+  EXPECT("POST", "/proxies", body, 500, want);
+  /* A numeric address is shown as written. */
+  snprintf(body, sizeof(body),
+           "{\"name\":\"b\",\"listen\":\"127.0.0.1:%d\",\"upstream\":\"%s\"}", port,
+           FX->echo_addr);
+  EXPECT("POST", "/proxies", body, 500, want);
+  close(lfd);
 }
 
 static void test_populate(void **state) {
@@ -933,10 +978,10 @@ static void test_udp(void **state) {
 
 /* Small limits: answers queue for a client that does not read (parsing
  * pauses and resumes), the read and idle timeouts, the connection cap. */
-static fl_http_limits_t small_limits;
+static fl_api_limits_t small_limits;
 
 static int setup_small(void **state) {
-  fl_http_limits_default(&small_limits);
+  fl_api_limits_default(&small_limits);
   small_limits.max_queued = 2048;
   small_limits.max_conns = 4;
   small_limits.read_timeout_ms = 300;
@@ -1057,6 +1102,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_proxy_lifecycle, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
       cmocka_unit_test_setup_teardown(test_toxics, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_noop_toxic, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_bind_error_resolved, setup, teardown),
       cmocka_unit_test_setup_teardown(test_populate, setup, teardown),
       cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
       cmocka_unit_test_setup_teardown(test_latency_disable_reset_through_proxy, setup,
