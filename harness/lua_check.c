@@ -5,6 +5,9 @@
  *   kind "model":    {path=, model=, timeout=}         -> fl_check_file's result
  *   kind "recovery": {path=, heal_ns=, run=, limit=}   -> fl_check_recovery's
  *   kind "phases":   {path=, phases={{name=, start_ns=, end_ns=}...}}
+ *
+ * and core.check_models() lists the models (check/models.c), from which
+ * harness/lua/check.lua makes fl.check.linearizable, .set, .counter ...
  */
 #include <lauxlib.h>
 #include <stdatomic.h>
@@ -117,9 +120,10 @@ static int l_check_run(lua_State *L) {
     lua_getfield(L, 2, "model");
     const char *model = luaL_checkstring(L, -1);
     if (!fl_check_model_known(model)) {
+      char names[256];
       work_free(w);
-      return luaL_error(
-          L, "unknown model '%s' (register, cas-register, kv, set, counter)", model);
+      return luaL_error(L, "unknown model '%s' (%s)", model,
+                        fl_check_model_names(names, sizeof(names), ", ", " or "));
     }
     w->model = fl_strdup(model);
     lua_pop(L, 1);
@@ -155,7 +159,44 @@ static int l_check_run(lua_State *L) {
   return fl_task_yield(L, t, work_cancel, w);
 }
 
+/* core.check_models() -> the rows of check/models.c, in order:
+ * {{name=, lua=, lua_default=, ops=, summary=, options={...}}...}. check.lua
+ * makes fl.check.<lua> from them. */
+static int l_check_models(lua_State *L) {
+  size_t n;
+  const fl_check_model_t *m = fl_check_models(&n);
+  lua_createtable(L, (int)n, 0);
+  for (size_t i = 0; i < n; i++) {
+    lua_createtable(L, 0, 6);
+    lua_pushstring(L, m[i].name);
+    lua_setfield(L, -2, "name");
+    lua_pushstring(L, m[i].lua);
+    lua_setfield(L, -2, "lua");
+    lua_pushboolean(L, m[i].lua_default);
+    lua_setfield(L, -2, "lua_default");
+    lua_pushstring(L, m[i].ops);
+    lua_setfield(L, -2, "ops");
+    lua_pushstring(L, m[i].summary);
+    lua_setfield(L, -2, "summary");
+    lua_newtable(L);
+    int k = 0;
+    for (const char *p = m[i].options; *p != '\0';) {
+      size_t len = strcspn(p, " ");
+      if (len > 0) {
+        lua_pushlstring(L, p, len);
+        lua_rawseti(L, -2, ++k);
+      }
+      p += len + (p[len] == ' ');
+    }
+    lua_setfield(L, -2, "options");
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  return 1;
+}
+
 void fl_luaopen_check(lua_State *L) {
   lua_pushcfunction(L, l_check_run);
   lua_setfield(L, -2, "check_run");
+  lua_pushcfunction(L, l_check_models);
+  lua_setfield(L, -2, "check_models");
 }

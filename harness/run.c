@@ -8,37 +8,21 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/buf.h"
 #include "base/log.h"
 #include "check/check.h"
 #include "harness/engine_int.h"
 #include "harness/progress.h"
 #include "reports/report.h"
 
-/* A word safe to paste into a POSIX shell. Returns new. */
+/* A word safe to paste into a POSIX shell (fl_buf_shell_quote). Returns
+ * new. */
 static char *shell_quote(const char *s) {
-  int plain = s[0] != '\0';
-  for (const char *p = s; *p && plain; p++)
-    plain =
-        strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+",
-               *p) != NULL;
-  if (plain)
-    return fl_strdup(s);
-  size_t n = 3;
-  for (const char *p = s; *p; p++)
-    n += *p == '\'' ? 4 : 1;
-  char *out = fl_malloc(n);
-  char *o = out;
-  *o++ = '\'';
-  for (const char *p = s; *p; p++) {
-    if (*p == '\'') {
-      memcpy(o, "'\\''", 4);
-      o += 4;
-    } else {
-      *o++ = *p;
-    }
-  }
-  *o++ = '\'';
-  *o = '\0';
+  fl_buf_t b;
+  fl_buf_init(&b, 4 * strlen(s) + 3);
+  fl_buf_shell_quote(&b, s);
+  char *out = fl_strdup(fl_buf_str(&b));
+  fl_buf_free(&b);
   return out;
 }
 
