@@ -184,7 +184,7 @@ static void on_signal(uv_signal_t *h, int signum) {
 /* ---- aggregated outputs ------------------------------------------------- */
 
 static json_t *load_report(const char *dir, const char *rel_html) {
-  char *path = fl_asprintf("%s/report.json", dir);
+  char *path = fl_asprintf("%s/%s", dir, fl_report_file("json"));
   json_t *r = json_load_file(path, 0, NULL);
   fl_free(path);
   if (r != NULL && rel_html != NULL)
@@ -199,16 +199,12 @@ static int write_outputs(json_t *reports, const char *out_dir, const char *junit
     v[i] = json_array_get(reports, i);
   fl_err_t err = {0};
   int code = 0;
-  char *md = fl_asprintf("%s/summary.md", out_dir);
-  char *jx = junit ? fl_strdup(junit) : fl_asprintf("%s/junit.xml", out_dir);
-  if (fl_report_write_markdown(v, n, md, &err) < 0) {
+  if (fl_report_render_suite(v, n, out_dir, junit, &err) < 0) {
     fprintf(stderr, "faultline: %s\n", err.msg);
     code = 2;
   }
-  if (fl_report_write_junit(v, n, jx, &err) < 0) {
-    fprintf(stderr, "faultline: %s\n", err.msg);
-    code = 2;
-  }
+  char *md = fl_report_suite_path("markdown", out_dir, junit);
+  char *jx = fl_report_suite_path("junit", out_dir, junit);
   printf("summary: %s\njunit:   %s\n", md, jx);
   fl_free(md);
   fl_free(jx);
@@ -388,7 +384,7 @@ int fl_cmd_suite(int argc, char **argv) {
         failed++;
       else
         errors++;
-      char *rel = fl_asprintf("%s/report.html", j->slug);
+      char *rel = fl_asprintf("%s/%s", j->slug, fl_report_file("html"));
       json_t *r = load_report(j->dir, rel);
       fl_free(rel);
       if (r != NULL)
@@ -421,10 +417,11 @@ usage:
 
 /* Adds every report.json found below dir (its own and its subfolders'). */
 static void gather(const char *dir, const char *rel, json_t *reports) {
-  char *path = fl_asprintf("%s/report.json", dir);
+  char *path = fl_asprintf("%s/%s", dir, fl_report_file("json"));
   struct stat st;
   if (stat(path, &st) == 0) {
-    char *html = rel[0] ? fl_asprintf("%s/report.html", rel) : fl_strdup("report.html");
+    const char *file = fl_report_file("html");
+    char *html = rel[0] ? fl_asprintf("%s/%s", rel, file) : fl_strdup(file);
     json_t *r = load_report(dir, html);
     fl_free(html);
     if (r != NULL)

@@ -2,6 +2,7 @@
  * mistyped fields (a report grows, and one of a run that died is partial),
  * and the small formatting every rendering shares. */
 #include "reports/internal.h"
+#include "reports/report.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -166,7 +167,7 @@ char *fl__report_link(const json_t *report, const char *out_path) {
   if (html == NULL && run_dir == NULL)
     return NULL;
   if (html == NULL)
-    html = "report.html";
+    html = fl_report_file("html");
   if (html[0] == '/' || run_dir == NULL)
     return fl_strdup(html);
   char *outdir = fl_strdup(out_path);
