@@ -33,7 +33,7 @@ static void print_usage(FILE *fp) {
           "models:\n",
           fl_check_model_names(names, sizeof(names), "|", "|"));
   for (size_t i = 0; i < n; i++)
-    fprintf(fp, "  %-13s %s\n  %-13s   (%s)\n", m[i].name, m[i].summary, "", m[i].ops);
+    fprintf(fp, "  %-13s %s\n  %-13s ops: %s\n", m[i].name, m[i].summary, "", m[i].ops);
   fprintf(fp,
           "exit codes: 0 valid, 1 not valid, 2 bad input, 3 unknown within the budget\n");
 }
@@ -411,8 +411,12 @@ int fl_cmd_check(int argc, char **argv) {
     fl_check_model_names(names, sizeof(names), "|", "|");
     return usage("which model? (--model %s)", names);
   }
-  if (!fl_check_model_known(o.model))
-    return usage("unknown model \"%s\"", o.model);
+  if (!fl_check_model_known(o.model)) {
+    fprintf(stderr, "faultline check: unknown model \"%s\" (%s)\n", o.model,
+            fl_check_model_names(names, sizeof(names), ", ", " or "));
+    print_usage(stderr);
+    return 2;
+  }
   if (o.nfiles == 0)
     return usage("%s", "which history file(s)?");
   int bad_input = 0, invalid = 0, unknown = 0;
