@@ -274,6 +274,23 @@ static int record(parser_t *p, fields_t *fl, size_t line) {
   return 0;
 }
 
+/* Sets fl's key from jkey: a string, or an integer as its text; absent or
+ * null is no key. Returns 0, or -1 for a key of another type (left unset). */
+static int key_field(const json_t *jkey, fields_t *fl) {
+  if (json_is_string(jkey)) {
+    fl->key = json_string_value(jkey);
+    fl->keylen = strlen(fl->key);
+  } else if (json_is_integer(jkey)) {
+    int n = snprintf(fl->keybuf, sizeof(fl->keybuf), "%" JSON_INTEGER_FORMAT,
+                     json_integer_value(jkey));
+    fl->key = fl->keybuf;
+    fl->keylen = (size_t)n;
+  } else if (jkey != NULL && !json_is_null(jkey)) {
+    return -1;
+  }
+  return 0;
+}
+
 /* The general path: jansson parses the line, and every field is checked
  * with a message that says what is wrong. */
 static int parse_object(parser_t *p, json_t *o, size_t line, fields_t *fl) {
@@ -317,20 +334,9 @@ static int parse_object(parser_t *p, json_t *o, size_t line, fields_t *fl) {
   fl->time = (uint64_t)json_integer_value(jtime);
 
   json_t *jkey = json_object_get(o, "key");
-  if (jkey != NULL && !json_is_null(jkey)) {
-    if (json_is_string(jkey)) {
-      fl->key = json_string_value(jkey);
-      fl->keylen = strlen(fl->key);
-    } else if (json_is_integer(jkey)) {
-      int n = snprintf(fl->keybuf, sizeof(fl->keybuf), "%" JSON_INTEGER_FORMAT,
-                       json_integer_value(jkey));
-      fl->key = fl->keybuf;
-      fl->keylen = (size_t)n;
-    } else {
-      return PERR(p, line, "\"key\" must be a string or an integer, not %s",
-                  type_name(jkey));
-    }
-  }
+  if (key_field(jkey, fl) != 0)
+    return PERR(p, line, "\"key\" must be a string or an integer, not %s",
+                type_name(jkey));
 
   fl->value = json_object_get(o, "value");
   json_t *jerror = json_object_get(o, "error");
@@ -630,16 +636,7 @@ static int tolerant_fields(json_t *o, fields_t *fl) {
   fl->flen = strlen(fl->f);
   double t = json_number_value(jtime);
   fl->time = t > 0 ? (t < 1.8e19 ? (uint64_t)t : UINT64_MAX - 1) : 0;
-  json_t *jkey = json_object_get(o, "key");
-  if (json_is_string(jkey)) {
-    fl->key = json_string_value(jkey);
-    fl->keylen = strlen(fl->key);
-  } else if (json_is_integer(jkey)) {
-    int n = snprintf(fl->keybuf, sizeof(fl->keybuf), "%" JSON_INTEGER_FORMAT,
-                     json_integer_value(jkey));
-    fl->key = fl->keybuf;
-    fl->keylen = (size_t)n;
-  }
+  key_field(json_object_get(o, "key"), fl); /* another type: no key */
   fl->value = json_object_get(o, "value");
   fl->error = json_string_value(json_object_get(o, "error"));
   fl->errlen = fl->error != NULL ? strlen(fl->error) : 0;
