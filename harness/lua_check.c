@@ -5,6 +5,10 @@
  *   kind "model":    {path=, model=, timeout=}         -> fl_check_file's result
  *   kind "recovery": {path=, heal_ns=, run=, limit=}   -> fl_check_recovery's
  *   kind "phases":   {path=, phases={{name=, start_ns=, end_ns=}...}}
+ *   kind "ops":      {path=}  -> the paired operations, read tolerantly:
+ *                     {{process=, f=, key=, value=, type=, invoke_s=,
+ *                       complete_s=, result=}...} (type "info" and no
+ *                     complete_s for one never completed)
  *
  * and core.check_models() lists the models (check/models.c), from which
  * harness/lua/check.lua makes fl.check.linearizable, .set, .counter ...
@@ -18,7 +22,7 @@
 #include "check/check.h"
 #include "harness/engine_int.h"
 
-enum { KIND_MODEL, KIND_RECOVERY, KIND_PHASES };
+enum { KIND_MODEL, KIND_RECOVERY, KIND_PHASES, KIND_OPS };
 
 typedef struct {
   uv_work_t req;
@@ -49,14 +53,41 @@ static void work_free(work_t *w) {
   fl_free(w);
 }
 
+/* The operations of a history as a new JSON array, for the checks written
+ * in Lua (isolation, minority_refuses). */
+static json_t *ops_json(const fl_ops_t *ops) {
+  static const char *const outcome[] = {"ok", "fail", "info"};
+  json_t *a = json_array();
+  for (size_t i = 0; i < ops->len; i++) {
+    const fl_op_t *op = &ops->v[i];
+    json_t *o = json_pack("{s:i, s:s, s:f}", "process", op->process, "f", op->f,
+                          "invoke_s", (double)op->invoke_ns / 1e9);
+    int done = op->complete_line != 0;
+    json_object_set_new(o, "type", json_string(done ? outcome[op->type] : "info"));
+    if (op->key != NULL)
+      json_object_set_new(o, "key", json_string(op->key));
+    if (!json_is_null(op->value))
+      json_object_set(o, "value", op->value);
+    if (done)
+      json_object_set_new(o, "complete_s", json_real((double)op->complete_ns / 1e9));
+    if (done && !json_is_null(op->result))
+      json_object_set(o, "result", op->result);
+    json_array_append_new(a, o);
+  }
+  return a;
+}
+
 /* On the worker thread: no loop, no Lua. */
 static void do_work(uv_work_t *req) {
   work_t *w = req->data;
   fl_ops_t *ops = NULL;
-  w->rc = fl_history_read(&ops, w->path, &w->err);
+  fl_history_read_opts_t ro = {.tolerant = w->kind == KIND_OPS};
+  w->rc = fl_history_read_opts(&ops, w->path, &ro, &w->err);
   if (w->rc < 0)
     return;
-  if (w->kind == KIND_MODEL) {
+  if (w->kind == KIND_OPS) {
+    w->result = ops_json(ops);
+  } else if (w->kind == KIND_MODEL) {
     fl_check_opts_t o = {.timeout_s = w->timeout_s, .cancel = &w->cancel};
     w->rc = fl_check_ops(ops, w->model, &o, &w->result, &w->err);
   } else if (w->kind == KIND_RECOVERY)
@@ -105,7 +136,7 @@ static double opt_number(lua_State *L, int t, const char *k, double def) {
 }
 
 static int l_check_run(lua_State *L) {
-  static const char *const kinds[] = {"model", "recovery", "phases", NULL};
+  static const char *const kinds[] = {"model", "recovery", "phases", "ops", NULL};
   int kind = luaL_checkoption(L, 1, NULL, kinds);
   luaL_checktype(L, 2, LUA_TTABLE);
   fl_scenario_t *sc = fl_engine_scenario(L);
@@ -132,7 +163,7 @@ static int l_check_run(lua_State *L) {
     w->heal_ns = (uint64_t)opt_number(L, 2, "heal_ns", 0);
     w->run = (size_t)opt_number(L, 2, "run", 5);
     w->limit_s = opt_number(L, 2, "limit", 0);
-  } else {
+  } else if (kind == KIND_PHASES) {
     lua_getfield(L, 2, "phases");
     luaL_checktype(L, -1, LUA_TTABLE);
     w->nphases = lua_rawlen(L, -1);

@@ -199,27 +199,12 @@ return function(fl, core)
     return results
   end
 
-  -- The operations of a history, paired: {process, f, key, value, type,
-  -- invoke_s, complete_s}. Reads the file after the workload is done.
+  -- The operations of a history, paired by check/'s one reader (tolerant):
+  -- {process, f, key, value, type, invoke_s, complete_s, result}. Reads the
+  -- file after the workload is done.
   local function read_ops(path)
-    local open, ops = {}, {}
-    for line in io.lines(path) do
-      local e = fl.json.decode(line)
-      if e and type(e.process) == "number" then
-        if e.type == "invoke" then
-          local op = { process = e.process, f = e.f, key = e.key, value = e.value,
-            invoke_s = e.time / 1e9, type = "info" }
-          open[e.process] = op
-          ops[#ops + 1] = op
-        else
-          local op = open[e.process]
-          if op then
-            op.type, op.complete_s, op.result = e.type, e.time / 1e9, e.value
-            open[e.process] = nil
-          end
-        end
-      end
-    end
+    local ops, err = core.check_run("ops", { path = path })
+    if not ops then error(err, 0) end
     return ops
   end
 
