@@ -59,6 +59,26 @@ int fl_buf_puts(fl_buf_t *b, const char *s) {
   return fl_buf_add(b, s, strlen(s));
 }
 
+int fl_buf_shell_quote(fl_buf_t *b, const char *arg) {
+  static const char safe[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                             "0123456789_@%+=:,./-";
+  size_t n = strlen(arg);
+  if (n > 0 && strspn(arg, safe) == n)
+    return fl_buf_add(b, arg, n);
+  fl_buf_puts(b, "'");
+  for (const char *p = arg; *p != '\0';) {
+    size_t run = strcspn(p, "'");
+    fl_buf_add(b, p, run);
+    p += run;
+    if (*p == '\'') {
+      fl_buf_puts(b, "'\\''");
+      p++;
+    }
+  }
+  fl_buf_puts(b, "'");
+  return b->full ? UV_ENOBUFS : 0;
+}
+
 int fl_buf_vprintf(fl_buf_t *b, const char *fmt, va_list ap) {
   char small[256];
   va_list ap2;

@@ -40,6 +40,12 @@ int fl_buf_printf(fl_buf_t *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int fl_buf_vprintf(fl_buf_t *b, const char *fmt, va_list ap);
 
+/* Appends arg as one word for a POSIX shell: as it is when it is non-empty
+ * and made only of letters, digits and _@%+=:,./- (Python's shlex.quote
+ * keeps the same set), else in single quotes with each ' written as '\''.
+ * Returns 0 or UV_ENOBUFS (see above). */
+int fl_buf_shell_quote(fl_buf_t *b, const char *arg);
+
 /* Appends s (may be NULL: nothing) escaped for HTML and XML text or
  * attributes: & < > " ' as references, invalid UTF-8 and characters XML 1.0
  * forbids (C0 controls but tab/newline/CR, U+FFFE, U+FFFF) as U+FFFD. When s

@@ -24,12 +24,43 @@ typedef enum {
 /* Reads "valid" out of a checker's result (borrowed). */
 fl_check_status_t fl_check_status(const json_t *result);
 
-/* Returns 1 when name is a model fl_check_ops knows: register, cas-register,
- * kv, set, counter. */
+/* ---- The models (check/models.c: one row each) ---------------------------- */
+
+/* A checker's entry point. ops and opts (may be NULL) are borrowed; model is
+ * the row's name (several rows may share one function). On success returns
+ * 0 and a new JSON object in *out with at least "valid" (true, false or
+ * "unknown"), "model" and, for the CLI's verdict line, "message"; else a
+ * negative code with the context in err (FL_EPARSE "file:line: ..." for an
+ * op the model does not know). Thread-safe: no shared state. */
+typedef int fl_checker_fn(const fl_ops_t *ops, const char *model,
+                          const fl_check_opts_t *opts, json_t **out, fl_err_t *err);
+
+/* One row of the table. Every field is a static string. */
+typedef struct fl_check_model_s {
+  const char *name;    /* `--model NAME`, fl.check.linearizable{model = NAME} */
+  const char *lua;     /* the Lua call that runs it: fl.check.<lua>{...} */
+  int lua_default;     /* 1: the model fl.check.<lua> uses without model= */
+  const char *ops;     /* the history kind: the f's its histories hold */
+  const char *options; /* the options fl.check.<lua> takes, space-separated */
+  const char *summary; /* one line for --help and the docs */
+  fl_checker_fn *fn;
+} fl_check_model_t;
+
+/* The table, borrowed and static; *n is set to its length. */
+const fl_check_model_t *fl_check_models(size_t *n);
+
+/* The row of model name (may be NULL), or NULL when there is none. */
+const fl_check_model_t *fl_check_model_find(const char *name);
+
+/* Returns 1 when name is a model fl_check_ops knows (a row of the table). */
 int fl_check_model_known(const char *name);
 
-/* Parses the history at history_path and checks it against model (register,
- * cas-register, kv, set or counter) within timeout_s seconds (<= 0: no
+/* Writes the models' names into buf, joined by sep and the last two by last
+ * ("register, cas-register, kv, set or counter"); cut to fit. Returns buf. */
+char *fl_check_model_names(char *buf, size_t size, const char *sep, const char *last);
+
+/* Parses the history at history_path and checks it against model (a row of
+ * the table) within timeout_s seconds (<= 0: no
  * limit). On success returns 0 and the checker's result in *out, with
  * "file": history_path and "parse_s" added. Returns FL_EPARSE for malformed
  * history or an op the model does not know ("file:line: what" in err),

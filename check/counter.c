@@ -262,3 +262,10 @@ int fl_check_counter(const fl_ops_t *ops, json_t **out, fl_err_t *err) {
   *out = result;
   return 0;
 }
+
+/* The row of counter (models.c). */
+fl_checker_fn fl_checker_counter;
+int fl_checker_counter(const fl_ops_t *ops, const char *model,
+                       const fl_check_opts_t *opts, json_t **out, fl_err_t *err) {
+  return fl_check_counter(ops, out, err);
+}

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/prng.h"
 
 enum { G_READ = 0, G_WRITE, G_CAS };
 enum { EV_START = 0, EV_LIN, EV_DONE };
@@ -38,42 +39,6 @@ typedef struct {
   ev_t *v;
   size_t n, cap;
 } heap_t;
-
-typedef struct {
-  uint64_t s[4];
-} rng_t;
-
-static uint64_t splitmix(uint64_t *x) {
-  uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-static uint64_t rotl(uint64_t x, int k) {
-  return (x << k) | (x >> (64 - k));
-}
-
-/* xoshiro256** */
-static uint64_t rng_next(rng_t *r) {
-  uint64_t *s = r->s;
-  uint64_t res = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-  s[2] ^= s[0];
-  s[3] ^= s[1];
-  s[1] ^= s[2];
-  s[0] ^= s[3];
-  s[2] ^= t;
-  s[3] = rotl(s[3], 45);
-  return res;
-}
-
-static uint64_t rng_below(rng_t *r, uint64_t n) {
-  return n == 0 ? 0 : rng_next(r) % n;
-}
-
-static double rng_unit(rng_t *r) {
-  return (double)(rng_next(r) >> 11) / 9007199254740992.0;
-}
 
 static int ev_less(const ev_t *a, const ev_t *b) {
   return a->time < b->time || (a->time == b->time && a->seq < b->seq);
@@ -190,10 +155,8 @@ int fl_gen_write(FILE *fp, const fl_gen_opts_t *o, fl_gen_info_t *info, fl_err_t
       o->read_rate < 0 || o->cas_rate < 0 || o->info_rate < 0 ||
       o->read_rate + o->cas_rate > 1 || o->info_rate > 1)
     return fl_err_set(err, FL_EUSAGE, "generator: bad options");
-  rng_t rng;
-  uint64_t x = o->seed;
-  for (int i = 0; i < 4; i++)
-    rng.s[i] = splitmix(&x);
+  fl_prng_t rng;
+  fl_prng_seed(&rng, o->seed);
 
   size_t nkeys = o->keys > 0 ? o->keys : 1;
   int64_t *state = fl_calloc(nkeys, sizeof(int64_t));
@@ -209,7 +172,7 @@ int fl_gen_write(FILE *fp, const fl_gen_opts_t *o, fl_gen_info_t *info, fl_err_t
   for (size_t s = 0; s < o->procs; s++) {
     proc[s] = (int)s;
     heap_push(&heap,
-              (ev_t){1000 + rng_below(&rng, 100000), seq++, EV_START, (uint32_t)s});
+              (ev_t){1000 + fl_prng_below(&rng, 100000), seq++, EV_START, (uint32_t)s});
   }
   while (heap.n > 0) {
     ev_t e = heap_pop(&heap);
@@ -219,8 +182,8 @@ int fl_gen_write(FILE *fp, const fl_gen_opts_t *o, fl_gen_info_t *info, fl_err_t
       uint32_t slot = e.who;
       gop_t *op = &ops[nops];
       op->process = proc[slot];
-      op->key = (uint32_t)rng_below(&rng, nkeys);
-      double u = rng_unit(&rng);
+      op->key = (uint32_t)fl_prng_below(&rng, nkeys);
+      double u = fl_prng_double(&rng);
       op->f = u < o->read_rate                 ? G_READ
               : u < o->read_rate + o->cas_rate ? G_CAS
                                                : G_WRITE;
@@ -229,25 +192,26 @@ int fl_gen_write(FILE *fp, const fl_gen_opts_t *o, fl_gen_info_t *info, fl_err_t
       } else if (op->f == G_CAS) {
         /* Usually what the register holds now (it may change before the cas
          * takes effect), sometimes an older value. */
-        op->a = rng_unit(&rng) < 0.7
+        op->a = fl_prng_double(&rng) < 0.7
                     ? state[op->key]
-                    : (int64_t)rng_below(&rng, (uint64_t)next_value[op->key] + 1);
+                    : (int64_t)fl_prng_below(&rng, (uint64_t)next_value[op->key] + 1);
         op->b = ++next_value[op->key];
       }
-      op->outcome = rng_unit(&rng) < o->info_rate ? OUT_INFO : OUT_OK;
+      op->outcome = fl_prng_double(&rng) < o->info_rate ? OUT_INFO : OUT_OK;
       /* Latency: mostly 50 us .. 1 ms, one in twenty up to 10 ms. */
-      uint64_t lat = 50000 + rng_below(&rng, rng_unit(&rng) < 0.05 ? 10000000 : 950000);
+      uint64_t lat =
+          50000 + fl_prng_below(&rng, fl_prng_double(&rng) < 0.05 ? 10000000 : 950000);
       op->invoke_ns = e.time;
       op->complete_ns = e.time + lat;
       op->invoke_line = (uint32_t)nlines + 1;
       lines[nlines++] = (uint32_t)nops << 1 | 1;
       if (op->outcome != OUT_INFO) {
         op->effect = 1;
-        heap_push(&heap, (ev_t){e.time + rng_below(&rng, lat + 1), seq++, EV_LIN,
+        heap_push(&heap, (ev_t){e.time + fl_prng_below(&rng, lat + 1), seq++, EV_LIN,
                                 (uint32_t)nops});
-      } else if (rng_unit(&rng) < 0.5) {
+      } else if (fl_prng_double(&rng) < 0.5) {
         op->effect = 1;
-        heap_push(&heap, (ev_t){e.time + rng_below(&rng, 3 * lat + 1), seq++, EV_LIN,
+        heap_push(&heap, (ev_t){e.time + fl_prng_below(&rng, 3 * lat + 1), seq++, EV_LIN,
                                 (uint32_t)nops});
       }
       heap_push(&heap, (ev_t){op->complete_ns, seq++, EV_DONE, (uint32_t)nops});
@@ -274,8 +238,8 @@ int fl_gen_write(FILE *fp, const fl_gen_opts_t *o, fl_gen_info_t *info, fl_err_t
       lines[nlines++] = (uint32_t)e.who << 1;
       if (op->outcome == OUT_INFO)
         proc[slot] += (int)o->procs; /* Jepsen: a crashed process is replaced */
-      heap_push(&heap,
-                (ev_t){op->complete_ns + rng_below(&rng, 200000), seq++, EV_START, slot});
+      heap_push(&heap, (ev_t){op->complete_ns + fl_prng_below(&rng, 200000), seq++,
+                              EV_START, slot});
     }
   }
 
@@ -291,7 +255,7 @@ int fl_gen_write(FILE *fp, const fl_gen_opts_t *o, fl_gen_info_t *info, fl_err_t
       goto out;
     }
     /* Try a few reads for a stale value, from a random start. */
-    size_t pick = SIZE_MAX, start = (size_t)rng_below(&rng, nops);
+    size_t pick = SIZE_MAX, start = (size_t)fl_prng_below(&rng, nops);
     int64_t v = 0;
     for (size_t k = 0, tried = 0; k < nops && tried < 64; k++) {
       size_t i = (start + k) % nops;
@@ -310,7 +274,7 @@ int fl_gen_write(FILE *fp, const fl_gen_opts_t *o, fl_gen_info_t *info, fl_err_t
       info->corrupted_line = ops[pick].complete_line;
       info->stale = v != 0;
     }
-    ops[pick].result = v != 0 ? v : -1 - (int64_t)rng_below(&rng, 1000);
+    ops[pick].result = v != 0 ? v : -1 - (int64_t)fl_prng_below(&rng, 1000);
   }
 
   for (size_t i = 0; i < nlines; i++)

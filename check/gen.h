@@ -7,7 +7,8 @@
  * followed by another write, both acknowledged before the read began) when
  * there is one, else to a value never written. For the property tests and
  * the benchmark; check its output with the kv model (cas-register without
- * keys). Deterministic for a given seed; no global state. */
+ * keys). Deterministic for a given seed (drawn from base/prng.h); no global
+ * state. */
 #ifndef FL_GEN_H
 #define FL_GEN_H
 

@@ -105,14 +105,48 @@ typedef struct fl_ops_s {
   uint32_t events; /* invoke and complete lines counted */
   char *name;      /* the file name used in messages */
   void *priv;      /* string pool */
+  size_t skipped;  /* tolerant reading: lines skipped as malformed */
+  int truncated;   /* reading stopped at max_ops */
 } fl_ops_t;
 
-/* Parses the history file at path into a new fl_ops_t (free with
+/* How fl_history_read_opts reads. A zeroed struct is fl_history_read's
+ * strict reading. */
+typedef struct fl_history_read_opts_s {
+  /* Read what a run that was killed mid-way may leave, as the report writers
+   * must, instead of refusing the file at its first bad line:
+   *   - a line that is not JSON, not an object, or without a string "type"
+   *     and a numeric "time" is skipped and counted in ops->skipped;
+   *   - a line whose "process" is not an integer (or absent) is skipped
+   *     uncounted, as a nemesis line is in strict reading;
+   *   - a "type" other than invoke, ok, fail or info is an info completion;
+   *     a missing "f" is ""; a "key" of another type is no key; a real
+   *     "time" is cut to whole nanoseconds, a negative one is 0;
+   *   - an invoke while the process has one outstanding leaves that one
+   *     never completed (info), as an invoke never completed at the end;
+   *   - a completion without an invoke is an operation invoked and
+   *     completed on its line; one before its invoke completes at the
+   *     invoke's time; a completion's f and key are not compared. */
+  int tolerant;
+  int skip_values; /* value and result are all json null: for readers that
+                      need only times and outcomes (less memory) */
+  size_t max_ops;  /* 0: no limit; past it reading stops, truncated set */
+  size_t max_line; /* 0: no limit; a longer line is an error (strict) or
+                      skipped and counted (tolerant), never held whole */
+} fl_history_read_opts_t;
+
+/* The one reader of history.jsonl: the checkers read it strictly, the
+ * report writers tolerantly (fl_history_read_opts).
+ *
+ * Parses the history file at path into a new fl_ops_t (free with
  * fl_ops_free). Blank lines are skipped, and so are nemesis lines (Jepsen's
  * "process":"nemesis"), which are not client operations. On malformed input
  * returns FL_EPARSE with "path:line: what is wrong" in err; on an unreadable
  * file a negative errno. */
 int fl_history_read(fl_ops_t **out, const char *path, fl_err_t *err);
+
+/* The same, read as opts says (NULL: strictly, as fl_history_read). */
+int fl_history_read_opts(fl_ops_t **out, const char *path,
+                         const fl_history_read_opts_t *opts, fl_err_t *err);
 
 /* The same from a memory buffer (need not be NUL-terminated); name is used in
  * messages and may be NULL ("<memory>"). */

@@ -31,6 +31,8 @@ typedef struct {
   const char *name;
   pslot_t *procs;
   size_t nprocs, nslots;
+  fl_history_read_opts_t o;
+  int stop; /* max_ops reached: read no further */
   fl_err_t *err;
 } parser_t;
 
@@ -127,78 +129,68 @@ typedef struct {
   char *error_text; /* a non-string error as JSON text, owned */
 } fields_t;
 
-/* Pairs an invoke with its completion, and checks that the history makes
- * sense as a sequence of operations. */
-static int record(parser_t *p, fields_t *fl, size_t line) {
+/* Appends a new operation invoked on line (type info, not completed yet).
+ * Returns NULL, with p->stop set, past max_ops. */
+static fl_op_t *new_op(parser_t *p, int proc, const char *f, fields_t *fl, size_t line) {
   fl_ops_t *ops = p->ops;
-  pool_t *pool = p->pool;
-  if (fl->process < INT_MIN || fl->process > INT_MAX)
-    return PERR(p, line, "\"process\" %" JSON_INTEGER_FORMAT " is out of range",
-                fl->process);
-  int proc = (int)fl->process;
-  int invoke = strcmp(fl->type, "invoke") == 0;
-  fl_outcome_t outcome = FL_OP_OK;
-  if (!invoke) {
-    if (strcmp(fl->type, "ok") == 0)
-      outcome = FL_OP_OK;
-    else if (strcmp(fl->type, "fail") == 0)
-      outcome = FL_OP_FAIL;
-    else if (strcmp(fl->type, "info") == 0)
-      outcome = FL_OP_INFO;
-    else
-      return PERR(
-          p, line,
-          "\"type\" must be \"invoke\", \"ok\", \"fail\" or \"info\", not \"%.64s\"",
-          fl->type);
+  if (p->o.max_ops > 0 && ops->len >= p->o.max_ops) {
+    ops->truncated = 1;
+    p->stop = 1;
+    return NULL;
   }
-  if (ops->events >= UINT32_MAX - 2)
-    return PERR(p, line, "too many operations");
-  const char *f = fl_intern_str(&pool->strs, fl_intern(&pool->strs, fl->f, fl->flen));
-
-  pslot_t *slot = proc_slot(p, proc);
-  if (invoke) {
-    if (slot->op != UINT32_MAX) {
-      const fl_op_t *prev = &ops->v[slot->op];
-      return PERR(p, line,
-                  "process %d invoked \"%.64s\" while its \"%s\" invoked on line %" PRIu32
-                  " has not completed (a process has one operation at a time)",
-                  proc, f, prev->f, prev->invoke_line);
-    }
-    if (ops->len == p->cap) {
-      p->cap = p->cap ? p->cap * 2 : 256;
-      ops->v = fl_realloc(ops->v, p->cap * sizeof(*ops->v));
-    }
-    fl_op_t *op = &ops->v[ops->len];
-    memset(op, 0, sizeof(*op));
-    op->index = (uint32_t)ops->len;
-    op->process = proc;
-    op->type = FL_OP_INFO;
-    op->fk = fkind(f);
-    op->f = f;
-    if (fl->key != NULL) {
-      op->key_id = fl_intern(&pool->keys, fl->key, fl->keylen);
-      op->key = fl_intern_str(&pool->keys, op->key_id);
-    } else {
-      op->key_id = FL_NO_KEY;
-    }
-    op->value = fl->value != NULL ? json_incref(fl->value) : json_null();
-    op->result = json_null();
-    op->invoke_ns = fl->time;
-    op->complete_ns = UINT64_MAX;
-    op->invoke_pos = ops->events++;
-    op->complete_pos = FL_NO_POS;
-    op->invoke_line = (uint32_t)line;
-    slot->op = op->index;
-    ops->len++;
-    return 0;
+  if (ops->len == p->cap) {
+    p->cap = p->cap ? p->cap * 2 : 256;
+    ops->v = fl_realloc(ops->v, p->cap * sizeof(*ops->v));
   }
+  fl_op_t *op = &ops->v[ops->len];
+  memset(op, 0, sizeof(*op));
+  op->index = (uint32_t)ops->len;
+  op->process = proc;
+  op->type = FL_OP_INFO;
+  op->fk = fkind(f);
+  op->f = f;
+  if (fl->key != NULL) {
+    op->key_id = fl_intern(&p->pool->keys, fl->key, fl->keylen);
+    op->key = fl_intern_str(&p->pool->keys, op->key_id);
+  } else {
+    op->key_id = FL_NO_KEY;
+  }
+  op->value =
+      fl->value != NULL && !p->o.skip_values ? json_incref(fl->value) : json_null();
+  op->result = json_null();
+  op->invoke_ns = fl->time;
+  op->complete_ns = UINT64_MAX;
+  op->invoke_pos = ops->events++;
+  op->complete_pos = FL_NO_POS;
+  op->invoke_line = (uint32_t)line;
+  ops->len++;
+  return op;
+}
 
-  if (slot->op == UINT32_MAX)
-    return PERR(p, line,
-                "\"%s\" completion of \"%.64s\" for process %d, which has no "
-                "operation outstanding (completion without invoke)",
-                fl->type, f, proc);
-  fl_op_t *op = &ops->v[slot->op];
+/* Completes op with the line's fields. */
+static void complete_op(parser_t *p, fl_op_t *op, fl_outcome_t outcome, fields_t *fl,
+                        size_t line) {
+  op->type = outcome;
+  if (fl->value != NULL && !p->o.skip_values) {
+    json_decref(op->result);
+    op->result = json_incref(fl->value);
+    /* Some clients only know the value written once it is acknowledged. */
+    if (op->fk != FL_F_READ && json_is_null(op->value)) {
+      json_decref(op->value);
+      op->value = json_incref(fl->value);
+    }
+  }
+  if (fl->error != NULL)
+    op->error =
+        fl_intern_str(&p->pool->strs, fl_intern(&p->pool->strs, fl->error, fl->errlen));
+  op->complete_ns = fl->time < op->invoke_ns ? op->invoke_ns : fl->time;
+  op->complete_pos = p->ops->events++;
+  op->complete_line = (uint32_t)line;
+}
+
+/* Checks that a completion fits the invoke it pairs with (strict reading). */
+static int check_completion(parser_t *p, const fl_op_t *op, const char *f, fields_t *fl,
+                            size_t line) {
   if (op->f != f) /* both interned */
     return PERR(p, line,
                 "completion's f \"%.64s\" differs from its invoke's \"%s\" (line %" PRIu32
@@ -213,22 +205,89 @@ static int record(parser_t *p, fields_t *fl, size_t line) {
                 "completion time %" PRIu64 " is before its invoke's %" PRIu64
                 " (line %" PRIu32 ")",
                 fl->time, op->invoke_ns, op->invoke_line);
-  op->type = outcome;
-  if (fl->value != NULL) {
-    json_decref(op->result);
-    op->result = json_incref(fl->value);
-    /* Some clients only know the value written once it is acknowledged. */
-    if (op->fk != FL_F_READ && json_is_null(op->value)) {
-      json_decref(op->value);
-      op->value = json_incref(fl->value);
+  return 0;
+}
+
+/* Pairs an invoke with its completion, and checks that the history makes
+ * sense as a sequence of operations (or, tolerant, makes the best of it). */
+static int record(parser_t *p, fields_t *fl, size_t line) {
+  int tolerant = p->o.tolerant;
+  if (fl->process < INT_MIN || fl->process > INT_MAX) {
+    if (tolerant) {
+      p->ops->skipped++;
+      return 0;
     }
+    return PERR(p, line, "\"process\" %" JSON_INTEGER_FORMAT " is out of range",
+                fl->process);
   }
-  if (fl->error != NULL)
-    op->error = fl_intern_str(&pool->strs, fl_intern(&pool->strs, fl->error, fl->errlen));
-  op->complete_ns = fl->time;
-  op->complete_pos = ops->events++;
-  op->complete_line = (uint32_t)line;
+  int proc = (int)fl->process;
+  int invoke = strcmp(fl->type, "invoke") == 0;
+  fl_outcome_t outcome = FL_OP_OK;
+  if (!invoke) {
+    if (strcmp(fl->type, "ok") == 0)
+      outcome = FL_OP_OK;
+    else if (strcmp(fl->type, "fail") == 0)
+      outcome = FL_OP_FAIL;
+    else if (strcmp(fl->type, "info") == 0 || tolerant)
+      outcome = FL_OP_INFO;
+    else
+      return PERR(
+          p, line,
+          "\"type\" must be \"invoke\", \"ok\", \"fail\" or \"info\", not \"%.64s\"",
+          fl->type);
+  }
+  if (p->ops->events >= UINT32_MAX - 2)
+    return PERR(p, line, "too many operations");
+  const char *f =
+      fl_intern_str(&p->pool->strs, fl_intern(&p->pool->strs, fl->f, fl->flen));
+
+  pslot_t *slot = proc_slot(p, proc);
+  if (invoke) {
+    if (slot->op != UINT32_MAX && !tolerant) {
+      const fl_op_t *prev = &p->ops->v[slot->op];
+      return PERR(p, line,
+                  "process %d invoked \"%.64s\" while its \"%s\" invoked on line %" PRIu32
+                  " has not completed (a process has one operation at a time)",
+                  proc, f, prev->f, prev->invoke_line);
+    }
+    fl_op_t *op = new_op(p, proc, f, fl, line);
+    slot->op = op != NULL ? op->index : UINT32_MAX;
+    return 0;
+  }
+  fl_op_t *op;
+  if (slot->op != UINT32_MAX) {
+    op = &p->ops->v[slot->op];
+    int r = tolerant ? 0 : check_completion(p, op, f, fl, line);
+    if (r != 0)
+      return r;
+  } else if (tolerant) {
+    if ((op = new_op(p, proc, f, fl, line)) == NULL)
+      return 0;
+  } else {
+    return PERR(p, line,
+                "\"%s\" completion of \"%.64s\" for process %d, which has no "
+                "operation outstanding (completion without invoke)",
+                fl->type, f, proc);
+  }
+  complete_op(p, op, outcome, fl, line);
   slot->op = UINT32_MAX;
+  return 0;
+}
+
+/* Sets fl's key from jkey: a string, or an integer as its text; absent or
+ * null is no key. Returns 0, or -1 for a key of another type (left unset). */
+static int key_field(const json_t *jkey, fields_t *fl) {
+  if (json_is_string(jkey)) {
+    fl->key = json_string_value(jkey);
+    fl->keylen = strlen(fl->key);
+  } else if (json_is_integer(jkey)) {
+    int n = snprintf(fl->keybuf, sizeof(fl->keybuf), "%" JSON_INTEGER_FORMAT,
+                     json_integer_value(jkey));
+    fl->key = fl->keybuf;
+    fl->keylen = (size_t)n;
+  } else if (jkey != NULL && !json_is_null(jkey)) {
+    return -1;
+  }
   return 0;
 }
 
@@ -275,20 +334,9 @@ static int parse_object(parser_t *p, json_t *o, size_t line, fields_t *fl) {
   fl->time = (uint64_t)json_integer_value(jtime);
 
   json_t *jkey = json_object_get(o, "key");
-  if (jkey != NULL && !json_is_null(jkey)) {
-    if (json_is_string(jkey)) {
-      fl->key = json_string_value(jkey);
-      fl->keylen = strlen(fl->key);
-    } else if (json_is_integer(jkey)) {
-      int n = snprintf(fl->keybuf, sizeof(fl->keybuf), "%" JSON_INTEGER_FORMAT,
-                       json_integer_value(jkey));
-      fl->key = fl->keybuf;
-      fl->keylen = (size_t)n;
-    } else {
-      return PERR(p, line, "\"key\" must be a string or an integer, not %s",
-                  type_name(jkey));
-    }
-  }
+  if (key_field(jkey, fl) != 0)
+    return PERR(p, line, "\"key\" must be a string or an integer, not %s",
+                type_name(jkey));
 
   fl->value = json_object_get(o, "value");
   json_t *jerror = json_object_get(o, "error");
@@ -569,21 +617,47 @@ bad:
 
 #undef IS
 
-static int parse_line(parser_t *p, const char *s, size_t len, size_t line) {
-  size_t i = 0;
-  while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r'))
-    i++;
-  if (i == len)
+/* Tolerant reading of a line jansson parsed (see fl_history_read_opts_t):
+ * returns 1 with fl filled, 0 to skip it uncounted (not a client's
+ * operation), -1 to skip it as malformed. */
+static int tolerant_fields(json_t *o, fields_t *fl) {
+  memset(fl, 0, sizeof(*fl));
+  const char *type = json_string_value(json_object_get(o, "type"));
+  json_t *jtime = json_object_get(o, "time");
+  if (type == NULL || !json_is_number(jtime))
+    return -1;
+  json_t *jproc = json_object_get(o, "process");
+  if (!json_is_integer(jproc))
     return 0;
+  fl->process = json_integer_value(jproc);
+  fl->type = type;
+  const char *f = json_string_value(json_object_get(o, "f"));
+  fl->f = f != NULL ? f : "";
+  fl->flen = strlen(fl->f);
+  double t = json_number_value(jtime);
+  fl->time = t > 0 ? (t < 1.8e19 ? (uint64_t)t : UINT64_MAX - 1) : 0;
+  key_field(json_object_get(o, "key"), fl); /* another type: no key */
+  fl->value = json_object_get(o, "value");
+  fl->error = json_string_value(json_object_get(o, "error"));
+  fl->errlen = fl->error != NULL ? strlen(fl->error) : 0;
+  return 1;
+}
+
+/* The general path of one line, in strict or tolerant reading. */
+static int parse_json_line(parser_t *p, const char *s, size_t len, size_t line) {
   fields_t fl;
-  int r;
-  if (fast_parse(s, len, &fl)) {
-    r = record(p, &fl, line);
-    json_decref(fl.value);
+  json_error_t je;
+  int r = 0;
+  json_t *o = json_loadb(s, len, p->o.tolerant ? 0 : JSON_REJECT_DUPLICATES, &je);
+  if (p->o.tolerant) {
+    int k = json_is_object(o) ? tolerant_fields(o, &fl) : -1;
+    if (k < 0)
+      p->ops->skipped++;
+    else if (k > 0)
+      r = record(p, &fl, line);
+    json_decref(o);
     return r;
   }
-  json_error_t je;
-  json_t *o = json_loadb(s, len, JSON_REJECT_DUPLICATES, &je);
   if (o == NULL)
     return PERR(p, line, "bad JSON: %s (column %d)", je.text, je.column);
   if (!json_is_object(o))
@@ -595,7 +669,23 @@ static int parse_line(parser_t *p, const char *s, size_t len, size_t line) {
   return r;
 }
 
-static void parser_init(parser_t *p, const char *name, fl_err_t *err) {
+static int parse_line(parser_t *p, const char *s, size_t len, size_t line) {
+  size_t i = 0;
+  while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r'))
+    i++;
+  if (i == len)
+    return 0;
+  fields_t fl;
+  if (fast_parse(s, len, &fl)) {
+    int r = record(p, &fl, line);
+    json_decref(fl.value);
+    return r;
+  }
+  return parse_json_line(p, s, len, line);
+}
+
+static void parser_init(parser_t *p, const char *name, const fl_history_read_opts_t *o,
+                        fl_err_t *err) {
   memset(p, 0, sizeof(*p));
   p->ops = fl_calloc(1, sizeof(*p->ops));
   p->pool = fl_calloc(1, sizeof(*p->pool));
@@ -604,6 +694,8 @@ static void parser_init(parser_t *p, const char *name, fl_err_t *err) {
   p->ops->priv = p->pool;
   p->ops->name = fl_strdup(name != NULL ? name : "<memory>");
   p->name = p->ops->name;
+  if (o != NULL)
+    p->o = *o;
   p->err = err;
 }
 
@@ -624,7 +716,7 @@ int fl_history_parse(fl_ops_t **out, const char *buf, size_t len, const char *na
                      fl_err_t *err) {
   *out = NULL;
   parser_t p;
-  parser_init(&p, name, err);
+  parser_init(&p, name, NULL, err);
   int r = 0;
   size_t line = 1;
   for (size_t i = 0; i < len && r == 0; line++) {
@@ -636,33 +728,98 @@ int fl_history_parse(fl_ops_t **out, const char *buf, size_t len, const char *na
   return parser_end(&p, r, out);
 }
 
-int fl_history_read(fl_ops_t **out, const char *path, fl_err_t *err) {
+/* ---- Lines of a file, each held whole only up to a bound ---------------------- */
+
+enum { LINE_END = 0, LINE_OK = 1, LINE_LONG = 2 };
+
+typedef struct {
+  FILE *fp;
+  char *buf;
+  size_t cap, start, end; /* buf[start, end) is read and not yet returned */
+  size_t max;             /* 0: no limit */
+  int eof;
+} lines_t;
+
+/* Reads more of the file into r->buf. A partial line longer than r->max is
+ * dropped (*skipping set). Returns 0 or a negative errno. */
+static int lines_fill(lines_t *r, int *skipping) {
+  if (*skipping || (r->max > 0 && r->end - r->start > r->max)) {
+    *skipping = 1;
+    r->start = r->end = 0;
+  } else {
+    if (r->end > r->start)
+      memmove(r->buf, r->buf + r->start, r->end - r->start);
+    r->end -= r->start;
+    r->start = 0;
+  }
+  if (r->end == r->cap) {
+    r->cap = r->cap ? r->cap * 2 : 65536;
+    r->buf = fl_realloc(r->buf, r->cap);
+  }
+  size_t got = fread(r->buf + r->end, 1, r->cap - r->end, r->fp);
+  r->end += got;
+  if (got == 0) {
+    if (ferror(r->fp))
+      return errno ? -errno : -EIO;
+    r->eof = 1;
+  }
+  return 0;
+}
+
+/* The next line without its newline in *s (borrowed until the next call)
+ * and *n. Returns LINE_OK, LINE_LONG for a line longer than r->max (read to
+ * its end, not returned), LINE_END, or a negative errno. */
+static int lines_next(lines_t *r, const char **s, size_t *n) {
+  int skipping = 0;
+  for (;;) {
+    char *nl =
+        r->end > r->start ? memchr(r->buf + r->start, '\n', r->end - r->start) : NULL;
+    if (nl != NULL || (r->eof && r->end > r->start)) {
+      size_t at = r->start, stop = nl != NULL ? (size_t)(nl - r->buf) : r->end;
+      r->start = nl != NULL ? stop + 1 : r->end;
+      *s = r->buf + at;
+      *n = stop - at;
+      return skipping || (r->max > 0 && *n > r->max) ? LINE_LONG : LINE_OK;
+    }
+    if (r->eof)
+      return skipping ? LINE_LONG : LINE_END;
+    int e = lines_fill(r, &skipping);
+    if (e < 0)
+      return e;
+  }
+}
+
+int fl_history_read_opts(fl_ops_t **out, const char *path,
+                         const fl_history_read_opts_t *opts, fl_err_t *err) {
   *out = NULL;
-  FILE *fp = fopen(path, "r");
-  if (fp == NULL) {
+  lines_t lr = {fopen(path, "r"), NULL, 0, 0, 0, opts != NULL ? opts->max_line : 0, 0};
+  if (lr.fp == NULL) {
     int e = -errno;
     return fl_err_set(err, e, "%s: %s", path, strerror(-e));
   }
   parser_t p;
-  parser_init(&p, path, err);
-  char *buf = NULL;
-  size_t cap = 0;
-  ssize_t n;
-  size_t line = 1;
-  int r = 0;
-  while (r == 0 && (n = getline(&buf, &cap, fp)) >= 0) {
-    size_t len = (size_t)n;
-    if (len > 0 && buf[len - 1] == '\n')
-      len--;
-    r = parse_line(&p, buf, len, line++);
+  parser_init(&p, path, opts, err);
+  const char *s;
+  size_t n, line = 1;
+  int r = 0, k;
+  while (r == 0 && !p.stop && (k = lines_next(&lr, &s, &n)) != LINE_END) {
+    if (k < 0)
+      r = fl_err_set(err, k, "%s: %s", path, strerror(-k));
+    else if (k == LINE_LONG && p.o.tolerant)
+      p.ops->skipped++;
+    else if (k == LINE_LONG)
+      r = PERR(&p, line, "a line longer than %zu bytes", p.o.max_line);
+    else
+      r = parse_line(&p, s, n, line);
+    line++;
   }
-  if (r == 0 && ferror(fp)) {
-    int e = errno ? -errno : -EIO;
-    r = fl_err_set(err, e, "%s: %s", path, strerror(-e));
-  }
-  free(buf);
-  fclose(fp);
+  fl_free(lr.buf);
+  fclose(lr.fp);
   return parser_end(&p, r, out);
+}
+
+int fl_history_read(fl_ops_t **out, const char *path, fl_err_t *err) {
+  return fl_history_read_opts(out, path, NULL, err);
 }
 
 void fl_ops_free(fl_ops_t *ops) {

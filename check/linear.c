@@ -12,6 +12,7 @@
 
 #include "base/alloc.h"
 #include "check/linear_int.h"
+#include "check/check.h"
 #include "check/partition.h"
 
 #define MAX_CONCURRENT 32
@@ -547,4 +548,14 @@ out:
   fl_intern_free(&c.values);
   json_decref(jnull);
   return r;
+}
+
+/* The row of register, cas-register and kv (models.c). */
+fl_checker_fn fl_checker_linear;
+int fl_checker_linear(const fl_ops_t *ops, const char *model, const fl_check_opts_t *opts,
+                      json_t **out, fl_err_t *err) {
+  fl_linear_model_t m;
+  if (fl_linear_model_parse(model, &m) != 0)
+    return fl_err_set(err, FL_EUSAGE, "unknown model \"%s\"", model);
+  return fl_check_linear(ops, m, opts, out, err);
 }

@@ -298,3 +298,10 @@ int fl_check_set(const fl_ops_t *ops, json_t **out, fl_err_t *err) {
   *out = result;
   return 0;
 }
+
+/* The row of set (models.c). */
+fl_checker_fn fl_checker_set;
+int fl_checker_set(const fl_ops_t *ops, const char *model, const fl_check_opts_t *opts,
+                   json_t **out, fl_err_t *err) {
+  return fl_check_set(ops, out, err);
+}

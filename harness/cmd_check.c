@@ -5,6 +5,7 @@
 #include "harness/cmd_check.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,21 +16,55 @@
 
 #define DEFAULT_TIMEOUT_S 60.0
 
-static const char USAGE[] =
-    "usage: faultline check HISTORY.jsonl... --model "
-    "register|cas-register|kv|set|counter\n"
-    "                       [--timeout S] [--json]\n"
-    "  --model M     what the histories are checked against\n"
-    "  --timeout S   budget per history, in seconds (default 60); past it the\n"
-    "                verdict is unknown (exit 3), never a guess\n"
-    "  --json        one JSON object per history instead of text\n"
-    "exit codes: 0 valid, 1 not valid, 2 bad input, 3 unknown within the budget\n";
+/* The usage, with the models' list and lines from their rows (models.c). */
+static void print_usage(FILE *fp) {
+  char names[256];
+  size_t n;
+  const fl_check_model_t *m = fl_check_models(&n);
+  fprintf(fp,
+          "usage: faultline check HISTORY.jsonl... --model %s\n"
+          "                       [--timeout S] [--json]\n"
+          "       faultline check --list-models [--json]\n"
+          "  --model M       what the histories are checked against (below)\n"
+          "  --timeout S     budget per history, in seconds (default 60); past it the\n"
+          "                  verdict is unknown (exit 3), never a guess\n"
+          "  --json          one JSON object per history instead of text\n"
+          "  --list-models   the models, one per line (with --json, as JSON)\n"
+          "models:\n",
+          fl_check_model_names(names, sizeof(names), "|", "|"));
+  for (size_t i = 0; i < n; i++)
+    fprintf(fp, "  %-13s %s\n  %-13s ops: %s\n", m[i].name, m[i].summary, "", m[i].ops);
+  fprintf(fp,
+          "exit codes: 0 valid, 1 not valid, 2 bad input, 3 unknown within the budget\n");
+}
 
 static int usage(const char *fmt, const char *arg) {
   fprintf(stderr, "faultline check: ");
   fprintf(stderr, fmt, arg);
-  fprintf(stderr, "\n%s", USAGE);
+  fprintf(stderr, "\n");
+  print_usage(stderr);
   return 2;
+}
+
+/* --list-models: the table's rows, as text or JSON lines. */
+static int list_models(int json) {
+  size_t n;
+  const fl_check_model_t *m = fl_check_models(&n);
+  for (size_t i = 0; i < n; i++) {
+    if (!json) {
+      printf("%-13s %s (%s)\n", m[i].name, m[i].summary, m[i].ops);
+      continue;
+    }
+    json_t *o = json_pack("{s:s, s:s, s:b, s:s, s:s, s:s}", "name", m[i].name, "lua",
+                          m[i].lua, "lua_default", m[i].lua_default, "ops", m[i].ops,
+                          "options", m[i].options, "summary", m[i].summary);
+    char *t = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (t != NULL)
+      printf("%s\n", t);
+    free(t);
+    json_decref(o);
+  }
+  return 0;
 }
 
 static int parse_size(const char *s, size_t *out) {
@@ -201,151 +236,195 @@ static int generate(fl_gen_opts_t *g) {
 
 /* ---- The command ------------------------------------------------------------- */
 
-int fl_cmd_check(int argc, char **argv) {
-  const char *model = NULL;
-  double timeout_s = DEFAULT_TIMEOUT_S;
-  int json = 0, gen = 0;
+typedef struct {
+  const char *model;
+  double timeout_s;
+  int json, gen, list, help;
   fl_gen_opts_t g;
-  fl_gen_opts_default(&g);
-  const char **files = calloc((size_t)argc + 1, sizeof(char *));
-  size_t nfiles = 0;
-  int code = 0, only_files = 0;
-  if (files == NULL)
-    return 2;
+  char **files; /* borrowed from argv */
+  size_t nfiles;
+} cmd_opts_t;
 
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (only_files || a[0] != '-') {
-      files[nfiles++] = a;
-      continue;
-    }
-    if (strcmp(a, "--") == 0) {
-      only_files = 1;
-      continue;
-    }
-    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-      fputs(USAGE, stdout);
-      goto out;
-    }
-    if (strcmp(a, "--json") == 0) {
-      json = 1;
-      continue;
-    }
-    if (strcmp(a, "--corrupt") == 0) {
-      g.corrupt = 1;
-      continue;
-    }
-    /* Options with a value: "--opt V" or "--opt=V". */
-    const char *eq = strchr(a, '=');
-    size_t nlen = eq ? (size_t)(eq - a) : strlen(a);
-    const char *v = eq ? eq + 1 : i + 1 < argc ? argv[i + 1] : NULL;
-    static const char *const valued[] = {"--model", "--timeout", "--generate", "--keys",
-                                         "--procs", "--seed",    "--info",     "--cas",
-                                         "--reads", NULL};
-    int known = 0;
-    for (int k = 0; valued[k] != NULL; k++)
-      if (strlen(valued[k]) == nlen && strncmp(a, valued[k], nlen) == 0)
-        known = 1;
-    if (!known) {
-      code = usage("unknown option %s", a);
-      goto out;
-    }
-    if (v == NULL) {
-      code = usage("%s needs a value", a);
-      goto out;
-    }
-    if (!eq)
-      i++;
-    int bad = 0;
-    if (strncmp(a, "--model", nlen) == 0) {
-      model = v;
-    } else if (strncmp(a, "--timeout", nlen) == 0) {
-      bad = parse_double(v, &timeout_s) != 0 || timeout_s <= 0;
-    } else if (strncmp(a, "--generate", nlen) == 0) {
-      gen = 1;
-      bad = parse_size(v, &g.ops) != 0;
-    } else if (strncmp(a, "--keys", nlen) == 0) {
-      bad = parse_size(v, &g.keys) != 0;
-    } else if (strncmp(a, "--procs", nlen) == 0) {
-      bad = parse_size(v, &g.procs) != 0;
-    } else if (strncmp(a, "--seed", nlen) == 0) {
-      size_t s;
-      bad = parse_size(v, &s) != 0;
-      g.seed = s;
-    } else if (strncmp(a, "--info", nlen) == 0) {
-      bad = parse_double(v, &g.info_rate) != 0;
-    } else if (strncmp(a, "--cas", nlen) == 0) {
-      bad = parse_double(v, &g.cas_rate) != 0;
-    } else {
-      bad = parse_double(v, &g.read_rate) != 0;
-    }
-    if (bad) {
-      code = usage("bad value \"%s\"", v);
-      goto out;
-    }
-  }
+enum {
+  OPT_MODEL = 256,
+  OPT_TIMEOUT,
+  OPT_JSON,
+  OPT_LIST,
+  OPT_GENERATE,
+  OPT_CORRUPT,
+  OPT_KEYS,
+  OPT_PROCS,
+  OPT_SEED,
+  OPT_INFO,
+  OPT_CAS,
+  OPT_READS
+};
 
-  if (gen) {
-    code = generate(&g);
-    goto out;
-  }
-  if (model == NULL) {
-    code = usage("%s", "which model? (--model register|cas-register|kv|set|counter)");
-    goto out;
-  }
-  if (!fl_check_model_known(model)) {
-    code = usage("unknown model \"%s\"", model);
-    goto out;
-  }
-  if (nfiles == 0) {
-    code = usage("%s", "which history file(s)?");
-    goto out;
-  }
+/* The options (the generator's are hidden: for bench/bench_check.sh). */
+static const struct option longopts[] = {
+    {"model", required_argument, NULL, OPT_MODEL},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"list-models", no_argument, NULL, OPT_LIST},
+    {"help", no_argument, NULL, 'h'},
+    {"generate", required_argument, NULL, OPT_GENERATE},
+    {"corrupt", no_argument, NULL, OPT_CORRUPT},
+    {"keys", required_argument, NULL, OPT_KEYS},
+    {"procs", required_argument, NULL, OPT_PROCS},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"info", required_argument, NULL, OPT_INFO},
+    {"cas", required_argument, NULL, OPT_CAS},
+    {"reads", required_argument, NULL, OPT_READS},
+    {NULL, 0, NULL, 0}};
 
-  int bad_input = 0, invalid = 0, unknown = 0;
-  for (size_t i = 0; i < nfiles; i++) {
-    fl_err_t err;
-    fl_err_clear(&err);
-    json_t *res = NULL;
-    uint64_t t0 = fl_check_now_ns();
-    int r = fl_check_file(files[i], model, timeout_s, &res, &err);
-    double secs = (double)(fl_check_now_ns() - t0) / 1e9;
-    if (r != 0) {
-      bad_input = 1;
-      const char *msg = err.msg[0] ? err.msg : fl_strerror(r);
-      if (json) {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "file", files[i], "status",
-                              "bad-input", "error", msg, "code", fl_errname(r));
-        char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-        if (s != NULL)
-          printf("%s\n", s);
-        free(s);
-        json_decref(o);
-      } else {
-        printf("%s (bad input, %.3f s)\n", msg, secs);
-      }
-      fflush(stdout);
-      continue;
+/* Stores an option's value; returns 0 or -1 when it is not a valid value. */
+static int set_value(cmd_opts_t *o, int opt, const char *v) {
+  size_t seed;
+  switch (opt) {
+  case OPT_MODEL:
+    o->model = v;
+    return 0;
+  case OPT_TIMEOUT:
+    return parse_double(v, &o->timeout_s) != 0 || o->timeout_s <= 0 ? -1 : 0;
+  case OPT_GENERATE:
+    o->gen = 1;
+    return parse_size(v, &o->g.ops);
+  case OPT_KEYS:
+    return parse_size(v, &o->g.keys);
+  case OPT_PROCS:
+    return parse_size(v, &o->g.procs);
+  case OPT_SEED:
+    if (parse_size(v, &seed) != 0)
+      return -1;
+    o->g.seed = seed;
+    return 0;
+  case OPT_INFO:
+    return parse_double(v, &o->g.info_rate);
+  case OPT_CAS:
+    return parse_double(v, &o->g.cas_rate);
+  default:
+    return parse_double(v, &o->g.read_rate);
+  }
+}
+
+/* Reads argv into o (getopt_long: options and files in any order, "--"
+ * ends the options). Returns 0, or 2 after printing a usage error. */
+static int parse_args(int argc, char **argv, cmd_opts_t *o) {
+  memset(o, 0, sizeof(*o));
+  o->timeout_s = DEFAULT_TIMEOUT_S;
+  fl_gen_opts_default(&o->g);
+  optind = 0; /* 0, not 1: glibc forgets any earlier parse */
+  opterr = 0; /* our messages, not getopt's */
+  int opt;
+  while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+    const char *typed = argv[optind - 1];
+    switch (opt) {
+    case 'h':
+      o->help = 1;
+      break;
+    case OPT_JSON:
+      o->json = 1;
+      break;
+    case OPT_LIST:
+      o->list = 1;
+      break;
+    case OPT_CORRUPT:
+      o->g.corrupt = 1;
+      break;
+    case ':':
+      return usage("%s needs a value", typed);
+    case '?':
+      return usage("unknown option %s", typed);
+    default:
+      if (set_value(o, opt, optarg) != 0)
+        return usage("bad value \"%s\"", optarg);
     }
-    fl_check_status_t st = fl_check_status(res);
-    invalid |= st == FL_CHECK_INVALID;
-    unknown |= st == FL_CHECK_UNKNOWN;
-    if (json) {
-      json_object_set_new(res, "status", json_string(status_name(st)));
-      json_object_set_new(res, "check_s", json_real(secs));
-      char *s = json_dumps(res, JSON_COMPACT);
-      if (s != NULL)
-        printf("%s\n", s);
-      free(s);
-    } else {
-      print_verdict(files[i], model, res, st, secs);
-    }
+  }
+  o->files = argv + optind;
+  o->nfiles = (size_t)(argc - optind);
+  return 0;
+}
+
+/* Prints the failure to read or check one file; returns 2. */
+static int print_bad_input(const char *file, int r, const fl_err_t *err, int json,
+                           double secs) {
+  const char *msg = err->msg[0] ? err->msg : fl_strerror(r);
+  if (json) {
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "file", file, "status", "bad-input",
+                          "error", msg, "code", fl_errname(r));
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (s != NULL)
+      printf("%s\n", s);
+    free(s);
+    json_decref(o);
+  } else {
+    printf("%s (bad input, %.3f s)\n", msg, secs);
+  }
+  return 2;
+}
+
+/* Checks one file and prints its verdict; returns its exit code (0, 1, 2,
+ * 3 as the command's). */
+static int check_one(const cmd_opts_t *o, const char *file) {
+  fl_err_t err;
+  fl_err_clear(&err);
+  json_t *res = NULL;
+  uint64_t t0 = fl_check_now_ns();
+  int r = fl_check_file(file, o->model, o->timeout_s, &res, &err);
+  double secs = (double)(fl_check_now_ns() - t0) / 1e9;
+  if (r != 0) {
+    r = print_bad_input(file, r, &err, o->json, secs);
     fflush(stdout);
-    json_decref(res);
+    return r;
   }
-  code = bad_input ? 2 : invalid ? 1 : unknown ? 3 : 0;
+  fl_check_status_t st = fl_check_status(res);
+  if (o->json) {
+    json_object_set_new(res, "status", json_string(status_name(st)));
+    json_object_set_new(res, "check_s", json_real(secs));
+    char *s = json_dumps(res, JSON_COMPACT);
+    if (s != NULL)
+      printf("%s\n", s);
+    free(s);
+  } else {
+    print_verdict(file, o->model, res, st, secs);
+  }
+  fflush(stdout);
+  json_decref(res);
+  return (int)st;
+}
 
-out:
-  free(files);
-  return code;
+int fl_cmd_check(int argc, char **argv) {
+  cmd_opts_t o;
+  int code = parse_args(argc, argv, &o);
+  if (code != 0)
+    return code;
+  if (o.help) {
+    print_usage(stdout);
+    return 0;
+  }
+  if (o.list)
+    return list_models(o.json);
+  if (o.gen)
+    return generate(&o.g);
+  char names[256];
+  if (o.model == NULL) {
+    fl_check_model_names(names, sizeof(names), "|", "|");
+    return usage("which model? (--model %s)", names);
+  }
+  if (!fl_check_model_known(o.model)) {
+    fprintf(stderr, "faultline check: unknown model \"%s\" (%s)\n", o.model,
+            fl_check_model_names(names, sizeof(names), ", ", " or "));
+    print_usage(stderr);
+    return 2;
+  }
+  if (o.nfiles == 0)
+    return usage("%s", "which history file(s)?");
+  int bad_input = 0, invalid = 0, unknown = 0;
+  for (size_t i = 0; i < o.nfiles; i++) {
+    int c = check_one(&o, o.files[i]);
+    bad_input |= c == 2;
+    invalid |= c == FL_CHECK_INVALID;
+    unknown |= c == FL_CHECK_UNKNOWN;
+  }
+  return bad_input ? 2 : invalid ? 1 : unknown ? 3 : 0;
 }

@@ -10,6 +10,7 @@
 #include "harness/cli.h"
 #include "harness/engine.h"
 #include "harness/suite.h"
+#include "reports/report.h"
 
 static const char USAGE[] =
     "usage: faultline report merge DIR... [--out DIR] [--junit FILE]\n"
@@ -65,10 +66,11 @@ void fl_merge_args_free(fl_merge_args_t *a) {
 
 /* Adds every report.json found below dir (its own and its subfolders'). */
 static void gather(const char *dir, const char *rel, json_t *reports) {
-  char *path = fl_asprintf("%s/report.json", dir);
+  char *path = fl_asprintf("%s/%s", dir, fl_report_file("json"));
   struct stat st;
   if (stat(path, &st) == 0) {
-    char *html = rel[0] ? fl_asprintf("%s/report.html", rel) : fl_strdup("report.html");
+    const char *file = fl_report_file("html");
+    char *html = rel[0] ? fl_asprintf("%s/%s", rel, file) : fl_strdup(file);
     json_t *r = fl_suite_load_report(dir, html);
     fl_free(html);
     if (r != NULL)

@@ -10,7 +10,7 @@
 /* Re-renders one run directory. A run that was killed left a placeholder
  * report.json (status "error"); its timeline.jsonl still has the events. */
 static int render(const char *dir) {
-  char *path = fl_asprintf("%s/report.json", dir);
+  char *path = fl_asprintf("%s/%s", dir, fl_report_file("json"));
   json_error_t je;
   json_t *r = json_load_file(path, 0, &je);
   if (r == NULL) {
@@ -18,23 +18,18 @@ static int render(const char *dir) {
     fl_free(path);
     return 2;
   }
-  fl_free(path);
   fl_err_t err = {0};
   int code = 0;
-  char *html = fl_asprintf("%s/report.html", dir);
-  char *md = fl_asprintf("%s/summary.md", dir);
   if (fl_report_validate(r, &err) < 0) {
-    fprintf(stderr, "faultline: %s/report.json: %s\n", dir, err.msg);
+    fprintf(stderr, "faultline: %s: %s\n", path, err.msg);
     code = 2;
-  } else if (fl_report_write_html(r, dir, html, &err) < 0 ||
-             fl_report_write_markdown(&r, 1, md, &err) < 0) {
+  } else if (fl_report_render_run(r, dir, &err) < 0) {
     fprintf(stderr, "faultline: %s\n", err.msg);
     code = 2;
   } else {
-    printf("%s\n", html);
+    printf("%s/%s\n", dir, fl_report_file("html"));
   }
-  fl_free(html);
-  fl_free(md);
+  fl_free(path);
   json_decref(r);
   return code;
 }

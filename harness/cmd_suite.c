@@ -12,6 +12,7 @@
 #include "harness/cli.h"
 #include "harness/engine.h"
 #include "harness/suite.h"
+#include "reports/report.h"
 
 static const char USAGE[] =
     "usage: faultline suite PATH... [--jobs N] [--shard K/N] [--out DIR] [--junit FILE]\n"
@@ -287,7 +288,7 @@ static int summarize(const fl_suite_args_t *a, fl_suite_job_t *jobs, size_t njob
       failed++;
     else
       errors++;
-    char *rel = fl_asprintf("%s/report.html", j->slug);
+    char *rel = fl_asprintf("%s/%s", j->slug, fl_report_file("html"));
     json_t *r = fl_suite_load_report(j->dir, rel);
     fl_free(rel);
     if (r != NULL)

@@ -18,6 +18,7 @@
 #include "harness/engine_int.h"
 #include "harness/progress.h"
 #include "harness/reaper.h"
+#include "reports/report.h"
 
 /* How long a task may run without yielding before the count hook stops it
  * (FL_BUSY_LIMIT_S overrides it, for tests). */
@@ -435,7 +436,7 @@ static int prepare_dir(const char *dir) {
   fl_strv_free(names);
   if (empty)
     return 0;
-  char *marker = fl_asprintf("%s/report.json", dir);
+  char *marker = fl_asprintf("%s/%s", dir, fl_report_file("json"));
   int is_run = access(marker, F_OK) == 0;
   fl_free(marker);
   if (!is_run)

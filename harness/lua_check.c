@@ -5,6 +5,13 @@
  *   kind "model":    {path=, model=, timeout=}         -> fl_check_file's result
  *   kind "recovery": {path=, heal_ns=, run=, limit=}   -> fl_check_recovery's
  *   kind "phases":   {path=, phases={{name=, start_ns=, end_ns=}...}}
+ *   kind "ops":      {path=}  -> the paired operations, read tolerantly:
+ *                     {{process=, f=, key=, value=, type=, invoke_s=,
+ *                       complete_s=, result=}...} (type "info" and no
+ *                     complete_s for one never completed)
+ *
+ * and core.check_models() lists the models (check/models.c), from which
+ * harness/lua/check.lua makes fl.check.linearizable, .set, .counter ...
  */
 #include <lauxlib.h>
 #include <stdatomic.h>
@@ -15,7 +22,7 @@
 #include "check/check.h"
 #include "harness/engine_int.h"
 
-enum { KIND_MODEL, KIND_RECOVERY, KIND_PHASES };
+enum { KIND_MODEL, KIND_RECOVERY, KIND_PHASES, KIND_OPS };
 
 typedef struct {
   uv_work_t req;
@@ -46,14 +53,41 @@ static void work_free(work_t *w) {
   fl_free(w);
 }
 
+/* The operations of a history as a new JSON array, for the checks written
+ * in Lua (isolation, minority_refuses). */
+static json_t *ops_json(const fl_ops_t *ops) {
+  static const char *const outcome[] = {"ok", "fail", "info"};
+  json_t *a = json_array();
+  for (size_t i = 0; i < ops->len; i++) {
+    const fl_op_t *op = &ops->v[i];
+    json_t *o = json_pack("{s:i, s:s, s:f}", "process", op->process, "f", op->f,
+                          "invoke_s", (double)op->invoke_ns / 1e9);
+    int done = op->complete_line != 0;
+    json_object_set_new(o, "type", json_string(done ? outcome[op->type] : "info"));
+    if (op->key != NULL)
+      json_object_set_new(o, "key", json_string(op->key));
+    if (!json_is_null(op->value))
+      json_object_set(o, "value", op->value);
+    if (done)
+      json_object_set_new(o, "complete_s", json_real((double)op->complete_ns / 1e9));
+    if (done && !json_is_null(op->result))
+      json_object_set(o, "result", op->result);
+    json_array_append_new(a, o);
+  }
+  return a;
+}
+
 /* On the worker thread: no loop, no Lua. */
 static void do_work(uv_work_t *req) {
   work_t *w = req->data;
   fl_ops_t *ops = NULL;
-  w->rc = fl_history_read(&ops, w->path, &w->err);
+  fl_history_read_opts_t ro = {.tolerant = w->kind == KIND_OPS};
+  w->rc = fl_history_read_opts(&ops, w->path, &ro, &w->err);
   if (w->rc < 0)
     return;
-  if (w->kind == KIND_MODEL) {
+  if (w->kind == KIND_OPS) {
+    w->result = ops_json(ops);
+  } else if (w->kind == KIND_MODEL) {
     fl_check_opts_t o = {.timeout_s = w->timeout_s, .cancel = &w->cancel};
     w->rc = fl_check_ops(ops, w->model, &o, &w->result, &w->err);
   } else if (w->kind == KIND_RECOVERY)
@@ -102,7 +136,7 @@ static double opt_number(lua_State *L, int t, const char *k, double def) {
 }
 
 static int l_check_run(lua_State *L) {
-  static const char *const kinds[] = {"model", "recovery", "phases", NULL};
+  static const char *const kinds[] = {"model", "recovery", "phases", "ops", NULL};
   int kind = luaL_checkoption(L, 1, NULL, kinds);
   luaL_checktype(L, 2, LUA_TTABLE);
   fl_scenario_t *sc = fl_engine_scenario(L);
@@ -117,9 +151,10 @@ static int l_check_run(lua_State *L) {
     lua_getfield(L, 2, "model");
     const char *model = luaL_checkstring(L, -1);
     if (!fl_check_model_known(model)) {
+      char names[256];
       work_free(w);
-      return luaL_error(
-          L, "unknown model '%s' (register, cas-register, kv, set, counter)", model);
+      return luaL_error(L, "unknown model '%s' (%s)", model,
+                        fl_check_model_names(names, sizeof(names), ", ", " or "));
     }
     w->model = fl_strdup(model);
     lua_pop(L, 1);
@@ -128,7 +163,7 @@ static int l_check_run(lua_State *L) {
     w->heal_ns = (uint64_t)opt_number(L, 2, "heal_ns", 0);
     w->run = (size_t)opt_number(L, 2, "run", 5);
     w->limit_s = opt_number(L, 2, "limit", 0);
-  } else {
+  } else if (kind == KIND_PHASES) {
     lua_getfield(L, 2, "phases");
     luaL_checktype(L, -1, LUA_TTABLE);
     w->nphases = lua_rawlen(L, -1);
@@ -155,7 +190,44 @@ static int l_check_run(lua_State *L) {
   return fl_task_yield(L, t, work_cancel, w);
 }
 
+/* core.check_models() -> the rows of check/models.c, in order:
+ * {{name=, lua=, lua_default=, ops=, summary=, options={...}}...}. check.lua
+ * makes fl.check.<lua> from them. */
+static int l_check_models(lua_State *L) {
+  size_t n;
+  const fl_check_model_t *m = fl_check_models(&n);
+  lua_createtable(L, (int)n, 0);
+  for (size_t i = 0; i < n; i++) {
+    lua_createtable(L, 0, 6);
+    lua_pushstring(L, m[i].name);
+    lua_setfield(L, -2, "name");
+    lua_pushstring(L, m[i].lua);
+    lua_setfield(L, -2, "lua");
+    lua_pushboolean(L, m[i].lua_default);
+    lua_setfield(L, -2, "lua_default");
+    lua_pushstring(L, m[i].ops);
+    lua_setfield(L, -2, "ops");
+    lua_pushstring(L, m[i].summary);
+    lua_setfield(L, -2, "summary");
+    lua_newtable(L);
+    int k = 0;
+    for (const char *p = m[i].options; *p != '\0';) {
+      size_t len = strcspn(p, " ");
+      if (len > 0) {
+        lua_pushlstring(L, p, len);
+        lua_rawseti(L, -2, ++k);
+      }
+      p += len + (p[len] == ' ');
+    }
+    lua_setfield(L, -2, "options");
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  return 1;
+}
+
 void fl_luaopen_check(lua_State *L) {
   lua_pushcfunction(L, l_check_run);
   lua_setfield(L, -2, "check_run");
+  lua_pushcfunction(L, l_check_models);
+  lua_setfield(L, -2, "check_models");
 }

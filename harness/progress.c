@@ -1,4 +1,5 @@
 #include "harness/progress.h"
+#include "reports/report.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,6 +153,7 @@ void fl_progress_end(const char *scenario, const char *status, double duration_s
   if (error != NULL)
     printf("  %s\n", error);
   if (run_dir != NULL)
-    printf("  report: %s/report.html (data: %s/report.json)\n", run_dir, run_dir);
+    printf("  report: %s/%s (data: %s/%s)\n", run_dir, fl_report_file("html"), run_dir,
+           fl_report_file("json"));
   fflush(stdout);
 }

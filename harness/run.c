@@ -1,6 +1,7 @@
 /* The run directory's files for one scenario: report.json, assembled from the
  * timeline, the services, the checks and the op counts, then its renderings
- * (report.html, summary.md), which are pure functions of report.json. */
+ * (the per-run formats of reports/formats.c: report.html, summary.md), which
+ * are pure functions of report.json. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -8,37 +9,21 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/buf.h"
 #include "base/log.h"
 #include "check/check.h"
 #include "harness/engine_int.h"
 #include "harness/progress.h"
 #include "reports/report.h"
 
-/* A word safe to paste into a POSIX shell. Returns new. */
+/* A word safe to paste into a POSIX shell (fl_buf_shell_quote). Returns
+ * new. */
 static char *shell_quote(const char *s) {
-  int plain = s[0] != '\0';
-  for (const char *p = s; *p && plain; p++)
-    plain =
-        strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+",
-               *p) != NULL;
-  if (plain)
-    return fl_strdup(s);
-  size_t n = 3;
-  for (const char *p = s; *p; p++)
-    n += *p == '\'' ? 4 : 1;
-  char *out = fl_malloc(n);
-  char *o = out;
-  *o++ = '\'';
-  for (const char *p = s; *p; p++) {
-    if (*p == '\'') {
-      memcpy(o, "'\\''", 4);
-      o += 4;
-    } else {
-      *o++ = *p;
-    }
-  }
-  *o++ = '\'';
-  *o = '\0';
+  fl_buf_t b;
+  fl_buf_init(&b, 4 * strlen(s) + 3);
+  fl_buf_shell_quote(&b, s);
+  char *out = fl_strdup(fl_buf_str(&b));
+  fl_buf_free(&b);
   return out;
 }
 
@@ -189,13 +174,10 @@ static json_t *services_json(fl_scenario_t *sc) {
 }
 
 static int write_json_atomic(const json_t *j, const char *path) {
-  char *tmp = fl_asprintf("%s.tmp", path);
-  int rc = json_dump_file(j, tmp, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
-  if (rc == 0 && rename(tmp, path) != 0)
-    rc = -1;
+  fl_err_t err = {0};
+  int rc = fl_report_write_json(j, path, &err);
   if (rc != 0)
-    fprintf(stderr, "faultline: cannot write %s: %s\n", path, strerror(errno));
-  fl_free(tmp);
+    fprintf(stderr, "faultline: cannot write %s\n", err.msg);
   return rc;
 }
 
@@ -210,7 +192,7 @@ void fl_run_write_placeholder(fl_scenario_t *sc, const char *file) {
       "timeline.jsonl holds what it recorded",
       "started_at", sc->started_at, "duration_s", 0.0, "run_dir", sc->dir, "run_id",
       sc->run_id, "services", "faults", "checks", "events");
-  char *path = fl_asprintf("%s/report.json", sc->dir);
+  char *path = fl_asprintf("%s/%s", sc->dir, fl_report_file("json"));
   write_json_atomic(r, path);
   fl_free(path);
   json_decref(r);
@@ -244,7 +226,7 @@ int fl_run_write_report(fl_scenario_t *sc, const char *file, json_t **out) {
   json_object_set_new(r, "duration_s", round3(duration));
   json_object_set_new(r, "run_dir", json_string(sc->dir));
   json_object_set_new(r, "run_id", json_string(sc->run_id));
-  json_object_set_new(r, "html", json_string("report.html"));
+  json_object_set_new(r, "html", json_string(fl_report_file("html")));
   json_object_set_new(r, "services", services_json(sc));
   json_object_set(r, "faults", fl_timeline_faults(sc->tl));
   json_object_set(r, "checks", sc->checks);
@@ -255,21 +237,15 @@ int fl_run_write_report(fl_scenario_t *sc, const char *file, json_t **out) {
   fl_err_t err = {0};
   if (fl_report_validate(r, &err) < 0)
     FL_LOG(FL_LOG_WARN, "report", "report.json does not match its schema: %s", err.msg);
-  char *path = fl_asprintf("%s/report.json", sc->dir);
+  char *path = fl_asprintf("%s/%s", sc->dir, fl_report_file("json"));
   if (write_json_atomic(r, path) != 0)
     code = 2;
   fl_free(path);
 
-  char *html = fl_asprintf("%s/report.html", sc->dir);
-  if (fl_report_write_html(r, sc->dir, html, &err) < 0)
-    fprintf(stderr, "faultline: cannot write %s: %s\n", html, err.msg);
-  char *md = fl_asprintf("%s/summary.md", sc->dir);
-  if (fl_report_write_markdown(&r, 1, md, &err) < 0)
-    fprintf(stderr, "faultline: cannot write %s: %s\n", md, err.msg);
-  fl_free(md);
+  if (fl_report_render_run(r, sc->dir, &err) < 0)
+    fprintf(stderr, "faultline: cannot write %s\n", err.msg);
 
   fl_progress_end(sc->name, status, duration, sc->dir, sc->error, sc->eng->opts->quiet);
-  fl_free(html);
   *out = r;
   return code;
 }
@@ -280,7 +256,7 @@ void fl_run_write_junit(json_t *reports, const char *path) {
   for (size_t i = 0; i < n; i++)
     v[i] = json_array_get(reports, i);
   fl_err_t err = {0};
-  if (fl_report_write_junit(v, n, path, &err) < 0)
-    fprintf(stderr, "faultline: cannot write %s: %s\n", path, err.msg);
+  if (fl_report_render("junit", v, n, NULL, path, &err) < 0)
+    fprintf(stderr, "faultline: cannot write %s\n", err.msg);
   fl_free(v);
 }

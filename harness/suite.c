@@ -46,8 +46,8 @@ static void on_job_exit(uv_process_t *p, int64_t status, int sig) {
                         : j->code == 1 ? "FAIL"
                         : j->code == 3 ? "UNKNOWN"
                                        : "ERROR";
-  printf("%-7s %s :: %s (%.1f s)  %s/report.html\n", verdict, j->file, j->name, j->took,
-         j->dir);
+  printf("%-7s %s :: %s (%.1f s)  %s/%s\n", verdict, j->file, j->name, j->took, j->dir,
+         fl_report_file("html"));
   fflush(stdout);
   if (j->code != 0 && s->fail_fast && !s->stop) {
     s->stop = 1;
@@ -174,7 +174,7 @@ void fl_suite_jobs_free(fl_suite_job_t *jobs, size_t njobs) {
 /* ---- aggregated outputs ------------------------------------------------- */
 
 json_t *fl_suite_load_report(const char *dir, const char *rel_html) {
-  char *path = fl_asprintf("%s/report.json", dir);
+  char *path = fl_asprintf("%s/%s", dir, fl_report_file("json"));
   json_t *r = json_load_file(path, 0, NULL);
   fl_free(path);
   if (r != NULL && rel_html != NULL)
@@ -189,16 +189,12 @@ int fl_suite_write_outputs(json_t *reports, const char *out_dir, const char *jun
     v[i] = json_array_get(reports, i);
   fl_err_t err = {0};
   int code = 0;
-  char *md = fl_asprintf("%s/summary.md", out_dir);
-  char *jx = junit ? fl_strdup(junit) : fl_asprintf("%s/junit.xml", out_dir);
-  if (fl_report_write_markdown(v, n, md, &err) < 0) {
+  if (fl_report_render_suite(v, n, out_dir, junit, &err) < 0) {
     fprintf(stderr, "faultline: %s\n", err.msg);
     code = 2;
   }
-  if (fl_report_write_junit(v, n, jx, &err) < 0) {
-    fprintf(stderr, "faultline: %s\n", err.msg);
-    code = 2;
-  }
+  char *md = fl_report_suite_path("markdown", out_dir, junit);
+  char *jx = fl_report_suite_path("junit", out_dir, junit);
   printf("summary: %s\njunit:   %s\n", md, jx);
   fl_free(md);
   fl_free(jx);

@@ -1,24 +1,24 @@
-/* Reading history.jsonl for the charts: each completion paired with the
- * preceding invoke of the same process, kept as four numbers per operation
- * (the charts need times and outcomes, not values), with a bound on how many
- * are read. */
+/* history.jsonl for the charts, read through check/'s one reader in its
+ * tolerant mode (a run killed mid-way leaves a ragged file): each operation
+ * kept as four numbers (the charts need times and outcomes, not values),
+ * with a bound on how many are read and on the length of a line. */
 #include "reports/internal.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/alloc.h"
+#include "check/history.h"
 
-/* One process: its slot (order of first appearance) and its open invoke. */
+/* One process: its slot (order of first appearance) and its latest
+ * operation, which a later invoke ends when it never completed. */
 typedef struct {
   long long process;
   int used;
   int slot;
-  double pending; /* invoke time of the open operation, or NAN */
+  size_t last; /* index into h->ops, or SIZE_MAX */
 } proc_t;
 
 typedef struct {
@@ -58,58 +58,46 @@ static proc_t *procs_get(procs_t *ps, long long process) {
     ps->tab[j].used = 1;
     ps->tab[j].process = process;
     ps->tab[j].slot = (int)ps->n;
-    ps->tab[j].pending = NAN;
+    ps->tab[j].last = SIZE_MAX;
     ps->n++;
   }
   return &ps->tab[j];
 }
 
-static void push_op(fl__hist_t *h, double inv, double comp, int slot, int type,
-                    int open) {
-  if (h->n >= FL__HIST_MAX_OPS) {
-    h->truncated = 1;
-    return;
-  }
-  if (h->n == h->alloc) {
-    h->alloc = h->alloc ? h->alloc * 2 : 1024;
-    h->ops = fl_realloc(h->ops, h->alloc * sizeof(fl__op_t));
-  }
-  h->ops[h->n++] =
-      (fl__op_t){inv, comp < inv ? inv : comp, slot, (short)type, (short)open};
+/* Ends an operation that never completed at t (the next invoke of its
+ * process, or the end of the run). */
+static void end_open(fl__op_t *op, double t) {
+  op->comp = t < op->inv ? op->inv : t;
 }
 
-static void take_line(fl__hist_t *h, procs_t *ps, const char *line, size_t len) {
-  while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-    len--;
-  if (len == 0)
-    return;
-  json_t *o = json_loadb(line, len, 0, NULL);
-  json_t *process = json_object_get(o, "process");
-  const char *type = fl__jstr(o, "type", NULL);
-  if (!json_is_object(o) || type == NULL || !fl__jisnum(o, "time")) {
-    h->bad++;
-    json_decref(o);
-    return;
+/* Fills h from the paired operations: one fl__op_t each, in order of
+ * invocation, with its process's slot. Returns the number of slots. */
+static int take_ops(fl__hist_t *h, const fl_ops_t *ops, double end_s) {
+  procs_t ps = {NULL, 0, 0};
+  h->n = h->alloc = ops->len;
+  h->ops = fl_malloc((ops->len + 1) * sizeof(fl__op_t));
+  for (size_t i = 0; i < ops->len; i++) {
+    const fl_op_t *op = &ops->v[i];
+    fl__op_t *o = &h->ops[i];
+    proc_t *p = procs_get(&ps, op->process);
+    int open = op->complete_line == 0;
+    o->inv = (double)op->invoke_ns / 1e9;
+    o->comp = open ? o->inv : fmax((double)op->complete_ns / 1e9, o->inv);
+    o->slot = p->slot;
+    o->type = (short)(open                     ? FL__OP_INFO
+                      : op->type == FL_OP_OK   ? FL__OP_OK
+                      : op->type == FL_OP_FAIL ? FL__OP_FAIL
+                                               : FL__OP_INFO);
+    o->open = (short)open;
+    if (p->last != SIZE_MAX && h->ops[p->last].open)
+      end_open(&h->ops[p->last], o->inv);
+    p->last = open ? i : SIZE_MAX;
   }
-  /* Operations of a non-client process (Jepsen's :nemesis) are not drawn. */
-  if (!json_is_integer(process)) {
-    json_decref(o);
-    return;
-  }
-  double t = fl__jnum(o, "time", 0) / 1e9;
-  proc_t *p = procs_get(ps, json_integer_value(process));
-  if (strcmp(type, "invoke") == 0) {
-    if (!isnan(p->pending)) /* an invoke that never completed: unknown */
-      push_op(h, p->pending, t, p->slot, FL__OP_INFO, 1);
-    p->pending = t;
-  } else {
-    int kind = strcmp(type, "ok") == 0     ? FL__OP_OK
-               : strcmp(type, "fail") == 0 ? FL__OP_FAIL
-                                           : FL__OP_INFO;
-    push_op(h, isnan(p->pending) ? t : p->pending, t, p->slot, kind, 0);
-    p->pending = NAN;
-  }
-  json_decref(o);
+  for (size_t i = 0; i < ps.cap; i++)
+    if (ps.tab[i].used && ps.tab[i].last != SIZE_MAX)
+      end_open(&h->ops[ps.tab[i].last], end_s);
+  fl_free(ps.tab);
+  return (int)ps.n;
 }
 
 typedef struct {
@@ -162,36 +150,20 @@ int fl__hist_load(fl__hist_t *h, const char *run_dir, double end_s) {
   if (run_dir == NULL)
     return 0;
   char *path = fl__path_join(run_dir, "history.jsonl");
-  FILE *f = fopen(path, "r");
+  fl_history_read_opts_t o = {.tolerant = 1,
+                              .skip_values = 1,
+                              .max_ops = FL__HIST_MAX_OPS,
+                              .max_line = FL__HIST_MAX_LINE};
+  fl_ops_t *ops = NULL;
+  int r = fl_history_read_opts(&ops, path, &o, NULL);
   fl_free(path);
-  if (f == NULL)
+  if (r != 0) /* no file (or one that cannot be read): no charts */
     return 0;
   h->found = 1;
-  procs_t ps = {NULL, 0, 0};
-  fl_buf_t line;
-  fl_buf_init(&line, FL__HIST_MAX_LINE);
-  char chunk[65536];
-  while (!h->truncated && fgets(chunk, sizeof(chunk), f) != NULL) {
-    size_t n = strlen(chunk);
-    fl_buf_add(&line, chunk, n);
-    if (n > 0 && chunk[n - 1] != '\n' && !feof(f))
-      continue; /* the line goes on */
-    if (line.full)
-      h->bad++; /* longer than we parse: skipped whole */
-    else
-      take_line(h, &ps, fl_buf_str(&line), line.len);
-    fl_buf_reset(&line);
-  }
-  if (line.len > 0 && !line.full)
-    take_line(h, &ps, fl_buf_str(&line), line.len);
-  fclose(f);
-  fl_buf_free(&line);
-  for (size_t i = 0; i < ps.cap; i++) {
-    if (ps.tab[i].used && !isnan(ps.tab[i].pending))
-      push_op(h, ps.tab[i].pending, end_s, ps.tab[i].slot, FL__OP_INFO, 1);
-  }
-  h->nslots = assign_rows(h, (int)ps.n);
-  fl_free(ps.tab);
+  h->bad = ops->skipped;
+  h->truncated = ops->truncated;
+  h->nslots = assign_rows(h, take_ops(h, ops, end_s));
+  fl_ops_free(ops);
   return 0;
 }
 

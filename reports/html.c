@@ -627,3 +627,12 @@ int fl_report_write_html(const json_t *report, const char *run_dir, const char *
   fl_buf_free(&b);
   return rc;
 }
+
+/* The row of html (formats.c): one run's page, reports[0]. */
+fl_report_writer_fn fl_report_format_html;
+int fl_report_format_html(json_t *const *reports, size_t n, const char *run_dir,
+                          const char *path, fl_err_t *err) {
+  if (n == 0)
+    return fl_err_set(err, FL_EUSAGE, "%s: no report", path);
+  return fl_report_write_html(reports[0], run_dir, path, err);
+}

@@ -68,7 +68,7 @@ typedef struct {
   short open;  /* never completed: comp is the end of the run, type info */
 } fl__op_t;
 typedef struct {
-  fl__op_t *ops; /* in order of completion */
+  fl__op_t *ops; /* in order of invocation */
   size_t n;
   size_t alloc;
   int nslots;    /* rows used by processes */
@@ -76,8 +76,10 @@ typedef struct {
   int found;     /* history.jsonl existed */
   int truncated; /* more than FL__HIST_MAX_OPS operations */
 } fl__hist_t;
-/* Reads run_dir/history.jsonl, pairing each completion with the preceding
- * invoke of the same process. Invokes never completed end at end_s, as info.
+/* Reads run_dir/history.jsonl with check/'s reader, tolerantly
+ * (fl_history_read_opts_t: malformed lines counted in bad and skipped, a
+ * completion pairs with the preceding invoke of its process). An invoke
+ * never completed ends at the process's next invoke, or at end_s, as info.
  * Processes get rows as a drawing of them would: ones that never overlap in
  * time share a row, so a client that carries on as a new process after an
  * indeterminate operation (Jepsen's convention) keeps its row.

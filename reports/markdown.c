@@ -261,7 +261,8 @@ int fl_report_write_markdown(json_t *const *reports, size_t n, const char *path,
     if (strcmp(verdict(reports[i]), "pass") == 0)
       continue;
     if (detailed++ == MAX_DETAILED) {
-      fl_buf_puts(&b, "\nMore scenarios did not pass; see junit.xml.\n");
+      fl_buf_printf(&b, "\nMore scenarios did not pass; see %s.\n",
+                    fl_report_file("junit"));
       break;
     }
     details(&b, reports[i]);
@@ -269,4 +270,11 @@ int fl_report_write_markdown(json_t *const *reports, size_t n, const char *path,
   int rc = fl_buf_write_file(&b, path, err);
   fl_buf_free(&b);
   return rc;
+}
+
+/* The row of markdown (formats.c). */
+fl_report_writer_fn fl_report_format_markdown;
+int fl_report_format_markdown(json_t *const *reports, size_t n, const char *run_dir,
+                              const char *path, fl_err_t *err) {
+  return fl_report_write_markdown(reports, n, path, err);
 }

@@ -2,6 +2,7 @@
  * mistyped fields (a report grows, and one of a run that died is partial),
  * and the small formatting every rendering shares. */
 #include "reports/internal.h"
+#include "reports/report.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -59,24 +60,6 @@ double fl__report_end(const json_t *report) {
   return maxd(end, 1e-3);
 }
 
-/* Appends arg quoted for a POSIX shell when it needs quoting. */
-static void shell_quote(fl_buf_t *b, const char *arg) {
-  size_t n = strlen(arg);
-  if (n > 0 && strspn(arg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                           "0123456789_./:=,+-@%") == n) {
-    fl_buf_puts(b, arg);
-    return;
-  }
-  fl_buf_puts(b, "'");
-  for (const char *p = arg; *p; p++) {
-    if (*p == '\'')
-      fl_buf_puts(b, "'\\''");
-    else
-      fl_buf_add(b, p, 1);
-  }
-  fl_buf_puts(b, "'");
-}
-
 char *fl__rerun_command(const json_t *report) {
   const char *cmd = fl__jstr(report, "command", NULL);
   if (cmd != NULL && cmd[0] != '\0')
@@ -84,14 +67,14 @@ char *fl__rerun_command(const json_t *report) {
   fl_buf_t b;
   fl_buf_init(&b, 1 << 16);
   fl_buf_puts(&b, "faultline run ");
-  shell_quote(&b, fl__jstr(report, "file", "SCENARIO.lua"));
+  fl_buf_shell_quote(&b, fl__jstr(report, "file", "SCENARIO.lua"));
   json_t *seed = json_object_get(report, "seed");
   if (json_is_integer(seed))
     fl_buf_printf(&b, " --seed %" JSON_INTEGER_FORMAT, json_integer_value(seed));
   const char *name = fl__jstr(report, "scenario", NULL);
   if (name != NULL) {
     fl_buf_puts(&b, " --only ");
-    shell_quote(&b, name);
+    fl_buf_shell_quote(&b, name);
   }
   char *out = fl_strdup(fl_buf_str(&b));
   fl_buf_free(&b);
@@ -184,7 +167,7 @@ char *fl__report_link(const json_t *report, const char *out_path) {
   if (html == NULL && run_dir == NULL)
     return NULL;
   if (html == NULL)
-    html = "report.html";
+    html = fl_report_file("html");
   if (html[0] == '/' || run_dir == NULL)
     return fl_strdup(html);
   char *outdir = fl_strdup(out_path);

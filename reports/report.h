@@ -50,4 +50,61 @@ int fl_report_write_markdown(json_t *const *reports, size_t n, const char *path,
  * expected a number"). */
 int fl_report_validate(const json_t *report, fl_err_t *err);
 
+/* Writes report as report.json: indented JSON, to "<path>.tmp" then renamed
+ * over path. Returns 0 or a negative errno with the file named in err. */
+int fl_report_write_json(const json_t *report, const char *path, fl_err_t *err);
+
+/* ---- The formats (reports/formats.c: one row each) -------------------------- */
+
+/* Where a format is written (bits of fl_report_format_t.scope). */
+enum {
+  FL_REPORT_MODEL = 0,     /* report.json: written by the run, read by the others */
+  FL_REPORT_PER_RUN = 1,   /* into each run directory (fl_report_render_run) */
+  FL_REPORT_PER_SUITE = 2, /* into a suite's output directory (..._render_suite) */
+};
+
+/* A format's writer: reports (borrowed; n >= 1 for a per-run format, whose
+ * report is reports[0]) rendered into path. run_dir is the run directory of
+ * a per-run rendering (where history.jsonl and logs/ are), NULL otherwise.
+ * Returns 0 or a negative code with the file named in err. */
+typedef int fl_report_writer_fn(json_t *const *reports, size_t n, const char *run_dir,
+                                const char *path, fl_err_t *err);
+
+/* One row of the table. Every field is static. */
+typedef struct fl_report_format_s {
+  const char *name;    /* "html", "markdown", "junit", "json" */
+  const char *file;    /* its file name: "report.html" */
+  unsigned scope;      /* FL_REPORT_* bits */
+  const char *summary; /* one line for the docs */
+  fl_report_writer_fn *write;
+} fl_report_format_t;
+
+/* The table, borrowed and static; *n is set to its length. */
+const fl_report_format_t *fl_report_formats(size_t *n);
+/* The row of format name, or NULL. */
+const fl_report_format_t *fl_report_format_find(const char *name);
+/* The file name of format name ("report.html" for "html"), borrowed and
+ * static; NULL when there is no such format. */
+const char *fl_report_file(const char *name);
+
+/* Renders format name of reports into path (fl_report_writer_fn).
+ * FL_EUSAGE for an unknown format. */
+int fl_report_render(const char *name, json_t *const *reports, size_t n,
+                     const char *run_dir, const char *path, fl_err_t *err);
+
+/* Writes every per-run format of report (borrowed) into run_dir:
+ * report.html and summary.md. Every one is tried; returns 0, or the first
+ * failure's code with its message (naming the file) in err. */
+int fl_report_render_run(const json_t *report, const char *run_dir, fl_err_t *err);
+
+/* Writes every per-suite format of reports into out_dir: summary.md and
+ * junit.xml, the latter at junit_path instead when it is not NULL. Every one
+ * is tried; returns 0, or the first failure's code with its message in err. */
+int fl_report_render_suite(json_t *const *reports, size_t n, const char *out_dir,
+                           const char *junit_path, fl_err_t *err);
+
+/* Returns new: where fl_report_render_suite writes format name, or NULL
+ * when there is no such format. */
+char *fl_report_suite_path(const char *name, const char *out_dir, const char *junit_path);
+
 #endif

@@ -77,24 +77,28 @@ return function(fl, core)
     return r
   end
 
-  --- fl.check.linearizable{model="register"|"cas-register"|"kv", history=, timeout=, name=}
-  function check.linearizable(opts)
-    opts = opts_of(opts, "fl.check.linearizable",
-      { model = true, history = true, timeout = true, name = true })
-    return run_model("linearizable", opts.model or "kv", opts)
+  -- fl.check.linearizable{model=, history=, timeout=, name=},
+  -- fl.check.set{history=, timeout=, name=, expect_loss=},
+  -- fl.check.counter{history=, timeout=, name=} and any checker added since:
+  -- one function per Lua name of check/models.c's rows, taking the options
+  -- its row lists, checking the row's model, or with model= any model.
+  local by_lua, order = {}, {}
+  for _, m in ipairs(core.check_models()) do
+    local c = by_lua[m.lua]
+    if not c then
+      c = { allowed = {} }
+      by_lua[m.lua] = c
+      order[#order + 1] = m.lua
+    end
+    for _, o in ipairs(m.options) do c.allowed[o] = true end
+    if m.lua_default or not c.default then c.default = m.name end
   end
-
-  --- fl.check.set{history=, name=, expect_loss=}
-  function check.set(opts)
-    opts = opts_of(opts, "fl.check.set",
-      { history = true, timeout = true, name = true, expect_loss = true })
-    return run_model("set", "set", opts)
-  end
-
-  --- fl.check.counter{history=, name=}
-  function check.counter(opts)
-    opts = opts_of(opts, "fl.check.counter", { history = true, timeout = true, name = true })
-    return run_model("counter", "counter", opts)
+  for _, lua_name in ipairs(order) do
+    local c, what = by_lua[lua_name], "fl.check." .. lua_name
+    check[lua_name] = function(opts)
+      opts = opts_of(opts, what, c.allowed)
+      return run_model(lua_name, opts.model or c.default, opts)
+    end
   end
 
   local function ended_faults(after)
@@ -195,27 +199,12 @@ return function(fl, core)
     return results
   end
 
-  -- The operations of a history, paired: {process, f, key, value, type,
-  -- invoke_s, complete_s}. Reads the file after the workload is done.
+  -- The operations of a history, paired by check/'s one reader (tolerant):
+  -- {process, f, key, value, type, invoke_s, complete_s, result}. Reads the
+  -- file after the workload is done.
   local function read_ops(path)
-    local open, ops = {}, {}
-    for line in io.lines(path) do
-      local e = fl.json.decode(line)
-      if e and type(e.process) == "number" then
-        if e.type == "invoke" then
-          local op = { process = e.process, f = e.f, key = e.key, value = e.value,
-            invoke_s = e.time / 1e9, type = "info" }
-          open[e.process] = op
-          ops[#ops + 1] = op
-        else
-          local op = open[e.process]
-          if op then
-            op.type, op.complete_s, op.result = e.type, e.time / 1e9, e.value
-            open[e.process] = nil
-          end
-        end
-      end
-    end
+    local ops, err = core.check_run("ops", { path = path })
+    if not ops then error(err, 0) end
     return ops
   end
 

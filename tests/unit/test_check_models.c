@@ -419,8 +419,59 @@ static void test_check_file(void **state) {
   assert_true(fl_check_file(path, "kv", 10, &r, &err) < 0);
 }
 
+/* The table of models (models.c): every row complete, found by its name,
+ * listed in the messages, and its checker run on a history of its kind. */
+static void test_model_table(void **state) {
+  size_t n;
+  const fl_check_model_t *m = fl_check_models(&n);
+  assert_true(n >= 5);
+  static const char *const want[] = {"register", "cas-register", "kv", "set", "counter"};
+  for (size_t i = 0; i < 5; i++)
+    assert_string_equal(m[i].name, want[i]);
+  char names[256];
+  assert_string_equal(fl_check_model_names(names, sizeof(names), ", ", " or "),
+                      "register, cas-register, kv, set or counter");
+  fl_check_model_names(names, 12, "|", "|");
+  assert_string_equal(names, "register|ca"); /* cut to fit */
+  hist_t h = {0};
+  whole(&h, 1, "ok", "add", "1", NULL);
+  whole(&h, 1, "ok", "read", NULL, "[1]");
+  hist_t c = {0};
+  whole(&c, 1, "ok", "add", "1", NULL);
+  whole(&c, 1, "ok", "read", NULL, "1");
+  hist_t r = {0};
+  whole(&r, 1, "ok", "write", "1", NULL);
+  whole(&r, 1, "ok", "read", NULL, "1");
+  for (size_t i = 0; i < n; i++) {
+    assert_non_null(m[i].lua);
+    assert_true(m[i].summary[0] != '\0' && m[i].ops[0] != '\0');
+    assert_non_null(strstr(m[i].options, "history"));
+    assert_ptr_equal(fl_check_model_find(m[i].name), &m[i]);
+    assert_true(fl_check_model_known(m[i].name));
+    const hist_t *fit = strcmp(m[i].name, "set") == 0       ? &h
+                        : strcmp(m[i].name, "counter") == 0 ? &c
+                                                            : &r;
+    json_t *res = run(fit, m[i].name);
+    assert_int_equal(fl_check_status(res), FL_CHECK_VALID);
+    assert_string_equal(json_string_value(json_object_get(res, "model")), m[i].name);
+    json_decref(res);
+  }
+  assert_null(fl_check_model_find("bogus"));
+  assert_null(fl_check_model_find(NULL));
+  assert_false(fl_check_model_known("bogus"));
+  fl_ops_t *ops = parse(&r);
+  json_t *res = NULL;
+  fl_err_t err;
+  fl_err_clear(&err);
+  assert_int_equal(fl_check_ops(ops, "bogus", NULL, &res, &err), FL_EUSAGE);
+  assert_string_equal(
+      err.msg, "unknown model \"bogus\" (register, cas-register, kv, set or counter)");
+  fl_ops_free(ops);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_model_table),
       cmocka_unit_test(test_set_valid),
       cmocka_unit_test(test_set_lost_unexpected_dups),
       cmocka_unit_test(test_set_indeterminate),

@@ -317,11 +317,127 @@ static void test_fast_and_general_agree(void **state) {
   free(buf);
 }
 
+/* Writes text to a new temporary file; returns its path (free it). */
+static char *temp_with(const char *text, size_t n) {
+  char *path = temp_path();
+  FILE *fp = fopen(path, "w");
+  assert_non_null(fp);
+  assert_int_equal(fwrite(text, 1, n, fp), n);
+  fclose(fp);
+  return path;
+}
+
+/* Tolerant reading (the report writers'): what a killed run leaves is read
+ * as far as it makes sense, every line strict reading refuses is either an
+ * operation or counted as skipped. */
+static void test_tolerant(void **state) {
+  static const char text[] =
+      "{\"process\":0,\"type\":\"invoke\",\"f\":\"write\",\"value\":1,\"time\":10}\n"
+      "{\"process\":0,\"type\":\"ok\",\"f\":\"write\",\"time\":20}\n"
+      "{\"process\":1,\"type\":\"invoke\",\"f\":\"read\",\"time\":30}\n"
+      "{\"process\":1,\"type\":\"invoke\",\"f\":\"read\",\"time\":40}\n" /* double */
+      "{\"process\":1,\"type\":\"ok\",\"f\":\"cas\",\"key\":\"k\",\"time\":35}\n"
+      "{\"process\":2,\"type\":\"fail\",\"f\":\"write\",\"time\":50}\n" /* orphan */
+      "not json\n"
+      "[1,2]\n"
+      "{\"process\":3,\"f\":\"read\",\"time\":60}\n"              /* no type */
+      "{\"process\":3,\"type\":\"invoke\",\"time\":\"x\"}\n"      /* no time */
+      "{\"process\":\"nemesis\",\"type\":\"info\",\"time\":70}\n" /* uncounted */
+      "{\"type\":\"invoke\",\"f\":\"read\",\"time\":70}\n"        /* uncounted */
+      "{\"process\":4,\"type\":\"invoke\",\"time\":80.7}\n"
+      "{\"process\":4,\"type\":\"weird\",\"f\":\"x\",\"time\":90}\n"
+      "{\"process\":5,\"type\":\"invoke\",\"f\":\"read\",\"time\":100}";
+  char *path = temp_with(text, sizeof(text) - 1);
+  fl_ops_t *ops;
+  fl_err_t err;
+  fl_err_clear(&err);
+  /* Strictly, the double invoke on line 4 is refused. */
+  assert_int_equal(fl_history_read(&ops, path, &err), FL_EPARSE);
+  assert_non_null(strstr(err.msg, ":4: "));
+  fl_history_read_opts_t o = {.tolerant = 1};
+  assert_int_equal(fl_history_read_opts(&ops, path, &o, &err), 0);
+  assert_int_equal(ops->skipped, 4);
+  assert_int_equal(ops->truncated, 0);
+  assert_int_equal(ops->len, 6);
+  /* The write, with the invoke's value. */
+  assert_int_equal(ops->v[0].type, FL_OP_OK);
+  assert_int_equal(json_integer_value(ops->v[0].value), 1);
+  /* The first read of process 1 never completed; the second completed ok
+   * although its completion names another f and key, at its invoke's
+   * time since the completion says 35. */
+  assert_int_equal(ops->v[1].complete_line, 0);
+  assert_int_equal(ops->v[1].type, FL_OP_INFO);
+  assert_int_equal(ops->v[2].invoke_line, 4);
+  assert_int_equal(ops->v[2].complete_line, 5);
+  assert_int_equal(ops->v[2].complete_ns, 40);
+  /* The orphan completion is an operation of its own line. */
+  assert_int_equal(ops->v[3].process, 2);
+  assert_int_equal(ops->v[3].type, FL_OP_FAIL);
+  assert_int_equal(ops->v[3].invoke_line, 6);
+  assert_int_equal(ops->v[3].complete_line, 6);
+  /* No f, a real time, an unknown completion type: info. */
+  assert_string_equal(ops->v[4].f, "");
+  assert_int_equal(ops->v[4].invoke_ns, 80);
+  assert_int_equal(ops->v[4].type, FL_OP_INFO);
+  assert_int_equal(ops->v[4].complete_line, 14);
+  /* The last line has no newline and no completion. */
+  assert_int_equal(ops->v[5].invoke_line, 15);
+  assert_int_equal(ops->v[5].complete_line, 0);
+  fl_ops_free(ops);
+
+  /* Values dropped; at most 3 operations. */
+  o.skip_values = 1;
+  o.max_ops = 3;
+  assert_int_equal(fl_history_read_opts(&ops, path, &o, &err), 0);
+  assert_int_equal(ops->len, 3);
+  assert_int_equal(ops->truncated, 1);
+  assert_true(json_is_null(ops->v[0].value));
+  fl_ops_free(ops);
+  unlink(path);
+  free(path);
+}
+
+/* A line longer than max_line is never held whole: tolerantly it is skipped
+ * and counted, strictly it is an error naming its line. */
+static void test_long_line(void **state) {
+  size_t big = 300000;
+  char *text = malloc(big + 256);
+  size_t n = (size_t)sprintf(text, "%s", INV(1, "write") OK(1, "write"));
+  n += (size_t)sprintf(text + n,
+                       "{\"process\":2,\"type\":\"invoke\",\"f\":\"w\",\"value\":\"");
+  memset(text + n, 'a', big);
+  n += big;
+  n += (size_t)sprintf(text + n, "\",\"time\":5}\n%s", INV(3, "read"));
+  char *path = temp_with(text, n);
+  fl_ops_t *ops;
+  fl_err_t err;
+  fl_err_clear(&err);
+  fl_history_read_opts_t o = {.tolerant = 1, .max_line = 1000};
+  assert_int_equal(fl_history_read_opts(&ops, path, &o, &err), 0);
+  assert_int_equal(ops->skipped, 1);
+  assert_int_equal(ops->len, 2);
+  assert_int_equal(ops->v[1].process, 3);
+  assert_int_equal(ops->v[1].invoke_line, 4);
+  fl_ops_free(ops);
+  o.tolerant = 0;
+  assert_int_equal(fl_history_read_opts(&ops, path, &o, &err), FL_EPARSE);
+  assert_non_null(strstr(err.msg, ":3: a line longer than 1000 bytes"));
+  /* Without a bound it is read whole. */
+  assert_int_equal(fl_history_read(&ops, path, &err), 0);
+  assert_int_equal(ops->len, 3);
+  assert_int_equal(json_string_length(ops->v[1].value), big);
+  fl_ops_free(ops);
+  unlink(path);
+  free(path);
+  free(text);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_write_read), cmocka_unit_test(test_open_error),
       cmocka_unit_test(test_malformed),  cmocka_unit_test(test_lenient_parts),
       cmocka_unit_test(test_garbage),    cmocka_unit_test(test_fast_and_general_agree),
+      cmocka_unit_test(test_tolerant),   cmocka_unit_test(test_long_line),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
