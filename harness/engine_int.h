@@ -146,7 +146,8 @@ void fl_lua_check_keys(lua_State *L, int idx, const char *what,
 /* Writes report.json and its renderings for a finished scenario; returns its
  * exit code and the report (new) in *out. */
 int fl_run_write_report(fl_scenario_t *sc, const char *file, json_t **out);
-void fl_run_write_junit(json_t *reports, const char *path);
+/* Returns 0 or the write's failure (printed). */
+int fl_run_write_junit(json_t *reports, const char *path);
 /* Writes a report.json with status "error" at the start of a scenario. */
 void fl_run_write_placeholder(fl_scenario_t *sc, const char *file);
 

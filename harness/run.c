@@ -173,12 +173,30 @@ static json_t *services_json(fl_scenario_t *sc) {
   return out;
 }
 
-static int write_json_atomic(const json_t *j, const char *path) {
-  fl_err_t err = {0};
-  int rc = fl_report_write_json(j, path, &err);
-  if (rc != 0)
-    fprintf(stderr, "faultline: cannot write %s\n", err.msg);
+static int write_json_atomic(const json_t *j, const char *path, fl_err_t *err) {
+  fl_err_t e = {0};
+  int rc = fl_report_write_json(j, path, &e);
+  if (rc != 0) {
+    fprintf(stderr, "faultline: cannot write %s\n", e.msg);
+    fl_err_set(err, rc, "cannot write %s", e.msg);
+  }
   return rc;
+}
+
+/* report.json, then its renderings; the first failure is in err (every one
+ * is printed). Returns 0 or the first failure's code. */
+static int write_outputs(const json_t *r, const char *dir, fl_err_t *err) {
+  char *path = fl_asprintf("%s/%s", dir, fl_report_file("json"));
+  int rc = write_json_atomic(r, path, err);
+  fl_free(path);
+  fl_err_t e = {0};
+  int rc2 = fl_report_render_run(r, dir, &e);
+  if (rc2 < 0) {
+    fprintf(stderr, "faultline: cannot write %s\n", e.msg);
+    if (rc == 0)
+      fl_err_set(err, rc2, "cannot write %s", e.msg);
+  }
+  return rc < 0 ? rc : rc2;
 }
 
 void fl_run_write_placeholder(fl_scenario_t *sc, const char *file) {
@@ -193,7 +211,7 @@ void fl_run_write_placeholder(fl_scenario_t *sc, const char *file) {
       "started_at", sc->started_at, "duration_s", 0.0, "run_dir", sc->dir, "run_id",
       sc->run_id, "services", "faults", "checks", "events");
   char *path = fl_asprintf("%s/%s", sc->dir, fl_report_file("json"));
-  write_json_atomic(r, path);
+  write_json_atomic(r, path, NULL);
   fl_free(path);
   json_decref(r);
 }
@@ -237,26 +255,34 @@ int fl_run_write_report(fl_scenario_t *sc, const char *file, json_t **out) {
   fl_err_t err = {0};
   if (fl_report_validate(r, &err) < 0)
     FL_LOG(FL_LOG_WARN, "report", "report.json does not match its schema: %s", err.msg);
-  char *path = fl_asprintf("%s/%s", sc->dir, fl_report_file("json"));
-  if (write_json_atomic(r, path) != 0)
+  fl_err_clear(&err);
+  if (write_outputs(r, sc->dir, &err) < 0) {
+    /* A report that could not be written (a full disk) is no verdict: the
+     * run is an error, and report.json says so if there is room for it. */
     code = 2;
-  fl_free(path);
-
-  if (fl_report_render_run(r, sc->dir, &err) < 0)
-    fprintf(stderr, "faultline: cannot write %s\n", err.msg);
+    if (sc->error == NULL) {
+      sc->error = fl_asprintf("%s", err.msg);
+      status = "error";
+      json_object_set_new(r, "status", json_string(status));
+      json_object_set_new(r, "error", json_string(sc->error));
+      write_outputs(r, sc->dir, NULL);
+    }
+  }
 
   fl_progress_end(sc->name, status, duration, sc->dir, sc->error, sc->eng->opts->quiet);
   *out = r;
   return code;
 }
 
-void fl_run_write_junit(json_t *reports, const char *path) {
+int fl_run_write_junit(json_t *reports, const char *path) {
   size_t n = json_array_size(reports);
   json_t **v = fl_calloc(n + 1, sizeof(json_t *));
   for (size_t i = 0; i < n; i++)
     v[i] = json_array_get(reports, i);
   fl_err_t err = {0};
-  if (fl_report_render("junit", v, n, NULL, path, &err) < 0)
+  int rc = fl_report_render("junit", v, n, NULL, path, &err);
+  if (rc < 0)
     fprintf(stderr, "faultline: cannot write %s\n", err.msg);
   fl_free(v);
+  return rc;
 }

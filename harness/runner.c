@@ -166,7 +166,8 @@ int fl_engine_run_file(const fl_engine_opts_t *o) {
   fl_engine_decls_free(decls, n);
   fl_free(load_error);
   if (o->junit != NULL && n > 0)
-    fl_run_write_junit(reports, o->junit);
+    if (fl_run_write_junit(reports, o->junit) < 0)
+      code = 2;
   json_decref(reports);
   return engine_close(e) ? 2 : code;
 }
