@@ -22,6 +22,7 @@
 
 #include "base/alloc.h"
 #include "base/log.h"
+#include "base/error.h"
 
 #define READ_BUF_SIZE (64 * 1024)
 #define DRAIN_MS 1000 /* after the last answer, read and drop for this long */
@@ -828,7 +829,7 @@ int fl_api_httpd_new(fl_api_httpd_t **out, uv_loop_t *loop, const char *addr,
   if (rc == 0)
     rc = uv_tcp_getsockname(&s->listener, (struct sockaddr *)&sa, &len);
   if (rc != 0) {
-    fl_err_set(err, rc, "cannot listen on %s: %s", addr, uv_strerror(rc));
+    fl_err_set(err, rc, "cannot listen on %s: %s", addr, fl_strerror(rc));
     s->closing = 1;
     uv_close((uv_handle_t *)&s->listener, on_listener_closed);
     return rc;

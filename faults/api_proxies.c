@@ -16,6 +16,7 @@
 #include "faults/toxic.h"
 #include "base/alloc.h"
 #include "base/prng.h"
+#include "base/error.h"
 
 enum { R_NONE, R_RESET, R_PROXIES, R_POPULATE, R_PROXY, R_TOXICS, R_TOXIC, R_VERSION };
 
@@ -276,7 +277,7 @@ static void listen_error(char *err, size_t errsize, const char *listen,
     listen = shown;
   }
   if (e->code > -30000 && e->code < 0)
-    snprintf(err, errsize, "listen tcp %.200s: bind: %s", listen, uv_strerror(e->code));
+    snprintf(err, errsize, "listen tcp %.200s: bind: %s", listen, fl_strerror(e->code));
   else
     snprintf(err, errsize, "listen tcp %.200s: %.500s", listen, e->msg);
 }

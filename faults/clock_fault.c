@@ -10,6 +10,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "faults/subproc.h"
+#include "base/error.h"
 
 extern char **environ;
 
@@ -175,7 +176,7 @@ static void on_strobe(uv_timer_t *t) {
   int rc = fl_clock_set_offset(f->clock, real_now(), f->strobe_v[f->strobe_phase]);
   if (rc < 0)
     FL_LOG(FL_LOG_WARN, "clock", "%s: cannot rewrite %s: %s", f->name,
-           fl_clock_file(f->clock), uv_strerror(rc));
+           fl_clock_file(f->clock), fl_strerror(rc));
 }
 
 int fl_clock_fault_apply(fl_clock_fault_t *f, const fl_clock_change_t *ch,
@@ -210,7 +211,7 @@ int fl_clock_fault_apply(fl_clock_fault_t *f, const fl_clock_change_t *ch,
   }
   if (rc < 0)
     return fl_err_set(err, rc, "cannot write %s: %s", fl_clock_file(f->clock),
-                      uv_strerror(rc));
+                      fl_strerror(rc));
   return 0;
 }
 
@@ -260,7 +261,7 @@ static void on_probe(const fl_subproc_result_t *r, void *arg) {
   if (r->status != 0 || s.n < need) {
     snprintf(v.msg, sizeof(v.msg),
              "clock of %s: the check could not run (date under libfaketime: %s%.*s)",
-             f->name, r->status < 0 ? uv_strerror(r->status) : "exit ",
+             f->name, r->status < 0 ? fl_strerror(r->status) : "exit ",
              (int)strcspn(r->err, "\n"), r->err_len ? r->err : "no output");
     finish(f, &v);
     return;
@@ -278,7 +279,7 @@ static void on_probe(const fl_subproc_result_t *r, void *arg) {
       return;
     v.ran = 0;
     snprintf(v.msg, sizeof(v.msg), "clock of %s: the check could not run again: %s",
-             f->name, uv_strerror(rc));
+             f->name, fl_strerror(rc));
     finish(f, &v);
     return;
   }
@@ -323,7 +324,7 @@ int fl_clock_fault_verify(fl_clock_fault_t *f, fl_clock_verify_cb cb, void *arg,
   if (rc < 0) {
     f->cb = NULL;
     return fl_err_set(err, rc, "cannot run the check of %s's clock: %s", f->name,
-                      uv_strerror(rc));
+                      fl_strerror(rc));
   }
   return 0;
 }

@@ -16,6 +16,7 @@
 #include "faults/clock.h"
 #include "faults/nft.h"
 #include "faults/subproc.h"
+#include "base/error.h"
 
 #define STEP_TIMEOUT_MS 30000
 #define DRAIN_TICK_MS 100
@@ -584,7 +585,7 @@ int fl_nsnet_probe(fl_nsnet_t *n, const char *a, const char *b, double secs,
     if (afd >= 0)
       close(afd);
     return fl_err_set(err, rc, "cannot open a socket as %s: %s", afd < 0 ? a : b,
-                      uv_strerror(rc));
+                      fl_strerror(rc));
   }
   fl_nsnet_probe_t *p = fl_calloc(1, sizeof(*p));
   p->cb = cb;

@@ -13,6 +13,7 @@
 #include "base/alloc.h"
 #include "base/prng.h"
 #include "base/log.h"
+#include "base/error.h"
 
 #define LISTEN_BACKLOG 511
 
@@ -39,7 +40,7 @@ static void on_accept(uv_poll_t *h, int status, int events) {
     return;
   if (status < 0) {
     FL_LOG(FL_LOG_WARN, "proxy", "%s: listening socket: %s", p->name,
-           uv_strerror(status));
+           fl_strerror(status));
     return;
   }
   /* Accept what is waiting, a bounded number per wakeup so that a flood of
@@ -108,7 +109,7 @@ static int listener_open(fl_proxy_t *p, struct sockaddr_storage *addr,
 
 fail:
   return fl_err_set(err, rc, "proxy %s: cannot listen on %s: %s", p->name, where,
-                    uv_strerror(rc));
+                    fl_strerror(rc));
 }
 
 static void listener_close(fl_proxy_t *p) {

@@ -19,6 +19,7 @@
 #include "faults/proxy_int.h"
 #include "base/alloc.h"
 #include "base/log.h"
+#include "base/error.h"
 
 typedef struct fl_resolve_s {
   uv_getaddrinfo_t req;
@@ -116,7 +117,7 @@ void fl_conn_close(fl_conn_t *c, int reset) {
 static void connect_failed(fl_conn_t *c, int err) {
   fl_proxy_t *p = c->proxy;
   FL_LOG(FL_LOG_DEBUG, "proxy", "%s: connection %llu: upstream %s: %s", p->name,
-         (unsigned long long)c->serial, p->upstream, uv_strerror(err));
+         (unsigned long long)c->serial, p->upstream, fl_strerror(err));
   p->stats.connect_errors++;
   /* An upstream that refused (or could not be reached) gives the client a
    * plain close (FIN), as from Toxiproxy. One that accepted and reset before
@@ -195,7 +196,7 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     int err = sock_error(c->fd[side]);
     FL_LOG(FL_LOG_DEBUG, "proxy", "%s: connection %llu: %s side: %s", c->proxy->name,
            (unsigned long long)c->serial, side == FL_SIDE_CLIENT ? "client" : "server",
-           uv_strerror(err ? err : status));
+           fl_strerror(err ? err : status));
     fl_conn_close(c, 1);
     return;
   }

@@ -26,6 +26,7 @@
 #include "faults/proxy_int.h"
 #include "base/alloc.h"
 #include "base/log.h"
+#include "base/error.h"
 
 #define IOV_BATCH 64
 
@@ -361,7 +362,7 @@ void fl_link_pump(fl_link_t *l) {
     int rc = link_flush(l);
     if (rc < 0) {
       FL_LOG(FL_LOG_DEBUG, "proxy", "%s: connection %llu: write: %s", c->proxy->name,
-             (unsigned long long)c->serial, uv_strerror(rc));
+             (unsigned long long)c->serial, fl_strerror(rc));
       fl_conn_close(c, 1);
       return;
     }
@@ -527,7 +528,7 @@ void fl_link_on_readable(fl_link_t *l) {
     if (n == -EAGAIN)
       break;
     FL_LOG(FL_LOG_DEBUG, "proxy", "%s: connection %llu: %s", p->name,
-           (unsigned long long)c->serial, uv_strerror((int)n));
+           (unsigned long long)c->serial, fl_strerror((int)n));
     fl_conn_close(c, 1); /* mirror the failure: the other peer sees a reset */
     return;
   }

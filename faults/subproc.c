@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/error.h"
 
 /* Output still unread this long after the child exited belongs to a
  * grandchild that kept the pipe: it is not waited for. */
@@ -182,7 +183,7 @@ int fl_subproc_run(uv_loop_t *loop, const char *const *argv, const char *const *
   if (rc < 0) {
     p->status = rc;
     char msg[256];
-    snprintf(msg, sizeof(msg), "cannot run %s: %s", argv[0], uv_strerror(rc));
+    snprintf(msg, sizeof(msg), "cannot run %s: %s", argv[0], fl_strerror(rc));
     cap_add(&p->cap[1], msg, strlen(msg));
     uv_timer_start(&p->timer, on_spawn_failed, 0, 0);
     return 0;
@@ -402,7 +403,7 @@ static void on_sync_done(const fl_script_result_t *r, void *arg) {
     const char *e = r->result && r->result->err_len ? r->result->err : "";
     size_t n = strcspn(e, "\n");
     snprintf(y->msg, y->msg_size, "%s: %.*s", r->line, (int)n,
-             n ? e : (r->status < 0 ? uv_strerror(r->status) : "failed"));
+             n ? e : (r->status < 0 ? fl_strerror(r->status) : "failed"));
   }
 }
 

@@ -17,6 +17,7 @@
 #include "faults/toxic.h"
 #include "base/alloc.h"
 #include "base/log.h"
+#include "base/error.h"
 
 #define UDP_MAX_SESSIONS 4096
 #define UDP_MAX_QUEUED 8192
@@ -210,7 +211,7 @@ static session_t *session_get(fl_udp_proxy_t *p, const struct sockaddr *addr) {
     rc = uv_udp_recv_start(&s->sock, alloc_cb, on_server_recv);
   }
   if (rc != 0) {
-    FL_LOG(FL_LOG_WARN, "udp", "%s: session socket: %s", p->name, uv_strerror(rc));
+    FL_LOG(FL_LOG_WARN, "udp", "%s: session socket: %s", p->name, fl_strerror(rc));
     uv_close((uv_handle_t *)&s->sock, on_session_closed);
     return NULL;
   }
@@ -406,7 +407,7 @@ static void on_client_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
   fl_udp_proxy_t *p = h->data;
   (void)flags;
   if (nread < 0)
-    FL_LOG(FL_LOG_DEBUG, "udp", "%s: recv: %s", p->name, uv_strerror((int)nread));
+    FL_LOG(FL_LOG_DEBUG, "udp", "%s: recv: %s", p->name, fl_strerror((int)nread));
   if (nread < 0 || addr == NULL || p->closing)
     return;
   session_t *s = session_get(p, addr);
@@ -468,7 +469,7 @@ int fl_udp_proxy_new(fl_udp_proxy_t **out, uv_loop_t *loop, const char *name,
     if (fd >= 0)
       close(fd);
     return fl_err_set(err, rc, "udp proxy %s: cannot listen on %s: %s", name, where,
-                      uv_strerror(rc));
+                      fl_strerror(rc));
   }
 
   /* Large receive buffers: the proxy should lose only what it is told to. */

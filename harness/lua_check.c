@@ -21,6 +21,7 @@
 #include "base/alloc.h"
 #include "check/check.h"
 #include "harness/engine_int.h"
+#include "base/error.h"
 
 enum { KIND_MODEL, KIND_RECOVERY, KIND_PHASES, KIND_OPS };
 
@@ -185,7 +186,7 @@ static int l_check_run(lua_State *L) {
   int rc = uv_queue_work(fl_engine_loop(sc->eng), &w->req, do_work, after_work);
   if (rc < 0) {
     work_free(w);
-    return luaL_error(L, "cannot queue the check: %s", uv_strerror(rc));
+    return luaL_error(L, "cannot queue the check: %s", fl_strerror(rc));
   }
   return fl_task_yield(L, t, work_cancel, w);
 }

@@ -23,6 +23,7 @@
 #include "harness/engine_int.h"
 #include "harness/lua_clock.h"
 #include "harness/reaper.h"
+#include "base/error.h"
 
 struct fl_lclock_s {
   fl_clock_fault_t *f;
@@ -45,7 +46,7 @@ void fl_lclock_started(fl_lclock_t *c) {
   int rc = fl_clock_fault_started(c->f);
   if (rc < 0)
     FL_LOG(FL_LOG_WARN, "clock", "%s: cannot rewrite %s: %s", c->name,
-           fl_clock_file(fl_clock_fault_clock(c->f)), uv_strerror(rc));
+           fl_clock_file(fl_clock_fault_clock(c->f)), fl_strerror(rc));
 }
 
 static void clock_closer(void *data, void (*done)(void *), void *done_arg) {

@@ -15,6 +15,7 @@
 
 #include "base/alloc.h"
 #include "harness/engine_int.h"
+#include "base/error.h"
 
 typedef struct {
   fl_task_t *task;
@@ -61,8 +62,8 @@ static void on_done(const fl_http_resp_t *resp, void *arg) {
   lua_State *co = fl_task_thread(t);
   if (resp->status < 0) {
     lua_pushnil(co);
-    lua_pushfstring(co, "%s: %s", uv_err_name(resp->status), resp->error);
-    lua_pushstring(co, uv_err_name(resp->status));
+    lua_pushfstring(co, "%s: %s", fl_errname(resp->status), resp->error);
+    lua_pushstring(co, fl_errname(resp->status));
     lua_pushboolean(co, resp->maybe_sent);
     fl_task_resume(t, 4);
     return;
@@ -118,8 +119,8 @@ static int l_http(lua_State *L) {
   if (rc < 0) {
     fl_free(r);
     lua_pushnil(L);
-    lua_pushfstring(L, "%s: %s", uv_err_name(rc), uv_strerror(rc));
-    lua_pushstring(L, uv_err_name(rc));
+    lua_pushfstring(L, "%s: %s", fl_errname(rc), fl_strerror(rc));
+    lua_pushstring(L, fl_errname(rc));
     lua_pushboolean(L, 0); /* refused before anything was started */
     return 4;
   }

@@ -14,6 +14,7 @@
 #include "harness/engine_int.h"
 #include "harness/lua_link.h"
 #include "harness/probe.h"
+#include "base/error.h"
 
 static const char PROXY_MT[] = "faultline.proxy";
 
@@ -339,7 +340,7 @@ static void iso_timer(uv_timer_t *t) {
   lua_State *co = fl_task_thread(task);
   lua_pushboolean(co, through == 0);
   lua_pushinteger(co, (lua_Integer)through);
-  lua_pushstring(co, connected ? "connected, bytes sent" : uv_strerror(err));
+  lua_pushstring(co, connected ? "connected, bytes sent" : fl_strerror(err));
   fl_task_resume(task, 3);
 }
 

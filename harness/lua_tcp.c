@@ -22,6 +22,7 @@
 #include "base/alloc.h"
 #include "harness/engine_int.h"
 #include "harness/probe.h"
+#include "base/error.h"
 
 static const char TCP_MT[] = "faultline.tcp";
 #define BUF_CAP (16u << 20)
@@ -91,8 +92,8 @@ static void fail_wait(ltcp_t *c, const char *what, int code) {
     c->ref = LUA_NOREF;
   }
   lua_pushnil(co);
-  lua_pushfstring(co, "%s: %s (%s)", uv_err_name(code), uv_strerror(code), what);
-  lua_pushstring(co, uv_err_name(code));
+  lua_pushfstring(co, "%s: %s (%s)", fl_errname(code), fl_strerror(code), what);
+  lua_pushstring(co, fl_errname(code));
   /* A send that waited had handed its bytes to libuv, which may have
    * written some of them before the error or the timeout. */
   if (c->wait == WAIT_WRITE) {
@@ -271,8 +272,8 @@ static int l_connect(lua_State *L) {
   if (rc < 0) {
     close_conn(c);
     lua_pushnil(L);
-    lua_pushfstring(L, "%s: %s (%s)", uv_err_name(rc), uv_strerror(rc), addr);
-    lua_pushstring(L, uv_err_name(rc));
+    lua_pushfstring(L, "%s: %s (%s)", fl_errname(rc), fl_strerror(rc), addr);
+    lua_pushstring(L, fl_errname(rc));
     return 3;
   }
   uv_tcp_nodelay(&c->tcp, 1);
@@ -306,8 +307,8 @@ static void on_write(uv_write_t *req, int status) {
 /* The error return of a send that wrote nothing: maybe_sent is false. */
 static int send_failed(lua_State *L, int rc) {
   lua_pushnil(L);
-  lua_pushfstring(L, "%s: %s", uv_err_name(rc), uv_strerror(rc));
-  lua_pushstring(L, uv_err_name(rc));
+  lua_pushfstring(L, "%s: %s", fl_errname(rc), fl_strerror(rc));
+  lua_pushstring(L, fl_errname(rc));
   lua_pushboolean(L, 0);
   return 4;
 }
@@ -343,9 +344,9 @@ static int l_send(lua_State *L) {
     if (done == 0)
       return send_failed(L, rc);
     lua_pushnil(L);
-    lua_pushfstring(L, "%s: %s (after %d bytes)", uv_err_name(rc), uv_strerror(rc),
+    lua_pushfstring(L, "%s: %s (after %d bytes)", fl_errname(rc), fl_strerror(rc),
                     (int)done);
-    lua_pushstring(L, uv_err_name(rc));
+    lua_pushstring(L, fl_errname(rc));
     lua_pushboolean(L, 1);
     return 4;
   }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/error.h"
 
 struct fl_probe_s {
   uv_loop_t *loop;
@@ -167,7 +168,7 @@ static void on_connect(uv_connect_t *req, int status) {
     finish(p, 0, NULL);
     return;
   }
-  snprintf(p->last_error, sizeof(p->last_error), "%s", uv_strerror(status));
+  snprintf(p->last_error, sizeof(p->last_error), "%s", fl_strerror(status));
   retry_or_fail(p);
 }
 
@@ -228,7 +229,7 @@ static void attempt(fl_probe_t *p) {
       fl_free(req);
       uv_close((uv_handle_t *)p->tcp, handle_closed);
       p->tcp = NULL;
-      snprintf(p->last_error, sizeof(p->last_error), "%s", uv_strerror(rc));
+      snprintf(p->last_error, sizeof(p->last_error), "%s", fl_strerror(rc));
       retry_or_fail(p);
       break;
     }
@@ -240,7 +241,7 @@ static void attempt(fl_probe_t *p) {
                         .timeout_ms = p->every_ms > 1000 ? p->every_ms : 1000};
     int rc = fl_http_request(p->http, &o, on_http, p, &p->req);
     if (rc < 0) {
-      snprintf(p->last_error, sizeof(p->last_error), "%s", uv_strerror(rc));
+      snprintf(p->last_error, sizeof(p->last_error), "%s", fl_strerror(rc));
       retry_or_fail(p);
       break;
     }
@@ -267,7 +268,7 @@ static void attempt(fl_probe_t *p) {
       uv_close((uv_handle_t *)p->cmd, handle_closed);
       p->cmd = NULL;
       snprintf(p->last_error, sizeof(p->last_error), "cannot run %s: %s", p->argv[0],
-               uv_strerror(rc));
+               fl_strerror(rc));
       retry_or_fail(p);
       break;
     }

@@ -12,6 +12,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "harness/reaper.h"
+#include "base/error.h"
 
 extern char **environ;
 
@@ -380,7 +381,7 @@ int fl_svc_start(fl_svc_t *s, fl_err_t *err) {
     pr->open++;
     uv_close((uv_handle_t *)&pr->proc, proc_close_cb);
     return fl_err_set(err, rc, "service %s: cannot start %s: %s", s->name, s->argv[0],
-                      uv_strerror(rc));
+                      fl_strerror(rc));
   }
   pr->open = 3;
   pr->preloaded = s->preload != NULL;
