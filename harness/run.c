@@ -177,7 +177,7 @@ static int write_json_atomic(const json_t *j, const char *path, fl_err_t *err) {
   fl_err_t e = {0};
   int rc = fl_report_write_json(j, path, &e);
   if (rc != 0) {
-    fprintf(stderr, "faultline: cannot write %s\n", e.msg);
+    FL_LOG(FL_LOG_ERROR, "report", "cannot write %s", e.msg);
     fl_err_set(err, rc, "cannot write %s", e.msg);
   }
   return rc;
@@ -192,7 +192,7 @@ static int write_outputs(const json_t *r, const char *dir, fl_err_t *err) {
   fl_err_t e = {0};
   int rc2 = fl_report_render_run(r, dir, &e);
   if (rc2 < 0) {
-    fprintf(stderr, "faultline: cannot write %s\n", e.msg);
+    FL_LOG(FL_LOG_ERROR, "report", "cannot write %s", e.msg);
     if (rc == 0)
       fl_err_set(err, rc2, "cannot write %s", e.msg);
   }
@@ -282,7 +282,7 @@ int fl_run_write_junit(json_t *reports, const char *path) {
   fl_err_t err = {0};
   int rc = fl_report_render("junit", v, n, NULL, path, &err);
   if (rc < 0)
-    fprintf(stderr, "faultline: cannot write %s\n", err.msg);
+    FL_LOG(FL_LOG_ERROR, "report", "cannot write %s", err.msg);
   fl_free(v);
   return rc;
 }

@@ -190,7 +190,7 @@ int fl_suite_write_outputs(json_t *reports, const char *out_dir, const char *jun
   fl_err_t err = {0};
   int code = 0;
   if (fl_report_render_suite(v, n, out_dir, junit, &err) < 0) {
-    fprintf(stderr, "faultline: %s\n", err.msg);
+    FL_LOG(FL_LOG_ERROR, "suite", "%s", err.msg);
     code = 2;
   }
   char *md = fl_report_suite_path("markdown", out_dir, junit);
