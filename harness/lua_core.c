@@ -32,16 +32,31 @@ static int is_core_chunk(const char *source) {
          strncmp(source, LIB_CHUNK, sizeof(LIB_CHUNK) - 1) != 0;
 }
 
-void fl_lua_where(lua_State *L, int level) {
+/* The position of the Lua function at stack level lv when it is the user's
+ * (not one of faultline's modules), pushed; 0 (nothing pushed) otherwise. */
+static int push_user_frame(lua_State *L, int lv, int *exists) {
   lua_Debug ar;
-  for (int lv = level; lua_getstack(L, lv, &ar); lv++) {
-    lua_getinfo(L, "Sl", &ar);
-    if (ar.currentline > 0 && !is_core_chunk(ar.source)) {
-      lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
+  *exists = lua_getstack(L, lv, &ar);
+  if (!*exists)
+    return 0;
+  lua_getinfo(L, "Sl", &ar);
+  if (ar.currentline <= 0 || is_core_chunk(ar.source))
+    return 0;
+  lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
+  return 1;
+}
+
+void fl_lua_where(lua_State *L, int level) {
+  int exists = 1;
+  for (int lv = level; exists; lv++)
+    if (push_user_frame(L, lv, &exists))
       return;
-    }
-  }
-  luaL_where(L, level); /* only faultline's own frames: the nearest one */
+  /* Nothing above level (a scenario's own function is the bottom of its
+   * task): the nearest of the user's frames below it. */
+  for (int lv = level - 1; lv >= 1; lv--)
+    if (push_user_frame(L, lv, &exists))
+      return;
+  luaL_where(L, level);
 }
 
 int fl_lua_error(lua_State *L, const char *fmt, ...) {
