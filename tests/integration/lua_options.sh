@@ -37,4 +37,16 @@ if [ -n "$cli_version" ] && [ "$lua_version" = "$cli_version" ]; then
 else
   fail "fl.version is '$lua_version', faultline version says '$cli_version'"
 fi
+
+# The namespace layer, where this machine has it.
+if [ "$(id -u)" = 0 ] && command -v nft >/dev/null && ip netns add "flopt$$" 2>/dev/null; then
+  ip netns del "flopt$$"
+  unknown "isolated in netns mode" 67 "fl.expect.isolated"
+  expect_exit 2 "a partition across both layers" -- "$FAULTLINE" run "$F" --only "mixed layers" --out "$TMP/r"
+  expect_grep "$TMP/out" "options.lua:74: fl.partition: a is in the namespace layer and c is not" \
+    "is refused at its line"
+  expect_no_leftovers "after the namespace scenarios"
+else
+  echo "note: no network namespaces here (needs root, ip, nft): the namespace layer's checks not run"
+fi
 finish

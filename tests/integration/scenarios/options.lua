@@ -55,3 +55,21 @@ fl.scenario("known options pass", function()
   local p = fl.probe.cmd{ "true", timeout = 1, every = 0.1 }
   fl.expect.that(p.kind == "cmd" and p.cmd[1] == "true" and p.timeout == 1, "probe built")
 end)
+
+-- The namespace layer (root): the same checks, and a partition that would
+-- span both layers is refused.
+local util = require("faultline.lib.util")
+
+fl.scenario("isolated in netns mode", function()
+  assert(util.netns())
+  fl.service{ name = "a", cmd = { "sleep", "30" } }
+  fl.service{ name = "b", cmd = { "sleep", "30" } }
+  fl.expect.isolated("a", "b", { bogus = 1 })
+end)
+
+fl.scenario("mixed layers", function()
+  assert(util.netns())
+  fl.service{ name = "a", cmd = { "sleep", "30" } }
+  fl.service{ name = "c", cmd = { "sleep", "30" }, network = false }
+  fl.partition{ { "a" }, { "c" } }
+end)
