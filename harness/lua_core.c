@@ -133,8 +133,10 @@ static int l_options(lua_State *L) {
   }
   if (!lua_istable(L, 1)) {
     fl_lua_where(L, level);
-    return luaL_error(L, "%s%s: options must be a table, not a %s", lua_tostring(L, -1),
-                      what, luaL_typename(L, 1));
+    lua_pushfstring(L, "%s: options must be a table, not a %s", what,
+                    luaL_typename(L, 1));
+    lua_concat(L, 2);
+    return lua_error(L);
   }
   /* The names, collected from both forms into a set (index 5). */
   lua_newtable(L);

@@ -140,6 +140,19 @@ static void test_options_level(void **state) {
                "  fl.workload('fast')\n"
                "end)\n",
                "notable.lua:3: fl.workload: options must be a table, not a string", NULL);
+  /* The message is the position, then what is wrong: nothing before it. */
+  json_t *r;
+  assert_int_equal(run("once",
+                       "fl.scenario('s', function()\n"
+                       "  fl.workload('fast')\n"
+                       "end)\n",
+                       &r),
+                   2);
+  char *want = fl_asprintf("%s/once.lua:3: fl.workload: options must be a table", dir);
+  assert_non_null(strstr(str(r, "error"), want));
+  assert_int_equal(strncmp(str(r, "error"), want, strlen(want)), 0);
+  fl_free(want);
+  json_decref(r);
 }
 
 /* C bindings check their keys too, at the scenario's line even when a Lua
