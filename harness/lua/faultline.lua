@@ -463,7 +463,9 @@ function fl.service(spec)
       if layer.place then spec = layer.place(spec) end
     end
   end
-  return core.service(spec)
+  -- Through kit.call: Lua 5.4 keeps this frame under a C function even in a
+  -- tail call, and the errors the C side raises belong at the scenario's line.
+  return kit.call(nil, core.service, spec)
 end
 
 ---------------------------------------------------------------------------
