@@ -194,9 +194,9 @@ end
 fl.exec = core.exec
 
 fl.tcp = {}
-function fl.tcp.connect(addr, opts)
-  return core.tcp_connect(addr, opts)
-end
+-- The C call itself: no Lua frame between it and the scenario, so its
+-- errors carry the scenario's line.
+fl.tcp.connect = core.tcp_connect
 
 ---------------------------------------------------------------------------
 -- Expectations: fail the scenario at once when they do not hold.
