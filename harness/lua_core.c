@@ -1,10 +1,12 @@
 /* The Lua module "faultline.core": the calls the public "faultline" module
  * (harness/lua/faultline.lua) is built on: tasks, time, ports, randomness,
- * the timeline, and the loader of faultline's embedded Lua library. */
+ * the timeline, the one option checker and failure constructor, the build's
+ * version, and the loader of faultline's embedded Lua library. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <lauxlib.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -13,10 +15,83 @@
 
 #include "base/alloc.h"
 #include "harness/engine_int.h"
+#include "harness/lua_core.h"
 #include "harness/lua_netns.h"
 #include "harness/reaper.h"
 
-/* ---- option tables ---------------------------------------------------------- */
+/* ---- misuse, options and failures -------------------------------------------- */
+
+/* The chunk names of faultline's own modules (the files of harness/lua/), as the
+ * searcher at the end of this file gives them. The libraries of scenarios/lib
+ * ("faultline.lib.NAME") are the user's side: their lines are worth showing. */
+#define CORE_CHUNK "=[faultline]/faultline"
+#define LIB_CHUNK CORE_CHUNK ".lib."
+
+static int is_core_chunk(const char *source) {
+  return strncmp(source, CORE_CHUNK, sizeof(CORE_CHUNK) - 1) == 0 &&
+         strncmp(source, LIB_CHUNK, sizeof(LIB_CHUNK) - 1) != 0;
+}
+
+/* The position of the Lua function at stack level lv when it is the user's
+ * (not one of faultline's modules), pushed; 0 (nothing pushed) otherwise. */
+static int push_user_frame(lua_State *L, int lv, int *exists) {
+  lua_Debug ar;
+  *exists = lua_getstack(L, lv, &ar);
+  if (!*exists)
+    return 0;
+  lua_getinfo(L, "Sl", &ar);
+  if (ar.currentline <= 0 || is_core_chunk(ar.source))
+    return 0;
+  lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
+  return 1;
+}
+
+void fl_lua_where(lua_State *L, int level) {
+  int exists = 1;
+  for (int lv = level; exists; lv++)
+    if (push_user_frame(L, lv, &exists))
+      return;
+  /* Nothing above level (a scenario's own function is the bottom of its
+   * task): the nearest of the user's frames below it. */
+  for (int lv = level - 1; lv >= 1; lv--)
+    if (push_user_frame(L, lv, &exists))
+      return;
+  luaL_where(L, level);
+}
+
+int fl_lua_error(lua_State *L, const char *fmt, ...) {
+  va_list ap;
+  fl_lua_where(L, 1);
+  va_start(ap, fmt);
+  lua_pushvfstring(L, fmt, ap);
+  va_end(ap);
+  lua_concat(L, 2);
+  return lua_error(L);
+}
+
+static int cmp_names(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Raises "what: unknown option 'key' (known: a, b)" at the scenario's line,
+ * searched from level. known[0..n) are listed in their order. */
+static int unknown_option(lua_State *L, int level, const char *what, const char *key,
+                          const char *const *known, size_t n) {
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  fl_lua_where(L, level);
+  luaL_addvalue(&b);
+  lua_pushfstring(L, "%s: unknown option '%s' (known: ", what, key);
+  luaL_addvalue(&b);
+  for (size_t i = 0; i < n; i++) {
+    if (i > 0)
+      luaL_addstring(&b, ", ");
+    luaL_addstring(&b, known[i]);
+  }
+  luaL_addchar(&b, ')');
+  luaL_pushresult(&b);
+  return lua_error(L);
+}
 
 void fl_lua_check_keys(lua_State *L, int idx, const char *what,
                        const char *const *allowed) {
@@ -28,24 +103,87 @@ void fl_lua_check_keys(lua_State *L, int idx, const char *what,
     if (lua_type(L, -1) != LUA_TSTRING) {
       if (lua_type(L, -1) == LUA_TNUMBER)
         continue; /* array part: positional values */
-      luaL_error(L, "%s: keys must be names", what);
+      fl_lua_error(L, "%s: keys must be names", what);
     }
     const char *k = lua_tostring(L, -1);
+    size_t n = 0;
     int ok = 0;
-    for (const char *const *a = allowed; *a != NULL && !ok; a++)
-      ok = strcmp(*a, k) == 0;
-    if (!ok) {
-      luaL_Buffer b;
-      luaL_buffinit(L, &b);
-      for (const char *const *a = allowed; *a != NULL; a++) {
-        if (a != allowed)
-          luaL_addstring(&b, ", ");
-        luaL_addstring(&b, *a);
-      }
-      luaL_pushresult(&b);
-      luaL_error(L, "%s: unknown option '%s' (known: %s)", what, k, lua_tostring(L, -1));
-    }
+    for (; allowed[n] != NULL; n++)
+      ok = ok || strcmp(allowed[n], k) == 0;
+    if (!ok)
+      unknown_option(L, 1, what, k, allowed, n);
   }
+}
+
+/* core.options(opts, what, allowed [, level]) -> opts, or a new empty table
+ * when opts is nil. allowed names the keys, as a set ({timeout = true}) or a
+ * list ({"timeout"}). Any other key, positional ones included, raises
+ * "what: unknown option" at the first line outside faultline's own modules,
+ * searched from level (as error()'s: 1 is the function that called
+ * fl.options, 2, the default, its caller). Published as fl.options. */
+static int l_options(lua_State *L) {
+  const char *what = luaL_checkstring(L, 2);
+  luaL_checktype(L, 3, LUA_TTABLE);
+  int level = (int)luaL_optinteger(L, 4, 2);
+  luaL_argcheck(L, level >= 1, 4, "level must be 1 or more");
+  lua_settop(L, 4);
+  if (lua_isnoneornil(L, 1)) {
+    lua_newtable(L);
+    return 1;
+  }
+  if (!lua_istable(L, 1)) {
+    fl_lua_where(L, level);
+    lua_pushfstring(L, "%s: options must be a table, not a %s", what,
+                    luaL_typename(L, 1));
+    lua_concat(L, 2);
+    return lua_error(L);
+  }
+  /* The names, collected from both forms into a set (index 5). */
+  lua_newtable(L);
+  size_t n = 0;
+  lua_pushnil(L);
+  while (lua_next(L, 3) != 0) {
+    if (lua_type(L, -2) == LUA_TSTRING && lua_toboolean(L, -1))
+      lua_pushvalue(L, -2);
+    else if (lua_type(L, -2) == LUA_TNUMBER && lua_type(L, -1) == LUA_TSTRING)
+      lua_pushvalue(L, -1);
+    else
+      lua_pushnil(L);
+    if (!lua_isnil(L, -1)) {
+      lua_pushboolean(L, 1);
+      lua_rawset(L, 5);
+      n++;
+    } else {
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+  lua_pushnil(L);
+  while (lua_next(L, 1) != 0) {
+    lua_pop(L, 1);
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      lua_pushvalue(L, -1);
+      int known_key = lua_rawget(L, 5) != LUA_TNIL;
+      lua_pop(L, 1);
+      if (known_key)
+        continue;
+    }
+    /* The known names, sorted, for the message (a userdata: no leak when
+     * the error unwinds). */
+    const char *key = luaL_tolstring(L, -1, NULL);
+    const char **known = lua_newuserdatauv(L, (n ? n : 1) * sizeof(char *), 0);
+    size_t i = 0;
+    lua_pushnil(L);
+    while (lua_next(L, 5) != 0) {
+      lua_pop(L, 1);
+      if (i < n)
+        known[i++] = lua_tostring(L, -1);
+    }
+    qsort(known, i, sizeof(char *), cmp_names);
+    return unknown_option(L, level, what, key, known, i);
+  }
+  lua_settop(L, 1);
+  return 1;
 }
 
 /* ---- tasks ------------------------------------------------------------------ */
@@ -198,6 +336,56 @@ static int l_record_check(lua_State *L) {
   return 0;
 }
 
+/* core.where([level]) -> "file.lua:12": the first line outside faultline's
+ * own modules, searched from level (1, the default, is the function that
+ * called core.where), or "?" when there is none. */
+static int l_where(lua_State *L) {
+  int level = (int)luaL_optinteger(L, 1, 1);
+  fl_lua_where(L, level);
+  size_t len;
+  const char *w = lua_tolstring(L, -1, &len);
+  if (len >= 2 && strcmp(w + len - 2, ": ") == 0)
+    lua_pushlstring(L, w, len - 2);
+  else
+    lua_pushliteral(L, "?");
+  return 1;
+}
+
+/* core.fail(check [, level]): the one way a failed expectation stops the
+ * scenario. check is {name=, kind=, status= ("fail" when nil), message=,
+ * ...figures}; its message is prefixed with the scenario's file:line
+ * (searched from level, as core.where's), it is recorded as a check when it
+ * has a name, and {fl_failure = true, message = } is raised, which the
+ * engine reports as a failure, not an error. Does not return. */
+static int l_fail(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  int level = (int)luaL_optinteger(L, 2, 1);
+  lua_settop(L, 1);
+  fl_lua_where(L, level);
+  lua_getfield(L, 1, "message");
+  if (!lua_isstring(L, -1)) {
+    lua_pop(L, 1);
+    lua_pushliteral(L, "expectation failed");
+  }
+  lua_concat(L, 2);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, 1, "message");
+  if (lua_getfield(L, 1, "status") == LUA_TNIL) {
+    lua_pushliteral(L, "fail");
+    lua_setfield(L, 1, "status");
+  }
+  lua_pop(L, 1);
+  if (lua_getfield(L, 1, "name") == LUA_TSTRING)
+    fl_scenario_add_check(fl_engine_scenario(L), fl_lua_to_json(L, 1));
+  lua_pop(L, 1);
+  lua_createtable(L, 0, 2);
+  lua_pushboolean(L, 1);
+  lua_setfield(L, -2, "fl_failure");
+  lua_pushvalue(L, 2);
+  lua_setfield(L, -2, "message");
+  return lua_error(L);
+}
+
 static int l_fault_begin(lua_State *L) {
   fl_scenario_t *sc = fl_engine_scenario(L);
   const char *kind = luaL_checkstring(L, 1);
@@ -285,6 +473,9 @@ static const luaL_Reg core_funcs[] = {
     {"step", l_step},
     {"event", l_event},
     {"record_check", l_record_check},
+    {"where", l_where},
+    {"fail", l_fail},
+    {"options", l_options},
     {"fault_begin", l_fault_begin},
     {"fault_end", l_fault_end},
     {"faults", l_faults},
@@ -295,6 +486,21 @@ static const luaL_Reg core_funcs[] = {
     {NULL, NULL},
 };
 
+/* The C bindings, each adding its calls to the core table (one row each, as
+ * Lua's linit.c lists its libraries; the Lua modules built on them are
+ * listed in harness/lua/faultline.lua). */
+static void (*const bindings[])(lua_State *L) = {
+    fl_luaopen_service, /* lua_service.c: core.service, core.service_methods */
+    fl_luaopen_http,    /* lua_http.c: core.http */
+    fl_luaopen_history, /* lua_history.c: core.history_* */
+    fl_luaopen_check,   /* lua_check.c: core.check_run */
+    fl_luaopen_proxy,   /* lua_proxy.c: core.proxy, core.proxy_probe */
+    fl_luaopen_tcp,     /* lua_tcp.c: core.tcp_connect */
+    fl_luaopen_udp,     /* lua_udp.c: core.udp_proxy */
+    fl_luaopen_exec,    /* lua_exec.c: core.exec */
+    fl_luaopen_network, /* lua_network.c: core.net_open */
+};
+
 int fl_luaopen_core(lua_State *L) {
   luaL_newmetatable(L, TASK_MT);
   lua_pushcfunction(L, l_task_tostring);
@@ -303,15 +509,11 @@ int fl_luaopen_core(lua_State *L) {
   luaL_newlib(L, core_funcs);
   lua_pushlightuserdata(L, NULL);
   lua_setfield(L, -2, "null");
-  fl_luaopen_service(L);
-  fl_luaopen_http(L);
-  fl_luaopen_history(L);
-  fl_luaopen_check(L);
-  fl_luaopen_proxy(L);
-  fl_luaopen_tcp(L);
-  fl_luaopen_udp(L);
-  fl_luaopen_exec(L);
-  fl_luaopen_network(L);
+  /* The build's version (CMake's project(VERSION)), as `faultline version`. */
+  lua_pushstring(L, FL_VERSION);
+  lua_setfield(L, -2, "version");
+  for (size_t i = 0; i < sizeof(bindings) / sizeof(bindings[0]); i++)
+    bindings[i](L);
   return 1;
 }
 

@@ -12,6 +12,7 @@
 
 #include "base/alloc.h"
 #include "harness/engine_int.h"
+#include "harness/lua_core.h"
 #include "harness/reaper.h"
 
 #define OUT_CAP (4u << 20)
@@ -111,18 +112,26 @@ static void exec_cancel(void *data) {
     kill(-x->proc.pid, SIGKILL);
 }
 
+/* fl.exec{"prog", "arg", ..., timeout = S}: the command is the array part;
+ * timeout is the only option. Misuse raises at the scenario's line. */
 static int l_exec(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
+  static const char *const keys[] = {"timeout", NULL};
+  if (!lua_istable(L, 1))
+    return fl_lua_error(L, "fl.exec: a command table like {\"prog\", \"arg\"} expected");
+  fl_lua_check_keys(L, 1, "fl.exec", keys);
   fl_scenario_t *sc = fl_engine_scenario(L);
   fl_task_t *t = fl_task_current(L);
   double timeout = 60;
   lua_getfield(L, 1, "timeout");
-  if (!lua_isnil(L, -1))
-    timeout = luaL_checknumber(L, -1);
+  if (!lua_isnil(L, -1)) {
+    if (!lua_isnumber(L, -1) || lua_tonumber(L, -1) < 0)
+      return fl_lua_error(L, "fl.exec: timeout must be a number of seconds");
+    timeout = lua_tonumber(L, -1);
+  }
   lua_pop(L, 1);
   int n = (int)lua_rawlen(L, 1);
   if (n == 0)
-    return luaL_error(L, "fl.exec: an empty command");
+    return fl_lua_error(L, "fl.exec: an empty command");
   char ppid[24];
   snprintf(ppid, sizeof(ppid), "%d", (int)getpid());
   const char **args = fl_calloc((size_t)n + 5, sizeof(char *));
@@ -135,7 +144,7 @@ static int l_exec(lua_State *L) {
     args[3 + i] = lua_tostring(L, -1);
     if (args[3 + i] == NULL) {
       fl_free(args);
-      return luaL_error(L, "fl.exec: argument %d is not a string", i);
+      return fl_lua_error(L, "fl.exec: argument %d is not a string", i);
     }
     lua_pop(L, 1); /* the string stays alive: it is in the table */
   }

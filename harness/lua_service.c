@@ -10,8 +10,11 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/fs.h"
 #include "harness/engine_int.h"
 #include "harness/lua_clock.h"
+#include "harness/lua_core.h"
+#include "harness/lua_netns.h"
 #include "harness/probe.h"
 #include "harness/service.h"
 
@@ -39,7 +42,7 @@ typedef struct {
 static lsvc_t *check_svc(lua_State *L, int i) {
   lsvc_t *s = luaL_checkudata(L, i, SERVICE_MT);
   if (s->closed)
-    luaL_error(L, "attempt to use service %s after its scenario ended", s->name);
+    fl_lua_error(L, "attempt to use service %s after its scenario ended", s->name);
   return s;
 }
 
@@ -54,18 +57,12 @@ static char **strv_from_table(lua_State *L, int idx, const char *what) {
       for (int j = 0; j < i - 1; j++)
         fl_free(v[j]);
       fl_free(v);
-      luaL_error(L, "%s[%d] must be a string", what, i);
+      fl_lua_error(L, "%s[%d] must be a string", what, i);
     }
     v[i - 1] = fl_strdup(lua_tostring(L, -1));
     lua_pop(L, 1);
   }
   return v;
-}
-
-static void strv_free(char **v) {
-  for (int i = 0; v != NULL && v[i] != NULL; i++)
-    fl_free(v[i]);
-  fl_free(v);
 }
 
 /* Returns v (which it may reallocate) with copies of extra's entries added. */
@@ -130,9 +127,9 @@ static void read_probe(lua_State *L, int idx, lsvc_t *s) {
   lua_getfield(L, idx, "kind");
   const char *kind = lua_tostring(L, -1);
   if (kind == NULL)
-    luaL_error(L,
-               "ready: use fl.probe.tcp(addr), fl.probe.http(url), fl.probe.log(pattern) "
-               "or fl.probe.cmd{...}");
+    fl_lua_error(
+        L, "ready: use fl.probe.tcp(addr), fl.probe.http(url), fl.probe.log(pattern) "
+           "or fl.probe.cmd{...}");
   if (strcmp(kind, "tcp") == 0)
     s->probe.kind = FL_PROBE_TCP;
   else if (strcmp(kind, "http") == 0)
@@ -142,7 +139,7 @@ static void read_probe(lua_State *L, int idx, lsvc_t *s) {
   else if (strcmp(kind, "cmd") == 0)
     s->probe.kind = FL_PROBE_CMD;
   else
-    luaL_error(L, "ready: unknown probe kind '%s'", kind);
+    fl_lua_error(L, "ready: unknown probe kind '%s'", kind);
   lua_pop(L, 1);
   lua_getfield(L, idx, "target");
   if (lua_isstring(L, -1))
@@ -162,9 +159,9 @@ static void read_probe(lua_State *L, int idx, lsvc_t *s) {
   s->probe.argv = (const char *const *)s->probe_argv;
   s->has_probe = 1;
   if (s->probe.kind != FL_PROBE_CMD && s->probe_target == NULL)
-    luaL_error(L, "ready: the %s probe needs a target", kind);
+    fl_lua_error(L, "ready: the %s probe needs a target", kind);
   if (s->probe.kind == FL_PROBE_CMD && s->probe_argv == NULL)
-    luaL_error(L, "ready: the cmd probe needs a command");
+    fl_lua_error(L, "ready: the cmd probe needs a command");
 }
 
 static int l_service(lua_State *L) {
@@ -175,11 +172,11 @@ static int l_service(lua_State *L) {
   lua_getfield(L, 1, "name");
   const char *name = lua_tostring(L, -1);
   if (name == NULL || name[0] == '\0' || strchr(name, '/') != NULL)
-    return luaL_error(L, "fl.service: 'name' must be a non-empty string without '/'");
+    return fl_lua_error(L, "fl.service: 'name' must be a non-empty string without '/'");
   lua_getfield(L, 1, "cmd");
   if (!lua_istable(L, -1) || lua_rawlen(L, -1) == 0)
-    return luaL_error(L, "fl.service %s: 'cmd' must be a list like {\"prog\", \"arg\"}",
-                      name);
+    return fl_lua_error(L, "fl.service %s: 'cmd' must be a list like {\"prog\", \"arg\"}",
+                        name);
 
   lsvc_t *s = lua_newuserdatauv(L, sizeof(*s), 0);
   memset(s, 0, sizeof(*s));
@@ -212,6 +209,15 @@ static int l_service(lua_State *L) {
     lua_pop(L, 2);
   }
 
+  /* The probe before anything below allocates: it may raise, and what it
+   * keeps belongs to the userdata (freed by __gc). */
+  lua_getfield(L, 1, "ready");
+  if (lua_istable(L, -1))
+    read_probe(L, lua_gettop(L), s);
+  else if (!lua_isnil(L, -1))
+    return fl_lua_error(
+        L, "fl.service %s: 'ready' must be a probe (fl.probe.tcp(addr) ...)", name);
+  lua_pop(L, 1);
   char **argv = strv_from_table(L, ud - 1, "cmd");
   char **env = NULL;
   lua_getfield(L, 1, "env");
@@ -237,16 +243,6 @@ static int l_service(lua_State *L) {
   lua_getfield(L, 1, "stop_timeout");
   int grace = (int)(luaL_optnumber(L, -1, 5) * 1000);
   lua_pop(L, 1);
-  lua_getfield(L, 1, "ready");
-  if (lua_istable(L, -1))
-    read_probe(L, lua_gettop(L), s);
-  else if (!lua_isnil(L, -1)) {
-    strv_free(argv);
-    strv_free(env);
-    return luaL_error(
-        L, "fl.service %s: 'ready' must be a probe (fl.probe.tcp(addr) ...)", name);
-  }
-  lua_pop(L, 1);
   if (s->clock != NULL)
     env = strv_append(env, fl_lclock_env(s->clock));
 
@@ -264,10 +260,10 @@ static int l_service(lua_State *L) {
   int rc =
       fl_svc_new(&s->svc, fl_engine_loop(sc->eng), fl_scenario_timeline(sc), &spec, &err);
   fl_free(logs);
-  strv_free(argv);
-  strv_free(env);
+  fl_strv_free(argv);
+  fl_strv_free(env);
   if (rc < 0)
-    return luaL_error(L, "%s", err.msg);
+    return fl_lua_error(L, "%s", err.msg);
   s->closed = 0;
   /* Anchor for the scenario's life; closed with it. */
   lua_pushvalue(L, ud);
@@ -370,7 +366,7 @@ static int l_stop(lua_State *L) {
   lsvc_t *s = check_svc(L, 1);
   fl_task_t *t = fl_task_current(L);
   if (s->waiter != NULL)
-    return luaL_error(L, "service %s: another task is already waiting on it", s->name);
+    return fl_lua_error(L, "service %s: another task is already waiting on it", s->name);
   s->waiter = t;
   fl_svc_stop(s->svc, on_stopped, s);
   return fl_task_yield(L, t, stop_cancel, s);
@@ -380,7 +376,7 @@ static int l_kill(lua_State *L) {
   lsvc_t *s = check_svc(L, 1);
   fl_task_t *t = fl_task_current(L);
   if (s->waiter != NULL)
-    return luaL_error(L, "service %s: another task is already waiting on it", s->name);
+    return fl_lua_error(L, "service %s: another task is already waiting on it", s->name);
   if (fl_svc_state(s->svc) != FL_SVC_DOWN && !s->kill_fault) {
     fl_timeline_t *tl = fl_scenario_timeline(s->sc);
     if (s->pause_fault) {
@@ -398,7 +394,7 @@ static int l_pause(lua_State *L) {
   lsvc_t *s = check_svc(L, 1);
   int rc = fl_svc_pause(s->svc);
   if (rc < 0)
-    return luaL_error(L, "service %s: cannot pause: it is not running", s->name);
+    return fl_lua_error(L, "service %s: cannot pause: it is not running", s->name);
   if (!s->pause_fault)
     s->pause_fault = fl_timeline_fault_begin(fl_scenario_timeline(s->sc), "pause",
                                              json_pack("[s]", s->name), NULL);
@@ -410,7 +406,7 @@ static int l_resume(lua_State *L) {
   lsvc_t *s = check_svc(L, 1);
   int rc = fl_svc_resume(s->svc);
   if (rc < 0)
-    return luaL_error(L, "service %s: cannot resume: it is not running", s->name);
+    return fl_lua_error(L, "service %s: cannot resume: it is not running", s->name);
   if (s->pause_fault) {
     fl_timeline_fault_end(fl_scenario_timeline(s->sc), s->pause_fault);
     s->pause_fault = 0;
@@ -427,14 +423,16 @@ static int l_signal(lua_State *L) {
   return 1;
 }
 
-/* svc:clock{offset=, rate=, jump=, strobe={a, b}, every=} (harness/lua_clock.c). */
+/* svc:_clock{offset=, rate=, jump=, strobe={a, b}, every=} -> true, message |
+ * false, message (harness/lua_clock.c); svc:clock, in harness/lua/network.lua,
+ * raises on false. */
 static int l_clock(lua_State *L) {
   lsvc_t *s = check_svc(L, 1);
   if (s->clock == NULL)
-    return luaL_error(L,
-                      "service %s: declare it with clock = true to fault its clock "
-                      "(libfaketime is preloaded when the service starts)",
-                      s->name);
+    return fl_lua_error(L,
+                        "service %s: declare it with clock = true to fault its clock "
+                        "(libfaketime is preloaded when the service starts)",
+                        s->name);
   return fl_lclock_apply(L, s->clock, s->name);
 }
 
@@ -483,7 +481,7 @@ static int l_gc(lua_State *L) {
   s->desc = NULL;
   fl_free(s->name);
   fl_free(s->probe_target);
-  strv_free(s->probe_argv);
+  fl_strv_free(s->probe_argv);
   fl_free(s->addr);
   fl_free(s->netns);
   s->addr = s->netns = NULL;
@@ -502,7 +500,7 @@ static int l_tostring(lua_State *L) {
 static const luaL_Reg methods[] = {
     {"_start", l_start}, {"_stop", l_stop},    {"_kill", l_kill},
     {"pause", l_pause},  {"resume", l_resume}, {"signal", l_signal},
-    {"alive", l_alive},  {"clock", l_clock},   {NULL, NULL},
+    {"alive", l_alive},  {"_clock", l_clock},  {NULL, NULL},
 };
 
 void fl_luaopen_service(lua_State *L) {

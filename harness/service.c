@@ -10,6 +10,7 @@
 
 #include "faults/clock.h"
 #include "base/alloc.h"
+#include "base/fs.h"
 #include "base/log.h"
 #include "harness/reaper.h"
 #include "base/error.h"
@@ -74,12 +75,6 @@ static char **strv_dup(const char *const *v, int extra) {
   for (int i = 0; i < n; i++)
     out[i] = fl_strdup(v[i]);
   return out;
-}
-
-static void strv_free(char **v) {
-  for (int i = 0; v != NULL && v[i] != NULL; i++)
-    fl_free(v[i]);
-  fl_free(v);
 }
 
 /* The environment of a service: faultline's own, then the scenario's
@@ -547,8 +542,8 @@ static void svc_timer_closed(uv_handle_t *h) {
   fl_svc_t *s = fl_container_of((uv_timer_t *)h, fl_svc_t, timer);
   for (int i = 0; i < TAIL_LINES; i++)
     fl_free(s->tail[i]);
-  strv_free(s->argv);
-  strv_free(s->env);
+  fl_strv_free(s->argv);
+  fl_strv_free(s->env);
   fl_free(s->cwd);
   fl_free(s->netns);
   fl_free(s->preload);

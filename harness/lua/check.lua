@@ -3,7 +3,7 @@
 -- check runs, and the scenario fails at the end if any did.
 return function(fl, core)
   local check = {}
-  local opts_of = fl._check_opts
+  local opts_of = fl.options
 
   local function verdict(valid)
     if valid == true then return "pass" elseif valid == false then return "fail" end

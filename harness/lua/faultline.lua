@@ -4,7 +4,8 @@ local core = require("faultline.core")
 
 local fl = {}
 
-fl.version = "0.1.0"
+--- The version of this faultline, from the build (`faultline version`).
+fl.version = core.version
 fl.scenario = core.scenario
 fl.sleep = core.sleep
 fl.now = core.now
@@ -15,32 +16,57 @@ fl.json = { encode = core.json_encode, decode = core.json_decode, null = core.nu
 --- The directory of the faultline binary (kvnode is built beside it).
 fl.exe_dir = core.exe_dir
 
--- Where the caller of the caller of this function sits: "file.lua:12".
-local function where(level)
-  local info = debug.getinfo(level + 1, "Sl")
-  if info and info.currentline and info.currentline > 0 then
-    return info.short_src .. ":" .. info.currentline
-  end
-  return "?"
+--- fl.options(opts, what, allowed [, level]) -> opts (or {} when nil): the
+--- one option checker. `allowed` names the keys, as a set {timeout = true}
+--- or a list {"timeout"}; any other key raises "what: unknown option 'k'
+--- (known: ...)" at the caller's file:line. `level` is error()'s: 2 (the
+--- default) is the caller of the function that calls fl.options. Every
+--- public call checks its options with it; scenario libraries should too.
+fl.options = core.options
+-- The name it had before it was public; kept for libraries written then.
+fl._check_opts = core.options
+
+-- "file.lua:12": where the scenario called into faultline.
+local where = core.where
+
+-- What faultline's own modules share beyond fl and core: handed to each
+-- module as its third argument (see `modules` at the end of this file).
+local kit = {}
+
+--- Raises msg at the scenario's line (the first caller outside faultline's
+--- own modules): for misuse, like error(msg, 2) from a public call.
+function kit.misuse(msg)
+  error(where() .. ": " .. msg, 0)
 end
 
-local function check_opts(opts, what, allowed)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then
-    error(what .. ": options must be a table", 3)
-  end
-  for k in pairs(opts) do
-    if not allowed[k] then
-      local names = {}
-      for n in pairs(allowed) do names[#names + 1] = n end
-      table.sort(names)
-      error(string.format("%s: unknown option '%s' (known: %s)", what, tostring(k),
-        table.concat(names, ", ")), 3)
-    end
-  end
-  return opts
+--- The name of a service or a name.
+function kit.name_of(x, what)
+  if type(x) == "string" then return x end
+  local ok, n = pcall(function() return x.name end)
+  if ok and type(n) == "string" then return n end
+  kit.misuse((what or "fl.partition") .. ": a member must be a service or a name, not "
+    .. tostring(x))
 end
-fl._check_opts = check_opts
+
+--- A group: a list of members, or one member (a service, a name).
+function kit.list_of(x)
+  if type(x) ~= "table" or (getmetatable(x) and x.name) then return { x } end
+  return x
+end
+
+--- f(...), with an error it raises (misuse found in C, positioned at its
+--- Lua caller: faultline's module, or nobody when called through pcall)
+--- raised again as "what: message" at the scenario's line.
+function kit.call(what, f, ...)
+  local res = table.pack(pcall(f, ...))
+  if res[1] then return table.unpack(res, 2, res.n) end
+  local msg = res[2]
+  if type(msg) ~= "string" then error(msg, 0) end
+  local here = where() .. ": "
+  if msg:sub(1, #here) == here then msg = msg:sub(#here + 1) end
+  msg = msg:gsub("^%[faultline%]/faultline[^:]*:%d+: ", "")
+  error(here .. (what and (what .. ": ") or "") .. msg, 0)
+end
 
 --- Logging a step of the scenario: a progress line and a timeline event.
 function fl.log(fmt, ...)
@@ -76,24 +102,27 @@ fl.probe = {}
 local probe_opts = { timeout = true, every = true }
 
 function fl.probe.tcp(addr, opts)
-  opts = check_opts(opts, "fl.probe.tcp", probe_opts)
+  opts = fl.options(opts, "fl.probe.tcp", probe_opts)
   return { kind = "tcp", target = addr, timeout = opts.timeout, every = opts.every }
 end
 
 function fl.probe.http(url, opts)
-  opts = check_opts(opts, "fl.probe.http", probe_opts)
+  opts = fl.options(opts, "fl.probe.http", probe_opts)
   return { kind = "http", target = url, timeout = opts.timeout, every = opts.every }
 end
 
 function fl.probe.log(pattern, opts)
-  opts = check_opts(opts, "fl.probe.log", probe_opts)
+  opts = fl.options(opts, "fl.probe.log", probe_opts)
   return { kind = "log", target = pattern, timeout = opts.timeout, every = opts.every }
 end
 
 function fl.probe.cmd(spec)
-  if type(spec) ~= "table" then error("fl.probe.cmd: a command table expected", 2) end
-  local cmd = {}
-  for i, v in ipairs(spec) do cmd[i] = v end
+  if type(spec) ~= "table" then kit.misuse("fl.probe.cmd: a command table expected") end
+  local cmd, named = {}, {}
+  for k, v in pairs(spec) do
+    if math.type(k) == "integer" and k >= 1 and k <= #spec then cmd[k] = v else named[k] = v end
+  end
+  fl.options(named, "fl.probe.cmd", probe_opts)
   return { kind = "cmd", cmd = cmd, timeout = spec.timeout, every = spec.every }
 end
 
@@ -122,8 +151,6 @@ function svc:restart()
   if not ok then error(err, 2) end
   return self
 end
-
-fl.service = core.service
 
 --- fl.start_all(services): starts them all at once and waits until every one
 --- is ready (the first that fails raises its error).
@@ -167,29 +194,30 @@ end
 fl.exec = core.exec
 
 fl.tcp = {}
-function fl.tcp.connect(addr, opts)
-  return core.tcp_connect(addr, opts)
-end
+-- The C call itself: no Lua frame between it and the scenario, so its
+-- errors carry the scenario's line.
+fl.tcp.connect = core.tcp_connect
 
 ---------------------------------------------------------------------------
 -- Expectations: fail the scenario at once when they do not hold.
 
 fl.expect = {}
 
-local function fail(name, kind, message, level, extra)
-  local msg = where(level + 1) .. ": " .. message
-  local check = { name = name, kind = kind, status = "fail", message = msg }
+-- A failed expectation: recorded as a check, and the scenario stops (core.fail,
+-- the one failure constructor, prefixes the scenario's file:line).
+local function fail(name, kind, message, extra)
+  local check = { name = name, kind = kind, status = "fail", message = message }
   for k, v in pairs(extra or {}) do check[k] = v end
-  core.record_check(check)
-  error({ fl_failure = true, message = msg }, 0)
+  core.fail(check)
 end
+kit.fail = core.fail
 
 --- fl.expect.eventually(fn, {within=, every=, name=}): fn() becomes truthy
 --- within `within` seconds (default 10), polled every `every` (0.1).
 function fl.expect.eventually(fn, opts)
-  opts = check_opts(opts, "fl.expect.eventually", { within = true, every = true, name = true })
+  opts = fl.options(opts, "fl.expect.eventually", { within = true, every = true, name = true })
   local within, every = opts.within or 10, opts.every or 0.1
-  local name = opts.name or ("eventually at " .. where(2))
+  local name = opts.name or ("eventually at " .. where())
   local start = fl.now()
   local last_err
   while true do
@@ -204,7 +232,7 @@ function fl.expect.eventually(fn, opts)
     if not ok then last_err = tostring(res) end
     if fl.now() - start >= within then
       fail(name, "eventually", string.format("%s: did not hold within %g s%s", name, within,
-        last_err and (" (last error: " .. last_err .. ")") or ""), 2, { limit_s = within })
+        last_err and (" (last error: " .. last_err .. ")") or ""), { limit_s = within })
     end
     fl.sleep(every)
   end
@@ -213,9 +241,9 @@ end
 --- fl.expect.always(fn, {during=, every=, name=}): fn() stays truthy for
 --- `during` seconds, checked every `every`.
 function fl.expect.always(fn, opts)
-  opts = check_opts(opts, "fl.expect.always", { during = true, every = true, name = true })
+  opts = fl.options(opts, "fl.expect.always", { during = true, every = true, name = true })
   local during, every = opts.during or 5, opts.every or 0.1
-  local name = opts.name or ("always at " .. where(2))
+  local name = opts.name or ("always at " .. where())
   local start = fl.now()
   local n = 0
   repeat
@@ -223,7 +251,7 @@ function fl.expect.always(fn, opts)
     n = n + 1
     if not ok or not res then
       fail(name, "always", string.format("%s: stopped holding after %.2f s (%s)", name,
-        fl.now() - start, ok and "returned " .. tostring(res) or tostring(res)), 2)
+        fl.now() - start, ok and "returned " .. tostring(res) or tostring(res)))
     end
     fl.sleep(every)
   until fl.now() - start >= during
@@ -234,8 +262,8 @@ end
 
 --- fl.expect.that(cond, message): a plain assertion, recorded as a check.
 function fl.expect.that(cond, message, name)
-  name = name or message or ("assertion at " .. where(2))
-  if not cond then fail(name, "assert", message or "assertion failed", 2) end
+  name = name or message or ("assertion at " .. where())
+  if not cond then fail(name, "assert", message or "assertion failed") end
   core.record_check({ name = name, kind = "assert", status = "pass", message = message })
   return cond
 end
@@ -251,7 +279,7 @@ Workload.__index = Workload
 --- gen.run(op, ctx) -> "ok"|"fail"|"info", value, error.
 --- ctx = {client = i, process = p, random = fl.random}.
 function fl.workload(opts)
-  opts = check_opts(opts, "fl.workload", { clients = true, rate = true, duration = true,
+  opts = fl.options(opts, "fl.workload", { clients = true, rate = true, duration = true,
     ops = true, name = true })
   local clients = opts.clients or 5
   local duration = opts.duration or error("fl.workload: 'duration' (seconds) is required", 2)
@@ -334,15 +362,133 @@ function fl.fault(kind, targets, attrs)
   return { stop = function() core.fault_end(id) end, id = id }
 end
 
-fl.check = require("faultline.check")(fl, core)
-local proxy = require("faultline.proxy")(fl, core)
-fl.proxy, fl.partition, fl.heal = proxy.proxy, proxy.partition, proxy.heal
-fl.udp_proxy = proxy.udp_proxy
-fl.expect.isolated = proxy.isolated
--- The namespace layer wraps the calls above: they dispatch to nftables for
--- services in network namespaces and stay the proxy layer's otherwise.
-local network = require("faultline.network")(fl, core, proxy)
-fl.network, fl.service = network.network, network.service
-fl.partition, fl.heal, fl.expect.isolated = network.partition, network.heal, network.isolated
+---------------------------------------------------------------------------
+-- Fault layers: the proxy layer (faultline.proxy) and the namespace layer
+-- (faultline.network) each cut, heal and probe the members they own.
+-- fl.partition, fl.heal, fl.expect.isolated and fl.service ask them in the
+-- order of `modules` below; no layer replaces another's function.
+--
+-- A layer is a table {name =, owns(name) -> bool, partition(spec, plan),
+-- heal(), isolated(a, b, opts), place(spec) -> spec (optional: fl.service
+-- specs pass through it)}. The last layer owns every name (the fallback).
+
+local layers = {}
+
+-- The members a partition spec names, and its shape checked once for every
+-- layer: {from =, to =} (one way) or a list of groups.
+local function plan_of(spec)
+  if type(spec) ~= "table" then kit.misuse("fl.partition: a table of groups expected") end
+  local plan = { names = {} }
+  local function add(group)
+    local names = {}
+    for _, x in ipairs(kit.list_of(group)) do
+      local n = kit.name_of(x)
+      names[#names + 1] = n
+      plan.names[#plan.names + 1] = n
+    end
+    return names
+  end
+  if spec.from ~= nil or spec.to ~= nil then
+    fl.options(spec, "fl.partition", { "from", "to" }, 3)
+    plan.from, plan.to = add(spec.from or {}), add(spec.to or {})
+  else
+    for k in pairs(spec) do
+      if math.type(k) ~= "integer" then
+        kit.misuse("fl.partition: unknown option '" .. tostring(k)
+          .. "' (known: from, to, or a list of groups)")
+      end
+    end
+    plan.groups = {}
+    local seen = {}
+    for i, g in ipairs(spec) do
+      local names = {}
+      for _, n in ipairs(add(g)) do
+        if seen[n] and seen[n] ~= i then
+          kit.misuse("fl.partition: " .. n .. " is in two groups")
+        end
+        if not seen[n] then names[#names + 1] = n end
+        seen[n] = i
+      end
+      plan.groups[i] = names
+    end
+  end
+  return plan
+end
+
+-- The layer for a set of member names: the first that owns all of them.
+-- With `strict`, a layer that owns some but not all is an error (a partition
+-- cannot span two layers).
+local function layer_for(names, what, strict)
+  for _, layer in ipairs(layers) do
+    local yes, no = {}, {}
+    for _, n in ipairs(names) do
+      if layer.owns(n) then yes[#yes + 1] = n else no[#no + 1] = n end
+    end
+    if #no == 0 and #yes > 0 then return layer end
+    if strict and #yes > 0 then
+      kit.misuse(string.format("%s: %s %s in the %s layer and %s %s not; partition one "
+        .. "layer at a time", what, table.concat(yes, ", "), #yes == 1 and "is" or "are",
+        layer.name, table.concat(no, ", "), #no == 1 and "is" or "are"))
+    end
+  end
+  return layers[#layers]
+end
+
+--- fl.partition{ {"a"}, {"b", "c"} } | fl.partition{from = {...}, to = {...}}:
+--- cuts the links between the groups (or one way), in the layer that owns
+--- the members; a partition already in place there is healed first.
+function fl.partition(spec)
+  local plan = plan_of(spec)
+  return layer_for(plan.names, "fl.partition", true).partition(spec, plan)
+end
+
+--- fl.heal(): ends the partition of every layer.
+function fl.heal()
+  for _, layer in ipairs(layers) do layer.heal() end
+end
+
+--- fl.expect.isolated(a, b, {name=, wait=}): a cannot reach b, probed in the
+--- layer that owns both. Recorded as a check; the scenario stops if not.
+function fl.expect.isolated(a, b, opts)
+  opts = fl.options(opts, "fl.expect.isolated", { "name", "wait" })
+  local an, bn = kit.name_of(a, "fl.expect.isolated"), kit.name_of(b, "fl.expect.isolated")
+  return layer_for({ an, bn }, "fl.expect.isolated", false).isolated(an, bn, opts)
+end
+
+--- fl.service{name=, cmd=, ...}: a service, placed by the layers that place
+--- services (the namespace layer gives it its namespace and address).
+function fl.service(spec)
+  if type(spec) == "table" then
+    for _, layer in ipairs(layers) do
+      if layer.place then spec = layer.place(spec) end
+    end
+  end
+  -- Through kit.call: Lua 5.4 keeps this frame under a C function even in a
+  -- tail call, and the errors the C side raises belong at the scenario's line.
+  return kit.call(nil, core.service, spec)
+end
+
+---------------------------------------------------------------------------
+-- The modules of faultline's Lua side (harness/lua/*.lua), in the order they
+-- load and, for fault layers, the order they are asked: one row each, as
+-- Lua's linit.c lists its libraries. A module is
+-- `return function(fl, core, kit) ... return M end`; `as` publishes M as
+-- fl[as], `exports` publishes the listed fields of M in fl, and M.layer,
+-- when a module has one, joins `layers` above.
+local modules = {
+  { name = "faultline.check", as = "check" },                          -- fl.check.*
+  { name = "faultline.network", exports = { "network" } },             -- the namespace layer
+  { name = "faultline.proxy", exports = { "proxy", "udp_proxy" } },    -- the proxy layer (the fallback)
+}
+
+for _, row in ipairs(modules) do
+  local M = require(row.name)(fl, core, kit)
+  if row.as then fl[row.as] = M end
+  for _, k in ipairs(row.exports or {}) do
+    assert(fl[k] == nil, row.name .. " would replace fl." .. k)
+    fl[k] = M[k]
+  end
+  if M.layer then layers[#layers + 1] = M.layer end
+end
 
 return fl

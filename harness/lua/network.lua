@@ -2,52 +2,24 @@
 -- own network namespaces, and partitions, bandwidth limits and isolation
 -- probes on the real packets (harness/lua_network.c, faults/netns.h).
 --
--- fl.service, fl.partition, fl.heal and fl.expect.isolated are wrapped:
--- without a network (or for names the network does not know) they are the
--- proxy layer's, unchanged.
-return function(fl, core, proxy)
+-- Its layer (M.layer) owns the services on the network: faultline.lua asks
+-- it first in fl.service, fl.partition, fl.heal and fl.expect.isolated, and
+-- the proxy layer has every name it does not own.
+return function(fl, core, kit)
   local M = {}
-  local raw_service = core.service
   local net = nil      -- the scenario's network (a Lua state is one scenario)
   local members = {}   -- service name -> true, for the services in namespaces
   local cut = nil      -- the current cut: {fault = id}
   local shapes = {}    -- service name -> {in = {...}, out = {...}, faults = {...}}
-
-  local function name_of(x)
-    if type(x) == "string" then return x end
-    local ok, n = pcall(function() return x.name end)
-    if ok and type(n) == "string" then return n end
-    error("a member must be a service or a name, not " .. tostring(x), 4)
-  end
-
-  -- A group: a list of members, or one member (a service, a name).
-  local function list_of(x)
-    if type(x) ~= "table" or (getmetatable(x) and x.name) then return { x } end
-    return x
-  end
+  local name_of = kit.name_of
 
   local function in_net(n) return n == "host" or members[n] == true end
 
-  -- An error raised in C carries the position of its Lua caller, which is
-  -- this file when it wraps the call; the scenario's position is what helps.
-  local function strip(msg)
-    return (tostring(msg):gsub("^%[faultline%][^:]*:%d+: ", ""))
-  end
-
   -- Calls a method of the C network object; an error it raises (bad input,
   -- a fault this kernel cannot give) is raised again as `what: message` at
-  -- the scenario's line, `level` above the caller.
-  local function call(what, level, method, ...)
-    local okc, a, b, c = pcall(method, net.handle, ...)
-    if not okc then error(what .. ": " .. strip(a), level + 1) end
-    return a, b, c
-  end
-
-  -- core.service, its errors at the scenario's line (two levels up).
-  local function new_service(spec)
-    local ok, s = pcall(raw_service, spec)
-    if not ok then error(strip(s), 3) end
-    return s
+  -- the scenario's line.
+  local function call(what, method, ...)
+    return kit.call(what, method, net.handle, ...)
   end
 
   ---------------------------------------------------------------------------
@@ -65,82 +37,77 @@ return function(fl, core, proxy)
   --- "host" is faultline's own address on the bridge.
   function Net:addr(name)
     if self.mode ~= "netns" then return "127.0.0.1" end
-    return (call("net:addr", 2, self.handle.addr, name_of(name)))
+    return (call("net:addr", self.handle.addr, name_of(name, "net:addr")))
   end
 
   --- net:reaches(a, b, {wait = 0.5}): do datagrams sent from a's namespace to
   --- b's address arrive? Returns the count that arrived and the count sent;
   --- records nothing (fl.expect.isolated is the recorded check).
   function Net:reaches(a, b, opts)
-    if self.mode ~= "netns" then error("net:reaches: only in netns mode", 2) end
-    opts = fl._check_opts(opts, "net:reaches", { wait = true })
-    local got, sent = call("net:reaches", 2, self.handle.probe, name_of(a), name_of(b),
-      opts.wait or 0.5)
+    if self.mode ~= "netns" then kit.misuse("net:reaches: only in netns mode") end
+    opts = fl.options(opts, "net:reaches", { "wait" })
+    local got, sent = call("net:reaches", self.handle.probe, name_of(a, "net:reaches"),
+      name_of(b, "net:reaches"), opts.wait or 0.5)
     return got > 0, got, sent
   end
 
   --- net:service(spec): fl.service, explicitly on this network.
-  function Net:service(spec) return M.service(spec) end
+  function Net:service(spec) return fl.service(spec) end
 
   function M.network(opts)
-    opts = fl._check_opts(opts, "fl.network", { mode = true, subnet = true })
+    opts = fl.options(opts, "fl.network", { "mode", "subnet" })
     local mode = opts.mode or "netns"
     if mode == "proxy" then
       -- Nothing to make: services stay on loopback, faults go through proxies.
       return setmetatable({ mode = "proxy" }, Net)
     end
     if mode ~= "netns" then
-      error("fl.network: mode must be \"netns\" or \"proxy\", not " .. tostring(mode), 2)
+      kit.misuse("fl.network: mode must be \"netns\" or \"proxy\", not " .. tostring(mode))
     end
-    if net then error("fl.network: this scenario already has a network", 2) end
-    local okc, h, err = pcall(core.net_open, { subnet = opts.subnet })
-    if not okc then error(strip(h), 2) end
-    if not h then error(err, 2) end
+    if net then kit.misuse("fl.network: this scenario already has a network") end
+    local h, err = kit.call(nil, core.net_open, { subnet = opts.subnet })
+    if not h then kit.misuse(err) end
     net = setmetatable({ mode = "netns", handle = h }, Net)
     return net
   end
 
+  local layer = { name = "namespace" }
+  M.layer = layer
+
+  function layer.owns(n) return net ~= nil and in_net(n) end
+
   ---------------------------------------------------------------------------
   -- Services: after fl.network, each gets its namespace and address.
 
-  function M.service(spec)
-    if type(spec) ~= "table" then
-      local svc = new_service(spec) -- not a tail call: new_service raises two levels up
-      return svc
-    end
+  -- fl.service's spec, placed: without the `network` key, and with netns and
+  -- addr when the service joins the network.
+  function layer.place(spec)
     local place = spec.network
     if place ~= nil and place ~= false and place ~= true then
-      error("fl.service: 'network' must be true or false", 2)
+      kit.misuse("fl.service: 'network' must be true or false")
     end
     local s = {}
     for k, v in pairs(spec) do if k ~= "network" then s[k] = v end end
     if net and place ~= false and s.netns == nil and type(s.name) == "string" then
-      local ok, err = call("fl.service " .. s.name, 2, net.handle.attach, s.name)
-      if not ok then error("fl.service " .. s.name .. ": " .. tostring(err), 2) end
+      local ok, err = call("fl.service " .. s.name, net.handle.attach, s.name)
+      if not ok then kit.misuse("fl.service " .. s.name .. ": " .. tostring(err)) end
       local ep = net.handle:endpoint(s.name)
       s.netns, s.addr = ep.netns, ep.addr
       members[s.name] = true
     end
-    local svc = new_service(s)
-    return svc
+    return s
   end
 
   ---------------------------------------------------------------------------
   -- Partitions: nftables drop rules between the members' addresses.
 
-  -- The directed cuts of a spec, and the fault's targets and attrs, in the
-  -- shape proxy.lua records (so reports label both layers the same way).
-  local function plan(spec)
+  -- The directed cuts of a plan (faultline.lua checked the spec), and the
+  -- fault's targets and attrs, in the shape the proxy layer records (so
+  -- reports label both layers the same way).
+  local function cuts_of(plan)
     local cuts, targets, attrs = {}, {}, {}
-    if spec.from or spec.to then
-      for k in pairs(spec) do
-        if k ~= "from" and k ~= "to" then
-          error("fl.partition: unknown option '" .. tostring(k) .. "' (known: from, to)", 3)
-        end
-      end
-      local from, to = {}, {}
-      for _, x in ipairs(list_of(spec.from or {})) do from[#from + 1] = name_of(x) end
-      for _, x in ipairs(list_of(spec.to or {})) do to[#to + 1] = name_of(x) end
+    if plan.from then
+      local from, to = { table.unpack(plan.from) }, { table.unpack(plan.to) }
       table.sort(from)
       table.sort(to)
       for _, f in ipairs(from) do
@@ -152,22 +119,10 @@ return function(fl, core, proxy)
       for _, n in ipairs(to) do targets[#targets + 1] = n end
       attrs = { from = from, to = to, direction = "one-way" }
     else
-      local groups, seen = {}, {}
-      for k in pairs(spec) do
-        if type(k) ~= "number" then
-          error("fl.partition: unknown option '" .. tostring(k) .. "'", 3)
-        end
-      end
-      for i, g in ipairs(spec) do
-        local names = {}
-        for _, x in ipairs(list_of(g)) do
-          local n = name_of(x)
-          if seen[n] then error("fl.partition: " .. n .. " is in two groups", 3) end
-          seen[n] = i
-          names[#names + 1] = n
-        end
-        table.sort(names)
-        groups[i] = names
+      local groups = {}
+      for i, g in ipairs(plan.groups) do
+        groups[i] = { table.unpack(g) }
+        table.sort(groups[i])
       end
       for i, gi in ipairs(groups) do
         for j, gj in ipairs(groups) do
@@ -186,84 +141,47 @@ return function(fl, core, proxy)
     return cuts, targets, attrs
   end
 
-  -- Which layer a spec is for: "netns" when every member is on the network,
-  -- "proxy" when none is; a mix is an error.
-  local function layer_of(spec)
-    if not net then return "proxy" end
-    local yes, no = {}, {}
-    local function visit(x)
-      for _, m in ipairs(list_of(x)) do
-        local n = name_of(m)
-        if in_net(n) then yes[#yes + 1] = n else no[#no + 1] = n end
-      end
-    end
-    if spec.from or spec.to then
-      visit(spec.from or {})
-      visit(spec.to or {})
-    else
-      for _, g in ipairs(spec) do visit(g) end
-    end
-    if #no == 0 and #yes > 0 then return "netns" end
-    if #yes == 0 then return "proxy" end
-    error(string.format("fl.partition: %s %s in network namespaces and %s %s not; partition "
-      .. "one layer at a time", table.concat(yes, ", "), #yes == 1 and "is" or "are",
-      table.concat(no, ", "), #no == 1 and "is" or "are"), 3)
-  end
-
-  local function heal_netns()
+  function layer.heal()
     if not cut then return end
-    local ok, err = call("fl.heal", 3, net.handle.cut, {})
+    local ok, err = call("fl.heal", net.handle.cut, {})
     core.fault_end(cut.fault)
     cut = nil
-    if not ok then error("fl.heal: " .. tostring(err), 3) end
+    if not ok then kit.misuse("fl.heal: " .. tostring(err)) end
   end
 
-  function M.partition(spec)
-    if type(spec) ~= "table" then error("fl.partition: a table of groups expected", 2) end
-    if layer_of(spec) == "proxy" then return proxy.partition(spec) end
-    local cuts, targets, attrs = plan(spec)
-    if #cuts == 0 then error("fl.partition: the groups leave nothing to cut", 2) end
-    if cut then heal_netns() end
+  function layer.partition(spec, plan)
+    local cuts, targets, attrs = cuts_of(plan)
+    if #cuts == 0 then kit.misuse("fl.partition: the groups leave nothing to cut") end
+    if cut then layer.heal() end
     attrs.layer = "netns"
     attrs.table = "bridge " .. net.handle.table
     attrs.rules = #cuts
     local id = core.fault_begin("partition", targets, attrs)
-    local ok, err = call("fl.partition", 2, net.handle.cut, cuts)
+    local ok, err = call("fl.partition", net.handle.cut, cuts)
     if not ok then
       core.fault_end(id)
-      error("fl.partition: " .. tostring(err), 2)
+      kit.misuse("fl.partition: " .. tostring(err))
     end
     cut = { fault = id, cuts = cuts }
     return cut
-  end
-
-  function M.heal()
-    heal_netns()
-    return proxy.heal()
   end
 
   ---------------------------------------------------------------------------
   -- fl.expect.isolated(a, b): datagrams sent from a's namespace to b's
   -- address do not arrive (a listener in b's namespace counts them).
 
-  function M.isolated(a, b, opts)
-    local an, bn = name_of(a), name_of(b)
-    if not (net and in_net(an) and in_net(bn)) then return proxy.isolated(a, b, opts) end
-    opts = fl._check_opts(opts, "fl.expect.isolated", { name = true, wait = true })
+  function layer.isolated(an, bn, opts)
     local name = opts.name or string.format("%s isolated from %s", an, bn)
-    local got, sent, detail = call("fl.expect.isolated", 2, net.handle.probe, an, bn,
+    local got, sent, detail = call("fl.expect.isolated", net.handle.probe, an, bn,
       opts.wait or 0.5)
     if sent == 0 then
-      core.record_check({ name = name, kind = "isolated", status = "error", layer = "netns",
+      kit.fail({ name = name, kind = "isolated", status = "error", layer = "netns",
         message = name .. ": the probe could not send (" .. detail .. ")" })
-      error({ fl_failure = true, message = name .. ": the probe could not send" }, 0)
     end
     if got > 0 then
-      local msg = string.format("%s: %d of %d datagram(s) got through (%s)", name, got, sent,
-        detail)
-      core.record_check({ name = name, kind = "isolated", status = "fail", layer = "netns",
-        message = msg, sent = sent, received = got })
-      error({ fl_failure = true, message = msg }, 0)
+      kit.fail({ name = name, kind = "isolated", status = "fail", layer = "netns",
+        message = string.format("%s: %d of %d datagram(s) got through (%s)", name, got, sent,
+          detail), sent = sent, received = got })
     end
     core.record_check({ name = name, kind = "isolated", status = "pass", layer = "netns",
       message = string.format("none of %d datagram(s) got through (%s)", sent, detail),
@@ -293,15 +211,15 @@ return function(fl, core, proxy)
     for _, d in ipairs(dirs) do
       local spec = {}
       for k, v in pairs(sh[d]) do spec[k] = v end
-      local ok, err = call(what, 3, net.handle.shape, self.name, d, spec)
-      if not ok then error(what .. ": " .. tostring(err), 3) end
+      local ok, err = call(what, net.handle.shape, self.name, d, spec)
+      if not ok then kit.misuse(what .. ": " .. tostring(err)) end
     end
   end
 
   local function need_netns(self, what, instead)
     if not (net and members[self.name]) then
-      error(string.format("%s: %s is not in a network namespace (declare it after "
-        .. "fl.network{mode = \"netns\"}); %s", what, self.name, instead), 3)
+      kit.misuse(string.format("%s: %s is not in a network namespace (declare it after "
+        .. "fl.network{mode = \"netns\"}); %s", what, self.name, instead))
     end
   end
 
@@ -315,9 +233,9 @@ return function(fl, core, proxy)
   --- a bandwidth limit (tbf) on the service's link; svc:limit() removes it.
   function methods.limit(self, opts)
     need_netns(self, "svc:limit", "use a proxy's bandwidth toxic")
-    opts = fl._check_opts(opts, "svc:limit", { rate = true, direction = true })
+    opts = fl.options(opts, "svc:limit", { rate = true, direction = true })
     local dir = opts.direction or "both"
-    if not directions[dir] then error("svc:limit: direction must be both, in or out", 2) end
+    if not directions[dir] then kit.misuse("svc:limit: direction must be both, in or out") end
     local sh = shape_of(self.name)
     for _, d in ipairs(dir == "both" and { "in", "out" } or { dir }) do sh[d].rate = opts.rate end
     apply(self, dir, "svc:limit")
@@ -330,10 +248,10 @@ return function(fl, core, proxy)
   --- only where the kernel has netem; svc:netem() removes it.
   function methods.netem(self, opts)
     need_netns(self, "svc:netem", "use a proxy's latency toxic")
-    opts = fl._check_opts(opts, "svc:netem",
+    opts = fl.options(opts, "svc:netem",
       { delay = true, jitter = true, loss = true, duplicate = true, direction = true })
     local dir = opts.direction or "both"
-    if not directions[dir] then error("svc:netem: direction must be both, in or out", 2) end
+    if not directions[dir] then kit.misuse("svc:netem: direction must be both, in or out") end
     local sh = shape_of(self.name)
     for _, d in ipairs(dir == "both" and { "in", "out" } or { dir }) do
       sh[d].delay, sh[d].jitter = opts.delay, opts.jitter
@@ -348,11 +266,9 @@ return function(fl, core, proxy)
 
   --- svc:clock{offset =, rate =, jump =, strobe = {a, b}, every =, check =}:
   --- needs fl.service{..., clock = true}. Raises when the change did not take.
-  local raw_clock = methods.clock
   function methods.clock(self, opts)
-    local okc, ok, msg = pcall(raw_clock, self, opts)
-    if not okc then error(strip(ok), 2) end
-    if not ok then error(msg, 2) end
+    local ok, msg = kit.call(nil, methods._clock, self, opts)
+    if not ok then kit.misuse(msg) end
     return self, msg
   end
 

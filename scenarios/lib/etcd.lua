@@ -83,7 +83,7 @@ end
 --- namespace at net:addr("ei"), clients on port 2379 and peers on 2380 of
 --- that address, no proxies; fl.partition cuts members pairwise.
 function M.cluster(opts)
-  opts = fl._check_opts(opts or {}, "etcd.cluster",
+  opts = fl.options(opts or {}, "etcd.cluster",
     { nodes = true, binary = true, heartbeat_ms = true, election_ms = true,
       ready_timeout = true, args = true, stop_timeout = true, network = true })
   local n = opts.nodes or 3
@@ -278,7 +278,7 @@ end
 --- an HTTP error from etcd included ("request timed out" may still commit),
 --- is indeterminate. A read that errs failed (it changed nothing).
 function M.register_ops(opts)
-  opts = fl._check_opts(opts, "etcd.register_ops",
+  opts = fl.options(opts, "etcd.register_ops",
     { cluster = true, keys = true, mix = true, timeout = true, serializable = true })
   local c = opts.cluster or error("etcd.register_ops: 'cluster' is required", 2)
   local serializable = opts.serializable and true or nil

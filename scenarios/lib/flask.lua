@@ -26,7 +26,7 @@ end
 --- flask.app{name=, script=, args={...}, port=, python=, env={}, ready_path="/health",
 --- ready_timeout=15} -> service (unstarted), port
 function M.app(opts)
-  opts = fl._check_opts(opts, "flask.app",
+  opts = fl.options(opts, "flask.app",
     { name = true, script = true, args = true, port = true, python = true, env = true,
       ready_path = true, ready_timeout = true })
   local port = opts.port or fl.port()

@@ -24,7 +24,7 @@ end
 --- Node i (1-based) is service "n<i>"; n1 is the leader. Node i reaches node j
 --- through the proxy "n<i>->n<j>"; clients reach nodes directly.
 function M.cluster(opts)
-  opts = fl._check_opts(opts or {}, "kv.cluster",
+  opts = fl.options(opts or {}, "kv.cluster",
     { nodes = true, unsafe = true, timeout_ms = true, binary = true, ready_timeout = true })
   local n = opts.nodes or 3
   local c = setmetatable({ n = n, nodes = {}, ports = {}, proxies = {},
@@ -107,7 +107,7 @@ local function percent(s) return (s:gsub("[^%w%-_.~]", function(ch)
 --- Client i talks to node ((i-1) % n) + 1. Written values are unique integers,
 --- so a read names the write it saw.
 function M.register_ops(opts)
-  opts = fl._check_opts(opts, "kv.register_ops",
+  opts = fl.options(opts, "kv.register_ops",
     { cluster = true, keys = true, mix = true, timeout = true })
   local c = opts.cluster or error("kv.register_ops: 'cluster' is required", 2)
   local nkeys = opts.keys or 4

@@ -82,7 +82,7 @@ end
 --- Writes <run dir>/<name>/nginx.conf and returns the (unstarted) service,
 --- with .url, .port and .conf set. Ready when GET /nginx-health answers.
 function M.server(opts)
-  opts = fl._check_opts(opts, "nginx.server",
+  opts = fl.options(opts, "nginx.server",
     { name = true, port = true, binary = true, upstreams = true, locations = true,
       http_directives = true, workers = true, access_log = true, log_level = true })
   local name = opts.name or "nginx"

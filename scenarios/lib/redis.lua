@@ -26,7 +26,7 @@ Conn.__index = Conn
 
 --- redis.connect(addr, {timeout=2}) -> conn | nil, err, code
 function M.connect(addr, opts)
-  opts = fl._check_opts(opts, "redis.connect", { timeout = true })
+  opts = fl.options(opts, "redis.connect", { timeout = true })
   local timeout = opts.timeout or 2
   local sock, err, code = fl.tcp.connect(addr, { timeout = timeout })
   if not sock then return nil, err, code end
@@ -140,7 +140,7 @@ M.binary = server_binary
 --- a redis-server on 127.0.0.1 without persistence, its working directory
 --- under the run directory. Returns the (unstarted) service.
 function M.server(opts)
-  opts = fl._check_opts(opts, "redis.server",
+  opts = fl.options(opts, "redis.server",
     { name = true, port = true, binary = true, args = true, replicaof = true,
       ready_timeout = true })
   local name = opts.name or "redis"
@@ -175,7 +175,7 @@ Set.__index = Set
 --- {"r2","r3"}} cuts replication both ways while clients (which connect
 --- directly) still reach every node.
 function M.replicated(opts)
-  opts = fl._check_opts(opts or {}, "redis.replicated",
+  opts = fl.options(opts or {}, "redis.replicated",
     { replicas = true, binary = true, args = true })
   local n = (opts.replicas or 2) + 1
   local rs = setmetatable({ n = n, nodes = {}, ports = {}, proxies = {}, role = {} }, Set)
@@ -301,7 +301,7 @@ end
 --- (a timeout or a broken connection after sending, an odd answer) is
 --- indeterminate (info).
 function M.set_adds(opts)
-  opts = fl._check_opts(opts, "redis.set_adds", { target = true, key = true, timeout = true })
+  opts = fl.options(opts, "redis.set_adds", { target = true, key = true, timeout = true })
   local target = opts.target or error("redis.set_adds: 'target' is required", 2)
   local key = opts.key or "s"
   local timeout = opts.timeout or 1

@@ -35,7 +35,7 @@ M.inventory_timeout = 0.5 -- orders' timeout per inventory call
 --- proxy_next_upstream: nginx then retries a POST on the next instance after
 --- a timeout, even though the first may have acted on it.
 function M.system(opts)
-  opts = fl._check_opts(opts or {}, "shop.system",
+  opts = fl.options(opts or {}, "shop.system",
     { orders = true, inventory = true, retry_post = true, inventory_timeout = true,
       script = true, python = true, nginx = true })
   local script = opts.script or os.getenv("FL_SHOP_APP")
@@ -149,7 +149,7 @@ local json_headers = { ["Content-Type"] = "application/json" }
 --- (retry_post off). Anything else (502, 504 from nginx, a timeout, a
 --- connect error after libcurl's retry) may have created it (info).
 function System:order_ops(opts)
-  opts = fl._check_opts(opts, "shop order_ops", { timeout = true })
+  opts = fl.options(opts, "shop order_ops", { timeout = true })
   local timeout = opts.timeout or 8
   local url = self.url .. "/orders"
   local retry_post = self.retry_post
@@ -182,7 +182,7 @@ end
 
 --- Catalog reads through nginx: GET /catalog/items, f="read", key="catalog".
 function System:catalog_ops(opts)
-  opts = fl._check_opts(opts, "shop catalog_ops", { timeout = true })
+  opts = fl.options(opts, "shop catalog_ops", { timeout = true })
   local timeout = opts.timeout or 5
   local url = self.url .. "/catalog/items"
   local gen = {}

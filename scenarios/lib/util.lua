@@ -179,7 +179,7 @@ end
 --- when the anomaly was found (message says what, figures give the counts
 --- in report.json) and fails when it was not. Like fl.check.set{expect_loss}.
 function M.finding(opts)
-  opts = fl._check_opts(opts, "util.finding",
+  opts = fl.options(opts, "util.finding",
     { name = true, found = true, message = true, figures = true, evidence = true })
   local c = { name = opts.name or "expected finding", kind = "finding",
     expected_finding = true, evidence = opts.evidence }
@@ -200,7 +200,7 @@ end
 --- is NOT linearizable (message and evidence: the operation that cannot be
 --- placed, as fl.check.linearizable shows it), fails when it is.
 function M.finds_nonlinearizable(opts)
-  opts = fl._check_opts(opts, "util.finds_nonlinearizable",
+  opts = fl.options(opts, "util.finds_nonlinearizable",
     { model = true, history = true, name = true, timeout = true })
   local core = require("faultline.core")
   local h = opts.history
@@ -244,7 +244,7 @@ end
 --- util.within{name=, value=, limit=, unit="s", message=}: a figure checked
 --- against a limit (value <= limit), recorded as a check with both numbers.
 function M.within(opts)
-  opts = fl._check_opts(opts, "util.within",
+  opts = fl.options(opts, "util.within",
     { name = true, value = true, limit = true, unit = true, message = true })
   local unit = opts.unit or "s"
   local ok = opts.value ~= nil and opts.value <= opts.limit
