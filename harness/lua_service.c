@@ -14,7 +14,6 @@
 #include "harness/engine_int.h"
 #include "harness/lua_clock.h"
 #include "harness/lua_core.h"
-#include "harness/lua_netns.h"
 #include "harness/probe.h"
 #include "harness/service.h"
 
