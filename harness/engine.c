@@ -16,6 +16,7 @@
 #include "base/log.h"
 #include "check/history.h"
 #include "harness/engine_int.h"
+#include "harness/lua_core.h"
 #include "harness/progress.h"
 #include "harness/reaper.h"
 #include "reports/report.h"
@@ -76,6 +77,18 @@ const char *fl_scenario_dir(fl_scenario_t *sc) {
 
 const char *fl_scenario_run_id(fl_scenario_t *sc) {
   return sc->run_id;
+}
+
+uv_loop_t *fl_scenario_loop(fl_scenario_t *sc) {
+  return &sc->eng->loop;
+}
+
+fl_http_t *fl_scenario_http(fl_scenario_t *sc) {
+  return sc->eng->http;
+}
+
+const char *fl_scenario_error(fl_scenario_t *sc) {
+  return sc->error;
 }
 
 uint64_t fl_scenario_seed(fl_scenario_t *sc) {

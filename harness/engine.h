@@ -68,6 +68,32 @@ fl_timeline_t *fl_scenario_timeline(fl_scenario_t *sc);
 const char *fl_scenario_dir(fl_scenario_t *sc);
 const char *fl_scenario_run_id(fl_scenario_t *sc);
 uint64_t fl_scenario_seed(fl_scenario_t *sc);
+/* The loop and the HTTP client every object of the scenario lives on. */
+uv_loop_t *fl_scenario_loop(fl_scenario_t *sc);
+fl_http_t *fl_scenario_http(fl_scenario_t *sc);
+
+/* The recorder (harness/recorder.c): every client operation, stamped on the
+ * run's clock, into history.jsonl and the run's op counts and latencies.
+ * value and error are borrowed and may be NULL. Each returns the time it
+ * stamped (ns since the run began). A failed write is not returned here: it
+ * is remembered, and the next fl_scenario_check_disk ends the run. */
+uint64_t fl_scenario_record_invoke(fl_scenario_t *sc, int process, const char *f,
+                                   const char *key, const json_t *value);
+/* type is "ok", "fail" or "info"; invoked_ns is the invoke's stamp (or
+ * (uint64_t)-1 when unknown), for the latency of an ok. */
+uint64_t fl_scenario_record_complete(fl_scenario_t *sc, int process, const char *type,
+                                     const char *f, const char *key, const json_t *value,
+                                     const char *error, uint64_t invoked_ns);
+/* A new process number for a client (Jepsen's: a client whose operation
+ * ended in info becomes a new process). */
+int fl_scenario_next_process(fl_scenario_t *sc);
+/* Flushes history.jsonl and asks whether every file of the run (history,
+ * timeline, service logs) got all it was given. On the first failure (a full
+ * disk) it ends the scenario as an error naming the file and the cause, and
+ * returns the negative code; 0 otherwise. */
+int fl_scenario_check_disk(fl_scenario_t *sc);
+/* The scenario's error message so far, or NULL. Borrowed. */
+const char *fl_scenario_error(fl_scenario_t *sc);
 
 /* The task running on L; raises a Lua error when L is not a faultline task
  * (the main chunk, or a coroutine of the scenario's own). */

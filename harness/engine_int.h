@@ -1,6 +1,9 @@
-/* Internals shared by the engine's files: engine.c (tasks, scenarios),
- * runner.c (a scenario file from start to exit code), run.c (reports),
- * lua_core.c and the other lua_*.c bindings. Included by harness/ only. */
+/* Internals shared by the engine's own files, and by them only: engine.c
+ * (tasks, scenarios), runner.c (a scenario file from start to exit code),
+ * run.c (reports), recorder.c (the history) and lua_core.c (the core
+ * module: tasks, timers, the timeline). Bindings use harness/engine.h and
+ * harness/lua_core.h; a binding that needs more asks for a call there.
+ * tests/integration/layering.sh keeps this list true. */
 #ifndef FL_ENGINE_INT_H
 #define FL_ENGINE_INT_H
 
@@ -117,31 +120,10 @@ int fl_engine_run_scenario(fl_engine_t *e, const fl_decl_t *d, int nscen,
                            const char *load_error, json_t **out_report);
 fl_task_t *fl_task_spawn(fl_scenario_t *sc, lua_State *L, int fn_index, int nargs);
 void fl_scenario_finish(fl_scenario_t *sc, const char *error, int fail_not_error);
-/* Flushes history.jsonl and asks whether every file of the run (history,
- * timeline, service logs) got all it was given. On the first failure (a full
- * disk) it ends the scenario as an error naming the file and the cause, and
- * returns the negative code; 0 otherwise. */
-int fl_scenario_check_disk(fl_scenario_t *sc);
 /* Resumes t from the loop's next iteration with nargs values already pushed
  * on its thread. */
 void fl_task_wake_later(fl_task_t *t, int nargs);
 int fl_task_join(lua_State *L, fl_task_t *target);
-/* lua_json.c */
-json_t *fl_lua_to_json(lua_State *L, int idx);
-void fl_lua_push_json(lua_State *L, const json_t *j);
-/* lua_service.c, lua_http.c, lua_history.c ... */
-void fl_luaopen_service(lua_State *L);
-void fl_luaopen_http(lua_State *L);
-void fl_luaopen_history(lua_State *L);
-void fl_luaopen_check(lua_State *L);
-void fl_luaopen_proxy(lua_State *L);
-void fl_luaopen_tcp(lua_State *L);
-void fl_luaopen_udp(lua_State *L);
-void fl_luaopen_exec(lua_State *L);
-/* Checks that every key of the table at idx is one of allowed (NULL-ended);
- * raises "what: unknown option 'x'" otherwise. */
-void fl_lua_check_keys(lua_State *L, int idx, const char *what,
-                       const char *const *allowed);
 /* run.c */
 /* Writes report.json and its renderings for a finished scenario; returns its
  * exit code and the report (new) in *out. */

@@ -20,7 +20,8 @@
 
 #include "base/alloc.h"
 #include "check/check.h"
-#include "harness/engine_int.h"
+#include "harness/engine.h"
+#include "harness/lua_core.h"
 #include "base/error.h"
 
 enum { KIND_MODEL, KIND_RECOVERY, KIND_PHASES, KIND_OPS };
@@ -183,7 +184,7 @@ static int l_check_run(lua_State *L) {
   }
   w->task = t;
   w->req.data = w;
-  int rc = uv_queue_work(fl_engine_loop(sc->eng), &w->req, do_work, after_work);
+  int rc = uv_queue_work(fl_scenario_loop(sc), &w->req, do_work, after_work);
   if (rc < 0) {
     work_free(w);
     return luaL_error(L, "cannot queue the check: %s", fl_strerror(rc));

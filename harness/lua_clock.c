@@ -20,7 +20,8 @@
 #include "base/log.h"
 #include "faults/clock_fault.h"
 #include "faults/subproc.h"
-#include "harness/engine_int.h"
+#include "harness/engine.h"
+#include "harness/lua_core.h"
 #include "harness/lua_clock.h"
 #include "harness/reaper.h"
 #include "base/error.h"
@@ -88,7 +89,7 @@ fl_lclock_t *fl_lclock_new(lua_State *L, fl_scenario_t *sc, const char *name,
   free(abs);
   fl_clock_fault_t *f = NULL;
   fl_err_t err = {0};
-  int rc = fl_clock_fault_new(&f, fl_engine_loop(sc->eng), dir, name, &err);
+  int rc = fl_clock_fault_new(&f, fl_scenario_loop(sc), dir, name, &err);
   fl_free(dir);
   if (rc < 0)
     luaL_error(L, "fl.service %s: %s", name, err.msg);

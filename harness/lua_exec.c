@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
-#include "harness/engine_int.h"
+#include "harness/engine.h"
 #include "harness/lua_core.h"
 #include "harness/reaper.h"
 
@@ -149,7 +149,7 @@ static int l_exec(lua_State *L) {
     lua_pop(L, 1); /* the string stays alive: it is in the table */
   }
   exec_t *x = fl_calloc(1, sizeof(*x));
-  uv_loop_t *loop = fl_engine_loop(sc->eng);
+  uv_loop_t *loop = fl_scenario_loop(sc);
   for (int i = 0; i < 2; i++) {
     uv_pipe_init(loop, &x->out[i], 0);
     x->out[i].data = x;

@@ -5,9 +5,8 @@
 #include <lauxlib.h>
 #include <string.h>
 
-#include "base/alloc.h"
-#include "check/history.h"
-#include "harness/engine_int.h"
+#include "harness/engine.h"
+#include "harness/lua_core.h"
 
 static json_t *opt_json(lua_State *L, int idx) {
   return lua_isnoneornil(L, idx) ? NULL : fl_lua_to_json(L, idx);
@@ -20,19 +19,10 @@ static int l_invoke(lua_State *L) {
   const char *f = luaL_checkstring(L, 2);
   const char *key = luaL_optstring(L, 3, NULL);
   json_t *value = opt_json(L, 4);
-  uint64_t now = fl_timeline_now(sc->tl);
-  fl_history_invoke(sc->history, process, f, key, value, now);
+  uint64_t now = fl_scenario_record_invoke(sc, process, f, key, value);
   json_decref(value);
   lua_pushinteger(L, (lua_Integer)now);
   return 1;
-}
-
-static void add_latency(fl_scenario_t *sc, double ms) {
-  if (sc->nlat == sc->caplat) {
-    sc->caplat = sc->caplat ? sc->caplat * 2 : 1024;
-    sc->latencies = fl_realloc(sc->latencies, sc->caplat * sizeof(double));
-  }
-  sc->latencies[sc->nlat++] = ms;
 }
 
 /* core.history_complete(process, type, f, key, value, error, invoke_ns) */
@@ -46,29 +36,27 @@ static int l_complete(lua_State *L) {
   json_t *value = opt_json(L, 5);
   const char *error = luaL_optstring(L, 6, NULL);
   lua_Integer invoked = luaL_optinteger(L, 7, -1);
-  uint64_t now = fl_timeline_now(sc->tl);
-  fl_history_complete(sc->history, process, types[ti], f, key, value, now, error);
+  uint64_t now =
+      fl_scenario_record_complete(sc, process, types[ti], f, key, value, error,
+                                  invoked >= 0 ? (uint64_t)invoked : (uint64_t)-1);
   json_decref(value);
-  json_t *count = json_object_get(sc->stats_ops, types[ti]);
-  json_integer_set(count, json_integer_value(count) + 1);
-  if (invoked >= 0 && ti == 0)
-    add_latency(sc, (double)(now - (uint64_t)invoked) / 1e6);
   lua_pushinteger(L, (lua_Integer)now);
   return 1;
 }
 
 static int l_process(lua_State *L) {
-  fl_scenario_t *sc = fl_engine_scenario(L);
-  lua_pushinteger(L, sc->next_process++);
+  lua_pushinteger(L, fl_scenario_next_process(fl_engine_scenario(L)));
   return 1;
 }
 
 static int l_history_flush(lua_State *L) {
   fl_scenario_t *sc = fl_engine_scenario(L);
   /* A check reads the file next: never from a history with a hole. */
-  if (fl_scenario_check_disk(sc) < 0)
-    return luaL_error(L, "%s", sc->error ? sc->error : "history.jsonl is incomplete");
-  lua_pushfstring(L, "%s/history.jsonl", sc->dir);
+  if (fl_scenario_check_disk(sc) < 0) {
+    const char *e = fl_scenario_error(sc);
+    return luaL_error(L, "%s", e ? e : "history.jsonl is incomplete");
+  }
+  lua_pushfstring(L, "%s/history.jsonl", fl_scenario_dir(sc));
   return 1;
 }
 

@@ -14,7 +14,8 @@
 #include <string.h>
 
 #include "base/alloc.h"
-#include "harness/engine_int.h"
+#include "harness/engine.h"
+#include "harness/lua_core.h"
 #include "base/error.h"
 
 typedef struct {
@@ -115,7 +116,7 @@ static int l_http(lua_State *L) {
   }
   lreq_t *r = fl_malloc(sizeof(*r));
   r->task = t;
-  int rc = fl_http_request(fl_engine_http(sc->eng), &o, on_done, r, &r->req);
+  int rc = fl_http_request(fl_scenario_http(sc), &o, on_done, r, &r->req);
   if (rc < 0) {
     fl_free(r);
     lua_pushnil(L);

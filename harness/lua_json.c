@@ -5,7 +5,8 @@
 #include <lauxlib.h>
 #include <math.h>
 
-#include "harness/engine_int.h"
+#include "harness/engine.h"
+#include "harness/lua_core.h"
 
 #define MAX_DEPTH 64
 

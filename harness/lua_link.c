@@ -6,7 +6,8 @@
 
 #include "faults/proxy.h"
 #include "base/alloc.h"
-#include "harness/engine_int.h"
+#include "harness/engine.h"
+#include "harness/lua_core.h"
 
 void fl_lua_link_init(fl_lua_link_t *l, fl_scenario_t *sc, const char *name,
                       const char *from, const char *to, const char *upstream,

@@ -13,7 +13,8 @@
 
 #include "base/alloc.h"
 #include "faults/netns_net.h"
-#include "harness/engine_int.h"
+#include "harness/engine.h"
+#include "harness/lua_core.h"
 #include "harness/lua_netns.h"
 #include "harness/reaper.h"
 
@@ -156,8 +157,7 @@ static int l_net_open(lua_State *L) {
   luaL_setmetatable(L, NET_MT);
   lnet_t *n = fl_calloc(1, sizeof(*n));
   wait_t *w = wait_new(L, n);
-  int rc =
-      fl_nsnet_open(&n->net, fl_engine_loop(sc->eng), &opts, on_step, w, &w->op, &err);
+  int rc = fl_nsnet_open(&n->net, fl_scenario_loop(sc), &opts, on_step, w, &w->op, &err);
   if (rc < 0) {
     fl_free(w);
     fl_free(n);

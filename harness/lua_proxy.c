@@ -11,7 +11,8 @@
 #include "faults/proxy.h"
 #include "base/alloc.h"
 #include "base/prng.h"
-#include "harness/engine_int.h"
+#include "harness/engine.h"
+#include "harness/lua_core.h"
 #include "harness/lua_link.h"
 #include "harness/probe.h"
 #include "base/error.h"
@@ -68,8 +69,7 @@ static int l_proxy(lua_State *L) {
   x->link.closed = 1; /* until the proxy exists */
   luaL_setmetatable(L, PROXY_MT);
   fl_err_t err = {0};
-  if (fl_proxy_new(&x->p, fl_engine_loop(sc->eng), x->link.name, listen, upstream, &err) <
-      0)
+  if (fl_proxy_new(&x->p, fl_scenario_loop(sc), x->link.name, listen, upstream, &err) < 0)
     return luaL_error(L, "fl.proxy %s: %s", x->link.name, err.msg);
   /* Each link its own stream: the run's seed and the link's name. */
   fl_proxy_set_seed(x->p, fl_seed_for(fl_scenario_seed(x->link.sc), x->link.name));
@@ -375,7 +375,7 @@ static int l_proxy_probe(lua_State *L) {
   fl_proxy_stats_t s;
   fl_proxy_stats(x->p, &s);
   p->before = s.bytes_upstream;
-  uv_loop_t *loop = fl_engine_loop(x->link.sc->eng);
+  uv_loop_t *loop = fl_scenario_loop(x->link.sc);
   uv_tcp_init(loop, &p->tcp);
   uv_timer_init(loop, &p->timer);
   p->tcp.data = p->timer.data = p->conn.data = p;

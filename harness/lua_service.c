@@ -11,7 +11,7 @@
 
 #include "base/alloc.h"
 #include "base/fs.h"
-#include "harness/engine_int.h"
+#include "harness/engine.h"
 #include "harness/lua_clock.h"
 #include "harness/lua_core.h"
 #include "harness/probe.h"
@@ -257,7 +257,7 @@ static int l_service(lua_State *L) {
                         .preload = s->clock ? fl_lclock_preload() : NULL};
   fl_err_t err = {0};
   int rc =
-      fl_svc_new(&s->svc, fl_engine_loop(sc->eng), fl_scenario_timeline(sc), &spec, &err);
+      fl_svc_new(&s->svc, fl_scenario_loop(sc), fl_scenario_timeline(sc), &spec, &err);
   fl_free(logs);
   fl_strv_free(argv);
   fl_strv_free(env);
@@ -332,7 +332,7 @@ static int l_start(lua_State *L) {
     lua_pushboolean(L, 1);
     return 1;
   }
-  rc = fl_probe_start(&s->probing, fl_engine_loop(s->sc->eng), fl_engine_http(s->sc->eng),
+  rc = fl_probe_start(&s->probing, fl_scenario_loop(s->sc), fl_scenario_http(s->sc),
                       s->svc, &s->probe, on_probe, s, &err);
   if (rc < 0) {
     lua_pushnil(L);

@@ -20,7 +20,8 @@
 #include <string.h>
 
 #include "base/alloc.h"
-#include "harness/engine_int.h"
+#include "harness/engine.h"
+#include "harness/lua_core.h"
 #include "harness/probe.h"
 #include "base/error.h"
 
@@ -262,7 +263,7 @@ static int l_connect(lua_State *L) {
   c->sc = sc;
   c->ref = LUA_NOREF;
   c->addr = fl_strdup(addr);
-  uv_loop_t *loop = fl_engine_loop(sc->eng);
+  uv_loop_t *loop = fl_scenario_loop(sc);
   uv_tcp_init(loop, &c->tcp);
   uv_timer_init(loop, &c->timer);
   c->tcp.data = c->timer.data = c->conn.data = c;

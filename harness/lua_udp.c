@@ -9,7 +9,8 @@
 #include "faults/udp_proxy.h"
 #include "base/alloc.h"
 #include "base/prng.h"
-#include "harness/engine_int.h"
+#include "harness/engine.h"
+#include "harness/lua_core.h"
 #include "harness/lua_link.h"
 
 static const char UDP_MT[] = "faultline.udp_proxy";
@@ -60,7 +61,7 @@ static int l_udp_proxy(lua_State *L) {
   x->link.closed = 1; /* until the proxy exists */
   luaL_setmetatable(L, UDP_MT);
   fl_err_t err = {0};
-  if (fl_udp_proxy_new(&x->p, fl_engine_loop(sc->eng), x->link.name, listen, upstream,
+  if (fl_udp_proxy_new(&x->p, fl_scenario_loop(sc), x->link.name, listen, upstream,
                        &err) < 0)
     return luaL_error(L, "fl.udp_proxy %s: %s", x->link.name, err.msg);
   /* Each link its own stream: the run's seed and the link's name. */

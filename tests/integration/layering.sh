@@ -44,5 +44,12 @@ rm -f /tmp/fl_layering.$$
 for d in harness/base harness/check; do
   [ -e "$d" ] && { echo "$d: exists; base/ and check/ live at the top"; bad=1; }
 done
+# The engine's internals stay the engine's: a binding uses engine.h.
+for f in $(grep -l '#include "harness/engine_int.h"' harness/*.c harness/*.h 2>/dev/null); do
+  case "$f" in
+  harness/engine.c | harness/runner.c | harness/run.c | harness/recorder.c | harness/lua_core.c) ;;
+  *) echo "$f: includes harness/engine_int.h, the engine's own header: use engine.h"; bad=1 ;;
+  esac
+done
 [ $bad = 0 ] && echo "layering: ok"
 exit $bad
