@@ -32,6 +32,7 @@
 # env:   STRESS_N=10        runs of each scenario
 #        STRESS_ONLY=REGEX  only the scenarios whose name matches (grep -E)
 #        STRESS_LOAD=1      busy loops on every core (0: none)
+#        STRESS_LOAD_SECONDS=N*runs*60+600  the loops' own time bound
 #        STRESS_TIMEOUT=300 seconds a run may take before it is an error
 #        STRESS_OUT=DIR     where the results go (default build/stress)
 #        STRESS_KEEP=1      keep the run directories of passing runs too
@@ -92,7 +93,10 @@ trap 'stop_load' EXIT
 trap 'exit 130' INT TERM HUP
 cores=$(nproc 2>/dev/null || echo 2)
 if [ "$LOAD" = 1 ]; then
-  bound=$((N * count * (TMO + 20) + 600))
+  # A typical run takes under a minute: the loops stop by themselves after
+  # that much per run (STRESS_LOAD_SECONDS overrides) even if this script is
+  # killed with -9; the trap ends them as soon as the runs are over.
+  bound=${STRESS_LOAD_SECONDS:-$((N * count * 60 + 600))}
   i=0
   while [ $i -lt "$cores" ]; do
     timeout "$bound" sh -c 'while :; do :; done' &
