@@ -51,6 +51,52 @@ FAULTLINE=$BUILD/faultline
 case "$N" in '' | *[!0-9]*) echo "stress: STRESS_N must be a number" >&2; exit 2 ;; esac
 export FAULTLINE KVNODE="$BUILD/kvnode" FL_KVNODE="$BUILD/kvnode" FL_BUILD="$BUILD" FL_SRC="$SRC"
 
+# table RESULTS N LOAD_TEXT SECONDS: the table by scenario, then every bad
+# run with the command that replays it (Markdown).
+table() {
+  python3 - "$@" <<'PY'
+import sys, collections
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+n, load, took = sys.argv[2], sys.argv[3], int(sys.argv[4])
+rounds = max([int(r[1]) for r in rows] or [0])
+by = collections.OrderedDict()
+for r in rows:
+    by.setdefault(r[0], []).append(r)
+print("| scenario | runs | pass | false alarms | missed findings | errors | median s | bad seeds |")
+print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+tot = collections.Counter()
+for name, rs in by.items():
+    c = collections.Counter(r[3] for r in rs)
+    secs = sorted(int(r[5]) for r in rs)
+    bad = ", ".join("%s (%s)" % (r[2], r[3].replace("_", " ")) for r in rs if r[3] != "pass")
+    print("| %s | %d | %d | %d | %d | %d | %d | %s |" % (name, len(rs), c["pass"], c["false_alarm"],
+          c["missed"], c["error"], secs[len(secs) // 2], bad or "-"))
+    tot["runs"] += len(rs)
+    for k in ("pass", "false_alarm", "missed", "error"):
+        tot[k] += c[k]
+print("| **total** | %d | %d | %d | %d | %d | | |" % (tot["runs"], tot["pass"], tot["false_alarm"],
+      tot["missed"], tot["error"]))
+print()
+print("%s runs each (%d begun), %s, %d s in all." % (n, rounds, load, took))
+bad = [r for r in rows if r[3] != "pass"]
+if bad:
+    print()
+    print("Bad runs (replay with the command; the run directory is kept):")
+    print()
+    for r in bad:
+        print("- %s run %s, %s, exit %s: `%s`: %s" % (r[0], r[1], r[3].replace("_", " "), r[4], r[6], r[7][:300]))
+PY
+}
+
+# tools/stress.sh --table DIR: the table again from DIR/results.tsv (of a
+# run that is still going, or was stopped).
+if [ "${1:-}" = --table ]; then
+  d=${2:-$OUT}
+  read -r n started load_text <"$d/meta" || exit 2
+  table "$d/results.tsv" "$n" "$load_text" "$(($(date +%s) - started))"
+  exit 0
+fi
+
 rm -rf "$OUT"
 mkdir -p "$OUT/runs" "$OUT/cwd" || exit 2
 OUT=$(cd "$OUT" && pwd)
@@ -156,6 +202,7 @@ seed() {
 }
 
 started=$(date +%s)
+echo "$N $started $load_text" >"$OUT/meta"
 echo "stress: $count scenario(s) x $N runs, $load_text, on $(nproc) cores; results in $OUT"
 i=1
 while [ $i -le "$N" ]; do
@@ -187,37 +234,7 @@ done
 stop_load
 
 # The table, by scenario, then every bad run with the command to replay it.
-python3 - "$RESULTS" "$N" "$load_text" "$(($(date +%s) - started))" >"$OUT/table.md" <<'PY'
-import sys, collections
-rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
-n, load, took = sys.argv[2], sys.argv[3], int(sys.argv[4])
-by = collections.OrderedDict()
-for r in rows:
-    by.setdefault(r[0], []).append(r)
-print("| scenario | runs | pass | false alarms | missed findings | errors | median s | bad seeds |")
-print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
-tot = collections.Counter()
-for name, rs in by.items():
-    c = collections.Counter(r[3] for r in rs)
-    secs = sorted(int(r[5]) for r in rs)
-    bad = ", ".join("%s (%s)" % (r[2], r[3].replace("_", " ")) for r in rs if r[3] != "pass")
-    print("| %s | %d | %d | %d | %d | %d | %d | %s |" % (name, len(rs), c["pass"], c["false_alarm"],
-          c["missed"], c["error"], secs[len(secs) // 2], bad or "-"))
-    tot["runs"] += len(rs)
-    for k in ("pass", "false_alarm", "missed", "error"):
-        tot[k] += c[k]
-print("| **total** | %d | %d | %d | %d | %d | | |" % (tot["runs"], tot["pass"], tot["false_alarm"],
-      tot["missed"], tot["error"]))
-print()
-print("%s runs each, %s, %d s in all." % (n, load, took))
-bad = [r for r in rows if r[3] != "pass"]
-if bad:
-    print()
-    print("Bad runs (replay with the command; the run directory is kept):")
-    print()
-    for r in bad:
-        print("- %s run %s, %s, exit %s: `%s`: %s" % (r[0], r[1], r[3].replace("_", " "), r[4], r[6], r[7][:300]))
-PY
+table "$RESULTS" "$N" "$load_text" "$(($(date +%s) - started))" >"$OUT/table.md"
 echo
 cat "$OUT/table.md"
 awk -F'\t' '$4 == "false_alarm" || $4 == "missed" { bad = 1 } END { exit bad }' "$RESULTS"
