@@ -10,7 +10,7 @@ ifdef FL_SANITIZE
 CMAKE_FLAGS += -DFL_SANITIZE=$(FL_SANITIZE)
 endif
 
-.PHONY: all deps configure test demo bench clean format fuzz
+.PHONY: all deps configure test demo bench clean format fuzz stress
 
 all: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -29,9 +29,18 @@ test: configure
 demo: all
 	@$(BUILD)/faultline run scenarios/demo/kvnode.lua
 
-# libFuzzer targets (tests/fuzz), each for FUZZ_SECONDS (default 60).
+# libFuzzer targets (tests/fuzz), each for FUZZ_RUNS executions (default
+# 10^6) and at most FUZZ_SECONDS (default 3600).
 fuzz:
+	@tools/deps.sh fuzz
 	@tools/fuzz.sh
+
+# The demo, its unsafe twin, every pack and the clock scenario, STRESS_N
+# times each (default 10) on a loaded machine: tools/stress.sh. Not part of
+# `make test`; exit 1 on a false alarm or a missed finding.
+stress: all
+	@tools/deps.sh test
+	@BUILD=$(BUILD) tools/stress.sh
 
 bench: all
 	@tools/deps.sh bench

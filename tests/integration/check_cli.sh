@@ -10,8 +10,8 @@ FAULTLINE=${FAULTLINE:-build/faultline}
 FL_SRC=${FL_SRC:-.}
 DIR="$FL_SRC/tests/data/histories"
 if [ ! -x "$FAULTLINE" ]; then
-  echo "skip: no faultline binary at $FAULTLINE"
-  exit 77
+  . "$(dirname "$0")/lib/skip.sh"
+  skip "no faultline binary at $FAULTLINE"
 fi
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT INT TERM

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The demo and its failing twin, through real kvnodes and proxies.
 . "$(dirname "$0")/lib/common.sh"
-[ -x "${KVNODE:-$(dirname "$FAULTLINE")/kvnode}" ] || { echo "SKIP: kvnode not built"; exit 77; }
+[ -x "${KVNODE:-$(dirname "$FAULTLINE")/kvnode}" ] || skip "kvnode not built"
 
 expect_exit 0 "safe demo passes" -- "$FAULTLINE" run "$FL_SRC/scenarios/demo/kvnode.lua" --out "$TMP/safe" --seed 7
 expect_grep "$TMP/safe/report.json" '"status": "pass"' "status pass"

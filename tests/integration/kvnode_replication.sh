@@ -15,12 +15,12 @@ set -u
 
 KVNODE=${KVNODE:-build/kvnode}
 if [ ! -x "$KVNODE" ]; then
-  echo "skip: no kvnode binary at $KVNODE"
-  exit 77
+  . "$(dirname "$0")/lib/skip.sh"
+  skip "no kvnode binary at $KVNODE"
 fi
 if ! command -v curl >/dev/null 2>&1; then
-  echo "skip: curl is not installed"
-  exit 77
+  . "$(dirname "$0")/lib/skip.sh"
+  skip "curl is not installed"
 fi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/kvnode_test.XXXXXX") || exit 1

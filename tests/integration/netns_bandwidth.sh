@@ -4,11 +4,11 @@
 # and one direction, and full speed again once removed. Latency needs netem:
 # where the kernel lacks it, asking for it is one clear error (exit 2).
 . "$(dirname "$0")/lib/common.sh"
-[ "$(id -u)" = 0 ] || { echo "SKIP: the namespace layer needs root"; exit 77; }
+[ "$(id -u)" = 0 ] || skip "the namespace layer needs root"
 for t in ip nft tc iperf3; do
-  command -v $t >/dev/null || { echo "SKIP: $t not installed"; exit 77; }
+  command -v $t >/dev/null || skip "$t not installed"
 done
-ip netns add "flskip$$" 2>/dev/null || { echo "SKIP: cannot make network namespaces here"; exit 77; }
+err=$(ip netns add "flskip$$" 2>&1) || skip_kernel "network namespaces" "ip netns add: $err"
 ip netns del "flskip$$"
 
 cat >"$TMP/bw.lua" <<'EOF'

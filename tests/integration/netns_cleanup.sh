@@ -6,11 +6,11 @@
 # run). Without CAP_NET_ADMIN/CAP_SYS_ADMIN the layer is refused with one
 # clear line (exit 2) and the proxy layer still works.
 . "$(dirname "$0")/lib/common.sh"
-[ "$(id -u)" = 0 ] || { echo "SKIP: the namespace layer needs root"; exit 77; }
+[ "$(id -u)" = 0 ] || skip "the namespace layer needs root"
 for t in ip nft; do
-  command -v $t >/dev/null || { echo "SKIP: $t not installed"; exit 77; }
+  command -v $t >/dev/null || skip "$t not installed"
 done
-ip netns add "flskip$$" 2>/dev/null || { echo "SKIP: cannot make network namespaces here"; exit 77; }
+err=$(ip netns add "flskip$$" 2>&1) || skip_kernel "network namespaces" "ip netns add: $err"
 ip netns del "flskip$$"
 
 # What the layer could leave, as lines; runs alive now (other tests running
@@ -160,7 +160,7 @@ EOF
     "exec '$FAULTLINE' run '$TMP/proxy.lua' --out '$TMP/proxy'"
   same_as_before "after the refused run"
 else
-  echo "note: capsh not installed; the unprivileged refusal is not tested"
+  skip_part "capsh not installed (libcap2-bin): the unprivileged refusal is not tested"
 fi
 expect_no_leftovers "after every netns run"
 finish

@@ -2,8 +2,8 @@
 # Namespace runs side by side (suite --jobs 4) each get a subnet of their
 # own, and leave no namespace, bridge or subnet lock behind.
 . "$(dirname "$0")/lib/common.sh"
-[ "$(id -u)" = 0 ] || { echo "SKIP: the namespace layer needs root (CAP_NET_ADMIN)"; exit 77; }
-command -v nft >/dev/null || { echo "SKIP: nft not installed"; exit 77; }
+[ "$(id -u)" = 0 ] || skip "the namespace layer needs root (CAP_NET_ADMIN)"
+command -v nft >/dev/null || skip "nft not installed"
 expect_exit 0 "four namespace runs at once" -- \
   "$FAULTLINE" suite "$SCEN/netns-parallel" --jobs 4 --out "$TMP/par"
 n=$(grep -h "subnet 10\." "$TMP"/par/*.out | grep -v netns: | sed 's/.*subnet //' | sort -u | wc -l)

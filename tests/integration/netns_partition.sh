@@ -4,11 +4,11 @@
 # directions, one way, and the host's path when asked), and can again after
 # each heal; the report shows the partition and the isolation probes.
 . "$(dirname "$0")/lib/common.sh"
-[ "$(id -u)" = 0 ] || { echo "SKIP: the namespace layer needs root"; exit 77; }
+[ "$(id -u)" = 0 ] || skip "the namespace layer needs root"
 for t in ip nft python3 curl; do
-  command -v $t >/dev/null || { echo "SKIP: $t not installed"; exit 77; }
+  command -v $t >/dev/null || skip "$t not installed"
 done
-ip netns add "flskip$$" 2>/dev/null || { echo "SKIP: cannot make network namespaces here"; exit 77; }
+err=$(ip netns add "flskip$$" 2>&1) || skip_kernel "network namespaces" "ip netns add: $err"
 ip netns del "flskip$$"
 
 cat >"$TMP/partition.lua" <<'EOF'
@@ -101,6 +101,7 @@ expect_grep "$rep" '"kind": "isolated"' "and the isolation probes"
 if command -v jq >/dev/null; then
   n=$(jq '[.faults[] | select(.kind == "partition" and .attrs.layer == "netns" and .end_s != null)] | length' "$rep")
   [ "$n" = 3 ] && ok "three netns partitions, each ended" || fail "netns partitions in report: $n"
+else skip_part "jq not installed: the ended partitions in report.json not counted"
 fi
 
 # Nothing of either run is left.

@@ -10,7 +10,7 @@
 . "$(dirname "$0")/lib/common.sh"
 ETCD=${FL_ETCD:-etcd}
 command -v "$ETCD" >/dev/null ||
-  { echo "SKIP: etcd not installed (apt-get install etcd-server etcd-client, or tools/deps.sh test as root)"; exit 77; }
+  skip "etcd not installed (apt-get install etcd-server etcd-client, or tools/deps.sh test as root)"
 PACK=$FL_SRC/scenarios/etcd
 # Services inherit faultline's working directory: any process still there
 # after the run is a leftover, even one whose environment no longer shows
@@ -25,7 +25,7 @@ expect_grep "$TMP/out" "6 passed, 0 failed, 0 errors" "all six scenarios passed"
 for d in "$TMP"/runs/*/; do
   [ -f "$d/report.json" ] || continue
   if grep -q SKIPPED "$d/timeline.jsonl" 2>/dev/null; then
-    echo "note: $(basename "$d"): $(grep -o 'SKIPPED[^"]*' "$d/timeline.jsonl" | head -1)"
+    skip_part "$(basename "$d"): $(grep -o 'SKIPPED[^"]*' "$d/timeline.jsonl" | head -1)"
     continue
   fi
   case "$d" in

@@ -7,9 +7,9 @@
 NGINX=${FL_NGINX:-/usr/sbin/nginx}
 PY=${FL_PYTHON:-/usr/bin/python3}
 [ -x "$NGINX" ] || command -v "$NGINX" >/dev/null ||
-  { echo "SKIP: nginx not installed (apt-get install nginx, or tools/deps.sh test as root)"; exit 77; }
+  skip "nginx not installed (apt-get install nginx, or tools/deps.sh test as root)"
 "$PY" -c 'import flask' 2>/dev/null ||
-  { echo "SKIP: $PY cannot import flask (apt-get install python3-flask, or tools/deps.sh test as root)"; exit 77; }
+  skip "$PY cannot import flask (apt-get install python3-flask, or tools/deps.sh test as root)"
 PACK=$FL_SRC/scenarios/microservices
 # Services inherit faultline's working directory: any process still there
 # after the run is a leftover, even one whose environment no longer shows

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib/common.sh"
 REDIS=${FL_REDIS_SERVER:-redis-server}
 command -v "$REDIS" >/dev/null ||
-  { echo "SKIP: redis-server not installed (apt-get install redis-server, or tools/deps.sh test as root)"; exit 77; }
+  skip "redis-server not installed (apt-get install redis-server, or tools/deps.sh test as root)"
 PACK=$FL_SRC/scenarios/redis
 # Services inherit faultline's working directory: any process still there
 # after the run is a leftover, even one whose environment no longer shows

@@ -7,8 +7,8 @@
 # itself, so a request through the proxy is an HTTP round trip we can time.
 . "$(dirname "$0")/lib/common.sh"
 
-command -v curl >/dev/null 2>&1 || { echo "skip: curl not found"; exit 77; }
-[ -x "$FAULTLINE" ] || { echo "skip: $FAULTLINE not built"; exit 77; }
+command -v curl >/dev/null 2>&1 || skip "curl not found"
+[ -x "$FAULTLINE" ] || skip "$FAULTLINE not built"
 
 PIDS=""
 trap 'for p in $PIDS; do kill -9 "$p" 2>/dev/null; done; rm -rf "$TMP"' EXIT

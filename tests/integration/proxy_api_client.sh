@@ -7,16 +7,15 @@
 . "$(dirname "$0")/lib/common.sh"
 
 CLIENT=toxiproxy-node-client@4.1.0
-command -v node >/dev/null 2>&1 || { echo "skip: node not found"; exit 77; }
-command -v npm >/dev/null 2>&1 || { echo "skip: npm not found"; exit 77; }
-[ -x "$FAULTLINE" ] || { echo "skip: $FAULTLINE not built"; exit 77; }
+command -v node >/dev/null 2>&1 || skip "node not found"
+command -v npm >/dev/null 2>&1 || skip "npm not found"
+[ -x "$FAULTLINE" ] || skip "$FAULTLINE not built"
 node -e 'process.exit(typeof fetch === "function" ? 0 : 1)' ||
-  { echo "skip: node has no fetch (needs node 18+)"; exit 77; }
+  skip "node has no fetch (needs node 18+)"
 if ! (cd "$TMP" && timeout 120 npm install --no-audit --no-fund --loglevel=error \
   --prefix "$TMP/npm" "$CLIENT" >"$TMP/npm.log" 2>&1); then
-  echo "skip: cannot install $CLIENT"
   tail -5 "$TMP/npm.log"
-  exit 77
+  skip "cannot install $CLIENT from the npm registry"
 fi
 
 "$FAULTLINE" proxy --api 127.0.0.1:0 >"$TMP/proxy.out" 2>"$TMP/proxy.err" &

@@ -3,7 +3,7 @@
 # round trip, partition and heal, disable and enable; bad toxics are a clear
 # Lua error with the file and line, exit 2.
 . "$(dirname "$0")/lib/common.sh"
-command -v redis-server >/dev/null || { echo "SKIP: redis-server not installed"; exit 77; }
+command -v redis-server >/dev/null || skip "redis-server not installed"
 expect_exit 0 "latency toxic scenario" -- "$FAULTLINE" run "$SCEN/latency-toxic.lua" --out "$TMP/lat"
 expect_grep "$TMP/out" "added .* ms \(want 200" "the added delay is checked"
 expect_grep "$TMP/lat/report.json" '"kind": "latency"' "toxics are faults in the report"

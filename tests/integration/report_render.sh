@@ -43,7 +43,7 @@ if [ -x "$FAULTLINE" ] && "$FAULTLINE" help 2>&1 | grep -qE '^ *(faultline )?rep
     fi
   done
 else
-  echo "note: $FAULTLINE has no 'report' command yet; rendered through test_report"
+  . "$(dirname "$0")/lib/skip.sh"; skip_part "$FAULTLINE has no 'report' command: rendered through test_report only"
 fi
 
 # ---- junit.xml -------------------------------------------------------------------
@@ -59,7 +59,7 @@ if command -v xmllint >/dev/null 2>&1; then
   xmllint --html --noout "$OUT/fail-partition.html" 2>"$OUT/html.err" ||
     fail "fail-partition.html does not parse: $(head -5 "$OUT/html.err")"
 else
-  echo "note: xmllint is not installed (Debian: libxml2-utils); junit.xml not validated"
+  . "$(dirname "$0")/lib/skip.sh"; skip_part "xmllint is not installed (Debian: libxml2-utils); junit.xml not validated"
 fi
 
 # ---- report.json schema ----------------------------------------------------------
@@ -95,7 +95,7 @@ PY
   else fail "reports/schema.json and the samples disagree"
   fi
 else
-  echo "note: python3-jsonschema is not installed; schema.json not exercised"
+  . "$(dirname "$0")/lib/skip.sh"; skip_part "python3-jsonschema is not installed; schema.json not exercised"
 fi
 
 # ---- report.html in a browser ------------------------------------------------------
@@ -104,10 +104,10 @@ for c in chromium chromium-browser google-chrome; do
   command -v "$c" >/dev/null 2>&1 && { CHROME=$c; break; }
 done
 if [ -z "$CHROME" ]; then
-  echo "SKIP: chromium is not installed (Debian: apt-get install chromium): the HTML" \
-    "reports were rendered to $OUT but not opened in a browser" >&2
-  [ "$fails" -eq 0 ] && exit 77
-  exit 1
+  [ "$fails" -eq 0 ] || exit 1
+  . "$(dirname "$0")/lib/skip.sh"
+  skip "chromium is not installed (Debian: apt-get install chromium): the HTML" \
+    "reports were rendered to $OUT but not opened in a browser"
 fi
 for s in fail-partition pass-kill-restart error-died; do
   prof=$(mktemp -d)
@@ -200,7 +200,7 @@ LUA
     fail "real run: no report.json/report.html in $run (see $OUT/real-run.log)"
   fi
 else
-  echo "note: no faultline run / kvnode / scenarios/lib/kvnode.lua yet: real run skipped"
+  . "$(dirname "$0")/lib/skip.sh"; skip_part "no faultline run / kvnode / scenarios/lib/kvnode.lua: the real run skipped"
 fi
 
 [ "$fails" -eq 0 ] && echo "report_render: all good; outputs in $OUT" && exit 0

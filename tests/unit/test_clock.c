@@ -8,6 +8,8 @@
 
 #include <cmocka.h>
 
+#include "tests/helpers/test_skip.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,7 +163,7 @@ static void test_shm(void **state) {
 static void test_libfaketime(void **state) {
   const char *lib = fl_clock_lib();
   if (lib == NULL) {
-    skip();
+    FL_SKIP("libfaketime not installed (apt-get install libfaketime)");
     return;
   }
   fl_clock_t *c;
