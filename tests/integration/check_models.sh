@@ -11,8 +11,8 @@
 # Needs python3 for the JSON; 77 = skipped.
 . "$(dirname "$0")/lib/common.sh"
 
-command -v python3 >/dev/null 2>&1 || { echo "skip: no python3"; exit 77; }
-[ -x "$FAULTLINE" ] || { echo "skip: no faultline binary at $FAULTLINE"; exit 77; }
+command -v python3 >/dev/null 2>&1 || skip "python3 not installed"
+[ -x "$FAULTLINE" ] || skip "no faultline binary at $FAULTLINE"
 HIST=$FL_SRC/tests/data/histories
 
 expect_exit 0 "--list-models --json" -- "$FAULTLINE" check --list-models --json

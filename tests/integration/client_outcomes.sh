@@ -3,7 +3,7 @@
 # fl.http's and conn:send's fourth error value, against a server that
 # applies a request and dies before answering, resets, or stops reading.
 . "$(dirname "$0")/lib/common.sh"
-command -v python3 >/dev/null || { echo "SKIP: python3 not installed"; exit 77; }
+command -v python3 >/dev/null || skip "python3 not installed"
 expect_exit 0 "client outcomes" -- "$FAULTLINE" run "$SCEN/client-outcomes.lua" --out "$TMP/r"
 expect_grep "$TMP/r/logs/server.log" "applied 690" "the server applied the request"
 expect_grep "$TMP/out" "http applied then refused: nil ECONNREFUSED.* true" \

@@ -7,6 +7,8 @@
 
 #include <cmocka.h>
 
+#include "tests/helpers/test_skip.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,9 +185,7 @@ static void verify(fx_t *fx) {
 static void test_verify_with_libfaketime(void **state) {
   fx_t *fx = *state;
   if (fl_clock_lib() == NULL) {
-    print_message(
-        "skipped: libfaketime is not installed (apt-get install libfaketime)\n");
-    skip();
+    FL_SKIP("libfaketime is not installed (apt-get install libfaketime)");
   }
   fl_err_t err = {0};
   fl_clock_change_t ch = {.has_offset = 1, .offset = 3600};

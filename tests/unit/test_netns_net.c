@@ -8,6 +8,8 @@
 
 #include <cmocka.h>
 
+#include "tests/helpers/test_skip.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,10 +62,12 @@ static void wait_step(fx_t *fx, int rc, const fl_err_t *err) {
   fx->done = 0;
 }
 
+static char why_not[1100]; /* why namespace networks are not usable here */
+
 static int setup(void **state) {
   fl_err_t err = {0};
   if (fl_nsnet_usable(&err) < 0) {
-    print_message("skipped: namespace networks %s\n", err.msg);
+    snprintf(why_not, sizeof(why_not), "namespace networks %s", err.msg);
     *state = NULL;
     return 0;
   }
@@ -95,7 +99,7 @@ static int teardown(void **state) {
 
 static fx_t *fixture(void **state) {
   if (*state == NULL)
-    skip();
+    FL_SKIP(why_not);
   return *state;
 }
 

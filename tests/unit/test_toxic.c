@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "tests/helpers/test_skip.h"
+
 #include "faults/proxy_int.h"
 #include "faults/toxic.h"
 #include "base/alloc.h"
@@ -358,8 +360,7 @@ static void test_docs_from_rows(void **state) {
   (void)state;
   const char *src = getenv("FL_SRC");
   if (src == NULL) {
-    print_message("skipped: FL_SRC (the source tree) is not set; ctest sets it\n");
-    skip();
+    FL_SKIP("FL_SRC (the source tree) is not set; ctest sets it");
   }
   check_doc(src, "faults/README.md", "table", FL_TOXIC_DOC_TABLE);
   check_doc(src, "faults/PROXY_API.md", "table", FL_TOXIC_DOC_TABLE);
