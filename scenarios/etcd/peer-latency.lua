@@ -10,7 +10,9 @@
 --   * writes were really slowed: p50 write latency during the fault is at
 --     least 150 ms (measured: about 760 ms: a follower forwards the proposal
 --     to the leader, the leader needs a round trip to commit, the follower
---     learns the commit on the next message), and back under 50 ms after;
+--     learns the commit on the next message), and back after: under 50 ms,
+--     or under 3x the p50 before the fault when the machine is slower than
+--     that (a baseline from the same run: a busy CI runner is no finding);
 --   * clients are fast again within 3 s of the heal, and a leader is there.
 local fl = require("faultline")
 local etcd = require("faultline.lib.etcd")
@@ -46,10 +48,13 @@ fl.scenario("etcd under 200 ms peer latency", { timeout = 90 }, function()
   local writes = function(op) return op.type == "ok" and op.f == "write" end
   local during = util.percentile(util.latencies(ops, t0 + 0.5, t1, writes), 0.5)
   local after = util.percentile(util.latencies(ops, t1 + 1, math.huge, writes), 0.5)
+  local before = util.percentile(util.latencies(ops, 1, t0, writes), 0.5) or 0
   fl.log("p50 write latency: %.0f ms during, %.0f ms after", (during or 0) * 1000,
     (after or 0) * 1000)
   util.check("writes slowed by the peer latency", during and during >= 0.150,
     string.format("p50 write latency during the fault %.0f ms (want >= 150 ms)", (during or 0) * 1000))
   util.within{ name = "writes fast again after the heal", value = (after or 99) * 1000,
-    limit = 50, unit = "ms", message = "p50 write latency after" }
+    limit = math.max(50, 3 * before * 1000), unit = "ms",
+    message = string.format("p50 write latency after (%.0f ms before the fault)",
+      before * 1000) }
 end)
