@@ -271,6 +271,7 @@ end
 ---------------------------------------------------------------------------
 -- Workloads: clients as Jepsen processes, every operation in history.jsonl.
 
+local nworkloads = 0 -- workloads made in this scenario, for their file names
 local Workload = {}
 Workload.__index = Workload
 
@@ -287,13 +288,16 @@ function fl.workload(opts)
   if type(gen) ~= "table" or type(gen.next) ~= "function" or type(gen.run) ~= "function" then
     error("fl.workload: 'ops' must be a generator with next(ctx) and run(op, ctx)", 2)
   end
+  nworkloads = nworkloads + 1
   local w = setmetatable({ tasks = {}, counts = { ok = 0, fail = 0, info = 0 },
-    name = opts.name or "workload", nodes = {} }, Workload)
+    name = opts.name or "workload", nodes = {}, processes = {}, index = nworkloads },
+    Workload)
   local interval = opts.rate and (clients / opts.rate) or nil
   local stop_at = fl.now() + duration
   for i = 1, clients do
     w.tasks[i] = fl.spawn(function()
       local ctx = { client = i, process = core.history_process(), random = fl.random }
+      w.processes[ctx.process] = true
       -- Which node a client talks to, when the generator says: the
       -- isolation checks group processes by it.
       local node = gen.node and gen.node(ctx)
@@ -321,6 +325,7 @@ function fl.workload(opts)
         -- client carries on as a new process.
         if outcome == "info" then
           ctx.process = core.history_process()
+          w.processes[ctx.process] = true
           w.nodes[ctx.process] = node
         end
       end
@@ -329,10 +334,28 @@ function fl.workload(opts)
   return w
 end
 
---- w:wait(): until every client has finished; returns the counts.
+-- The lines of history.jsonl that belong to w's processes, in a file of
+-- their own beside it: a check given `history = w` sees w's operations only,
+-- not those of other workloads that happen to use the same keys. The writer
+-- puts "process" first on every line, so a pattern finds it.
+local function own_history(w)
+  local all = core.history_flush()
+  local path = string.format("%s/history-w%d-%s.jsonl", all:match("^(.*)/[^/]*$") or ".",
+    w.index, (w.name:gsub("[^%w_.-]", "_")))
+  local out = assert(io.open(path, "w"))
+  for line in io.lines(all) do
+    local p = line:match('^{"process":(%-?%d+),')
+    if p and w.processes[tonumber(p)] then out:write(line, "\n") end
+  end
+  assert(out:close())
+  return path
+end
+
+--- w:wait(): until every client has finished; returns the counts. After it,
+--- w.history is the path of w's own operations (history-wN-NAME.jsonl).
 function Workload:wait()
   for _, t in ipairs(self.tasks) do t:wait() end
-  self.history = core.history_flush()
+  if not self.history then self.history = own_history(self) end
   return self.counts
 end
 
