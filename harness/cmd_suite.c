@@ -259,6 +259,15 @@ static int plan_jobs(plan_t *p, char **files) {
     if (fl_engine_list(*f, &names, &err) < 0) {
       fprintf(stderr, "faultline suite: %s\n", err.msg);
       code = 2;
+      /* Still a job: its run records the error in a report, so the suite's
+       * summary.md and junit.xml count it instead of reading "all passed". */
+      const char *base = strrchr(*f, '/');
+      names = fl_calloc(2, sizeof(char *));
+      names[0] = fl_strdup(base != NULL ? base + 1 : *f);
+      size_t first = p->njobs;
+      add_file_jobs(p, *f, names);
+      for (size_t k = first; k < p->njobs; k++)
+        p->jobs[k].whole_file = 1;
       continue;
     }
     add_file_jobs(p, *f, names);

@@ -75,8 +75,10 @@ static void start_next(suite_t *s) {
     args[a++] = "/proc/self/exe";
     args[a++] = "run";
     args[a++] = j->file;
-    args[a++] = "--only";
-    args[a++] = j->name;
+    if (!j->whole_file) {
+      args[a++] = "--only";
+      args[a++] = j->name;
+    }
     args[a++] = "--out";
     args[a++] = j->dir;
     if (s->seed) {

@@ -14,8 +14,11 @@
 typedef struct fl_suite_job_s {
   char *file; /* owned, like the three below */
   char *name;
-  char *dir;  /* its run directory */
-  char *slug; /* dir relative to the suite's --out */
+  char *dir;      /* its run directory */
+  char *slug;     /* dir relative to the suite's --out */
+  int whole_file; /* the file could not be listed: run it whole (no --only),
+                     so its error is a scenario of the outputs, not a line
+                     on stderr that summary.md and junit.xml never show */
   uv_process_t proc;
   int started, done, code; /* code: the run's exit code, 2 if it died by a signal */
   double t0, took;

@@ -46,5 +46,12 @@ expect_grep "$TMP/merged/summary.md" "fails on purpose" "merged summary"
 
 expect_exit 2 "bad shard" -- "$FAULTLINE" suite "$S" --shard 4/3
 expect_exit 2 "no scenario files" -- "$FAULTLINE" suite "$TMP/empty-nothing"
+# A file that does not load is an error of the outputs too, not a line on
+# stderr beside a summary that says "all passed".
+expect_exit 2 "a file that does not load" -- \
+  "$FAULTLINE" suite "$SCEN/syntax-error.lua" "$SCEN/suite/s1.lua" --out "$TMP/broken"
+expect_grep "$TMP/broken/summary.md" "did not pass" "summary.md does not say all passed"
+expect_grep "$TMP/broken/summary.md" "1 error" "summary.md counts the error"
+expect_grep "$TMP/broken/junit.xml" 'errors="1"' "junit.xml counts the error"
 expect_no_leftovers "after the suites"
 finish
