@@ -297,9 +297,9 @@ static int summarize(const fl_suite_args_t *a, fl_suite_job_t *jobs, size_t njob
       failed++;
     else
       errors++;
-    char *rel = fl_asprintf("%s/%s", j->slug, fl_report_file("html"));
-    json_t *r = fl_suite_load_report(j->dir, rel);
-    fl_free(rel);
+    /* The report's own link (report.html beside its run_dir) is what the
+     * writers join to run_dir, wherever --junit puts the file. */
+    json_t *r = fl_suite_load_report(j->dir, NULL);
     if (r != NULL)
       json_array_append_new(reports, r);
   }

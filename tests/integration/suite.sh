@@ -53,5 +53,12 @@ expect_exit 2 "a file that does not load" -- \
 expect_grep "$TMP/broken/summary.md" "did not pass" "summary.md does not say all passed"
 expect_grep "$TMP/broken/summary.md" "1 error" "summary.md counts the error"
 expect_grep "$TMP/broken/junit.xml" 'errors="1"' "junit.xml counts the error"
+# --junit outside --out: the links still lead to each report.html.
+mkdir -p "$TMP/elsewhere"
+expect_exit 0 "junit outside the output folder" -- \
+  "$FAULTLINE" suite "$SCEN/suite/s1.lua" --out "$TMP/o2" --junit "$TMP/elsewhere/j.xml"
+link=$(grep -o 'report: [^ <"&]*report.html' "$TMP/elsewhere/j.xml" | head -1 | cut -c9-)
+[ -n "$link" ] && [ -f "$TMP/elsewhere/$link" ] && ok "the junit link leads to report.html ($link)" ||
+  fail "junit link '$link' does not lead to a report.html from $TMP/elsewhere"
 expect_no_leftovers "after the suites"
 finish
