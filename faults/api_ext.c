@@ -157,66 +157,103 @@ static void help(mbuf_t *b, const char *name, const char *type, const char *text
   mprintf(b, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
 }
 
-static void metrics_ep(fl_api_t *api, fl_api_res_t *res) {
-  mbuf_t b = {fl_malloc(4096), 0, 4096};
-  b.s[0] = '\0';
-  size_t np = api->tcp.n, nu = api->udp.n;
-  char **names = fl_calloc(np + 1, sizeof(char *));
-  char **lsn = fl_calloc(np + 1, sizeof(char *));
-  char **ups = fl_calloc(np + 1, sizeof(char *));
-  fl_proxy_stats_t *st = fl_calloc(np + 1, sizeof(*st));
+/* Escaped labels and a stats snapshot of every TCP proxy, taken once so
+ * that each metric family reads the same numbers. */
+typedef struct tcp_snap_s {
+  size_t n;
+  char **names, **lsn, **ups;
+  fl_proxy_stats_t *st;
+} tcp_snap_t;
+
+/* Fills s from the API's TCP proxies (free with tcp_snap_free). */
+static void tcp_snap_take(fl_api_t *api, tcp_snap_t *s) {
+  size_t np = api->tcp.n;
+  s->n = np;
+  s->names = fl_calloc(np + 1, sizeof(char *));
+  s->lsn = fl_calloc(np + 1, sizeof(char *));
+  s->ups = fl_calloc(np + 1, sizeof(char *));
+  s->st = fl_calloc(np + 1, sizeof(*s->st));
   for (size_t i = 0; i < np; i++) {
     api_proxy_t *ap = api->tcp.items[i];
-    names[i] = esc(ap->name);
-    lsn[i] = esc(ap->listen);
-    ups[i] = esc(fl_proxy_upstream(ap->p));
-    fl_proxy_stats(ap->p, &st[i]);
+    s->names[i] = esc(ap->name);
+    s->lsn[i] = esc(ap->listen);
+    s->ups[i] = esc(fl_proxy_upstream(ap->p));
+    fl_proxy_stats(ap->p, &s->st[i]);
   }
-  /* Toxiproxy's own names and labels for bytes (METRICS.md). */
-  help(&b, "toxiproxy_proxy_received_bytes_total", "counter",
+}
+
+/* Frees what tcp_snap_take allocated. */
+static void tcp_snap_free(tcp_snap_t *s) {
+  for (size_t i = 0; i < s->n; i++) {
+    fl_free(s->names[i]);
+    fl_free(s->lsn[i]);
+    fl_free(s->ups[i]);
+  }
+  fl_free(s->names);
+  fl_free(s->lsn);
+  fl_free(s->ups);
+  fl_free(s->st);
+}
+
+/* The byte counters, under Toxiproxy's own names and labels (METRICS.md). */
+static void metrics_tcp_bytes(mbuf_t *b, const tcp_snap_t *s) {
+  char **names = s->names, **lsn = s->lsn, **ups = s->ups;
+  const fl_proxy_stats_t *st = s->st;
+  help(b, "toxiproxy_proxy_received_bytes_total", "counter",
        "Bytes the proxy read: from clients (upstream) or from the server (downstream).");
-  for (size_t i = 0; i < np; i++) {
-    mprintf(&b,
+  for (size_t i = 0; i < s->n; i++) {
+    mprintf(b,
             "toxiproxy_proxy_received_bytes_total{direction=\"upstream\",listener=\"%s\","
             "proxy=\"%s\",upstream=\"%s\"} %llu\n",
             lsn[i], names[i], ups[i], (unsigned long long)st[i].bytes_read_upstream);
     mprintf(
-        &b,
+        b,
         "toxiproxy_proxy_received_bytes_total{direction=\"downstream\",listener=\"%s\","
         "proxy=\"%s\",upstream=\"%s\"} %llu\n",
         lsn[i], names[i], ups[i], (unsigned long long)st[i].bytes_read_downstream);
   }
-  help(&b, "toxiproxy_proxy_sent_bytes_total", "counter",
+  help(b, "toxiproxy_proxy_sent_bytes_total", "counter",
        "Bytes the proxy delivered: to the server (upstream) or to clients (downstream).");
-  for (size_t i = 0; i < np; i++) {
-    mprintf(&b,
+  for (size_t i = 0; i < s->n; i++) {
+    mprintf(b,
             "toxiproxy_proxy_sent_bytes_total{direction=\"upstream\",listener=\"%s\","
             "proxy=\"%s\",upstream=\"%s\"} %llu\n",
             lsn[i], names[i], ups[i], (unsigned long long)st[i].bytes_upstream);
-    mprintf(&b,
+    mprintf(b,
             "toxiproxy_proxy_sent_bytes_total{direction=\"downstream\",listener=\"%s\","
             "proxy=\"%s\",upstream=\"%s\"} %llu\n",
             lsn[i], names[i], ups[i], (unsigned long long)st[i].bytes_downstream);
   }
-  help(&b, "faultline_proxy_connections_open", "gauge", "Proxied connections open now.");
-  for (size_t i = 0; i < np; i++)
-    mprintf(&b, "faultline_proxy_connections_open{proxy=\"%s\"} %llu\n", names[i],
+}
+
+/* Connection counts and whether each TCP proxy listens. */
+static void metrics_tcp_conns(mbuf_t *b, fl_api_t *api, const tcp_snap_t *s) {
+  char **names = s->names;
+  const fl_proxy_stats_t *st = s->st;
+  help(b, "faultline_proxy_connections_open", "gauge", "Proxied connections open now.");
+  for (size_t i = 0; i < s->n; i++)
+    mprintf(b, "faultline_proxy_connections_open{proxy=\"%s\"} %llu\n", names[i],
             (unsigned long long)st[i].connections_open);
-  help(&b, "faultline_proxy_connections_total", "counter", "Connections accepted.");
-  for (size_t i = 0; i < np; i++)
-    mprintf(&b, "faultline_proxy_connections_total{proxy=\"%s\"} %llu\n", names[i],
+  help(b, "faultline_proxy_connections_total", "counter", "Connections accepted.");
+  for (size_t i = 0; i < s->n; i++)
+    mprintf(b, "faultline_proxy_connections_total{proxy=\"%s\"} %llu\n", names[i],
             (unsigned long long)st[i].connections_total);
-  help(&b, "faultline_proxy_connect_errors_total", "counter",
+  help(b, "faultline_proxy_connect_errors_total", "counter",
        "Connections closed because the upstream could not be reached.");
-  for (size_t i = 0; i < np; i++)
-    mprintf(&b, "faultline_proxy_connect_errors_total{proxy=\"%s\"} %llu\n", names[i],
+  for (size_t i = 0; i < s->n; i++)
+    mprintf(b, "faultline_proxy_connect_errors_total{proxy=\"%s\"} %llu\n", names[i],
             (unsigned long long)st[i].connect_errors);
-  help(&b, "faultline_proxy_enabled", "gauge", "1 when the proxy listens.");
-  for (size_t i = 0; i < np; i++)
-    mprintf(&b, "faultline_proxy_enabled{proxy=\"%s\"} %d\n", names[i],
+  help(b, "faultline_proxy_enabled", "gauge", "1 when the proxy listens.");
+  for (size_t i = 0; i < s->n; i++)
+    mprintf(b, "faultline_proxy_enabled{proxy=\"%s\"} %d\n", names[i],
             fl_proxy_enabled(((api_proxy_t *)api->tcp.items[i])->p));
-  help(&b, "faultline_proxy_toxics_active", "gauge", "Toxics on the proxy, per stream.");
-  for (size_t i = 0; i < np; i++) {
+}
+
+/* Toxics per stream and cut directions of each TCP proxy. */
+static void metrics_tcp_faults(mbuf_t *b, fl_api_t *api, const tcp_snap_t *s) {
+  char **names = s->names;
+  help(b, "faultline_proxy_toxics_active", "gauge", "Toxics on the proxy, per stream.");
+  for (size_t i = 0; i < s->n; i++) {
     json_t *all = fl_proxy_toxics_json(((api_proxy_t *)api->tcp.items[i])->p);
     int up = 0, down = 0;
     size_t k;
@@ -228,29 +265,23 @@ static void metrics_ep(fl_api_t *api, fl_api_res_t *res) {
         down++;
     }
     json_decref(all);
-    mprintf(&b, "faultline_proxy_toxics_active{proxy=\"%s\",stream=\"upstream\"} %d\n",
+    mprintf(b, "faultline_proxy_toxics_active{proxy=\"%s\",stream=\"upstream\"} %d\n",
             names[i], up);
-    mprintf(&b, "faultline_proxy_toxics_active{proxy=\"%s\",stream=\"downstream\"} %d\n",
+    mprintf(b, "faultline_proxy_toxics_active{proxy=\"%s\",stream=\"downstream\"} %d\n",
             names[i], down);
   }
-  help(&b, "faultline_proxy_partitioned", "gauge", "1 when the direction is cut.");
-  for (size_t i = 0; i < np; i++) {
+  help(b, "faultline_proxy_partitioned", "gauge", "1 when the direction is cut.");
+  for (size_t i = 0; i < s->n; i++) {
     int cut = fl_proxy_partitioned(((api_proxy_t *)api->tcp.items[i])->p);
-    mprintf(&b, "faultline_proxy_partitioned{proxy=\"%s\",direction=\"upstream\"} %d\n",
+    mprintf(b, "faultline_proxy_partitioned{proxy=\"%s\",direction=\"upstream\"} %d\n",
             names[i], (cut & FL_UPSTREAM) != 0);
-    mprintf(&b, "faultline_proxy_partitioned{proxy=\"%s\",direction=\"downstream\"} %d\n",
+    mprintf(b, "faultline_proxy_partitioned{proxy=\"%s\",direction=\"downstream\"} %d\n",
             names[i], (cut & FL_DOWNSTREAM) != 0);
   }
-  for (size_t i = 0; i < np; i++) {
-    fl_free(names[i]);
-    fl_free(lsn[i]);
-    fl_free(ups[i]);
-  }
-  fl_free(names);
-  fl_free(lsn);
-  fl_free(ups);
-  fl_free(st);
+}
 
+/* The UDP proxies' sessions and datagram counters (nothing when none). */
+static void metrics_udp(mbuf_t *b, fl_api_t *api) {
   static const struct {
     const char *name, *type, *help;
   } udp_rows[] = {
@@ -262,37 +293,52 @@ static void metrics_ep(fl_api_t *api, fl_api_res_t *res) {
       {"faultline_udp_datagrams_duplicated_total", "counter", "Extra copies sent."},
       {"faultline_udp_datagrams_reordered_total", "counter", "Datagrams held back."},
   };
-  if (nu > 0) {
-    fl_udp_stats_t *us = fl_calloc(nu, sizeof(*us));
-    char **un = fl_calloc(nu, sizeof(char *));
-    for (size_t i = 0; i < nu; i++) {
-      api_udp_t *au = api->udp.items[i];
-      fl_udp_proxy_stats(au->u, &us[i]);
-      un[i] = esc(au->name);
-    }
-    help(&b, "faultline_udp_sessions_open", "gauge", "UDP sessions open now.");
-    for (size_t i = 0; i < nu; i++)
-      mprintf(&b, "faultline_udp_sessions_open{proxy=\"%s\"} %llu\n", un[i],
-              (unsigned long long)us[i].sessions_open);
-    for (size_t r = 0; r < FL_ARRAY_SIZE(udp_rows); r++) {
-      help(&b, udp_rows[r].name, udp_rows[r].type, udp_rows[r].help);
-      for (size_t i = 0; i < nu; i++) {
-        const uint64_t *v = r == 0   ? us[i].received
-                            : r == 1 ? us[i].sent
-                            : r == 2 ? us[i].dropped
-                            : r == 3 ? us[i].duplicated
-                                     : us[i].reordered;
-        mprintf(&b, "%s{proxy=\"%s\",direction=\"upstream\"} %llu\n", udp_rows[r].name,
-                un[i], (unsigned long long)v[0]);
-        mprintf(&b, "%s{proxy=\"%s\",direction=\"downstream\"} %llu\n", udp_rows[r].name,
-                un[i], (unsigned long long)v[1]);
-      }
-    }
-    for (size_t i = 0; i < nu; i++)
-      fl_free(un[i]);
-    fl_free(un);
-    fl_free(us);
+  size_t nu = api->udp.n;
+  if (nu == 0)
+    return;
+  fl_udp_stats_t *us = fl_calloc(nu, sizeof(*us));
+  char **un = fl_calloc(nu, sizeof(char *));
+  for (size_t i = 0; i < nu; i++) {
+    api_udp_t *au = api->udp.items[i];
+    fl_udp_proxy_stats(au->u, &us[i]);
+    un[i] = esc(au->name);
   }
+  help(b, "faultline_udp_sessions_open", "gauge", "UDP sessions open now.");
+  for (size_t i = 0; i < nu; i++)
+    mprintf(b, "faultline_udp_sessions_open{proxy=\"%s\"} %llu\n", un[i],
+            (unsigned long long)us[i].sessions_open);
+  for (size_t r = 0; r < FL_ARRAY_SIZE(udp_rows); r++) {
+    help(b, udp_rows[r].name, udp_rows[r].type, udp_rows[r].help);
+    for (size_t i = 0; i < nu; i++) {
+      const uint64_t *v = r == 0   ? us[i].received
+                          : r == 1 ? us[i].sent
+                          : r == 2 ? us[i].dropped
+                          : r == 3 ? us[i].duplicated
+                                   : us[i].reordered;
+      mprintf(b, "%s{proxy=\"%s\",direction=\"upstream\"} %llu\n", udp_rows[r].name,
+              un[i], (unsigned long long)v[0]);
+      mprintf(b, "%s{proxy=\"%s\",direction=\"downstream\"} %llu\n", udp_rows[r].name,
+              un[i], (unsigned long long)v[1]);
+    }
+  }
+  for (size_t i = 0; i < nu; i++)
+    fl_free(un[i]);
+  fl_free(un);
+  fl_free(us);
+}
+
+/* GET /metrics: every proxy's counters, then the API's own, in the
+ * Prometheus text format. */
+static void metrics_ep(fl_api_t *api, fl_api_res_t *res) {
+  mbuf_t b = {fl_malloc(4096), 0, 4096};
+  b.s[0] = '\0';
+  tcp_snap_t snap;
+  tcp_snap_take(api, &snap);
+  metrics_tcp_bytes(&b, &snap);
+  metrics_tcp_conns(&b, api, &snap);
+  metrics_tcp_faults(&b, api, &snap);
+  tcp_snap_free(&snap);
+  metrics_udp(&b, api);
   help(&b, "faultline_api_requests_total", "counter", "API requests answered.");
   mprintf(&b, "faultline_api_requests_total %llu\n", (unsigned long long)api->requests);
   help(&b, "faultline_api_connections_open", "gauge", "API connections open now.");
@@ -488,6 +534,123 @@ static int group_of(const json_t *set, const char *node) {
   return g ? (int)json_integer_value(g) : -1;
 }
 
+/* {"proxies": [...], "direction": d}: marks the named links in dirs.
+ * Returns 0, or -1 with the error response written. */
+static int cut_by_proxies(const json_t *body, const link_t *links, size_t n, int *dirs,
+                          fl_api_res_t *res) {
+  json_t *proxies = json_object_get(body, "proxies");
+  int dir = FL_BOTH;
+  json_t *d = json_object_get(body, "direction");
+  size_t i, j;
+  json_t *x;
+  if (d != NULL && (!json_is_string(d) || (dir = dir_parse(json_string_value(d))) < 0)) {
+    api_error(res, 400,
+              "bad request body: field \"direction\" must be upstream, "
+              "downstream or both");
+    return -1;
+  }
+  if (!json_is_array(proxies) || json_array_size(proxies) == 0) {
+    api_error(res, 400, "bad request body: field \"proxies\" must be a list of names");
+    return -1;
+  }
+  json_array_foreach(proxies, j, x) {
+    int hit = 0;
+    if (!json_is_string(x)) {
+      api_error(res, 400, "bad request body: field \"proxies\" must be a list of names");
+      return -1;
+    }
+    for (i = 0; i < n; i++) {
+      if (strcmp(links[i].name, json_string_value(x)) == 0) {
+        dirs[i] = dir;
+        hit = 1;
+      }
+    }
+    if (!hit) {
+      api_error(res, 404, "proxy not found");
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* {"groups": [[...], [...]]}: marks, both ways, every link between two
+ * groups. Returns 0, or -1 with the error response written. */
+static int cut_by_groups(const json_t *groups, const link_t *links, size_t n, int *dirs,
+                         fl_api_res_t *res) {
+  json_t *set = json_object(), *seen = json_object();
+  int bad = !json_is_array(groups) || json_array_size(groups) < 2;
+  size_t i, j;
+  json_t *x;
+  json_array_foreach(groups, j, x) {
+    int rc = bad ? -1 : name_set(x, set, (int)j, seen);
+    if (rc == -2) {
+      api_error(res, 400, "bad request body: a node is in two groups");
+      json_decref(set);
+      json_decref(seen);
+      return -1;
+    }
+    bad |= rc != 0;
+  }
+  json_decref(seen);
+  if (bad) {
+    json_decref(set);
+    api_error(res, 400,
+              "bad request body: field \"groups\" must be a list of at least "
+              "two lists of node names");
+    return -1;
+  }
+  for (i = 0; i < n; i++) {
+    int a = group_of(set, links[i].from), b = group_of(set, links[i].to);
+    if (a >= 0 && b >= 0 && a != b)
+      dirs[i] = FL_BOTH;
+  }
+  json_decref(set);
+  return 0;
+}
+
+/* {"from": ..., "to": ...}: marks the directions that carry bytes from a
+ * `from` node to a `to` node. Returns 0, or -1 with the error written. */
+static int cut_by_from_to(const json_t *from, const json_t *to, const link_t *links,
+                          size_t n, int *dirs, fl_api_res_t *res) {
+  json_t *fs = json_object(), *ts = json_object();
+  if (from == NULL || to == NULL || name_set(from, fs, 0, NULL) != 0 ||
+      name_set(to, ts, 0, NULL) != 0) {
+    json_decref(fs);
+    json_decref(ts);
+    api_error(res, 400, "bad request body: \"from\" and \"to\" must be node names");
+    return -1;
+  }
+  /* Bytes from a `from` node to a `to` node: its requests on from->to
+   * links, the answers on to->from links. */
+  for (size_t i = 0; i < n; i++) {
+    if (group_of(fs, links[i].from) >= 0 && group_of(ts, links[i].to) >= 0)
+      dirs[i] |= FL_UPSTREAM;
+    if (group_of(ts, links[i].from) >= 0 && group_of(fs, links[i].to) >= 0)
+      dirs[i] |= FL_DOWNSTREAM;
+  }
+  json_decref(fs);
+  json_decref(ts);
+  return 0;
+}
+
+/* Cuts each marked link; returns new: the array of links now cut. */
+static json_t *apply_cuts(const link_t *links, size_t n, const int *dirs) {
+  json_t *cut = json_array();
+  for (size_t i = 0; i < n; i++) {
+    if (dirs[i] == 0)
+      continue;
+    if (links[i].p != NULL)
+      fl_proxy_partition(links[i].p, dirs[i]);
+    else
+      fl_udp_proxy_partition(links[i].u, dirs[i]);
+    json_array_append_new(cut, json_pack("{s:s, s:s, s:s}", "name", links[i].name,
+                                         "protocol", links[i].protocol, "direction",
+                                         dir_name(link_cut(&links[i]))));
+  }
+  return cut;
+}
+
+/* POST /partition: one of three forms picks the links to cut, then cuts them. */
 static void partition_post(fl_api_t *api, const fl_api_req_t *req, fl_api_res_t *res) {
   link_t *links;
   json_t *body = parse_body(req, res);
@@ -499,8 +662,7 @@ static void partition_post(fl_api_t *api, const fl_api_req_t *req, fl_api_res_t 
   json_t *groups = json_object_get(body, "groups");
   json_t *from = json_object_get(body, "from"), *to = json_object_get(body, "to");
   int forms = (proxies != NULL) + (groups != NULL) + (from != NULL || to != NULL);
-  size_t i, j;
-  json_t *x;
+  int rc;
 
   if (forms != 1) {
     api_error(res, 400,
@@ -508,97 +670,15 @@ static void partition_post(fl_api_t *api, const fl_api_req_t *req, fl_api_res_t 
               "\"from\" and \"to\"");
     goto out;
   }
-  if (proxies != NULL) {
-    int dir = FL_BOTH;
-    json_t *d = json_object_get(body, "direction");
-    if (d != NULL &&
-        (!json_is_string(d) || (dir = dir_parse(json_string_value(d))) < 0)) {
-      api_error(res, 400,
-                "bad request body: field \"direction\" must be upstream, "
-                "downstream or both");
-      goto out;
-    }
-    if (!json_is_array(proxies) || json_array_size(proxies) == 0) {
-      api_error(res, 400, "bad request body: field \"proxies\" must be a list of names");
-      goto out;
-    }
-    json_array_foreach(proxies, j, x) {
-      int hit = 0;
-      if (!json_is_string(x)) {
-        api_error(res, 400,
-                  "bad request body: field \"proxies\" must be a list of names");
-        goto out;
-      }
-      for (i = 0; i < n; i++) {
-        if (strcmp(links[i].name, json_string_value(x)) == 0) {
-          dirs[i] = dir;
-          hit = 1;
-        }
-      }
-      if (!hit) {
-        api_error(res, 404, "proxy not found");
-        goto out;
-      }
-    }
-  } else if (groups != NULL) {
-    json_t *set = json_object(), *seen = json_object();
-    int bad = !json_is_array(groups) || json_array_size(groups) < 2;
-    json_array_foreach(groups, j, x) {
-      int rc = bad ? -1 : name_set(x, set, (int)j, seen);
-      if (rc == -2) {
-        api_error(res, 400, "bad request body: a node is in two groups");
-        json_decref(set);
-        json_decref(seen);
-        goto out;
-      }
-      bad |= rc != 0;
-    }
-    json_decref(seen);
-    if (bad) {
-      json_decref(set);
-      api_error(res, 400,
-                "bad request body: field \"groups\" must be a list of at least "
-                "two lists of node names");
-      goto out;
-    }
-    for (i = 0; i < n; i++) {
-      int a = group_of(set, links[i].from), b = group_of(set, links[i].to);
-      if (a >= 0 && b >= 0 && a != b)
-        dirs[i] = FL_BOTH;
-    }
-    json_decref(set);
-  } else {
-    json_t *fs = json_object(), *ts = json_object();
-    if (from == NULL || to == NULL || name_set(from, fs, 0, NULL) != 0 ||
-        name_set(to, ts, 0, NULL) != 0) {
-      json_decref(fs);
-      json_decref(ts);
-      api_error(res, 400, "bad request body: \"from\" and \"to\" must be node names");
-      goto out;
-    }
-    /* Bytes from a `from` node to a `to` node: its requests on from->to
-     * links, the answers on to->from links. */
-    for (i = 0; i < n; i++) {
-      if (group_of(fs, links[i].from) >= 0 && group_of(ts, links[i].to) >= 0)
-        dirs[i] |= FL_UPSTREAM;
-      if (group_of(ts, links[i].from) >= 0 && group_of(fs, links[i].to) >= 0)
-        dirs[i] |= FL_DOWNSTREAM;
-    }
-    json_decref(fs);
-    json_decref(ts);
-  }
-  json_t *cut = json_array();
-  for (i = 0; i < n; i++) {
-    if (dirs[i] == 0)
-      continue;
-    if (links[i].p != NULL)
-      fl_proxy_partition(links[i].p, dirs[i]);
-    else
-      fl_udp_proxy_partition(links[i].u, dirs[i]);
-    json_array_append_new(cut, json_pack("{s:s, s:s, s:s}", "name", links[i].name,
-                                         "protocol", links[i].protocol, "direction",
-                                         dir_name(link_cut(&links[i]))));
-  }
+  if (proxies != NULL)
+    rc = cut_by_proxies(body, links, n, dirs, res);
+  else if (groups != NULL)
+    rc = cut_by_groups(groups, links, n, dirs, res);
+  else
+    rc = cut_by_from_to(from, to, links, n, dirs, res);
+  if (rc != 0)
+    goto out;
+  json_t *cut = apply_cuts(links, n, dirs);
   if (json_array_size(cut) == 0) {
     json_decref(cut);
     api_error(res, 400, "no proxy links these groups (give proxies \"from\" and \"to\")");

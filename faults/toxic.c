@@ -150,9 +150,105 @@ static int parse_stream(const json_t *v, const char *toxic, int *out, fl_err_t *
   return 0;
 }
 
+/* Sets out->kind from the "type" field v: the base's kind (which v may not
+ * change) or the named kind. label may be NULL. Returns 0 or FL_ECONFIG. */
+static int parse_kind(fl_toxic_t *out, const json_t *v, const fl_toxic_t *base,
+                      const char *label, fl_err_t *err) {
+  if (base != NULL) {
+    out->kind = base->kind;
+    if (v != NULL && !json_is_null(v) &&
+        (!json_is_string(v) || strcmp(json_string_value(v), base->kind->name) != 0))
+      return fl_err_set(err, FL_ECONFIG,
+                        "toxic %s: field \"type\" cannot change (it is %s)", label,
+                        base->kind->name);
+    return 0;
+  }
+  if (v == NULL || json_is_null(v))
+    return fl_err_set(err, FL_ECONFIG, "toxic%s%s: field \"type\" is required",
+                      label ? " " : "", label ? label : "");
+  if (!json_is_string(v))
+    return fl_err_set(err, FL_ECONFIG, "toxic%s%s: field \"type\" must be a string",
+                      label ? " " : "", label ? label : "");
+  out->kind = fl_toxic_kind_find(json_string_value(v));
+  if (out->kind == NULL)
+    return fl_err_set(err, FL_ECONFIG,
+                      "toxic%s%s: unknown toxic type \"%s\" in field \"type\" "
+                      "(known: %s)",
+                      label ? " " : "", label ? label : "", json_string_value(v),
+                      fl_toxic_kind_names());
+  return 0;
+}
+
+/* Sets out->stream from the "stream" field v (the base's, which v may not
+ * change, or downstream by default). Returns 0 or FL_ECONFIG. */
+static int parse_stream_field(fl_toxic_t *out, const json_t *v, const fl_toxic_t *base,
+                              const char *label, fl_err_t *err) {
+  out->stream = base ? base->stream : FL_DOWNSTREAM;
+  if (v == NULL || json_is_null(v))
+    return 0;
+  int stream = FL_DOWNSTREAM;
+  int rc = parse_stream(v, label, &stream, err);
+  if (rc)
+    return rc;
+  if (base != NULL && stream != base->stream)
+    return fl_err_set(err, FL_ECONFIG, "toxic %s: field \"stream\" cannot change", label);
+  out->stream = stream;
+  return 0;
+}
+
+/* Sets out->toxicity and out->rolls from the "toxicity" field v; an update
+ * that gives it counts one more roll. Returns 0 or FL_ECONFIG. */
+static int parse_toxicity(fl_toxic_t *out, const json_t *v, const fl_toxic_t *base,
+                          const char *label, fl_err_t *err) {
+  out->toxicity = base ? base->toxicity : 1.0;
+  out->rolls = base ? base->rolls : 0;
+  if (v == NULL || json_is_null(v))
+    return 0;
+  double x = json_number_value(v);
+  if (!json_is_number(v) || !(x >= 0 && x <= 1))
+    return fl_err_set(err, FL_ECONFIG,
+                      "toxic %s: field \"toxicity\" must be a number from 0 to 1", label);
+  out->toxicity = x;
+  if (base != NULL)
+    out->rolls++;
+  return 0;
+}
+
+/* Sets out->attr from the base or the kind's defaults, then from the
+ * "attributes" object v, then runs the kind's check. Returns 0 or an error. */
+static int parse_attributes(fl_toxic_t *out, const json_t *v, const fl_toxic_t *base,
+                            const char *label, fl_err_t *err) {
+  char known[128];
+  int rc;
+  for (int i = 0; i < out->kind->nattrs; i++)
+    out->attr[i] = base ? base->attr[i] : out->kind->attrs[i].def;
+  if (v != NULL && !json_is_null(v)) {
+    const char *key;
+    json_t *value;
+    if (!json_is_object(v))
+      return fl_err_set(err, FL_ECONFIG,
+                        "toxic %s: field \"attributes\" must be an object", label);
+    json_object_foreach((json_t *)v, key, value) {
+      int i = attr_index(out->kind, key);
+      if (i < 0) {
+        attr_names(out->kind, known, sizeof(known));
+        return fl_err_set(err, FL_ECONFIG,
+                          "toxic %s: unknown attribute \"attributes.%s\" for type %s "
+                          "(known: %s)",
+                          label, key, out->kind->name, known);
+      }
+      rc = parse_attr(&out->kind->attrs[i], value, label, &out->attr[i], err);
+      if (rc)
+        return rc;
+    }
+  }
+  if (out->kind->check != NULL)
+    return out->kind->check(out->attr, label, err);
+  return 0;
+}
+
 int fl_toxic_parse(fl_toxic_t *out, const json_t *spec, const fl_toxic_t *base,
                    fl_err_t *err) {
-  char known[128];
   const char *label;
   json_t *v;
   int rc;
@@ -167,93 +263,23 @@ int fl_toxic_parse(fl_toxic_t *out, const json_t *spec, const fl_toxic_t *base,
     return fl_err_set(err, FL_ECONFIG, "toxic: field \"name\" must be a string");
   label = base ? base->name : (json_is_string(v) ? json_string_value(v) : NULL);
 
-  v = json_object_get(spec, "type");
-  if (base != NULL) {
-    out->kind = base->kind;
-    if (v != NULL && !json_is_null(v) &&
-        (!json_is_string(v) || strcmp(json_string_value(v), base->kind->name) != 0))
-      return fl_err_set(err, FL_ECONFIG,
-                        "toxic %s: field \"type\" cannot change (it is %s)", label,
-                        base->kind->name);
-  } else {
-    if (v == NULL || json_is_null(v))
-      return fl_err_set(err, FL_ECONFIG, "toxic%s%s: field \"type\" is required",
-                        label ? " " : "", label ? label : "");
-    if (!json_is_string(v))
-      return fl_err_set(err, FL_ECONFIG, "toxic%s%s: field \"type\" must be a string",
-                        label ? " " : "", label ? label : "");
-    out->kind = fl_toxic_kind_find(json_string_value(v));
-    if (out->kind == NULL)
-      return fl_err_set(err, FL_ECONFIG,
-                        "toxic%s%s: unknown toxic type \"%s\" in field \"type\" "
-                        "(known: %s)",
-                        label ? " " : "", label ? label : "", json_string_value(v),
-                        fl_toxic_kind_names());
-  }
+  rc = parse_kind(out, json_object_get(spec, "type"), base, label, err);
+  if (rc)
+    return rc;
   if (label == NULL)
     label = out->kind->name;
-
-  v = json_object_get(spec, "stream");
-  out->stream = base ? base->stream : FL_DOWNSTREAM;
-  if (v != NULL && !json_is_null(v)) {
-    int stream = FL_DOWNSTREAM;
-    rc = parse_stream(v, label, &stream, err);
-    if (rc)
-      return rc;
-    if (base != NULL && stream != base->stream)
-      return fl_err_set(err, FL_ECONFIG, "toxic %s: field \"stream\" cannot change",
-                        label);
-    out->stream = stream;
-  }
-
-  v = json_object_get(spec, "toxicity");
-  out->toxicity = base ? base->toxicity : 1.0;
-  out->rolls = base ? base->rolls : 0;
-  if (v != NULL && !json_is_null(v)) {
-    double x = json_number_value(v);
-    if (!json_is_number(v) || !(x >= 0 && x <= 1))
-      return fl_err_set(err, FL_ECONFIG,
-                        "toxic %s: field \"toxicity\" must be a number from 0 to 1",
-                        label);
-    out->toxicity = x;
-    if (base != NULL)
-      out->rolls++;
-  }
-
-  for (int i = 0; i < out->kind->nattrs; i++)
-    out->attr[i] = base ? base->attr[i] : out->kind->attrs[i].def;
-  v = json_object_get(spec, "attributes");
-  if (v != NULL && !json_is_null(v)) {
-    const char *key;
-    json_t *value;
-    if (!json_is_object(v))
-      return fl_err_set(err, FL_ECONFIG,
-                        "toxic %s: field \"attributes\" must be an object", label);
-    json_object_foreach(v, key, value) {
-      int i = attr_index(out->kind, key);
-      if (i < 0) {
-        attr_names(out->kind, known, sizeof(known));
-        return fl_err_set(err, FL_ECONFIG,
-                          "toxic %s: unknown attribute \"attributes.%s\" for type %s "
-                          "(known: %s)",
-                          label, key, out->kind->name, known);
-      }
-      rc = parse_attr(&out->kind->attrs[i], value, label, &out->attr[i], err);
-      if (rc)
-        return rc;
-    }
-  }
-  if (out->kind->check != NULL) {
-    rc = out->kind->check(out->attr, label, err);
-    if (rc)
-      return rc;
-  }
+  rc = parse_stream_field(out, json_object_get(spec, "stream"), base, label, err);
+  if (rc == 0)
+    rc = parse_toxicity(out, json_object_get(spec, "toxicity"), base, label, err);
+  if (rc == 0)
+    rc = parse_attributes(out, json_object_get(spec, "attributes"), base, label, err);
+  if (rc)
+    return rc;
 
   if (base != NULL)
     out->name = fl_strdup(base->name);
-  else if (json_is_string(json_object_get(spec, "name")) &&
-           json_string_value(json_object_get(spec, "name"))[0] != '\0')
-    out->name = fl_strdup(json_string_value(json_object_get(spec, "name")));
+  else if (json_is_string(v) && json_string_value(v)[0] != '\0')
+    out->name = fl_strdup(json_string_value(v));
   else
     out->name = fl_asprintf("%s_%s", out->kind->name,
                             out->stream == FL_UPSTREAM ? "upstream" : "downstream");

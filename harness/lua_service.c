@@ -163,6 +163,82 @@ static void read_probe(lua_State *L, int idx, lsvc_t *s) {
     fl_lua_error(L, "ready: the cmd probe needs a command");
 }
 
+/* Reads the options the namespace layer (harness/lua/network.lua) passes
+ * from the table at index 1: the namespace the shim enters and the address
+ * the service has there; clock = true preloads libfaketime for
+ * svc:clock{...}. ud is the userdata's index, the cmd table just below it.
+ * Leaves the stack as it was; may raise. */
+static void read_placement(lua_State *L, lsvc_t *s, int ud, const char *name) {
+  lua_getfield(L, 1, "netns");
+  const char *netns = lua_tostring(L, -1);
+  if (netns != NULL) /* a path, or the name `ip netns` knows it by */
+    s->netns = netns[0] == '/' ? fl_strdup(netns) : fl_asprintf("/run/netns/%s", netns);
+  lua_pop(L, 1);
+  lua_getfield(L, 1, "addr");
+  if (lua_isstring(L, -1))
+    s->addr = fl_strdup(lua_tostring(L, -1));
+  lua_pop(L, 1);
+  lua_getfield(L, 1, "clock");
+  int want_clock = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  if (want_clock) {
+    lua_rawgeti(L, ud - 1, 1);
+    lua_getfield(L, 1, "cwd");
+    s->clock = fl_lclock_new(L, s->sc, name, lua_tostring(L, -2), lua_tostring(L, -1));
+    lua_pop(L, 2);
+  }
+}
+
+/* The "env" table of the options at index 1 as a NULL-terminated list of
+ * "KEY=value" (new, fl_strv_free), or NULL when there is none. */
+static char **env_from_opts(lua_State *L) {
+  char **env = NULL;
+  lua_getfield(L, 1, "env");
+  if (lua_istable(L, -1)) {
+    int n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, -2) != 0) {
+      lua_pop(L, 1);
+      n++;
+    }
+    env = fl_calloc((size_t)n + 1, sizeof(char *));
+    int i = 0;
+    lua_pushnil(L);
+    while (lua_next(L, -2) != 0) {
+      if (lua_type(L, -2) == LUA_TSTRING && lua_isstring(L, -1))
+        env[i++] = fl_asprintf("%s=%s", lua_tostring(L, -2), lua_tostring(L, -1));
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  return env;
+}
+
+/* Creates the C service s->svc from the spec pieces; takes argv and env.
+ * Returns 0 or a negative code with err set. */
+static int svc_create(lsvc_t *s, const char *name, char **argv, char **env,
+                      const char *cwd, int grace, fl_err_t *err) {
+  fl_scenario_t *sc = s->sc;
+  char *logs = fl_asprintf("%s/logs", fl_scenario_dir(sc));
+  fl_svc_spec_t spec = {.name = name,
+                        .argv = (const char *const *)argv,
+                        .env = (const char *const *)env,
+                        .cwd = cwd,
+                        .log_dir = logs,
+                        .run_id = fl_scenario_run_id(sc),
+                        .stop_grace_ms = grace,
+                        .netns = s->netns,
+                        .preload = s->clock ? fl_lclock_preload() : NULL};
+  int rc =
+      fl_svc_new(&s->svc, fl_scenario_loop(sc), fl_scenario_timeline(sc), &spec, err);
+  fl_free(logs);
+  fl_strv_free(argv);
+  fl_strv_free(env);
+  return rc;
+}
+
+/* fl.service{name=, cmd=, ...}: checks the options, builds the userdata,
+ * creates the service (not started) and ties it to the scenario's life. */
 static int l_service(lua_State *L) {
   static const char *const keys[] = {"name",         "cmd",   "env",  "cwd",   "ready",
                                      "stop_timeout", "netns", "addr", "clock", NULL};
@@ -185,31 +261,9 @@ static int l_service(lua_State *L) {
   luaL_setmetatable(L, SERVICE_MT);
   int ud = lua_gettop(L);
 
-  /* The namespace layer (harness/lua/network.lua) passes the namespace the
-   * shim enters and the address the service has there; clock = true
-   * preloads libfaketime for svc:clock{...}. Both before anything here
-   * allocates, since they may raise. */
-  lua_getfield(L, 1, "netns");
-  const char *netns = lua_tostring(L, -1);
-  if (netns != NULL) /* a path, or the name `ip netns` knows it by */
-    s->netns = netns[0] == '/' ? fl_strdup(netns) : fl_asprintf("/run/netns/%s", netns);
-  lua_pop(L, 1);
-  lua_getfield(L, 1, "addr");
-  if (lua_isstring(L, -1))
-    s->addr = fl_strdup(lua_tostring(L, -1));
-  lua_pop(L, 1);
-  lua_getfield(L, 1, "clock");
-  int want_clock = lua_toboolean(L, -1);
-  lua_pop(L, 1);
-  if (want_clock) {
-    lua_rawgeti(L, ud - 1, 1);
-    lua_getfield(L, 1, "cwd");
-    s->clock = fl_lclock_new(L, sc, name, lua_tostring(L, -2), lua_tostring(L, -1));
-    lua_pop(L, 2);
-  }
-
-  /* The probe before anything below allocates: it may raise, and what it
-   * keeps belongs to the userdata (freed by __gc). */
+  /* Placement, clock and probe before anything below allocates: they may
+   * raise, and what they keep belongs to the userdata (freed by __gc). */
+  read_placement(L, s, ud, name);
   lua_getfield(L, 1, "ready");
   if (lua_istable(L, -1))
     read_probe(L, lua_gettop(L), s);
@@ -218,25 +272,7 @@ static int l_service(lua_State *L) {
         L, "fl.service %s: 'ready' must be a probe (fl.probe.tcp(addr) ...)", name);
   lua_pop(L, 1);
   char **argv = strv_from_table(L, ud - 1, "cmd");
-  char **env = NULL;
-  lua_getfield(L, 1, "env");
-  if (lua_istable(L, -1)) {
-    int n = 0;
-    lua_pushnil(L);
-    while (lua_next(L, -2) != 0) {
-      lua_pop(L, 1);
-      n++;
-    }
-    env = fl_calloc((size_t)n + 1, sizeof(char *));
-    int i = 0;
-    lua_pushnil(L);
-    while (lua_next(L, -2) != 0) {
-      if (lua_type(L, -2) == LUA_TSTRING && lua_isstring(L, -1))
-        env[i++] = fl_asprintf("%s=%s", lua_tostring(L, -2), lua_tostring(L, -1));
-      lua_pop(L, 1);
-    }
-  }
-  lua_pop(L, 1);
+  char **env = env_from_opts(L);
   lua_getfield(L, 1, "cwd");
   const char *cwd = lua_tostring(L, -1);
   lua_getfield(L, 1, "stop_timeout");
@@ -245,23 +281,8 @@ static int l_service(lua_State *L) {
   if (s->clock != NULL)
     env = strv_append(env, fl_lclock_env(s->clock));
 
-  char *logs = fl_asprintf("%s/logs", fl_scenario_dir(sc));
-  fl_svc_spec_t spec = {.name = name,
-                        .argv = (const char *const *)argv,
-                        .env = (const char *const *)env,
-                        .cwd = cwd,
-                        .log_dir = logs,
-                        .run_id = fl_scenario_run_id(sc),
-                        .stop_grace_ms = grace,
-                        .netns = s->netns,
-                        .preload = s->clock ? fl_lclock_preload() : NULL};
   fl_err_t err = {0};
-  int rc =
-      fl_svc_new(&s->svc, fl_scenario_loop(sc), fl_scenario_timeline(sc), &spec, &err);
-  fl_free(logs);
-  fl_strv_free(argv);
-  fl_strv_free(env);
-  if (rc < 0)
+  if (svc_create(s, name, argv, env, cwd, grace, &err) < 0)
     return fl_lua_error(L, "%s", err.msg);
   s->closed = 0;
   /* Anchor for the scenario's life; closed with it. */

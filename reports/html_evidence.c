@@ -101,21 +101,91 @@ static int add_evop(evop_t *ops, int n, const json_t *op, int bad, long long *pr
   return n + 1;
 }
 
-static void lin_timeline(fl_buf_t *b, const json_t *ev) {
-  evop_t ops[EV_MAX_OPS];
-  long long procs[EV_MAX_ROWS];
-  int nprocs = 0, n = 0;
-  n = add_evop(ops, n, json_object_get(ev, "op"), 1, procs, &nprocs);
+/* Gathers into ops the operation the checker could not place (first), the
+ * ones concurrent with it and the latest few before it, numbering their
+ * processes into procs; returns how many operations. */
+static int collect_evops(const json_t *ev, evop_t *ops, long long *procs, int *nprocs) {
+  int n = add_evop(ops, 0, json_object_get(ev, "op"), 1, procs, nprocs);
   size_t i;
   json_t *op;
   json_array_foreach(fl__jarr(ev, "concurrent"), i, op) n =
-      add_evop(ops, n, op, 0, procs, &nprocs);
+      add_evop(ops, n, op, 0, procs, nprocs);
   /* Of what completed before it, the latest few: the writes it should have
    * seen are among them. */
   json_t *before = fl__jarr(ev, "before");
   size_t nb = json_array_size(before);
   for (i = nb > EV_BEFORE ? nb - EV_BEFORE : 0; i < nb; i++)
-    n = add_evop(ops, n, json_array_get(before, i), 0, procs, &nprocs);
+    n = add_evop(ops, n, json_array_get(before, i), 0, procs, nprocs);
+  return n;
+}
+
+/* The time grid, ticks in seconds down to the bottom row bot. */
+static void lin_ticks(fl_buf_t *b, double t0, double t1, double bot) {
+  /* Ticks in milliseconds from the first invoke: the interesting distances
+   * here are short. */
+  double span = t1 - t0;
+  double raw = span / 8, p = pow(10, floor(log10(raw))), f = raw / p;
+  double step = (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * p;
+  for (double s = ceil(t0 / step) * step; s <= t1; s += step) {
+    double x = EV_X0 + (s - t0) / span * (EV_X1 - EV_X0);
+    fl_buf_printf(b,
+                  "<path class=\"grid\" d=\"M%.1f 14V%.1f\"/><text class=\"fl-tick\" "
+                  "x=\"%.1f\" y=\"%.1f\">%.3f s</text>",
+                  x, bot, x, bot + 14, s);
+  }
+}
+
+/* One operation's bar, its tooltip and its label, on the time axis from
+ * t0 over span seconds. */
+static void lin_bar(fl_buf_t *b, const evop_t *e, const long long *procs, double t0,
+                    double span) {
+  const char *type = fl__jstr(e->op, "type", "ok");
+  const char *cls = strcmp(type, "ok") == 0     ? "o-ok"
+                    : strcmp(type, "fail") == 0 ? "o-fail"
+                                                : "o-info";
+  double xs = EV_X0 + (e->inv - t0) / span * (EV_X1 - EV_X0);
+  double xe = EV_X0 + (e->comp - t0) / span * (EV_X1 - EV_X0);
+  if (xe - xs < 3)
+    xe = xs + 3;
+  double y = 20 + e->row * EV_ROW + 4;
+  fl_buf_t lb;
+  fl_buf_init(&lb, 1024);
+  fl__op_label_esc(&lb, e->op);
+  if (strcmp(type, "ok") != 0) {
+    fl_buf_puts(&lb, " (");
+    fl_buf_esc(&lb, type, 10, FL_ESC_ONELINE);
+    fl_buf_puts(&lb, ")");
+  }
+  fl_buf_printf(b, "<g class=\"evop%s\"><title>process %lld: %s\ninvoked at %.4f s, ",
+                e->bad ? " bad" : "", procs[e->row], fl_buf_str(&lb), e->inv);
+  if (e->open)
+    fl_buf_puts(b, "never completed</title>");
+  else
+    fl_buf_printf(b, "completed at %.4f s</title>", e->comp);
+  fl_buf_printf(b,
+                "<rect class=\"%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+                "height=\"20\" rx=\"3\"/>",
+                cls, xs, y, xe - xs);
+  /* The label goes inside the bar when it fits, else to its right, or
+   * (anchored at its end) to its left at the right edge. */
+  double w = (double)fl__svg_vis_len(fl_buf_str(&lb)) * 7.0 + (e->bad ? 14 : 0);
+  double tx = xs + 5;
+  const char *tcls = "ev-in";
+  if (w + 10 > xe - xs) {
+    tcls = xe + 5 + w > EV_W ? "ev-left" : "ev-out";
+    tx = xe + 5 + w > EV_W ? xs - 5 : xe + 5;
+  }
+  fl_buf_printf(b, "<text class=\"%s\" x=\"%.1f\" y=\"%.1f\">%s%s</text></g>", tcls, tx,
+                y + 14, e->bad ? "\xE2\x9C\x97 " : "", fl_buf_str(&lb));
+  fl_buf_free(&lb);
+}
+
+/* The operations around a linearizability anomaly, one row per process. */
+static void lin_timeline(fl_buf_t *b, const json_t *ev) {
+  evop_t ops[EV_MAX_OPS];
+  long long procs[EV_MAX_ROWS];
+  int nprocs = 0;
+  int n = collect_evops(ev, ops, procs, &nprocs);
   if (n == 0)
     return;
   double lo = INFINITY, hi = -INFINITY;
@@ -136,19 +206,9 @@ static void lin_timeline(fl_buf_t *b, const json_t *ev) {
                 "<svg class=\"ev-lin\" viewBox=\"0 0 %.0f %.0f\" role=\"img\" "
                 "aria-label=\"operations that cannot be linearized\">",
                 EV_W, height);
-  /* Ticks in milliseconds from the first invoke: the interesting distances
-   * here are short. */
   double span = t1 - t0;
-  double raw = span / 8, p = pow(10, floor(log10(raw))), f = raw / p;
-  double step = (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * p;
   double bot = 20 + nprocs * EV_ROW;
-  for (double s = ceil(t0 / step) * step; s <= t1; s += step) {
-    double x = EV_X0 + (s - t0) / span * (EV_X1 - EV_X0);
-    fl_buf_printf(b,
-                  "<path class=\"grid\" d=\"M%.1f 14V%.1f\"/><text class=\"fl-tick\" "
-                  "x=\"%.1f\" y=\"%.1f\">%.3f s</text>",
-                  x, bot, x, bot + 14, s);
-  }
+  lin_ticks(b, t0, t1, bot);
   /* A guide at the moment the offending operation began: what completed
    * before it must be visible to it. */
   if (ops[0].bad) {
@@ -158,48 +218,8 @@ static void lin_timeline(fl_buf_t *b, const json_t *ev) {
   for (int r = 0; r < nprocs; r++)
     fl_buf_printf(b, "<text class=\"fl-name\" x=\"%.1f\" y=\"%.1f\">process %lld</text>",
                   EV_X0 - 8, 20 + r * EV_ROW + 15, procs[r]);
-  for (int k = 0; k < n; k++) {
-    evop_t *e = &ops[k];
-    const char *type = fl__jstr(e->op, "type", "ok");
-    const char *cls = strcmp(type, "ok") == 0     ? "o-ok"
-                      : strcmp(type, "fail") == 0 ? "o-fail"
-                                                  : "o-info";
-    double xs = EV_X0 + (e->inv - t0) / span * (EV_X1 - EV_X0);
-    double xe = EV_X0 + (e->comp - t0) / span * (EV_X1 - EV_X0);
-    if (xe - xs < 3)
-      xe = xs + 3;
-    double y = 20 + e->row * EV_ROW + 4;
-    fl_buf_t lb;
-    fl_buf_init(&lb, 1024);
-    fl__op_label_esc(&lb, e->op);
-    if (strcmp(type, "ok") != 0) {
-      fl_buf_puts(&lb, " (");
-      fl_buf_esc(&lb, type, 10, FL_ESC_ONELINE);
-      fl_buf_puts(&lb, ")");
-    }
-    fl_buf_printf(b, "<g class=\"evop%s\"><title>process %lld: %s\ninvoked at %.4f s, ",
-                  e->bad ? " bad" : "", procs[e->row], fl_buf_str(&lb), e->inv);
-    if (e->open)
-      fl_buf_puts(b, "never completed</title>");
-    else
-      fl_buf_printf(b, "completed at %.4f s</title>", e->comp);
-    fl_buf_printf(b,
-                  "<rect class=\"%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
-                  "height=\"20\" rx=\"3\"/>",
-                  cls, xs, y, xe - xs);
-    /* The label goes inside the bar when it fits, else to its right, or
-     * (anchored at its end) to its left at the right edge. */
-    double w = (double)fl__svg_vis_len(fl_buf_str(&lb)) * 7.0 + (e->bad ? 14 : 0);
-    double tx = xs + 5;
-    const char *tcls = "ev-in";
-    if (w + 10 > xe - xs) {
-      tcls = xe + 5 + w > EV_W ? "ev-left" : "ev-out";
-      tx = xe + 5 + w > EV_W ? xs - 5 : xe + 5;
-    }
-    fl_buf_printf(b, "<text class=\"%s\" x=\"%.1f\" y=\"%.1f\">%s%s</text></g>", tcls, tx,
-                  y + 14, e->bad ? "\xE2\x9C\x97 " : "", fl_buf_str(&lb));
-    fl_buf_free(&lb);
-  }
+  for (int k = 0; k < n; k++)
+    lin_bar(b, &ops[k], procs, t0, span);
   fl_buf_puts(b, "</svg>\n");
 }
 

@@ -494,61 +494,59 @@ static void draw_axis(fl__tl_t *t) {
   fl_buf_puts(b, "</g>\n");
 }
 
-void fl__html_timeline(fl_buf_t *b, const json_t *report, const fl__hist_t *hist) {
-  fl__tl_t t;
-  memset(&t, 0, sizeof(t));
-  t.b = b;
-  t.report = report;
-  t.hist = hist;
-  t.end = fl__report_end(report);
+/* Sets t's time scale (end, tick step) and its row counts: service lanes
+ * and operation rows. */
+static void tl_scale(fl__tl_t *t, const json_t *report, const fl__hist_t *hist) {
+  t->end = fl__report_end(report);
   for (size_t i = 0; i < hist->n; i++) {
-    if (!hist->ops[i].open && hist->ops[i].comp > t.end)
-      t.end = hist->ops[i].comp;
+    if (!hist->ops[i].open && hist->ops[i].comp > t->end)
+      t->end = hist->ops[i].comp;
   }
-  t.step = fl__svg_nice_step(t.end / 12);
+  t->step = fl__svg_nice_step(t->end / 12);
   size_t nsvc = json_array_size(fl__jarr(report, "services"));
-  t.nlanes = nsvc > MAX_LANES ? MAX_LANES : (int)nsvc;
+  t->nlanes = nsvc > MAX_LANES ? MAX_LANES : (int)nsvc;
   if (hist->n > 0) {
-    t.op_rows = hist->nslots < 1             ? 1
-                : hist->nslots > MAX_OP_ROWS ? MAX_OP_ROWS
-                                             : hist->nslots;
-    t.op_row_h = t.op_rows <= 6 ? 6 : t.op_rows <= 10 ? 5 : 4;
+    t->op_rows = hist->nslots < 1             ? 1
+                 : hist->nslots > MAX_OP_ROWS ? MAX_OP_ROWS
+                                              : hist->nslots;
+    t->op_row_h = t->op_rows <= 6 ? 6 : t->op_rows <= 10 ? 5 : 4;
   }
+}
 
-  band_t *bands = fl_calloc(MAX_FAULTS, sizeof(band_t));
-  int nbands = collect_bands(&t, bands);
-
-  /* Layout, top to bottom. */
+/* Sets the y of each part of t, top to bottom, and the total height. */
+static void tl_layout(fl__tl_t *t, int checks_row) {
   double y = 2;
-  t.y_ticks = y;
+  t->y_ticks = y;
   y += 16;
-  t.y_labels = y;
-  y += t.label_rows * 17.0 + (t.label_rows ? 3 : 0);
-  t.band_top = y;
-  int checks_row = count_timed_checks(report) > 0;
-  t.y_checks = y;
+  t->y_labels = y;
+  y += t->label_rows * 17.0 + (t->label_rows ? 3 : 0);
+  t->band_top = y;
+  t->y_checks = y;
   y += checks_row ? 22 : 4;
-  t.y_lanes = y;
-  y += t.nlanes * (LANE_H + LANE_GAP);
-  if (t.op_rows > 0) {
-    t.y_ops = y;
-    y += t.op_rows * t.op_row_h + 14;
-    t.y_lat = y;
+  t->y_lanes = y;
+  y += t->nlanes * (LANE_H + LANE_GAP);
+  if (t->op_rows > 0) {
+    t->y_ops = y;
+    y += t->op_rows * t->op_row_h + 14;
+    t->y_lat = y;
     y += LAT_H + 20;
-    t.y_thr = y;
+    t->y_thr = y;
     y += THR_H;
   } else {
     y += 24;
   }
-  t.band_bot = y;
-  t.y_axis = y;
-  t.height = y + 22;
+  t->band_bot = y;
+  t->y_axis = y;
+  t->height = y + 22;
+}
 
+/* The <svg> start tag and the hatch patterns fault bands fill with. */
+static void tl_open(fl_buf_t *b, double height) {
   fl_buf_printf(b,
                 "<svg class=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" "
                 "viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"timeline of "
                 "services, faults and operations\">\n",
-                TL_W, t.height);
+                TL_W, height);
   fl_buf_puts(b, "<defs>");
   for (size_t i = 0; i < FL_ARRAY_SIZE(fault_palette); i++)
     fl_buf_printf(b,
@@ -558,6 +556,38 @@ void fl__html_timeline(fl_buf_t *b, const json_t *report, const fl__hist_t *hist
                   "</pattern>",
                   i, fault_palette[i]);
   fl_buf_puts(b, "</defs>\n");
+}
+
+/* The operations, latency and throughput rows, or why they are missing. */
+static void tl_draw_history(fl__tl_t *t, const fl__hist_t *hist) {
+  if (t->op_rows > 0) {
+    fl__tl_draw_ops(t);
+    fl__tl_draw_latency(t);
+    fl__tl_draw_throughput(t);
+    return;
+  }
+  fl_buf_printf(t->b,
+                "<text class=\"fl-sub s\" x=\"%.1f\" y=\"%.1f\">"
+                "%s</text>",
+                TL_X0 + 6, t->band_bot - 8,
+                hist->found ? "history.jsonl holds no operations"
+                            : "no history.jsonl beside report.json: operations, "
+                              "latency and throughput are not drawn");
+}
+
+void fl__html_timeline(fl_buf_t *b, const json_t *report, const fl__hist_t *hist) {
+  fl__tl_t t;
+  memset(&t, 0, sizeof(t));
+  t.b = b;
+  t.report = report;
+  t.hist = hist;
+  tl_scale(&t, report, hist);
+
+  band_t *bands = fl_calloc(MAX_FAULTS, sizeof(band_t));
+  int nbands = collect_bands(&t, bands);
+  int checks_row = count_timed_checks(report) > 0;
+  tl_layout(&t, checks_row);
+  tl_open(b, t.height);
 
   draw_axis(&t);
   for (int i = 0; i < nbands; i++)
@@ -571,19 +601,7 @@ void fl__html_timeline(fl_buf_t *b, const json_t *report, const fl__hist_t *hist
   }
   for (int k = 0; k < nbands; k++)
     draw_band_targets(&t, &bands[k]);
-  if (t.op_rows > 0) {
-    fl__tl_draw_ops(&t);
-    fl__tl_draw_latency(&t);
-    fl__tl_draw_throughput(&t);
-  } else {
-    fl_buf_printf(b,
-                  "<text class=\"fl-sub s\" x=\"%.1f\" y=\"%.1f\">"
-                  "%s</text>",
-                  TL_X0 + 6, t.band_bot - 8,
-                  hist->found ? "history.jsonl holds no operations"
-                              : "no history.jsonl beside report.json: operations, "
-                                "latency and throughput are not drawn");
-  }
+  tl_draw_history(&t, hist);
   if (checks_row)
     draw_checks(&t);
   fl_buf_puts(b, "</svg>\n");

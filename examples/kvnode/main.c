@@ -82,15 +82,34 @@ static void on_signal(uv_signal_t *s, int signum) {
   uv_close((uv_handle_t *)&sigint, NULL);
 }
 
-int main(int argc, char **argv) {
-  const char *listen = NULL, *data = NULL;
-  struct sockaddr_storage laddr;
-  char err[512];
-  int rc, have_id = 0, have_leader = 0;
-  kv_node_t *n = &node;
+/* What the command line gives beside the node's own fields. */
+typedef struct {
+  const char *listen, *data;
+  int have_id;
+} opts_t;
 
-  n->loop = uv_default_loop();
-  n->timeout_ms = 1000;
+/* Adds the peer of one "--peer J=HOST:PORT" value to n; exits 2 when bad. */
+static void add_peer(kv_node_t *n, const char *val) {
+  const char *peq = strchr(val, '=');
+  char idbuf[8];
+  if (!peq || peq == val || (size_t)(peq - val) >= sizeof(idbuf))
+    die_usage("bad --peer %s (want J=HOST:PORT)", val);
+  if (n->npeers == KV_MAX_PEERS)
+    die_usage("too many peers at %s", val);
+  memcpy(idbuf, val, (size_t)(peq - val));
+  idbuf[peq - val] = '\0';
+  kv_peer_t *p = &n->peers[n->npeers++];
+  p->node = n;
+  p->id = (int)parse_num(idbuf, 0, KV_MAX_PEERS, "bad peer id %s (0..15)");
+  if (strlen(peq + 1) >= sizeof(p->addr) || resolve(peq + 1, &p->pool.addr) != 0)
+    die_usage("bad peer address %s (want HOST:PORT)", peq + 1);
+  snprintf(p->addr, sizeof(p->addr), "%s", peq + 1);
+  p->pool.loop = n->loop;
+}
+
+/* Reads the options into n and o; exits 2 on a bad one. Returns 1 when
+ * --help printed the usage (the caller exits 0), else 0. */
+static int parse_args(kv_node_t *n, opts_t *o, int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     const char *arg = argv[i], *val = NULL, *eq = strchr(arg, '=');
     char opt[32];
@@ -105,7 +124,7 @@ int main(int argc, char **argv) {
     }
     if (strcmp(opt, "--help") == 0 || strcmp(opt, "-h") == 0) {
       fputs(usage, stdout);
-      return 0;
+      return 1;
     }
     if (strcmp(opt, "--id") && strcmp(opt, "--listen") && strcmp(opt, "--data") &&
         strcmp(opt, "--peer") && strcmp(opt, "--timeout-ms"))
@@ -118,35 +137,24 @@ int main(int argc, char **argv) {
       die_usage("%s needs a value", opt);
     if (strcmp(opt, "--id") == 0) {
       n->id = (int)parse_num(val, 0, KV_MAX_PEERS, "bad --id %s (0..15)");
-      have_id = 1;
+      o->have_id = 1;
     } else if (strcmp(opt, "--listen") == 0) {
-      listen = val;
+      o->listen = val;
     } else if (strcmp(opt, "--data") == 0) {
-      data = val;
+      o->data = val;
     } else if (strcmp(opt, "--timeout-ms") == 0) {
       n->timeout_ms = (uint64_t)parse_num(val, 1, 3600000, "bad --timeout-ms %s");
     } else {
-      const char *peq = strchr(val, '=');
-      char idbuf[8];
-      if (!peq || peq == val || (size_t)(peq - val) >= sizeof(idbuf))
-        die_usage("bad --peer %s (want J=HOST:PORT)", val);
-      if (n->npeers == KV_MAX_PEERS)
-        die_usage("too many peers at %s", val);
-      memcpy(idbuf, val, (size_t)(peq - val));
-      idbuf[peq - val] = '\0';
-      kv_peer_t *p = &n->peers[n->npeers++];
-      p->node = n;
-      p->id = (int)parse_num(idbuf, 0, KV_MAX_PEERS, "bad peer id %s (0..15)");
-      if (strlen(peq + 1) >= sizeof(p->addr) || resolve(peq + 1, &p->pool.addr) != 0)
-        die_usage("bad peer address %s (want HOST:PORT)", peq + 1);
-      snprintf(p->addr, sizeof(p->addr), "%s", peq + 1);
-      p->pool.loop = n->loop;
+      add_peer(n, val);
     }
   }
-  if (!have_id || !listen || !data)
-    die_usage("%s", "--id, --listen and --data are required");
-  if (resolve(listen, &laddr) != 0)
-    die_usage("bad --listen %s (want HOST:PORT)", listen);
+  return 0;
+}
+
+/* Checks the peers (not this node, no node twice, the leader known to a
+ * follower), then sets the leader and the cluster's size; exits 2 when bad. */
+static void check_peers(kv_node_t *n) {
+  int have_leader = 0;
   for (int i = 0; i < n->npeers; i++) {
     char id[16];
     snprintf(id, sizeof(id), "%d", n->peers[i].id);
@@ -164,16 +172,21 @@ int main(int argc, char **argv) {
     die_usage("%s", "a follower needs --peer 0=HOST:PORT (node 0 is the leader)");
   n->size = n->npeers + 1;
   n->majority = n->size / 2 + 1;
+}
 
+/* Opens the store, listens on laddr, starts the node and the signal
+ * handlers. Returns 0, or 1 with a message printed. */
+static int start(kv_node_t *n, const opts_t *o, const struct sockaddr_storage *laddr) {
+  char err[512];
   signal(SIGPIPE, SIG_IGN);
-  if (kv_store_open(&n->store, data, err, sizeof(err)) != 0) {
+  if (kv_store_open(&n->store, o->data, err, sizeof(err)) != 0) {
     fprintf(stderr, "kvnode: %s\n", err);
     return 1;
   }
-  rc = kv_http_listen(&n->server, n->loop, (struct sockaddr *)&laddr, kv_node_handle,
-                      kv_node_body_limit, n);
+  int rc = kv_http_listen(&n->server, n->loop, (const struct sockaddr *)laddr,
+                          kv_node_handle, kv_node_body_limit, n);
   if (rc != 0) {
-    fprintf(stderr, "kvnode: cannot listen on %s: %s\n", listen, uv_strerror(rc));
+    fprintf(stderr, "kvnode: cannot listen on %s: %s\n", o->listen, uv_strerror(rc));
     return 1;
   }
   kv_node_start(n);
@@ -181,7 +194,11 @@ int main(int argc, char **argv) {
   uv_signal_start(&sigterm, on_signal, SIGTERM);
   uv_signal_init(n->loop, &sigint);
   uv_signal_start(&sigint, on_signal, SIGINT);
+  return 0;
+}
 
+/* Prints the "listening on" line (with the port bound) and logs the start. */
+static void announce(kv_node_t *n, const opts_t *o) {
   struct sockaddr_storage bound;
   int blen = sizeof(bound);
   int port = 0;
@@ -190,18 +207,37 @@ int main(int argc, char **argv) {
     port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
   else if (bound.ss_family == AF_INET6)
     port = ntohs(((struct sockaddr_in6 *)&bound)->sin6_port);
-  printf("kvnode %d listening on %.*s:%d\n", n->id, (int)(strrchr(listen, ':') - listen),
-         listen, port);
+  printf("kvnode %d listening on %.*s:%d\n", n->id,
+         (int)(strrchr(o->listen, ':') - o->listen), o->listen, port);
   fflush(stdout);
   kv_log("node %d of %d (%s%s), data in %s, log holds %llu entries", n->id, n->size,
-         n->id == 0 ? "leader" : "follower", n->unsafe ? ", unsafe reads" : "", data,
+         n->id == 0 ? "leader" : "follower", n->unsafe ? ", unsafe reads" : "", o->data,
          (unsigned long long)n->store.last);
+}
+
+int main(int argc, char **argv) {
+  opts_t o = {0};
+  struct sockaddr_storage laddr;
+  kv_node_t *n = &node;
+
+  n->loop = uv_default_loop();
+  n->timeout_ms = 1000;
+  if (parse_args(n, &o, argc, argv))
+    return 0;
+  if (!o.have_id || !o.listen || !o.data)
+    die_usage("%s", "--id, --listen and --data are required");
+  if (resolve(o.listen, &laddr) != 0)
+    die_usage("bad --listen %s (want HOST:PORT)", o.listen);
+  check_peers(n);
+  if (start(n, &o, &laddr) != 0)
+    return 1;
+  announce(n, &o);
 
   uv_run(n->loop, UV_RUN_DEFAULT);
   /* Anything still open (there should be nothing) is closed here. */
   uv_walk(n->loop, close_any, NULL);
   uv_run(n->loop, UV_RUN_DEFAULT);
-  rc = uv_loop_close(n->loop);
+  int rc = uv_loop_close(n->loop);
   kv_store_close(&n->store);
   if (rc != 0)
     kv_log("loop did not close cleanly: %s", uv_strerror(rc));

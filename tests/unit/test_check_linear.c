@@ -369,6 +369,96 @@ static int any_busy(const int *cur, int n) {
   return 0;
 }
 
+/* One generated operation, as the processes see it. */
+typedef struct {
+  int kind, a, b, res, type, proc, done;
+} gop_t;
+
+/* The state of random_history: the JSON lines written so far and the
+ * oracle's ops. */
+typedef struct {
+  lcg_t *r;
+  char *buf;
+  size_t size, used;
+  int line, pos, nb, nvals;
+  bop_t *out;
+  gop_t op[MAX_BOPS];
+  int bidx[MAX_BOPS];
+} gen_t;
+
+/* Appends one history line; value is the JSON text of the "value" field. */
+static void gen_line(gen_t *g, int p, const char *type, int kind, const char *value) {
+  const char *f = kind == 0 ? "read" : kind == 1 ? "write" : "cas";
+  g->used += (size_t)snprintf(g->buf + g->used, g->size - g->used,
+                              "{\"process\":%d,\"type\":\"%s\",\"f\":\"%s\","
+                              "\"value\":%s,\"time\":%d}\n",
+                              p, type, f, value, ++g->line);
+}
+
+/* The "value" text of a write (a) or a cas ([a,b]) into buf. */
+static void gen_args(const gop_t *o, char *buf, size_t size) {
+  char va[16], vb[16];
+  val_text(o->a, va, sizeof(va));
+  val_text(o->b, vb, sizeof(vb));
+  if (o->kind == 1)
+    snprintf(buf, size, "%s", va);
+  else
+    snprintf(buf, size, "[%s,%s]", va, vb);
+}
+
+/* Process p invokes op i: draws it, writes the invoke line, adds it to the
+ * oracle's ops as not yet completed. */
+static void gen_invoke(gen_t *g, int p, int i, int cas) {
+  gop_t *o = &g->op[i];
+  char v[40];
+  o->kind = (int)rnd(g->r, cas ? 3 : 2);
+  o->a = (int)rnd(g->r, (unsigned)g->nvals);
+  o->b = (int)rnd(g->r, (unsigned)g->nvals);
+  o->proc = p;
+  o->done = 0;
+  g->bidx[i] = -1;
+  if (o->kind == 0)
+    snprintf(v, sizeof(v), "null");
+  else
+    gen_args(o, v, sizeof(v));
+  gen_line(g, p, "invoke", o->kind, v);
+  g->out[g->nb] = (bop_t){o->kind, 0, o->a, o->b, g->pos++, INT32_MAX};
+  g->bidx[i] = g->nb++;
+}
+
+/* Process p completes op i: draws ok (60%), info (20%) or fail (20%) and a
+ * read's result, writes the line, and tells the oracle (a fail or an info
+ * read is marked removed). */
+static void gen_complete(gen_t *g, int p, int i) {
+  static const char *const types[] = {"ok", "fail", "info"};
+  gop_t *o = &g->op[i];
+  char v[40];
+  unsigned t = rnd(g->r, 10);
+  o->type = t < 6 ? 0 : t < 8 ? 2 : 1; /* ok, info, fail */
+  if (o->kind == 0) {
+    o->res = (int)rnd(g->r, (unsigned)g->nvals);
+    if (o->type == 0)
+      val_text(o->res, v, sizeof(v));
+    else
+      snprintf(v, sizeof(v), "null");
+  } else {
+    gen_args(o, v, sizeof(v));
+  }
+  gen_line(g, p, types[o->type], o->kind, v);
+  bop_t *b = &g->out[g->bidx[i]];
+  int cp = g->pos++;
+  if (o->type == 0) {
+    b->ok = 1;
+    b->cpos = cp;
+    if (o->kind == 0)
+      b->a = o->res;
+  } else if (o->type == 1) {
+    b->kind = -1; /* fail: removed */
+  } else if (o->kind == 0) {
+    b->kind = -1; /* an info read says nothing */
+  }
+}
+
 /* A random history of at most maxops ops (<= MAX_BOPS) by at most 5
  * processes over nvals values (null, 1, 2 ... at most 8), as JSON lines, and the same ops
  * for the oracle. Returns the number of oracle ops. */
@@ -376,95 +466,23 @@ static int random_history(lcg_t *r, char *buf, size_t size, bop_t *out, int cas,
                           int maxops, int nvals) {
   int nproc = 1 + (int)rnd(r, 5), nops = 1 + (int)rnd(r, (unsigned)maxops);
   int cur[5] = {-1, -1, -1, -1, -1};
-  struct {
-    int kind, a, b, res, type, proc, done;
-  } op[MAX_BOPS];
-  int started = 0, pos = 0, line = 0, nb = 0;
-  size_t used = 0;
-  int bidx[MAX_BOPS];
+  int started = 0;
+  gen_t g = {.r = r, .buf = buf, .size = size, .nvals = nvals, .out = out};
   while (started < nops || any_busy(cur, 5)) {
     int p = (int)rnd(r, (unsigned)nproc);
-    char va[16], vb[16], vr[16];
-    if (cur[p] < 0) {
-      if (started == nops) {
-        /* Maybe leave the rest unfinished. */
-        if (rnd(r, 8) == 0)
-          break;
-        continue;
-      }
-      int i = started++;
-      op[i].kind = (int)rnd(r, cas ? 3 : 2);
-      op[i].a = (int)rnd(r, (unsigned)nvals);
-      op[i].b = (int)rnd(r, (unsigned)nvals);
-      op[i].proc = p;
-      op[i].done = 0;
-      cur[p] = i;
-      bidx[i] = -1;
-      val_text(op[i].a, va, sizeof(va));
-      val_text(op[i].b, vb, sizeof(vb));
-      const char *f = op[i].kind == 0 ? "read" : op[i].kind == 1 ? "write" : "cas";
-      if (op[i].kind == 0)
-        used += (size_t)snprintf(buf + used, size - used,
-                                 "{\"process\":%d,\"type\":\"invoke\",\"f\":\"read\","
-                                 "\"value\":null,\"time\":%d}\n",
-                                 p, ++line);
-      else if (op[i].kind == 1)
-        used += (size_t)snprintf(buf + used, size - used,
-                                 "{\"process\":%d,\"type\":\"invoke\",\"f\":\"%s\","
-                                 "\"value\":%s,\"time\":%d}\n",
-                                 p, f, va, ++line);
-      else
-        used += (size_t)snprintf(buf + used, size - used,
-                                 "{\"process\":%d,\"type\":\"invoke\",\"f\":\"%s\","
-                                 "\"value\":[%s,%s],\"time\":%d}\n",
-                                 p, f, va, vb, ++line);
-      out[nb] = (bop_t){op[i].kind, 0, op[i].a, op[i].b, pos++, INT32_MAX};
-      bidx[i] = nb++;
-    } else {
-      int i = cur[p];
+    if (cur[p] >= 0) {
+      gen_complete(&g, p, cur[p]);
       cur[p] = -1;
-      unsigned t = rnd(r, 10);
-      op[i].type = t < 6 ? 0 : t < 8 ? 2 : 1; /* ok, info, fail */
-      const char *types[] = {"ok", "fail", "info"};
-      const char *f = op[i].kind == 0 ? "read" : op[i].kind == 1 ? "write" : "cas";
-      val_text(op[i].a, va, sizeof(va));
-      val_text(op[i].b, vb, sizeof(vb));
-      if (op[i].kind == 0) {
-        op[i].res = (int)rnd(r, (unsigned)nvals);
-        val_text(op[i].res, vr, sizeof(vr));
-        used +=
-            (size_t)snprintf(buf + used, size - used,
-                             "{\"process\":%d,\"type\":\"%s\",\"f\":\"read\","
-                             "\"value\":%s,\"time\":%d}\n",
-                             p, types[op[i].type], op[i].type == 0 ? vr : "null", ++line);
-      } else if (op[i].kind == 1) {
-        used += (size_t)snprintf(buf + used, size - used,
-                                 "{\"process\":%d,\"type\":\"%s\",\"f\":\"%s\","
-                                 "\"value\":%s,\"time\":%d}\n",
-                                 p, types[op[i].type], f, va, ++line);
-      } else {
-        used += (size_t)snprintf(buf + used, size - used,
-                                 "{\"process\":%d,\"type\":\"%s\",\"f\":\"%s\","
-                                 "\"value\":[%s,%s],\"time\":%d}\n",
-                                 p, types[op[i].type], f, va, vb, ++line);
-      }
-      bop_t *b = &out[bidx[i]];
-      int cp = pos++;
-      if (op[i].type == 0) {
-        b->ok = 1;
-        b->cpos = cp;
-        if (op[i].kind == 0)
-          b->a = op[i].res;
-      } else if (op[i].type == 1) {
-        b->kind = -1; /* fail: removed */
-      } else if (op[i].kind == 0) {
-        b->kind = -1; /* an info read says nothing */
-      }
+    } else if (started < nops) {
+      cur[p] = started;
+      gen_invoke(&g, p, started++, cas);
+    } else if (rnd(r, 8) == 0) {
+      break; /* maybe leave the rest unfinished */
     }
   }
   /* Drop the removed ops. */
   int m = 0;
-  for (int i = 0; i < nb; i++)
+  for (int i = 0; i < g.nb; i++)
     if (out[i].kind >= 0)
       out[m++] = out[i];
   return m;
