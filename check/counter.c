@@ -69,9 +69,11 @@ static json_t *bound_json(const fl_op_t *op, int64_t value, int64_t lower,
   return o;
 }
 
-static int check_one(const fl_ops_t *ops, const uint32_t *idx, size_t n, json_t **out,
-                     ctotals_t *t, fl_err_t *err) {
-  size_t nadd = 0;
+/* Checks that every op is a counter op with integer values; counts the adds
+ * into *nadd. */
+static int validate_ops(const fl_ops_t *ops, const uint32_t *idx, size_t n, size_t *nadd,
+                        fl_err_t *err) {
+  *nadd = 0;
   for (size_t i = 0; i < n; i++) {
     const fl_op_t *op = &ops->v[idx[i]];
     if (op->fk == FL_F_ADD) {
@@ -79,7 +81,7 @@ static int check_one(const fl_ops_t *ops, const uint32_t *idx, size_t n, json_t 
         return fl_err_set(err, FL_EPARSE,
                           "%s:%" PRIu32 ": a counter add's value must be an integer",
                           ops->name, op->invoke_line);
-      nadd++;
+      (*nadd)++;
     } else if (op->fk == FL_F_READ) {
       if (op->type == FL_OP_OK && !json_is_integer(op->result))
         return fl_err_set(err, FL_EPARSE,
@@ -93,20 +95,22 @@ static int check_one(const fl_ops_t *ops, const uint32_t *idx, size_t n, json_t 
                         ops->name, op->invoke_line, op->f);
     }
   }
+  return 0;
+}
 
-  /* done: ok adds by completion position; maybe: ok and info adds by invoke
-   * position (already in order). */
-  pref_t *done = fl_malloc((nadd + 1) * sizeof(*done));
-  pref_t *maybe = fl_malloc((nadd + 1) * sizeof(*maybe));
-  size_t nd = 0, nm = 0;
+/* Fills done (ok adds by completion position) and maybe (ok and info adds
+ * by invoke position, already in order) and counts the adds into t. */
+static void collect_adds(const fl_ops_t *ops, const uint32_t *idx, size_t n, pref_t *done,
+                         size_t *nd, pref_t *maybe, size_t *nm, ctotals_t *t) {
+  *nd = *nm = 0;
   for (size_t i = 0; i < n; i++) {
     const fl_op_t *op = &ops->v[idx[i]];
     if (op->fk != FL_F_ADD || op->type == FL_OP_FAIL)
       continue;
     int64_t v = json_integer_value(op->value);
-    maybe[nm++] = (pref_t){op->invoke_pos, v, 0, 0};
+    maybe[(*nm)++] = (pref_t){op->invoke_pos, v, 0, 0};
     if (op->type == FL_OP_OK) {
-      done[nd++] = (pref_t){op->complete_pos, v, 0, 0};
+      done[(*nd)++] = (pref_t){op->complete_pos, v, 0, 0};
       t->acked++;
       WRAP_ADD(t->acked_sum, v);
     } else {
@@ -114,15 +118,13 @@ static int check_one(const fl_ops_t *ops, const uint32_t *idx, size_t n, json_t 
       WRAP_ADD(t->info_sum, v);
     }
   }
-  qsort(done, nd, sizeof(*done), pref_cmp);
-  int r = 0;
-  if (accumulate(done, nd) != 0 || accumulate(maybe, nm) != 0) {
-    r = fl_err_set(err, FL_EPARSE, "%s: the counter's adds overflow 64-bit integers",
-                   ops->name);
-    goto out;
-  }
+}
 
-  json_t *errors = json_array(), *final = json_null();
+/* Checks every ok read against its bounds: the first MAX_ERRORS out of
+ * bounds into errors, the last read's bounds into *final. */
+static void check_reads(const fl_ops_t *ops, const uint32_t *idx, size_t n,
+                        const pref_t *done, size_t nd, const pref_t *maybe, size_t nm,
+                        json_t *errors, json_t **final, ctotals_t *t) {
   const fl_op_t *final_op = NULL;
   for (size_t i = 0; i < n; i++) {
     const fl_op_t *op = &ops->v[idx[i]];
@@ -141,11 +143,14 @@ static int check_one(const fl_ops_t *ops, const uint32_t *idx, size_t n, json_t 
     }
     if (final_op == NULL || op->complete_pos > final_op->complete_pos) {
       final_op = op;
-      json_decref(final);
-      final = bound_json(op, value, lower, upper);
+      json_decref(*final);
+      *final = bound_json(op, value, lower, upper);
     }
   }
+}
 
+/* One key's object; takes errors and final. */
+static json_t *key_json(const ctotals_t *t, json_t *errors, json_t *final) {
   json_t *o = json_object();
   json_object_set_new(o, "valid",
                       t->errors > 0  ? json_false()
@@ -182,9 +187,27 @@ static int check_one(const fl_ops_t *ops, const uint32_t *idx, size_t n, json_t 
   json_object_set_new(o, "message", json_string(msg));
   json_object_set_new(o, "errors", errors);
   json_object_set_new(o, "final_read", final);
-  *out = o;
+  return o;
+}
 
-out:
+static int check_one(const fl_ops_t *ops, const uint32_t *idx, size_t n, json_t **out,
+                     ctotals_t *t, fl_err_t *err) {
+  size_t nadd, nd, nm;
+  int r = validate_ops(ops, idx, n, &nadd, err);
+  if (r != 0)
+    return r;
+  pref_t *done = fl_malloc((nadd + 1) * sizeof(*done));
+  pref_t *maybe = fl_malloc((nadd + 1) * sizeof(*maybe));
+  collect_adds(ops, idx, n, done, &nd, maybe, &nm, t);
+  qsort(done, nd, sizeof(*done), pref_cmp);
+  if (accumulate(done, nd) != 0 || accumulate(maybe, nm) != 0) {
+    r = fl_err_set(err, FL_EPARSE, "%s: the counter's adds overflow 64-bit integers",
+                   ops->name);
+  } else {
+    json_t *errors = json_array(), *final = json_null();
+    check_reads(ops, idx, n, done, nd, maybe, nm, errors, &final, t);
+    *out = key_json(t, errors, final);
+  }
   fl_free(done);
   fl_free(maybe);
   return r;
