@@ -213,77 +213,49 @@ static int check_one(const fl_ops_t *ops, const uint32_t *idx, size_t n, json_t 
   return r;
 }
 
+/* fl_per_key_t's add: a key's totals into the sums. */
+static int add_totals(void *sum, const void *key) {
+  ctotals_t *s = sum;
+  const ctotals_t *t = key;
+  s->reads += t->reads;
+  s->acked += t->acked;
+  s->info += t->info;
+  s->errors += t->errors;
+  WRAP_ADD(s->acked_sum, t->acked_sum);
+  WRAP_ADD(s->info_sum, t->info_sum);
+  return t->reads > 0;
+}
+
+/* fl_per_key_t's summary: the report of zero or several keys. */
+static json_t *summary(void *sum, int all_read, size_t nkeys) {
+  const ctotals_t *s = sum;
+  json_t *result = json_object();
+  json_object_set_new(result, "valid",
+                      s->errors > 0 ? json_false()
+                      : all_read    ? json_true()
+                                    : json_string("unknown"));
+  json_object_set_new(result, "reads", json_integer((json_int_t)s->reads));
+  json_object_set_new(result, "acknowledged", json_integer((json_int_t)s->acked));
+  json_object_set_new(result, "acknowledged_sum", json_integer(s->acked_sum));
+  json_object_set_new(result, "indeterminate", json_integer((json_int_t)s->info));
+  json_object_set_new(result, "indeterminate_sum", json_integer(s->info_sum));
+  json_object_set_new(result, "error_count", json_integer((json_int_t)s->errors));
+  char msg[256];
+  snprintf(msg, sizeof(msg), "%zu keys: %zu of %zu reads out of bounds", nkeys, s->errors,
+           s->reads);
+  json_object_set_new(result, "message", json_string(msg));
+  return result;
+}
+
+static int check_key(const fl_ops_t *ops, const uint32_t *idx, size_t n, json_t **out,
+                     void *t, fl_err_t *err) {
+  return check_one(ops, idx, n, out, t, err);
+}
+
 int fl_check_counter(const fl_ops_t *ops, json_t **out, fl_err_t *err) {
-  *out = NULL;
-  uint64_t t0 = fl_check_now_ns();
-  fl_partition_t part;
-  fl_partition_by_key(ops, &part);
-  size_t nkeys = fl_partition_count(&part);
-  json_t *result = NULL, *by_key = json_object();
-  ctotals_t sum;
-  memset(&sum, 0, sizeof(sum));
-  int r = 0, all_read = 1;
-  for (size_t p = 0; p < part.np; p++) {
-    size_t n = part.start[p + 1] - part.start[p];
-    if (n == 0)
-      continue;
-    json_t *o = NULL;
-    ctotals_t t;
-    memset(&t, 0, sizeof(t));
-    r = check_one(ops, part.idx + part.start[p], n, &o, &t, err);
-    if (r != 0)
-      break;
-    sum.reads += t.reads;
-    sum.acked += t.acked;
-    sum.info += t.info;
-    sum.errors += t.errors;
-    WRAP_ADD(sum.acked_sum, t.acked_sum);
-    WRAP_ADD(sum.info_sum, t.info_sum);
-    all_read &= t.reads > 0;
-    if (nkeys == 1) {
-      result = o;
-    } else {
-      json_t *key = fl_partition_key_json(ops, p);
-      json_object_set_new(by_key, json_is_string(key) ? json_string_value(key) : "", o);
-      json_decref(key);
-    }
-  }
-  fl_partition_free(&part);
-  if (r != 0) {
-    json_decref(by_key);
-    json_decref(result);
-    return r;
-  }
-  if (result == NULL) {
-    result = json_object();
-    json_object_set_new(result, "valid",
-                        sum.errors > 0          ? json_false()
-                        : all_read && nkeys > 0 ? json_true()
-                                                : json_string("unknown"));
-    json_object_set_new(result, "reads", json_integer((json_int_t)sum.reads));
-    json_object_set_new(result, "acknowledged", json_integer((json_int_t)sum.acked));
-    json_object_set_new(result, "acknowledged_sum", json_integer(sum.acked_sum));
-    json_object_set_new(result, "indeterminate", json_integer((json_int_t)sum.info));
-    json_object_set_new(result, "indeterminate_sum", json_integer(sum.info_sum));
-    json_object_set_new(result, "error_count", json_integer((json_int_t)sum.errors));
-    char msg[256];
-    snprintf(msg, sizeof(msg), "%zu keys: %zu of %zu reads out of bounds", nkeys,
-             sum.errors, sum.reads);
-    json_object_set_new(result, "message", json_string(msg));
-    if (nkeys > 1)
-      json_object_set_new(result, "by_key", by_key);
-    else
-      json_decref(by_key);
-  } else {
-    json_decref(by_key);
-  }
-  json_object_set_new(result, "model", json_string("counter"));
-  json_object_set_new(result, "ops", json_integer((json_int_t)ops->len));
-  json_object_set_new(result, "keys", json_integer((json_int_t)nkeys));
-  json_object_set_new(result, "elapsed_s",
-                      json_real((double)(fl_check_now_ns() - t0) / 1e9));
-  *out = result;
-  return 0;
+  static const fl_per_key_t m = {"counter", sizeof(ctotals_t), check_key, add_totals,
+                                 summary};
+  return fl_check_per_key(ops, &m, out, err);
 }
 
 /* The row of counter (models.c). */

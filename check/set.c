@@ -262,72 +262,43 @@ static int check_one(const fl_ops_t *ops, const uint32_t *idx, size_t n, json_t 
   return 0;
 }
 
+/* fl_per_key_t's add: a key's totals into the sums. */
+static int add_totals(void *sum, const void *key) {
+  totals_t *s = sum;
+  const totals_t *t = key;
+  s->attempts += t->attempts;
+  s->acknowledged += t->acknowledged;
+  s->read_count += t->read_count;
+  s->ok_count += t->ok_count;
+  s->lost += t->lost;
+  s->unexpected += t->unexpected;
+  s->duplicates += t->duplicates;
+  s->info_seen += t->info_seen;
+  s->info_lost += t->info_lost;
+  s->concurrent_missing += t->concurrent_missing;
+  return t->has_read;
+}
+
+/* fl_per_key_t's summary: the report of zero or several keys (the totals). */
+static json_t *summary(void *sum, int all_read, size_t nkeys) {
+  totals_t *s = sum;
+  (void)nkeys;
+  s->has_read = all_read;
+  json_t *result = json_object();
+  json_object_set_new(result, "valid", valid_json(s));
+  set_counts(result, s);
+  set_message(result, s, NULL, NULL, NULL);
+  return result;
+}
+
+static int check_key(const fl_ops_t *ops, const uint32_t *idx, size_t n, json_t **out,
+                     void *t, fl_err_t *err) {
+  return check_one(ops, idx, n, out, t, err);
+}
+
 int fl_check_set(const fl_ops_t *ops, json_t **out, fl_err_t *err) {
-  *out = NULL;
-  uint64_t t0 = fl_check_now_ns();
-  fl_partition_t part;
-  fl_partition_by_key(ops, &part);
-  size_t nkeys = fl_partition_count(&part);
-  json_t *result = NULL, *by_key = json_object();
-  totals_t sum;
-  memset(&sum, 0, sizeof(sum));
-  int all_read = 1, r = 0;
-  for (size_t p = 0; p < part.np; p++) {
-    size_t n = part.start[p + 1] - part.start[p];
-    if (n == 0)
-      continue;
-    json_t *o = NULL;
-    totals_t t;
-    memset(&t, 0, sizeof(t));
-    r = check_one(ops, part.idx + part.start[p], n, &o, &t, err);
-    if (r != 0)
-      break;
-    sum.attempts += t.attempts;
-    sum.acknowledged += t.acknowledged;
-    sum.read_count += t.read_count;
-    sum.ok_count += t.ok_count;
-    sum.lost += t.lost;
-    sum.unexpected += t.unexpected;
-    sum.duplicates += t.duplicates;
-    sum.info_seen += t.info_seen;
-    sum.info_lost += t.info_lost;
-    sum.concurrent_missing += t.concurrent_missing;
-    all_read &= t.has_read;
-    if (nkeys == 1) {
-      result = o;
-    } else {
-      json_t *key = fl_partition_key_json(ops, p);
-      json_object_set_new(by_key, json_is_string(key) ? json_string_value(key) : "", o);
-      json_decref(key);
-    }
-  }
-  fl_partition_free(&part);
-  if (r != 0) {
-    json_decref(by_key);
-    json_decref(result);
-    return r;
-  }
-  if (result == NULL) {
-    /* No ops at all, or several keys: the totals, and each key's object. */
-    sum.has_read = all_read && nkeys > 0;
-    result = json_object();
-    json_object_set_new(result, "valid", valid_json(&sum));
-    set_counts(result, &sum);
-    set_message(result, &sum, NULL, NULL, NULL);
-    if (nkeys > 1)
-      json_object_set_new(result, "by_key", by_key);
-    else
-      json_decref(by_key);
-  } else {
-    json_decref(by_key);
-  }
-  json_object_set_new(result, "model", json_string("set"));
-  json_object_set_new(result, "ops", json_integer((json_int_t)ops->len));
-  json_object_set_new(result, "keys", json_integer((json_int_t)nkeys));
-  json_object_set_new(result, "elapsed_s",
-                      json_real((double)(fl_check_now_ns() - t0) / 1e9));
-  *out = result;
-  return 0;
+  static const fl_per_key_t m = {"set", sizeof(totals_t), check_key, add_totals, summary};
+  return fl_check_per_key(ops, &m, out, err);
 }
 
 /* The row of set (models.c). */
