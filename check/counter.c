@@ -190,8 +190,10 @@ static json_t *key_json(const ctotals_t *t, json_t *errors, json_t *final) {
   return o;
 }
 
-static int check_one(const fl_ops_t *ops, const uint32_t *idx, size_t n, json_t **out,
-                     ctotals_t *t, fl_err_t *err) {
+/* fl_per_key_t's check_key: one key's report and totals. */
+static int check_key(const fl_ops_t *ops, const uint32_t *idx, size_t n, json_t **out,
+                     void *totals, fl_err_t *err) {
+  ctotals_t *t = totals;
   size_t nadd, nd, nm;
   int r = validate_ops(ops, idx, n, &nadd, err);
   if (r != 0)
@@ -245,11 +247,6 @@ static json_t *summary(void *sum, int all_read, size_t nkeys) {
            s->reads);
   json_object_set_new(result, "message", json_string(msg));
   return result;
-}
-
-static int check_key(const fl_ops_t *ops, const uint32_t *idx, size_t n, json_t **out,
-                     void *t, fl_err_t *err) {
-  return check_one(ops, idx, n, out, t, err);
 }
 
 int fl_check_counter(const fl_ops_t *ops, json_t **out, fl_err_t *err) {

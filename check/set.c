@@ -225,8 +225,10 @@ static void classify(const elem_t *el, size_t nel, size_t nattempted, int has_fi
   }
 }
 
-static int check_one(const fl_ops_t *ops, const uint32_t *idx, size_t n, json_t **out,
-                     totals_t *t, fl_err_t *err) {
+/* fl_per_key_t's check_key: one key's report and totals. */
+static int check_key(const fl_ops_t *ops, const uint32_t *idx, size_t n, json_t **out,
+                     void *totals, fl_err_t *err) {
+  totals_t *t = totals;
   const fl_op_t *final;
   int r = validate_ops(ops, idx, n, &final, err);
   if (r != 0)
@@ -289,11 +291,6 @@ static json_t *summary(void *sum, int all_read, size_t nkeys) {
   set_counts(result, s);
   set_message(result, s, NULL, NULL, NULL);
   return result;
-}
-
-static int check_key(const fl_ops_t *ops, const uint32_t *idx, size_t n, json_t **out,
-                     void *t, fl_err_t *err) {
-  return check_one(ops, idx, n, out, t, err);
 }
 
 int fl_check_set(const fl_ops_t *ops, json_t **out, fl_err_t *err) {
