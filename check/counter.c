@@ -69,9 +69,11 @@ static json_t *bound_json(const fl_op_t *op, int64_t value, int64_t lower,
   return o;
 }
 
-static int check_one(const fl_ops_t *ops, const uint32_t *idx, size_t n, json_t **out,
-                     ctotals_t *t, fl_err_t *err) {
-  size_t nadd = 0;
+/* Checks that every op is a counter op with integer values; counts the adds
+ * into *nadd. */
+static int validate_ops(const fl_ops_t *ops, const uint32_t *idx, size_t n, size_t *nadd,
+                        fl_err_t *err) {
+  *nadd = 0;
   for (size_t i = 0; i < n; i++) {
     const fl_op_t *op = &ops->v[idx[i]];
     if (op->fk == FL_F_ADD) {
@@ -79,7 +81,7 @@ static int check_one(const fl_ops_t *ops, const uint32_t *idx, size_t n, json_t 
         return fl_err_set(err, FL_EPARSE,
                           "%s:%" PRIu32 ": a counter add's value must be an integer",
                           ops->name, op->invoke_line);
-      nadd++;
+      (*nadd)++;
     } else if (op->fk == FL_F_READ) {
       if (op->type == FL_OP_OK && !json_is_integer(op->result))
         return fl_err_set(err, FL_EPARSE,
@@ -93,20 +95,22 @@ static int check_one(const fl_ops_t *ops, const uint32_t *idx, size_t n, json_t 
                         ops->name, op->invoke_line, op->f);
     }
   }
+  return 0;
+}
 
-  /* done: ok adds by completion position; maybe: ok and info adds by invoke
-   * position (already in order). */
-  pref_t *done = fl_malloc((nadd + 1) * sizeof(*done));
-  pref_t *maybe = fl_malloc((nadd + 1) * sizeof(*maybe));
-  size_t nd = 0, nm = 0;
+/* Fills done (ok adds by completion position) and maybe (ok and info adds
+ * by invoke position, already in order) and counts the adds into t. */
+static void collect_adds(const fl_ops_t *ops, const uint32_t *idx, size_t n, pref_t *done,
+                         size_t *nd, pref_t *maybe, size_t *nm, ctotals_t *t) {
+  *nd = *nm = 0;
   for (size_t i = 0; i < n; i++) {
     const fl_op_t *op = &ops->v[idx[i]];
     if (op->fk != FL_F_ADD || op->type == FL_OP_FAIL)
       continue;
     int64_t v = json_integer_value(op->value);
-    maybe[nm++] = (pref_t){op->invoke_pos, v, 0, 0};
+    maybe[(*nm)++] = (pref_t){op->invoke_pos, v, 0, 0};
     if (op->type == FL_OP_OK) {
-      done[nd++] = (pref_t){op->complete_pos, v, 0, 0};
+      done[(*nd)++] = (pref_t){op->complete_pos, v, 0, 0};
       t->acked++;
       WRAP_ADD(t->acked_sum, v);
     } else {
@@ -114,15 +118,13 @@ static int check_one(const fl_ops_t *ops, const uint32_t *idx, size_t n, json_t 
       WRAP_ADD(t->info_sum, v);
     }
   }
-  qsort(done, nd, sizeof(*done), pref_cmp);
-  int r = 0;
-  if (accumulate(done, nd) != 0 || accumulate(maybe, nm) != 0) {
-    r = fl_err_set(err, FL_EPARSE, "%s: the counter's adds overflow 64-bit integers",
-                   ops->name);
-    goto out;
-  }
+}
 
-  json_t *errors = json_array(), *final = json_null();
+/* Checks every ok read against its bounds: the first MAX_ERRORS out of
+ * bounds into errors, the last read's bounds into *final. */
+static void check_reads(const fl_ops_t *ops, const uint32_t *idx, size_t n,
+                        const pref_t *done, size_t nd, const pref_t *maybe, size_t nm,
+                        json_t *errors, json_t **final, ctotals_t *t) {
   const fl_op_t *final_op = NULL;
   for (size_t i = 0; i < n; i++) {
     const fl_op_t *op = &ops->v[idx[i]];
@@ -141,11 +143,14 @@ static int check_one(const fl_ops_t *ops, const uint32_t *idx, size_t n, json_t 
     }
     if (final_op == NULL || op->complete_pos > final_op->complete_pos) {
       final_op = op;
-      json_decref(final);
-      final = bound_json(op, value, lower, upper);
+      json_decref(*final);
+      *final = bound_json(op, value, lower, upper);
     }
   }
+}
 
+/* One key's object; takes errors and final. */
+static json_t *key_json(const ctotals_t *t, json_t *errors, json_t *final) {
   json_t *o = json_object();
   json_object_set_new(o, "valid",
                       t->errors > 0  ? json_false()
@@ -182,85 +187,72 @@ static int check_one(const fl_ops_t *ops, const uint32_t *idx, size_t n, json_t 
   json_object_set_new(o, "message", json_string(msg));
   json_object_set_new(o, "errors", errors);
   json_object_set_new(o, "final_read", final);
-  *out = o;
+  return o;
+}
 
-out:
+/* fl_per_key_t's check_key: one key's report and totals. */
+static int check_key(const fl_ops_t *ops, const uint32_t *idx, size_t n, json_t **out,
+                     void *totals, fl_err_t *err) {
+  ctotals_t *t = totals;
+  size_t nadd, nd, nm;
+  int r = validate_ops(ops, idx, n, &nadd, err);
+  if (r != 0)
+    return r;
+  pref_t *done = fl_malloc((nadd + 1) * sizeof(*done));
+  pref_t *maybe = fl_malloc((nadd + 1) * sizeof(*maybe));
+  collect_adds(ops, idx, n, done, &nd, maybe, &nm, t);
+  qsort(done, nd, sizeof(*done), pref_cmp);
+  if (accumulate(done, nd) != 0 || accumulate(maybe, nm) != 0) {
+    r = fl_err_set(err, FL_EPARSE, "%s: the counter's adds overflow 64-bit integers",
+                   ops->name);
+  } else {
+    json_t *errors = json_array(), *final = json_null();
+    check_reads(ops, idx, n, done, nd, maybe, nm, errors, &final, t);
+    *out = key_json(t, errors, final);
+  }
   fl_free(done);
   fl_free(maybe);
   return r;
 }
 
+/* fl_per_key_t's add: a key's totals into the sums. */
+static int add_totals(void *sum, const void *key) {
+  ctotals_t *s = sum;
+  const ctotals_t *t = key;
+  s->reads += t->reads;
+  s->acked += t->acked;
+  s->info += t->info;
+  s->errors += t->errors;
+  WRAP_ADD(s->acked_sum, t->acked_sum);
+  WRAP_ADD(s->info_sum, t->info_sum);
+  return t->reads > 0;
+}
+
+/* fl_per_key_t's summary: the report of zero or several keys. */
+static json_t *summary(void *sum, int all_read, size_t nkeys) {
+  const ctotals_t *s = sum;
+  json_t *result = json_object();
+  json_object_set_new(result, "valid",
+                      s->errors > 0 ? json_false()
+                      : all_read    ? json_true()
+                                    : json_string("unknown"));
+  json_object_set_new(result, "reads", json_integer((json_int_t)s->reads));
+  json_object_set_new(result, "acknowledged", json_integer((json_int_t)s->acked));
+  json_object_set_new(result, "acknowledged_sum", json_integer(s->acked_sum));
+  json_object_set_new(result, "indeterminate", json_integer((json_int_t)s->info));
+  json_object_set_new(result, "indeterminate_sum", json_integer(s->info_sum));
+  json_object_set_new(result, "error_count", json_integer((json_int_t)s->errors));
+  char msg[256];
+  snprintf(msg, sizeof(msg), "%zu keys: %zu of %zu reads out of bounds", nkeys, s->errors,
+           s->reads);
+  json_object_set_new(result, "message", json_string(msg));
+  return result;
+}
+
 int fl_check_counter(const fl_ops_t *ops, json_t **out, fl_err_t *err) {
-  *out = NULL;
-  uint64_t t0 = fl_check_now_ns();
-  fl_partition_t part;
-  fl_partition_by_key(ops, &part);
-  size_t nkeys = fl_partition_count(&part);
-  json_t *result = NULL, *by_key = json_object();
-  ctotals_t sum;
-  memset(&sum, 0, sizeof(sum));
-  int r = 0, all_read = 1;
-  for (size_t p = 0; p < part.np; p++) {
-    size_t n = part.start[p + 1] - part.start[p];
-    if (n == 0)
-      continue;
-    json_t *o = NULL;
-    ctotals_t t;
-    memset(&t, 0, sizeof(t));
-    r = check_one(ops, part.idx + part.start[p], n, &o, &t, err);
-    if (r != 0)
-      break;
-    sum.reads += t.reads;
-    sum.acked += t.acked;
-    sum.info += t.info;
-    sum.errors += t.errors;
-    WRAP_ADD(sum.acked_sum, t.acked_sum);
-    WRAP_ADD(sum.info_sum, t.info_sum);
-    all_read &= t.reads > 0;
-    if (nkeys == 1) {
-      result = o;
-    } else {
-      json_t *key = fl_partition_key_json(ops, p);
-      json_object_set_new(by_key, json_is_string(key) ? json_string_value(key) : "", o);
-      json_decref(key);
-    }
-  }
-  fl_partition_free(&part);
-  if (r != 0) {
-    json_decref(by_key);
-    json_decref(result);
-    return r;
-  }
-  if (result == NULL) {
-    result = json_object();
-    json_object_set_new(result, "valid",
-                        sum.errors > 0          ? json_false()
-                        : all_read && nkeys > 0 ? json_true()
-                                                : json_string("unknown"));
-    json_object_set_new(result, "reads", json_integer((json_int_t)sum.reads));
-    json_object_set_new(result, "acknowledged", json_integer((json_int_t)sum.acked));
-    json_object_set_new(result, "acknowledged_sum", json_integer(sum.acked_sum));
-    json_object_set_new(result, "indeterminate", json_integer((json_int_t)sum.info));
-    json_object_set_new(result, "indeterminate_sum", json_integer(sum.info_sum));
-    json_object_set_new(result, "error_count", json_integer((json_int_t)sum.errors));
-    char msg[256];
-    snprintf(msg, sizeof(msg), "%zu keys: %zu of %zu reads out of bounds", nkeys,
-             sum.errors, sum.reads);
-    json_object_set_new(result, "message", json_string(msg));
-    if (nkeys > 1)
-      json_object_set_new(result, "by_key", by_key);
-    else
-      json_decref(by_key);
-  } else {
-    json_decref(by_key);
-  }
-  json_object_set_new(result, "model", json_string("counter"));
-  json_object_set_new(result, "ops", json_integer((json_int_t)ops->len));
-  json_object_set_new(result, "keys", json_integer((json_int_t)nkeys));
-  json_object_set_new(result, "elapsed_s",
-                      json_real((double)(fl_check_now_ns() - t0) / 1e9));
-  *out = result;
-  return 0;
+  static const fl_per_key_t m = {"counter", sizeof(ctotals_t), check_key, add_totals,
+                                 summary};
+  return fl_check_per_key(ops, &m, out, err);
 }
 
 /* The row of counter (models.c). */

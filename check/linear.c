@@ -307,94 +307,92 @@ static void values_text(const ctx_t *c, const keyres_t *kr, char *buf, size_t si
     snprintf(buf + used, size - used, " or others");
 }
 
-static json_t *anomaly_json(const ctx_t *c, const uint32_t *idx, size_t n,
-                            const keyres_t *kr) {
-  const fl_ops_t *ops = c->ops;
-  const fl_op_t *x = &ops->v[kr->stuck_op];
-  json_t *a = json_object();
-  json_object_set_new(a, "key", x->key != NULL ? json_string(x->key) : json_null());
-  json_object_set_new(a, "op", fl_op_to_json(x));
-
-  char vals[512], val[128], keypart[160], what[512], msg[2048];
-  values_text(c, kr, vals, sizeof(vals));
+/* What x did, for a message: "read of key k by process 3 returned 2". */
+static void op_what(const fl_op_t *x, char *what, size_t size) {
+  char val[128], keypart[160];
   if (x->key != NULL)
     snprintf(keypart, sizeof(keypart), " of key %s", x->key);
   else
     keypart[0] = '\0';
   if (x->fk == FL_F_READ)
-    snprintf(what, sizeof(what), "read%s by process %d returned %s", keypart, x->process,
+    snprintf(what, size, "read%s by process %d returned %s", keypart, x->process,
              fl_json_text(x->result, val, sizeof(val)));
   else if (x->fk == FL_F_CAS)
-    snprintf(what, sizeof(what), "cas %s%s by process %d succeeded",
+    snprintf(what, size, "cas %s%s by process %d succeeded",
              fl_json_text(x->value, val, sizeof(val)), keypart, x->process);
   else
-    snprintf(what, sizeof(what), "write %s%s by process %d",
+    snprintf(what, size, "write %s%s by process %d",
              fl_json_text(x->value, val, sizeof(val)), keypart, x->process);
-  if (kr->has_stale) {
-    const fl_stale_t *st = &kr->stale;
-    const fl_op_t *p = st->producer != FL_STALE_NONE ? &ops->v[st->producer] : NULL;
-    const fl_op_t *t = st->overwriter != FL_STALE_NONE ? &ops->v[st->overwriter] : NULL;
-    char pv[128], tv[128];
-    if (t != NULL)
-      fl_json_text(t->fk == FL_F_CAS ? json_array_get(t->value, 1) : t->value, tv,
-                   sizeof(tv));
-    if (p != NULL && t != NULL) {
-      fl_json_text(p->fk == FL_F_CAS ? json_array_get(p->value, 1) : p->value, pv,
-                   sizeof(pv));
-      snprintf(msg, sizeof(msg),
-               "%s, a stale value: process %d's %s %s %s (completed at %.6f s) was "
-               "overwritten by process %d's %s %s %s, which began after it and completed "
-               "(at %.6f s) before the %s began (at %.6f s)",
-               what, p->process, p->f, p->fk == FL_F_CAS ? "to" : "of", pv,
-               (double)p->complete_ns / 1e9, t->process, t->f,
-               t->fk == FL_F_CAS ? "to" : "of", tv, (double)t->complete_ns / 1e9, x->f,
-               (double)x->invoke_ns / 1e9);
-    } else if (t != NULL) {
-      snprintf(
-          msg, sizeof(msg),
-          "%s, but no write of that value %s, and process %d's %s %s %s completed (at "
-          "%.6f s) before the %s began",
-          what,
-          x->fk == FL_F_READ && json_is_null(x->result)
-              ? "happened (null is the initial value)"
-              : "began before it completed",
-          t->process, t->f, t->fk == FL_F_CAS ? "to" : "of", tv,
-          (double)t->complete_ns / 1e9, x->f);
-    } else {
-      snprintf(msg, sizeof(msg),
-               "%s, a value that no write began to write before it completed", what);
-    }
-  } else if (kr->nstates > 0) {
-    snprintf(msg, sizeof(msg), "%s, but the register could only hold %s at that point",
-             what, vals);
+}
+
+/* The message for x, which read a stale value st (what: op_what's text). */
+static void stale_message(const fl_ops_t *ops, const fl_op_t *x, const fl_stale_t *st,
+                          const char *what, char *msg, size_t size) {
+  const fl_op_t *p = st->producer != FL_STALE_NONE ? &ops->v[st->producer] : NULL;
+  const fl_op_t *t = st->overwriter != FL_STALE_NONE ? &ops->v[st->overwriter] : NULL;
+  char pv[128], tv[128];
+  if (t != NULL)
+    fl_json_text(t->fk == FL_F_CAS ? json_array_get(t->value, 1) : t->value, tv,
+                 sizeof(tv));
+  if (p != NULL && t != NULL) {
+    fl_json_text(p->fk == FL_F_CAS ? json_array_get(p->value, 1) : p->value, pv,
+                 sizeof(pv));
+    snprintf(msg, size,
+             "%s, a stale value: process %d's %s %s %s (completed at %.6f s) was "
+             "overwritten by process %d's %s %s %s, which began after it and completed "
+             "(at %.6f s) before the %s began (at %.6f s)",
+             what, p->process, p->f, p->fk == FL_F_CAS ? "to" : "of", pv,
+             (double)p->complete_ns / 1e9, t->process, t->f,
+             t->fk == FL_F_CAS ? "to" : "of", tv, (double)t->complete_ns / 1e9, x->f,
+             (double)x->invoke_ns / 1e9);
+  } else if (t != NULL) {
+    snprintf(msg, size,
+             "%s, but no write of that value %s, and process %d's %s %s %s completed (at "
+             "%.6f s) before the %s began",
+             what,
+             x->fk == FL_F_READ && json_is_null(x->result)
+                 ? "happened (null is the initial value)"
+                 : "began before it completed",
+             t->process, t->f, t->fk == FL_F_CAS ? "to" : "of", tv,
+             (double)t->complete_ns / 1e9, x->f);
   } else {
-    snprintf(msg, sizeof(msg),
-             "%s, which no linearization of the operations before it allows", what);
+    snprintf(msg, size, "%s, a value that no write began to write before it completed",
+             what);
+  }
+}
+
+/* The anomaly's message: what x did and why no linearization allows it. */
+static void anomaly_message(const ctx_t *c, const keyres_t *kr, char *msg, size_t size) {
+  const fl_ops_t *ops = c->ops;
+  const fl_op_t *x = &ops->v[kr->stuck_op];
+  char what[512], vals[512], val[128];
+  op_what(x, what, sizeof(what));
+  if (kr->has_stale) {
+    stale_message(ops, x, &kr->stale, what, msg, size);
+  } else if (kr->nstates > 0) {
+    values_text(c, kr, vals, sizeof(vals));
+    snprintf(msg, size, "%s, but the register could only hold %s at that point", what,
+             vals);
+  } else {
+    snprintf(msg, size, "%s, which no linearization of the operations before it allows",
+             what);
   }
   const fl_op_t *end_op = &ops->v[kr->end_op];
   if (end_op != x && end_op->type == FL_OP_FAIL) {
     size_t used = strlen(msg);
-    snprintf(msg + used, sizeof(msg) - used,
+    snprintf(msg + used, size - used,
              " (once process %d's %s %s failed, on line %" PRIu32 ")", end_op->process,
              end_op->f, fl_json_text(end_op->value, val, sizeof(val)),
              end_op->complete_line);
   }
-  json_object_set_new(a, "message", json_string(msg));
+}
 
-  json_t *pv = json_array();
-  for (uint32_t i = 0; i < kr->nstates; i++)
-    json_array_append(pv, (json_t *)c->vjson[kr->states[i]]);
-  json_object_set_new(a, "possible_values", pv);
-  json_object_set_new(a, "possible_values_complete", json_boolean(!kr->more_states));
-  if (kr->has_stale && kr->stale.producer != FL_STALE_NONE)
-    json_object_set_new(a, "written_by", fl_op_to_json(&ops->v[kr->stale.producer]));
-  if (kr->has_stale && kr->stale.overwriter != FL_STALE_NONE)
-    json_object_set_new(a, "overwritten_by",
-                        fl_op_to_json(&ops->v[kr->stale.overwriter]));
-
-  /* The operations whose interval overlaps x's (an info op's interval ends,
-   * for this list, at its info line), at most MAX_CONCURRENT of them, those
-   * invoked nearest to x. */
+/* Adds to a "concurrent", the operations whose interval overlaps x's (an
+ * info op's interval ends, for this list, at its info line), at most
+ * MAX_CONCURRENT of them, those invoked nearest to x; and "before", the last
+ * MAX_BEFORE acknowledged writes completed before x began. */
+static void add_neighbours(json_t *a, const fl_ops_t *ops, const uint32_t *idx, size_t n,
+                           const fl_op_t *x) {
   uint32_t *conc = fl_malloc((n + 1) * sizeof(*conc)), before[MAX_BEFORE];
   size_t nc = 0, nb = 0, mid = 0;
   for (size_t i = 0; i < n; i++) {
@@ -424,6 +422,31 @@ static json_t *anomaly_json(const ctx_t *c, const uint32_t *idx, size_t n,
     json_object_set_new(a, "concurrent_omitted", json_integer((json_int_t)(nc - shown)));
   fl_free(conc);
   json_object_set_new(a, "before", ops_json(ops, before, nb));
+}
+
+static json_t *anomaly_json(const ctx_t *c, const uint32_t *idx, size_t n,
+                            const keyres_t *kr) {
+  const fl_ops_t *ops = c->ops;
+  const fl_op_t *x = &ops->v[kr->stuck_op];
+  json_t *a = json_object();
+  json_object_set_new(a, "key", x->key != NULL ? json_string(x->key) : json_null());
+  json_object_set_new(a, "op", fl_op_to_json(x));
+  char msg[2048];
+  anomaly_message(c, kr, msg, sizeof(msg));
+  json_object_set_new(a, "message", json_string(msg));
+
+  json_t *pv = json_array();
+  for (uint32_t i = 0; i < kr->nstates; i++)
+    json_array_append(pv, (json_t *)c->vjson[kr->states[i]]);
+  json_object_set_new(a, "possible_values", pv);
+  json_object_set_new(a, "possible_values_complete", json_boolean(!kr->more_states));
+  if (kr->has_stale && kr->stale.producer != FL_STALE_NONE)
+    json_object_set_new(a, "written_by", fl_op_to_json(&ops->v[kr->stale.producer]));
+  if (kr->has_stale && kr->stale.overwriter != FL_STALE_NONE)
+    json_object_set_new(a, "overwritten_by",
+                        fl_op_to_json(&ops->v[kr->stale.overwriter]));
+
+  add_neighbours(a, ops, idx, n, x);
   json_object_set_new(a, "linearized_prefix", json_integer(kr->lin));
   const fl_op_t *eop = &ops->v[kr->end_op];
   json_object_set_new(a, "prefix_end_line", json_integer(eop->complete_line));
@@ -431,6 +454,94 @@ static json_t *anomaly_json(const ctx_t *c, const uint32_t *idx, size_t n,
     json_object_set_new(a, "ended_by", fl_op_to_json(eop));
   json_object_set_new(a, "prefix_exact", json_boolean(kr->exact));
   return a;
+}
+
+/* What the keys' searches found, gathered for the report. */
+typedef struct {
+  json_t *invalid, *unknown; /* key lists */
+  json_t *anomaly;           /* the earliest one, or NULL */
+  uint32_t anomaly_pos;
+  const char *reason; /* why some keys are unknown, or NULL */
+  size_t nkeys;
+} verdict_t;
+
+/* Checks every key in turn; once a budget is spent the rest are unknown. */
+static void check_keys(ctx_t *c, verdict_t *vd) {
+  const fl_ops_t *ops = c->ops;
+  fl_partition_t part;
+  fl_partition_by_key(ops, &part);
+  const size_t *start = part.start;
+  const uint32_t *idx = part.idx;
+  for (size_t p = 0; p < part.np; p++) {
+    size_t n = start[p + 1] - start[p];
+    if (n == 0)
+      continue;
+    vd->nkeys++;
+    json_t *jkey = fl_partition_key_json(ops, p);
+    if (vd->reason != NULL) {
+      json_array_append_new(vd->unknown, jkey); /* the budget is already spent */
+      continue;
+    }
+    keyres_t kr;
+    check_key(c, idx + start[p], n, &kr);
+    if (kr.status == R_INVALID) {
+      json_array_append_new(vd->invalid, jkey);
+      if (kr.stuck_pos < vd->anomaly_pos) {
+        json_decref(vd->anomaly);
+        vd->anomaly = anomaly_json(c, idx + start[p], n, &kr);
+        vd->anomaly_pos = kr.stuck_pos;
+      }
+    } else if (kr.status != R_VALID) {
+      json_array_append_new(vd->unknown, jkey);
+      vd->reason = kr.status == R_TIME  ? "time budget spent"
+                   : kr.status == R_MEM ? "memory budget spent"
+                                        : "canceled";
+    } else {
+      json_decref(jkey);
+    }
+  }
+  fl_partition_free(&part);
+}
+
+/* The report's object; takes the verdict's lists and anomaly. */
+static json_t *verdict_json(const ctx_t *c, verdict_t *vd, const fl_check_opts_t *opts) {
+  json_t *o = json_object();
+  if (json_array_size(vd->invalid) > 0)
+    json_object_set_new(o, "valid", json_false());
+  else if (vd->reason != NULL)
+    json_object_set_new(o, "valid", json_string("unknown"));
+  else
+    json_object_set_new(o, "valid", json_true());
+  json_object_set_new(o, "model", json_string(fl_linear_model_name(c->model)));
+  json_object_set_new(o, "ops", json_integer((json_int_t)c->ops->len));
+  json_object_set_new(o, "keys", json_integer((json_int_t)vd->nkeys));
+  json_object_set_new(o, "checked_ops", json_integer((json_int_t)c->checked));
+  json_object_set_new(o, "dropped_info", json_integer((json_int_t)c->dropped));
+  json_object_set_new(o, "configurations", json_integer((json_int_t)c->configs));
+  if (json_array_size(vd->invalid) > 0) {
+    json_object_set_new(o, "invalid_keys", vd->invalid);
+    json_object_set_new(o, "anomaly", vd->anomaly);
+    vd->anomaly = NULL;
+  } else {
+    json_decref(vd->invalid);
+  }
+  if (vd->reason != NULL) {
+    char why[160];
+    if (opts != NULL && opts->timeout_s > 0 &&
+        strcmp(vd->reason, "time budget spent") == 0)
+      snprintf(why, sizeof(why),
+               "time budget of %g s spent before %zu key(s) were decided",
+               opts->timeout_s, json_array_size(vd->unknown));
+    else
+      snprintf(why, sizeof(why), "%s before %zu key(s) were decided", vd->reason,
+               json_array_size(vd->unknown));
+    json_object_set_new(o, "reason", json_string(why));
+    json_object_set_new(o, "unknown_keys", vd->unknown);
+  } else {
+    json_decref(vd->unknown);
+  }
+  json_decref(vd->anomaly);
+  return o;
 }
 
 int fl_check_linear(const fl_ops_t *ops, fl_linear_model_t model,
@@ -453,92 +564,16 @@ int fl_check_linear(const fl_ops_t *ops, fl_linear_model_t model,
       opts != NULL && opts->max_memory > 0 ? opts->max_memory : DEFAULT_MAX_MEMORY;
 
   int r = load_values(&c, err);
-  if (r != 0)
-    goto out;
-  c.stamp = fl_calloc(c.nvjson + 1, sizeof(uint32_t));
-  c.need = fl_calloc(c.nvjson + 1, sizeof(uint32_t));
-  c.prod = fl_calloc(c.nvjson + 1, sizeof(uint32_t));
-
-  fl_partition_t part;
-  fl_partition_by_key(ops, &part);
-  const size_t np = part.np;
-  const size_t *start = part.start;
-  const uint32_t *idx = part.idx;
-
-  json_t *invalid = json_array(), *unknown = json_array();
-  json_t *anomaly = NULL;
-  uint32_t anomaly_pos = UINT32_MAX;
-  const char *reason = NULL;
-  size_t nkeys = 0;
-  for (size_t p = 0; p < np; p++) {
-    size_t n = start[p + 1] - start[p];
-    if (n == 0)
-      continue;
-    nkeys++;
-    json_t *jkey = fl_partition_key_json(ops, p);
-    if (reason != NULL) {
-      json_array_append_new(unknown, jkey); /* the budget is already spent */
-      continue;
-    }
-    keyres_t kr;
-    check_key(&c, idx + start[p], n, &kr);
-    if (kr.status == R_INVALID) {
-      json_array_append_new(invalid, jkey);
-      if (kr.stuck_pos < anomaly_pos) {
-        json_decref(anomaly);
-        anomaly = anomaly_json(&c, idx + start[p], n, &kr);
-        anomaly_pos = kr.stuck_pos;
-      }
-    } else if (kr.status != R_VALID) {
-      json_array_append_new(unknown, jkey);
-      reason = kr.status == R_TIME  ? "time budget spent"
-               : kr.status == R_MEM ? "memory budget spent"
-                                    : "canceled";
-    } else {
-      json_decref(jkey);
-    }
+  if (r == 0) {
+    c.stamp = fl_calloc(c.nvjson + 1, sizeof(uint32_t));
+    c.need = fl_calloc(c.nvjson + 1, sizeof(uint32_t));
+    c.prod = fl_calloc(c.nvjson + 1, sizeof(uint32_t));
+    verdict_t vd = {json_array(), json_array(), NULL, UINT32_MAX, NULL, 0};
+    check_keys(&c, &vd);
+    json_t *o = verdict_json(&c, &vd, opts);
+    json_object_set_new(o, "elapsed_s", json_real((double)(now_ns() - t0) / 1e9));
+    *out = o;
   }
-
-  json_t *o = json_object();
-  if (json_array_size(invalid) > 0)
-    json_object_set_new(o, "valid", json_false());
-  else if (reason != NULL)
-    json_object_set_new(o, "valid", json_string("unknown"));
-  else
-    json_object_set_new(o, "valid", json_true());
-  json_object_set_new(o, "model", json_string(fl_linear_model_name(model)));
-  json_object_set_new(o, "ops", json_integer((json_int_t)ops->len));
-  json_object_set_new(o, "keys", json_integer((json_int_t)nkeys));
-  json_object_set_new(o, "checked_ops", json_integer((json_int_t)c.checked));
-  json_object_set_new(o, "dropped_info", json_integer((json_int_t)c.dropped));
-  json_object_set_new(o, "configurations", json_integer((json_int_t)c.configs));
-  if (json_array_size(invalid) > 0) {
-    json_object_set_new(o, "invalid_keys", invalid);
-    json_object_set_new(o, "anomaly", anomaly);
-    anomaly = NULL;
-  } else {
-    json_decref(invalid);
-  }
-  if (reason != NULL) {
-    char why[160];
-    if (opts != NULL && opts->timeout_s > 0 && strcmp(reason, "time budget spent") == 0)
-      snprintf(why, sizeof(why),
-               "time budget of %g s spent before %zu key(s) were decided",
-               opts->timeout_s, json_array_size(unknown));
-    else
-      snprintf(why, sizeof(why), "%s before %zu key(s) were decided", reason,
-               json_array_size(unknown));
-    json_object_set_new(o, "reason", json_string(why));
-    json_object_set_new(o, "unknown_keys", unknown);
-  } else {
-    json_decref(unknown);
-  }
-  json_decref(anomaly);
-  json_object_set_new(o, "elapsed_s", json_real((double)(now_ns() - t0) / 1e9));
-  *out = o;
-  fl_partition_free(&part);
-
-out:
   fl_free(c.stamp);
   fl_free(c.need);
   fl_free(c.prod);

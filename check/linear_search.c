@@ -329,6 +329,141 @@ static inline void push(search_t *s, uint32_t *sp, uint32_t e, uint32_t state, u
   (*sp)++;
 }
 
+/* Where the search stands: the register's value, the Zobrist hash of the
+ * linearized set, the undo stack's depth, how many ops are linearized and
+ * how many returns are left in the entry list. */
+typedef struct {
+  uint32_t state;
+  uint64_t zh;
+  uint32_t sp, lin, ret_left;
+} at_t;
+
+/* Lifts the stacked entry c out of the list: it is linearized. */
+static inline void take(search_t *s, at_t *at, uint32_t c) {
+  count_done(s, &s->lops[s->elop[c]]);
+  lift(s, c);
+  if (s->ematch[c] != 0)
+    at->ret_left--;
+  at->lin++;
+}
+
+/* Linearizes at once a candidate read of the value the register holds.
+ * Returns 1 when one was taken, 0 when there is none (*first: the first
+ * return left), -1 when its configuration was seen (so this one fails),
+ * -2 when the memory budget is spent. */
+static inline int take_current_read(search_t *s, at_t *at, uint32_t *first) {
+  uint32_t f;
+  for (f = s->next[0]; s->ecall[f]; f = s->next[f]) {
+    const lop_t *op = &s->lops[s->elop[f]];
+    if (op->kind != K_READ || op->a != at->state)
+      continue;
+    bit_set(s, op->word, op->mask);
+    int r = memo_insert(s, at->zh ^ op->z, at->state);
+    if (r <= 0) {
+      bit_clear(s, op->word, op->mask);
+      return r < 0 ? -2 : -1;
+    }
+    push(s, &at->sp, f, at->state, 0, F_FORCED);
+    at->zh ^= op->z;
+    take(s, at, f);
+    return 1;
+  }
+  *first = f;
+  return 0;
+}
+
+/* Sets the bits of, and stacks as glued, every blind write among the
+ * candidates before the first return f but e; returns their Zobrist XOR. */
+static inline uint64_t glue_blind(search_t *s, at_t *at, uint32_t e, uint32_t f) {
+  uint64_t z = 0;
+  for (uint32_t g = s->next[0]; g != f; g = s->next[g]) {
+    const lop_t *b = &s->lops[s->elop[g]];
+    if (g == e || !b->blind)
+      continue;
+    bit_set(s, b->word, b->mask);
+    z ^= b->z;
+    push(s, &at->sp, g, at->state, f, F_GLUED);
+  }
+  return z;
+}
+
+/* Tries to linearize the candidate call e (f: the first return left), with
+ * the blind writes glued in front when e is a write. Returns 1 when it was
+ * linearized, 0 when it cannot be or was seen, -1 when the memory budget
+ * is spent. */
+static inline int try_candidate(search_t *s, at_t *at, uint32_t e, uint32_t f) {
+  const lop_t *op = &s->lops[s->elop[e]];
+  uint32_t ns;
+  if ((op->blind && s->ematch[e] != f) || !step(op, at->state, &ns))
+    return 0;
+  /* Leaving a value that an operation still needs, when nothing left can
+   * produce it again, dooms that operation: don't. */
+  if (ns != at->state && s->prod[at->state] == 0 &&
+      s->need[at->state] > (uint32_t)(op->need == at->state))
+    return 0;
+  uint64_t z = op->z;
+  bit_set(s, op->word, op->mask);
+  uint32_t glued = at->sp; /* glued frames go on the stack, undone on a miss */
+  if (op->kind == K_WRITE)
+    z ^= glue_blind(s, at, e, f);
+  int r = memo_insert(s, at->zh ^ z, ns);
+  if (r > 0) {
+    for (uint32_t i = glued; i < at->sp; i++)
+      take(s, at, s->sent[i]); /* blind writes are acknowledged: a return */
+    push(s, &at->sp, e, at->state, f, 0);
+    at->zh ^= z;
+    at->state = ns;
+    take(s, at, e);
+    return 1;
+  }
+  while (at->sp > glued) {
+    const lop_t *b = &s->lops[s->elop[s->sent[--at->sp]]];
+    bit_clear(s, b->word, b->mask);
+  }
+  bit_clear(s, op->word, op->mask);
+  return r < 0 ? -1 : 0;
+}
+
+/* Undoes the top frame and the glued frames under it. Returns its flags and
+ * sets *main to the entry it had linearized, *first to the return that was
+ * first then. */
+static inline uint8_t undo_frame(search_t *s, at_t *at, uint32_t *main, uint32_t *first) {
+  uint32_t c = s->sent[--at->sp];
+  uint8_t flags = s->sflags[at->sp];
+  *main = c;
+  at->state = s->sstate[at->sp];
+  *first = s->sfirst[at->sp];
+  for (;;) {
+    const lop_t *op = &s->lops[s->elop[c]];
+    bit_clear(s, op->word, op->mask);
+    count_undone(s, op);
+    at->zh ^= op->z;
+    unlift(s, c);
+    if (s->ematch[c] != 0)
+      at->ret_left++;
+    at->lin--;
+    if (at->sp == 0 || !(s->sflags[at->sp - 1] & F_GLUED))
+      break;
+    c = s->sent[--at->sp];
+  }
+  return flags;
+}
+
+/* Backtracks to the last frame that was a choice. Returns 0 with *e the
+ * candidate after it (*first: the first return then), or R_INVALID when
+ * the stack is empty. */
+static inline int backtrack(search_t *s, at_t *at, uint32_t *e, uint32_t *first) {
+  for (;;) {
+    if (at->sp == 0)
+      return R_INVALID;
+    uint32_t main;
+    if (!(undo_frame(s, at, &main, first) & F_FORCED)) {
+      *e = s->next[main];
+      return 0;
+    }
+  }
+}
+
 /* Two moves need no branching (see the comment at the top of the file):
  *
  * - A read of the value the register holds now is linearized at once: if the
@@ -343,124 +478,41 @@ static inline void push(search_t *s, uint32_t *sp, uint32_t e, uint32_t state, u
  *   linearizes, and are tried on their own only when their return is the
  *   first return left (they must take effect before it). */
 static int search(search_t *s) {
-  const uint32_t head = 0;
-  uint32_t state = s->init;
-  uint64_t zh = 0;
-  uint32_t sp = 0, lin = 0;
-  uint32_t ret_left = s->k;
+  at_t at = {.state = s->init, .ret_left = s->k};
   uint32_t e, f;
   uint64_t iter = 0;
   int r;
 
 fresh:
-  if (ret_left == 0)
+  if (at.ret_left == 0)
     return R_VALID;
   if ((++iter & 0x3ff) == 0 && (r = budget_spent(s)) != 0)
     return r;
-  for (f = s->next[head]; s->ecall[f]; f = s->next[f]) {
-    const lop_t *op = &s->lops[s->elop[f]];
-    if (op->kind != K_READ || op->a != state)
-      continue;
-    bit_set(s, op->word, op->mask);
-    r = memo_insert(s, zh ^ op->z, state);
-    if (r <= 0) {
-      bit_clear(s, op->word, op->mask);
-      if (r < 0)
-        return R_MEM;
-      goto backtrack; /* seen, so it failed: this configuration fails */
-    }
-    push(s, &sp, f, state, 0, F_FORCED);
-    count_done(s, op);
-    zh ^= op->z;
-    lift(s, f);
-    if (s->ematch[f] != 0)
-      ret_left--;
-    lin++;
+  r = take_current_read(s, &at, &f);
+  if (r > 0)
     goto fresh;
-  }
+  if (r == -2)
+    return R_MEM;
+  if (r < 0)
+    goto backtrack; /* seen, so it failed: this configuration fails */
   /* f is the first return left; the calls before it are the candidates. */
-  e = s->next[head];
+  e = s->next[0];
 
 walk:
   for (; s->ecall[e]; e = s->next[e]) {
-    const lop_t *op = &s->lops[s->elop[e]];
-    uint32_t ns;
-    if ((op->blind && s->ematch[e] != f) || !step(op, state, &ns))
-      continue;
-    /* Leaving a value that an operation still needs, when nothing left can
-     * produce it again, dooms that operation: don't. */
-    if (ns != state && s->prod[state] == 0 &&
-        s->need[state] > (uint32_t)(op->need == state))
-      continue;
-    uint64_t z = op->z;
-    bit_set(s, op->word, op->mask);
-    uint32_t glued = sp; /* glued frames go on the stack, undone on a miss */
-    if (op->kind == K_WRITE) {
-      for (uint32_t g = s->next[head]; g != f; g = s->next[g]) {
-        const lop_t *b = &s->lops[s->elop[g]];
-        if (g == e || !b->blind)
-          continue;
-        bit_set(s, b->word, b->mask);
-        z ^= b->z;
-        push(s, &sp, g, state, f, F_GLUED);
-      }
-    }
-    r = memo_insert(s, zh ^ z, ns);
-    if (r > 0) {
-      for (uint32_t i = glued; i < sp; i++) {
-        lift(s, s->sent[i]);
-        count_done(s, &s->lops[s->elop[s->sent[i]]]);
-        ret_left--; /* blind writes are acknowledged: they have a return */
-        lin++;
-      }
-      push(s, &sp, e, state, f, 0);
-      count_done(s, op);
-      zh ^= z;
-      state = ns;
-      lift(s, e);
-      if (s->ematch[e] != 0)
-        ret_left--;
-      lin++;
+    r = try_candidate(s, &at, e, f);
+    if (r > 0)
       goto fresh;
-    }
-    while (sp > glued) {
-      const lop_t *b = &s->lops[s->elop[s->sent[--sp]]];
-      bit_clear(s, b->word, b->mask);
-    }
-    bit_clear(s, op->word, op->mask);
     if (r < 0)
       return R_MEM;
   }
   /* The walk met the first return: that operation cannot take effect from
    * here whatever else is linearized first. */
-  note_stuck(s, e, state, lin);
+  note_stuck(s, e, at.state, at.lin);
 
 backtrack:
-  for (;;) {
-    if (sp == 0)
-      return R_INVALID;
-    uint32_t c = s->sent[--sp], main = c;
-    uint8_t flags = s->sflags[sp];
-    state = s->sstate[sp];
-    f = s->sfirst[sp];
-    for (;;) {
-      const lop_t *op = &s->lops[s->elop[c]];
-      bit_clear(s, op->word, op->mask);
-      count_undone(s, op);
-      zh ^= op->z;
-      unlift(s, c);
-      if (s->ematch[c] != 0)
-        ret_left++;
-      lin--;
-      if (sp == 0 || !(s->sflags[sp - 1] & F_GLUED))
-        break;
-      c = s->sent[--sp];
-    }
-    if (flags & F_FORCED)
-      continue;
-    e = s->next[main];
-    break;
-  }
+  if ((r = backtrack(s, &at, &e, &f)) != 0)
+    return r;
   goto walk;
 }
 
@@ -488,19 +540,12 @@ static inline int eff_type(const fl_op_t *op, uint32_t cut) {
   return (int)op->type;
 }
 
-/* Runs the search on one key's ops (idx[0..n)), keeping only the history
- * before position cut (UINT32_MAX: all of it). free_op (an index in ops->v,
- * or NONE) does not count among the ops that need a value: see
- * check_key. */
-void fl_linear_run(ctx_t *c, const uint32_t *idx, size_t n, uint32_t cut,
-                   uint32_t free_op, int count, keyres_t *kr) {
+/* Stamps with mark every value some op observes: an ok read, an ok or info
+ * cas. An info write of a value nobody observes can be dropped without
+ * changing the verdict, and an acknowledged one is blind (see search). */
+static void mark_observed(ctx_t *c, const uint32_t *idx, size_t n, uint32_t cut,
+                          uint32_t mark) {
   const fl_op_t *v = c->ops->v;
-  memset(kr, 0, sizeof(*kr));
-  uint32_t mark = ++c->run;
-
-  /* Which values does anyone observe? An info write of a value nobody
-   * observes can be dropped without changing the verdict, and an
-   * acknowledged one is blind (see search). */
   for (size_t i = 0; i < n; i++) {
     const fl_op_t *op = &v[idx[i]];
     int t = eff_type(op, cut);
@@ -508,12 +553,20 @@ void fl_linear_run(ctx_t *c, const uint32_t *idx, size_t n, uint32_t cut,
         (op->fk == FL_F_CAS && (t == FL_OP_OK || t == FL_OP_INFO)))
       c->stamp[c->va[op->index]] = mark;
   }
+}
 
-  size_t k = 0, m = 0;
+/* Builds the search's ops: the acknowledged ones first (*k of them), then
+ * the info ones that matter; fails and dropped ones are left out. Returns
+ * the array, *m the count. */
+static lop_t *build_lops(ctx_t *c, const uint32_t *idx, size_t n, uint32_t cut,
+                         uint32_t free_op, int count, uint32_t mark, size_t *m,
+                         size_t *k) {
+  const fl_op_t *v = c->ops->v;
+  *k = 0;
   for (size_t i = 0; i < n; i++)
-    k += eff_type(&v[idx[i]], cut) == FL_OP_OK;
+    *k += eff_type(&v[idx[i]], cut) == FL_OP_OK;
   lop_t *lops = fl_malloc((n ? n : 1) * sizeof(*lops));
-  uint32_t ka = 0, kb = (uint32_t)k;
+  uint32_t ka = 0, kb = (uint32_t)*k;
   for (size_t i = 0; i < n; i++) {
     const fl_op_t *op = &v[idx[i]];
     int t = eff_type(op, cut);
@@ -541,7 +594,134 @@ void fl_linear_run(ctx_t *c, const uint32_t *idx, size_t n, uint32_t cut,
     l->need = t == FL_OP_OK && kind != K_WRITE && op->index != free_op ? l->a : NONE;
     l->prod = kind == K_WRITE ? l->a : kind == K_CAS ? l->b : NONE;
   }
-  m = kb;
+  *m = kb;
+  return lops;
+}
+
+/* Gives each op its bit in the linearized set and its Zobrist word. */
+static void assign_bits(search_t *s) {
+  s->wa = (s->k + 63) / 64;
+  s->wb = (s->m - s->k + 63) / 64;
+  for (uint32_t i = 0; i < s->m; i++) {
+    lop_t *l = &s->lops[i];
+    if (i < s->k) {
+      l->word = i / 64;
+      l->mask = 1ULL << (i % 64);
+    } else {
+      l->word = s->wa + (i - s->k) / 64;
+      l->mask = 1ULL << ((i - s->k) % 64);
+    }
+    l->z = mix64(((uint64_t)i + 1) * 0x9e3779b97f4a7c15ULL);
+  }
+}
+
+/* Builds the entry list: a call per op and a return per acknowledged one,
+ * in history order, between the head (0) and the tail (n + 1). */
+static void build_entries(search_t *s, const fl_op_t *v) {
+  uint32_t m = s->m, k = s->k;
+  size_t ne = (size_t)m + k;
+  ev_t *evs = fl_malloc((ne ? ne : 1) * sizeof(*evs));
+  size_t j = 0;
+  for (uint32_t i = 0; i < m; i++) {
+    const fl_op_t *op = &v[s->lops[i].op];
+    evs[j++] = (ev_t){op->invoke_pos, i, 1};
+    if (i < k)
+      evs[j++] = (ev_t){op->complete_pos, i, 0};
+  }
+  qsort(evs, ne, sizeof(*evs), ev_cmp);
+  size_t nn = ne + 2;
+  s->next = fl_malloc(nn * sizeof(uint32_t));
+  s->prev = fl_malloc(nn * sizeof(uint32_t));
+  s->elop = fl_calloc(nn, sizeof(uint32_t));
+  s->ematch = fl_calloc(nn, sizeof(uint32_t));
+  s->epos = fl_calloc(nn, sizeof(uint32_t));
+  s->ecall = fl_calloc(nn, 1);
+  uint32_t *callnode = fl_malloc((m ? m : 1) * sizeof(uint32_t));
+  for (size_t i = 0; i < nn; i++) {
+    s->next[i] = (uint32_t)(i + 1 < nn ? i + 1 : i);
+    s->prev[i] = (uint32_t)(i > 0 ? i - 1 : 0);
+  }
+  for (size_t i = 0; i < ne; i++) {
+    uint32_t node = (uint32_t)i + 1;
+    s->elop[node] = evs[i].lop;
+    s->epos[node] = evs[i].pos;
+    s->ecall[node] = (uint8_t)evs[i].call;
+    if (evs[i].call)
+      callnode[evs[i].lop] = node;
+    else
+      s->ematch[callnode[evs[i].lop]] = node;
+  }
+  s->epos[nn - 1] = UINT32_MAX;
+  fl_free(callnode);
+  fl_free(evs);
+}
+
+/* Allocates the linearized set, the memo, the arena and the undo stack,
+ * takes the budget from c and counts each op's needed and produced value. */
+static void search_prepare(search_t *s, ctx_t *c) {
+  uint32_t m = s->m;
+  s->w = fl_calloc((size_t)s->wa + s->wb + 1, sizeof(uint64_t));
+  s->nslots = 64;
+  while (s->nslots < 4 * ((size_t)m + 1))
+    s->nslots *= 2;
+  s->slots = fl_calloc(s->nslots, sizeof(slot_t));
+  s->acap = 1024;
+  s->arena = fl_malloc(s->acap * sizeof(uint64_t));
+  s->sent = fl_malloc((m + 1) * sizeof(uint32_t));
+  s->sstate = fl_malloc((m + 1) * sizeof(uint32_t));
+  s->sfirst = fl_malloc((m + 1) * sizeof(uint32_t));
+  s->sflags = fl_malloc(m + 1);
+  s->deadline_ns = c->deadline_ns;
+  s->cancel = c->cancel;
+  s->max_memory = c->max_memory;
+  s->max_configs = c->max_configs;
+  s->init = c->null_id;
+  s->best_pos = UINT32_MAX;
+  s->need = c->need;
+  s->prod = c->prod;
+  for (uint32_t i = 0; i < m; i++)
+    count_undone(s, &s->lops[i]);
+}
+
+/* Copies where the search got stuck into kr. */
+static void report_stuck(const search_t *s, keyres_t *kr, int more_states) {
+  kr->stuck_op = s->lops[s->best_lop].op;
+  kr->stuck_pos = s->best_pos;
+  kr->lin = s->best_lin;
+  memcpy(kr->states, s->states, sizeof(s->states));
+  kr->nstates = s->nstates;
+  kr->more_states = more_states;
+}
+
+/* Frees what search_prepare and build_entries allocated, and the ops. */
+static void search_free(search_t *s) {
+  fl_free(s->next);
+  fl_free(s->prev);
+  fl_free(s->elop);
+  fl_free(s->ematch);
+  fl_free(s->epos);
+  fl_free(s->ecall);
+  fl_free(s->w);
+  fl_free(s->slots);
+  fl_free(s->arena);
+  fl_free(s->sent);
+  fl_free(s->sstate);
+  fl_free(s->sfirst);
+  fl_free(s->sflags);
+  fl_free(s->lops);
+}
+
+/* Runs the search on one key's ops (idx[0..n)), keeping only the history
+ * before position cut (UINT32_MAX: all of it). free_op (an index in ops->v,
+ * or NONE) does not count among the ops that need a value: see
+ * check_key. */
+void fl_linear_run(ctx_t *c, const uint32_t *idx, size_t n, uint32_t cut,
+                   uint32_t free_op, int count, keyres_t *kr) {
+  memset(kr, 0, sizeof(*kr));
+  uint32_t mark = ++c->run;
+  mark_observed(c, idx, n, cut, mark);
+  size_t m, k;
+  lop_t *lops = build_lops(c, idx, n, cut, free_op, count, mark, &m, &k);
   if (count)
     c->checked += m;
 
@@ -550,114 +730,19 @@ void fl_linear_run(ctx_t *c, const uint32_t *idx, size_t n, uint32_t cut,
   s.lops = lops;
   s.m = (uint32_t)m;
   s.k = (uint32_t)k;
-  s.wa = (uint32_t)((k + 63) / 64);
-  s.wb = (uint32_t)((m - k + 63) / 64);
-  for (uint32_t i = 0; i < m; i++) {
-    if (i < k) {
-      lops[i].word = i / 64;
-      lops[i].mask = 1ULL << (i % 64);
-    } else {
-      lops[i].word = s.wa + (i - (uint32_t)k) / 64;
-      lops[i].mask = 1ULL << ((i - k) % 64);
-    }
-    lops[i].z = mix64(((uint64_t)i + 1) * 0x9e3779b97f4a7c15ULL);
-  }
-
-  /* The entry list, in history order. */
-  size_t ne = m + k;
-  ev_t *evs = fl_malloc((ne ? ne : 1) * sizeof(*evs));
-  size_t j = 0;
-  for (uint32_t i = 0; i < m; i++) {
-    const fl_op_t *op = &v[lops[i].op];
-    evs[j++] = (ev_t){op->invoke_pos, i, 1};
-    if (i < k)
-      evs[j++] = (ev_t){op->complete_pos, i, 0};
-  }
-  qsort(evs, ne, sizeof(*evs), ev_cmp);
-  size_t nn = ne + 2;
-  s.next = fl_malloc(nn * sizeof(uint32_t));
-  s.prev = fl_malloc(nn * sizeof(uint32_t));
-  s.elop = fl_calloc(nn, sizeof(uint32_t));
-  s.ematch = fl_calloc(nn, sizeof(uint32_t));
-  s.epos = fl_calloc(nn, sizeof(uint32_t));
-  s.ecall = fl_calloc(nn, 1);
-  uint32_t *callnode = fl_malloc((m ? m : 1) * sizeof(uint32_t));
-  for (size_t i = 0; i < nn; i++) {
-    s.next[i] = (uint32_t)(i + 1 < nn ? i + 1 : i);
-    s.prev[i] = (uint32_t)(i > 0 ? i - 1 : 0);
-  }
-  for (size_t i = 0; i < ne; i++) {
-    uint32_t node = (uint32_t)i + 1;
-    s.elop[node] = evs[i].lop;
-    s.epos[node] = evs[i].pos;
-    s.ecall[node] = (uint8_t)evs[i].call;
-    if (evs[i].call)
-      callnode[evs[i].lop] = node;
-    else
-      s.ematch[callnode[evs[i].lop]] = node;
-  }
-  s.epos[nn - 1] = UINT32_MAX;
-  fl_free(callnode);
-  fl_free(evs);
-
-  s.w = fl_calloc((size_t)s.wa + s.wb + 1, sizeof(uint64_t));
-  s.nslots = 64;
-  while (s.nslots < 4 * (m + 1))
-    s.nslots *= 2;
-  s.slots = fl_calloc(s.nslots, sizeof(slot_t));
-  s.acap = 1024;
-  s.arena = fl_malloc(s.acap * sizeof(uint64_t));
-  s.sent = fl_malloc((m + 1) * sizeof(uint32_t));
-  s.sstate = fl_malloc((m + 1) * sizeof(uint32_t));
-  s.sfirst = fl_malloc((m + 1) * sizeof(uint32_t));
-  s.sflags = fl_malloc(m + 1);
-  s.deadline_ns = c->deadline_ns;
-  s.cancel = c->cancel;
-  s.max_memory = c->max_memory;
-  s.max_configs = c->max_configs;
-  s.init = c->null_id;
-  s.best_pos = UINT32_MAX;
-  s.need = c->need;
-  s.prod = c->prod;
-  for (uint32_t i = 0; i < m; i++)
-    count_undone(&s, &lops[i]);
+  assign_bits(&s);
+  build_entries(&s, c->ops->v);
+  search_prepare(&s, c);
 
   kr->status = search(&s);
   c->configs += s.configs;
-  if (kr->status == R_LIMIT && s.best_pos != UINT32_MAX) {
-    /* Cut short on purpose: what it found so far is still true. */
-    kr->stuck_op = lops[s.best_lop].op;
-    kr->stuck_pos = s.best_pos;
-    kr->lin = s.best_lin;
-    memcpy(kr->states, s.states, sizeof(s.states));
-    kr->nstates = s.nstates;
-    kr->more_states = 1;
-  }
+  if (kr->status == R_LIMIT && s.best_pos != UINT32_MAX)
+    report_stuck(&s, kr, 1); /* cut short on purpose: what it found is still true */
   for (uint32_t i = 0; i < m; i++) {
     c->need[lops[i].need != NONE ? lops[i].need : 0] = 0;
     c->prod[lops[i].prod != NONE ? lops[i].prod : 0] = 0;
   }
-  if (kr->status == R_INVALID) {
-    kr->stuck_op = lops[s.best_lop].op;
-    kr->stuck_pos = s.best_pos;
-    kr->lin = s.best_lin;
-    memcpy(kr->states, s.states, sizeof(s.states));
-    kr->nstates = s.nstates;
-    kr->more_states = s.more_states;
-  }
-
-  fl_free(s.next);
-  fl_free(s.prev);
-  fl_free(s.elop);
-  fl_free(s.ematch);
-  fl_free(s.epos);
-  fl_free(s.ecall);
-  fl_free(s.w);
-  fl_free(s.slots);
-  fl_free(s.arena);
-  fl_free(s.sent);
-  fl_free(s.sstate);
-  fl_free(s.sfirst);
-  fl_free(s.sflags);
-  fl_free(lops);
+  if (kr->status == R_INVALID)
+    report_stuck(&s, kr, s.more_states);
+  search_free(&s);
 }

@@ -42,6 +42,58 @@ json_t *fl_partition_key_json(const fl_ops_t *ops, size_t p) {
   return p < ops->nkeys ? json_string(ops->keys[p]) : json_null();
 }
 
+int fl_check_per_key(const fl_ops_t *ops, const fl_per_key_t *m, json_t **out,
+                     fl_err_t *err) {
+  *out = NULL;
+  uint64_t t0 = fl_check_now_ns();
+  fl_partition_t part;
+  fl_partition_by_key(ops, &part);
+  size_t nkeys = fl_partition_count(&part);
+  json_t *result = NULL, *by_key = json_object();
+  void *sum = fl_calloc(1, m->totals_size), *t = fl_malloc(m->totals_size);
+  int r = 0, all_read = 1;
+  for (size_t p = 0; p < part.np; p++) {
+    size_t n = part.start[p + 1] - part.start[p];
+    if (n == 0)
+      continue;
+    json_t *o = NULL;
+    memset(t, 0, m->totals_size);
+    r = m->check_key(ops, part.idx + part.start[p], n, &o, t, err);
+    if (r != 0)
+      break;
+    all_read &= m->add(sum, t);
+    if (nkeys == 1) {
+      result = o;
+    } else {
+      json_t *key = fl_partition_key_json(ops, p);
+      json_object_set_new(by_key, json_is_string(key) ? json_string_value(key) : "", o);
+      json_decref(key);
+    }
+  }
+  fl_partition_free(&part);
+  if (r == 0 && result == NULL) {
+    result = m->summary(sum, all_read && nkeys > 0, nkeys);
+    if (nkeys > 1) {
+      json_object_set_new(result, "by_key", by_key);
+      by_key = NULL;
+    }
+  }
+  json_decref(by_key);
+  fl_free(sum);
+  fl_free(t);
+  if (r != 0) {
+    json_decref(result);
+    return r;
+  }
+  json_object_set_new(result, "model", json_string(m->model));
+  json_object_set_new(result, "ops", json_integer((json_int_t)ops->len));
+  json_object_set_new(result, "keys", json_integer((json_int_t)nkeys));
+  json_object_set_new(result, "elapsed_s",
+                      json_real((double)(fl_check_now_ns() - t0) / 1e9));
+  *out = result;
+  return 0;
+}
+
 uint64_t fl_check_now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -118,9 +118,11 @@ static json_t *valid_json(const totals_t *t) {
   return t->has_read ? json_true() : json_string("unknown");
 }
 
-static int check_one(const fl_ops_t *ops, const uint32_t *idx, size_t n, json_t **out,
-                     totals_t *t, fl_err_t *err) {
-  const fl_op_t *final = NULL;
+/* Checks that every op is a set op and every ok read an array; sets *final
+ * to the ok read completed last (NULL when none). */
+static int validate_ops(const fl_ops_t *ops, const uint32_t *idx, size_t n,
+                        const fl_op_t **final, fl_err_t *err) {
+  *final = NULL;
   for (size_t i = 0; i < n; i++) {
     const fl_op_t *op = &ops->v[idx[i]];
     if (op->fk != FL_F_ADD && op->fk != FL_F_READ)
@@ -133,29 +135,34 @@ static int check_one(const fl_ops_t *ops, const uint32_t *idx, size_t n, json_t 
         return fl_err_set(err, FL_EPARSE,
                           "%s:%" PRIu32 ": a set read's value must be an array",
                           ops->name, op->complete_line);
-      if (final == NULL || op->complete_pos > final->complete_pos)
-        final = op;
+      if (*final == NULL || op->complete_pos > (*final)->complete_pos)
+        *final = op;
     }
   }
+  return 0;
+}
 
-  /* Intern every element: adds first, then the final read's. */
-  fl_intern_t tab;
-  fl_intern_init(&tab);
+/* Interns every element into tab, the adds' first (*nattempted of them),
+ * then the final read's; returns what is known of each, and counts the
+ * adds into t. */
+static elem_t *tally_elements(const fl_ops_t *ops, const uint32_t *idx, size_t n,
+                              const fl_op_t *final, fl_intern_t *tab, size_t *nattempted,
+                              totals_t *t) {
   for (size_t i = 0; i < n; i++) {
     const fl_op_t *op = &ops->v[idx[i]];
     if (op->fk == FL_F_ADD)
-      fl_intern_json(&tab, op->value);
+      fl_intern_json(tab, op->value);
   }
-  size_t nattempted = tab.n;
+  *nattempted = tab->n;
   size_t nread = final != NULL ? json_array_size(final->result) : 0;
   for (size_t i = 0; i < nread; i++)
-    fl_intern_json(&tab, json_array_get(final->result, i));
-  elem_t *el = fl_calloc(tab.n + 1, sizeof(*el));
+    fl_intern_json(tab, json_array_get(final->result, i));
+  elem_t *el = fl_calloc(tab->n + 1, sizeof(*el));
   for (size_t i = 0; i < n; i++) {
     const fl_op_t *op = &ops->v[idx[i]];
     if (op->fk != FL_F_ADD)
       continue;
-    elem_t *e = &el[fl_intern_json(&tab, op->value)];
+    elem_t *e = &el[fl_intern_json(tab, op->value)];
     e->v = op->value;
     uint8_t seen = op->type == FL_OP_OK     ? SEEN_OK
                    : op->type == FL_OP_INFO ? SEEN_INFO
@@ -172,57 +179,83 @@ static int check_one(const fl_ops_t *ops, const uint32_t *idx, size_t n, json_t 
   }
   for (size_t i = 0; i < nread; i++) {
     const json_t *v = json_array_get(final->result, i);
-    elem_t *e = &el[fl_intern_json(&tab, v)];
+    elem_t *e = &el[fl_intern_json(tab, v)];
     if (e->v == NULL)
       e->v = v;
     e->count++;
   }
+  return el;
+}
 
-  json_t *lost = json_array(), *unexpected = json_array(), *dups = json_array(),
-         *info_seen = json_array(), *lost_adds = json_array();
+/* One key's element lists. */
+typedef struct {
+  json_t *lost, *unexpected, *dups, *info_seen, *lost_adds;
+} lists_t;
+
+/* Sorts each of the nel elements (the first nattempted added) into the lists
+ * and counts them into k. */
+static void classify(const elem_t *el, size_t nel, size_t nattempted, int has_final,
+                     lists_t *l, totals_t *k) {
+  for (size_t id = 0; id < nel; id++) {
+    const elem_t *e = &el[id];
+    int seen = e->count > 0;
+    if (seen)
+      k->read_count++;
+    if (e->count > 1)
+      list_add(l->dups, &k->duplicates, e->v);
+    if (id >= nattempted || e->best == SEEN_FAIL) {
+      if (seen)
+        list_add(l->unexpected, &k->unexpected, e->v);
+      continue;
+    }
+    if (e->best == SEEN_OK) {
+      if (seen)
+        k->ok_count++;
+      else if (e->ok_before) {
+        list_add(l->lost, &k->lost, e->v);
+        if (json_array_size(l->lost_adds) < MAX_LISTED_OPS)
+          json_array_append_new(l->lost_adds, fl_op_to_json(e->ack));
+      } else if (has_final)
+        k->concurrent_missing++;
+    } else if (seen) {
+      list_add(l->info_seen, &k->info_seen, e->v);
+    } else {
+      k->info_lost++;
+    }
+  }
+}
+
+/* fl_per_key_t's check_key: one key's report and totals. */
+static int check_key(const fl_ops_t *ops, const uint32_t *idx, size_t n, json_t **out,
+                     void *totals, fl_err_t *err) {
+  totals_t *t = totals;
+  const fl_op_t *final;
+  int r = validate_ops(ops, idx, n, &final, err);
+  if (r != 0)
+    return r;
+  fl_intern_t tab;
+  fl_intern_init(&tab);
+  size_t nattempted;
+  elem_t *el = tally_elements(ops, idx, n, final, &tab, &nattempted, t);
+
+  lists_t l = {json_array(), json_array(), json_array(), json_array(), json_array()};
   totals_t k;
   memset(&k, 0, sizeof(k));
   k.attempts = t->attempts;
   k.acknowledged = t->acknowledged;
   k.has_read = final != NULL;
-  for (size_t id = 0; id < tab.n; id++) {
-    elem_t *e = &el[id];
-    int seen = e->count > 0;
-    if (seen)
-      k.read_count++;
-    if (e->count > 1)
-      list_add(dups, &k.duplicates, e->v);
-    if (id >= nattempted || e->best == SEEN_FAIL) {
-      if (seen)
-        list_add(unexpected, &k.unexpected, e->v);
-      continue;
-    }
-    if (e->best == SEEN_OK) {
-      if (seen)
-        k.ok_count++;
-      else if (e->ok_before) {
-        list_add(lost, &k.lost, e->v);
-        if (json_array_size(lost_adds) < MAX_LISTED_OPS)
-          json_array_append_new(lost_adds, fl_op_to_json(e->ack));
-      } else if (final != NULL)
-        k.concurrent_missing++;
-    } else if (seen) {
-      list_add(info_seen, &k.info_seen, e->v);
-    } else {
-      k.info_lost++;
-    }
-  }
+  classify(el, tab.n, nattempted, final != NULL, &l, &k);
   *t = k;
 
   json_t *o = json_object();
   json_object_set_new(o, "valid", valid_json(&k));
   set_counts(o, &k);
-  set_message(o, &k, lost, unexpected, dups);
-  json_object_set_new(o, "lost", lost);
-  json_object_set_new(o, "lost_adds", lost_adds);
-  json_object_set_new(o, "unexpected", unexpected);
-  json_object_set_new(o, "duplicates", dups);
-  json_object_set_new(o, "indeterminate_seen", info_seen);
+  set_message(o, &k, l.lost, l.unexpected, l.dups);
+  json_object_set_new(o, "lost", l.lost);
+  json_object_set_new(o, "lost_adds", l.lost_adds);
+  json_object_set_new(o, "unexpected", l.unexpected);
+  json_object_set_new(o, "duplicates", l.dups);
+  json_object_set_new(o, "indeterminate_seen", l.info_seen);
   json_object_set_new(o, "final_read",
                       final != NULL ? fl_op_to_json(final) : json_null());
   *out = o;
@@ -231,72 +264,38 @@ static int check_one(const fl_ops_t *ops, const uint32_t *idx, size_t n, json_t 
   return 0;
 }
 
+/* fl_per_key_t's add: a key's totals into the sums. */
+static int add_totals(void *sum, const void *key) {
+  totals_t *s = sum;
+  const totals_t *t = key;
+  s->attempts += t->attempts;
+  s->acknowledged += t->acknowledged;
+  s->read_count += t->read_count;
+  s->ok_count += t->ok_count;
+  s->lost += t->lost;
+  s->unexpected += t->unexpected;
+  s->duplicates += t->duplicates;
+  s->info_seen += t->info_seen;
+  s->info_lost += t->info_lost;
+  s->concurrent_missing += t->concurrent_missing;
+  return t->has_read;
+}
+
+/* fl_per_key_t's summary: the report of zero or several keys (the totals). */
+static json_t *summary(void *sum, int all_read, size_t nkeys) {
+  totals_t *s = sum;
+  (void)nkeys;
+  s->has_read = all_read;
+  json_t *result = json_object();
+  json_object_set_new(result, "valid", valid_json(s));
+  set_counts(result, s);
+  set_message(result, s, NULL, NULL, NULL);
+  return result;
+}
+
 int fl_check_set(const fl_ops_t *ops, json_t **out, fl_err_t *err) {
-  *out = NULL;
-  uint64_t t0 = fl_check_now_ns();
-  fl_partition_t part;
-  fl_partition_by_key(ops, &part);
-  size_t nkeys = fl_partition_count(&part);
-  json_t *result = NULL, *by_key = json_object();
-  totals_t sum;
-  memset(&sum, 0, sizeof(sum));
-  int all_read = 1, r = 0;
-  for (size_t p = 0; p < part.np; p++) {
-    size_t n = part.start[p + 1] - part.start[p];
-    if (n == 0)
-      continue;
-    json_t *o = NULL;
-    totals_t t;
-    memset(&t, 0, sizeof(t));
-    r = check_one(ops, part.idx + part.start[p], n, &o, &t, err);
-    if (r != 0)
-      break;
-    sum.attempts += t.attempts;
-    sum.acknowledged += t.acknowledged;
-    sum.read_count += t.read_count;
-    sum.ok_count += t.ok_count;
-    sum.lost += t.lost;
-    sum.unexpected += t.unexpected;
-    sum.duplicates += t.duplicates;
-    sum.info_seen += t.info_seen;
-    sum.info_lost += t.info_lost;
-    sum.concurrent_missing += t.concurrent_missing;
-    all_read &= t.has_read;
-    if (nkeys == 1) {
-      result = o;
-    } else {
-      json_t *key = fl_partition_key_json(ops, p);
-      json_object_set_new(by_key, json_is_string(key) ? json_string_value(key) : "", o);
-      json_decref(key);
-    }
-  }
-  fl_partition_free(&part);
-  if (r != 0) {
-    json_decref(by_key);
-    json_decref(result);
-    return r;
-  }
-  if (result == NULL) {
-    /* No ops at all, or several keys: the totals, and each key's object. */
-    sum.has_read = all_read && nkeys > 0;
-    result = json_object();
-    json_object_set_new(result, "valid", valid_json(&sum));
-    set_counts(result, &sum);
-    set_message(result, &sum, NULL, NULL, NULL);
-    if (nkeys > 1)
-      json_object_set_new(result, "by_key", by_key);
-    else
-      json_decref(by_key);
-  } else {
-    json_decref(by_key);
-  }
-  json_object_set_new(result, "model", json_string("set"));
-  json_object_set_new(result, "ops", json_integer((json_int_t)ops->len));
-  json_object_set_new(result, "keys", json_integer((json_int_t)nkeys));
-  json_object_set_new(result, "elapsed_s",
-                      json_real((double)(fl_check_now_ns() - t0) / 1e9));
-  *out = result;
-  return 0;
+  static const fl_per_key_t m = {"set", sizeof(totals_t), check_key, add_totals, summary};
+  return fl_check_per_key(ops, &m, out, err);
 }
 
 /* The row of set (models.c). */
