@@ -284,6 +284,16 @@ function fl.workload(opts)
     ops = true, name = true })
   local clients = opts.clients or 5
   local duration = opts.duration or error("fl.workload: 'duration' (seconds) is required", 2)
+  for _, k in ipairs({ "clients", "rate", "duration" }) do
+    local v = opts[k]
+    if v ~= nil and (type(v) ~= "number" or v <= 0) then
+      error(string.format("fl.workload: '%s' must be a number above 0, not %s", k,
+        type(v) == "string" and string.format("%q", v) or tostring(v)), 2)
+    end
+  end
+  if math.type(clients) ~= "integer" then
+    error("fl.workload: 'clients' must be a whole number, not " .. tostring(clients), 2)
+  end
   local gen = opts.ops
   if type(gen) ~= "table" or type(gen.next) ~= "function" or type(gen.run) ~= "function" then
     error("fl.workload: 'ops' must be a generator with next(ctx) and run(op, ctx)", 2)
@@ -314,8 +324,10 @@ function fl.workload(opts)
         local t0 = core.history_invoke(ctx.process, op.f, op.key, op.value)
         local outcome, value, err = gen.run(op, ctx)
         if outcome ~= "ok" and outcome ~= "fail" and outcome ~= "info" then
-          error("workload generator's run() returned '" .. tostring(outcome) ..
-            "' (want ok, fail or info)")
+          local def = debug.getinfo(gen.run, "S")
+          error(string.format("%s:%d: the workload generator's run() returned '%s' " ..
+            "(want \"ok\", \"fail\" or \"info\")", def.short_src, def.linedefined,
+            tostring(outcome)), 0)
         end
         if value == nil and outcome ~= "ok" then value = op.value end
         if value == nil and outcome == "ok" and op.f ~= "read" then value = op.value end

@@ -63,4 +63,9 @@ expect_exit 0 "a run" -- "$FAULTLINE" run "$SCEN/outcomes.lua" --only passes --o
 echo stale >"$TMP/again/stale-file"
 expect_exit 0 "the same --out again" -- "$FAULTLINE" run "$SCEN/outcomes.lua" --only passes --out "$TMP/again"
 [ ! -f "$TMP/again/stale-file" ] && ok "an earlier run's files are cleared" || fail "stale files kept"
+# A wrong type or a bad outcome from a generator names the scenario's line,
+# not a line inside faultline.
+expect_exit 2 "workload mistakes" -- "$FAULTLINE" run "$SCEN/bad-workload.lua" --out "$TMP/badwl"
+expect_grep "$TMP/out" "bad-workload.lua:3: fl.workload: 'clients' must be a number" "a wrong type names the line"
+expect_grep "$TMP/out" "bad-workload.lua:7: the workload generator's run\(\) returned 'okay'" "a bad outcome names the generator"
 finish
