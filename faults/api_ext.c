@@ -19,6 +19,7 @@
 
 #include "faults/api_int.h"
 #include "base/alloc.h"
+#include "base/buf.h"
 #include "base/prng.h"
 
 #ifndef FL_VERSION
@@ -112,28 +113,6 @@ static void set_str(char **dst, const json_t *v) {
 
 /* ---- metrics ------------------------------------------------------------ */
 
-typedef struct mbuf_s {
-  char *s;
-  size_t n, cap;
-} mbuf_t;
-
-static void mprintf(mbuf_t *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void mprintf(mbuf_t *b, const char *fmt, ...) {
-  va_list ap;
-  for (;;) {
-    va_start(ap, fmt);
-    int n = vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
-    va_end(ap);
-    if (n >= 0 && (size_t)n < b->cap - b->n) {
-      b->n += (size_t)n;
-      return;
-    }
-    b->cap = b->cap * 2 + (size_t)(n > 0 ? n : 0) + 256;
-    b->s = fl_realloc(b->s, b->cap);
-  }
-}
-
 /* A label value with \, " and newlines escaped (the caller frees). */
 static char *esc(const char *s) {
   char *out = fl_malloc(strlen(s) * 2 + 1);
@@ -153,8 +132,8 @@ static char *esc(const char *s) {
   return out;
 }
 
-static void help(mbuf_t *b, const char *name, const char *type, const char *text) {
-  mprintf(b, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
+static void help(fl_buf_t *b, const char *name, const char *type, const char *text) {
+  fl_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
 }
 
 /* Escaped labels and a stats snapshot of every TCP proxy, taken once so
@@ -196,17 +175,18 @@ static void tcp_snap_free(tcp_snap_t *s) {
 }
 
 /* The byte counters, under Toxiproxy's own names and labels (METRICS.md). */
-static void metrics_tcp_bytes(mbuf_t *b, const tcp_snap_t *s) {
+static void metrics_tcp_bytes(fl_buf_t *b, const tcp_snap_t *s) {
   char **names = s->names, **lsn = s->lsn, **ups = s->ups;
   const fl_proxy_stats_t *st = s->st;
   help(b, "toxiproxy_proxy_received_bytes_total", "counter",
        "Bytes the proxy read: from clients (upstream) or from the server (downstream).");
   for (size_t i = 0; i < s->n; i++) {
-    mprintf(b,
-            "toxiproxy_proxy_received_bytes_total{direction=\"upstream\",listener=\"%s\","
-            "proxy=\"%s\",upstream=\"%s\"} %llu\n",
-            lsn[i], names[i], ups[i], (unsigned long long)st[i].bytes_read_upstream);
-    mprintf(
+    fl_buf_printf(
+        b,
+        "toxiproxy_proxy_received_bytes_total{direction=\"upstream\",listener=\"%s\","
+        "proxy=\"%s\",upstream=\"%s\"} %llu\n",
+        lsn[i], names[i], ups[i], (unsigned long long)st[i].bytes_read_upstream);
+    fl_buf_printf(
         b,
         "toxiproxy_proxy_received_bytes_total{direction=\"downstream\",listener=\"%s\","
         "proxy=\"%s\",upstream=\"%s\"} %llu\n",
@@ -215,42 +195,44 @@ static void metrics_tcp_bytes(mbuf_t *b, const tcp_snap_t *s) {
   help(b, "toxiproxy_proxy_sent_bytes_total", "counter",
        "Bytes the proxy delivered: to the server (upstream) or to clients (downstream).");
   for (size_t i = 0; i < s->n; i++) {
-    mprintf(b,
-            "toxiproxy_proxy_sent_bytes_total{direction=\"upstream\",listener=\"%s\","
-            "proxy=\"%s\",upstream=\"%s\"} %llu\n",
-            lsn[i], names[i], ups[i], (unsigned long long)st[i].bytes_upstream);
-    mprintf(b,
-            "toxiproxy_proxy_sent_bytes_total{direction=\"downstream\",listener=\"%s\","
-            "proxy=\"%s\",upstream=\"%s\"} %llu\n",
-            lsn[i], names[i], ups[i], (unsigned long long)st[i].bytes_downstream);
+    fl_buf_printf(
+        b,
+        "toxiproxy_proxy_sent_bytes_total{direction=\"upstream\",listener=\"%s\","
+        "proxy=\"%s\",upstream=\"%s\"} %llu\n",
+        lsn[i], names[i], ups[i], (unsigned long long)st[i].bytes_upstream);
+    fl_buf_printf(
+        b,
+        "toxiproxy_proxy_sent_bytes_total{direction=\"downstream\",listener=\"%s\","
+        "proxy=\"%s\",upstream=\"%s\"} %llu\n",
+        lsn[i], names[i], ups[i], (unsigned long long)st[i].bytes_downstream);
   }
 }
 
 /* Connection counts and whether each TCP proxy listens. */
-static void metrics_tcp_conns(mbuf_t *b, fl_api_t *api, const tcp_snap_t *s) {
+static void metrics_tcp_conns(fl_buf_t *b, fl_api_t *api, const tcp_snap_t *s) {
   char **names = s->names;
   const fl_proxy_stats_t *st = s->st;
   help(b, "faultline_proxy_connections_open", "gauge", "Proxied connections open now.");
   for (size_t i = 0; i < s->n; i++)
-    mprintf(b, "faultline_proxy_connections_open{proxy=\"%s\"} %llu\n", names[i],
-            (unsigned long long)st[i].connections_open);
+    fl_buf_printf(b, "faultline_proxy_connections_open{proxy=\"%s\"} %llu\n", names[i],
+                  (unsigned long long)st[i].connections_open);
   help(b, "faultline_proxy_connections_total", "counter", "Connections accepted.");
   for (size_t i = 0; i < s->n; i++)
-    mprintf(b, "faultline_proxy_connections_total{proxy=\"%s\"} %llu\n", names[i],
-            (unsigned long long)st[i].connections_total);
+    fl_buf_printf(b, "faultline_proxy_connections_total{proxy=\"%s\"} %llu\n", names[i],
+                  (unsigned long long)st[i].connections_total);
   help(b, "faultline_proxy_connect_errors_total", "counter",
        "Connections closed because the upstream could not be reached.");
   for (size_t i = 0; i < s->n; i++)
-    mprintf(b, "faultline_proxy_connect_errors_total{proxy=\"%s\"} %llu\n", names[i],
-            (unsigned long long)st[i].connect_errors);
+    fl_buf_printf(b, "faultline_proxy_connect_errors_total{proxy=\"%s\"} %llu\n",
+                  names[i], (unsigned long long)st[i].connect_errors);
   help(b, "faultline_proxy_enabled", "gauge", "1 when the proxy listens.");
   for (size_t i = 0; i < s->n; i++)
-    mprintf(b, "faultline_proxy_enabled{proxy=\"%s\"} %d\n", names[i],
-            fl_proxy_enabled(((api_proxy_t *)api->tcp.items[i])->p));
+    fl_buf_printf(b, "faultline_proxy_enabled{proxy=\"%s\"} %d\n", names[i],
+                  fl_proxy_enabled(((api_proxy_t *)api->tcp.items[i])->p));
 }
 
 /* Toxics per stream and cut directions of each TCP proxy. */
-static void metrics_tcp_faults(mbuf_t *b, fl_api_t *api, const tcp_snap_t *s) {
+static void metrics_tcp_faults(fl_buf_t *b, fl_api_t *api, const tcp_snap_t *s) {
   char **names = s->names;
   help(b, "faultline_proxy_toxics_active", "gauge", "Toxics on the proxy, per stream.");
   for (size_t i = 0; i < s->n; i++) {
@@ -265,23 +247,27 @@ static void metrics_tcp_faults(mbuf_t *b, fl_api_t *api, const tcp_snap_t *s) {
         down++;
     }
     json_decref(all);
-    mprintf(b, "faultline_proxy_toxics_active{proxy=\"%s\",stream=\"upstream\"} %d\n",
-            names[i], up);
-    mprintf(b, "faultline_proxy_toxics_active{proxy=\"%s\",stream=\"downstream\"} %d\n",
-            names[i], down);
+    fl_buf_printf(b,
+                  "faultline_proxy_toxics_active{proxy=\"%s\",stream=\"upstream\"} %d\n",
+                  names[i], up);
+    fl_buf_printf(
+        b, "faultline_proxy_toxics_active{proxy=\"%s\",stream=\"downstream\"} %d\n",
+        names[i], down);
   }
   help(b, "faultline_proxy_partitioned", "gauge", "1 when the direction is cut.");
   for (size_t i = 0; i < s->n; i++) {
     int cut = fl_proxy_partitioned(((api_proxy_t *)api->tcp.items[i])->p);
-    mprintf(b, "faultline_proxy_partitioned{proxy=\"%s\",direction=\"upstream\"} %d\n",
-            names[i], (cut & FL_UPSTREAM) != 0);
-    mprintf(b, "faultline_proxy_partitioned{proxy=\"%s\",direction=\"downstream\"} %d\n",
-            names[i], (cut & FL_DOWNSTREAM) != 0);
+    fl_buf_printf(b,
+                  "faultline_proxy_partitioned{proxy=\"%s\",direction=\"upstream\"} %d\n",
+                  names[i], (cut & FL_UPSTREAM) != 0);
+    fl_buf_printf(
+        b, "faultline_proxy_partitioned{proxy=\"%s\",direction=\"downstream\"} %d\n",
+        names[i], (cut & FL_DOWNSTREAM) != 0);
   }
 }
 
 /* The UDP proxies' sessions and datagram counters (nothing when none). */
-static void metrics_udp(mbuf_t *b, fl_api_t *api) {
+static void metrics_udp(fl_buf_t *b, fl_api_t *api) {
   static const struct {
     const char *name, *type, *help;
   } udp_rows[] = {
@@ -305,8 +291,8 @@ static void metrics_udp(mbuf_t *b, fl_api_t *api) {
   }
   help(b, "faultline_udp_sessions_open", "gauge", "UDP sessions open now.");
   for (size_t i = 0; i < nu; i++)
-    mprintf(b, "faultline_udp_sessions_open{proxy=\"%s\"} %llu\n", un[i],
-            (unsigned long long)us[i].sessions_open);
+    fl_buf_printf(b, "faultline_udp_sessions_open{proxy=\"%s\"} %llu\n", un[i],
+                  (unsigned long long)us[i].sessions_open);
   for (size_t r = 0; r < FL_ARRAY_SIZE(udp_rows); r++) {
     help(b, udp_rows[r].name, udp_rows[r].type, udp_rows[r].help);
     for (size_t i = 0; i < nu; i++) {
@@ -315,10 +301,10 @@ static void metrics_udp(mbuf_t *b, fl_api_t *api) {
                           : r == 2 ? us[i].dropped
                           : r == 3 ? us[i].duplicated
                                    : us[i].reordered;
-      mprintf(b, "%s{proxy=\"%s\",direction=\"upstream\"} %llu\n", udp_rows[r].name,
-              un[i], (unsigned long long)v[0]);
-      mprintf(b, "%s{proxy=\"%s\",direction=\"downstream\"} %llu\n", udp_rows[r].name,
-              un[i], (unsigned long long)v[1]);
+      fl_buf_printf(b, "%s{proxy=\"%s\",direction=\"upstream\"} %llu\n", udp_rows[r].name,
+                    un[i], (unsigned long long)v[0]);
+      fl_buf_printf(b, "%s{proxy=\"%s\",direction=\"downstream\"} %llu\n",
+                    udp_rows[r].name, un[i], (unsigned long long)v[1]);
     }
   }
   for (size_t i = 0; i < nu; i++)
@@ -330,8 +316,8 @@ static void metrics_udp(mbuf_t *b, fl_api_t *api) {
 /* GET /metrics: every proxy's counters, then the API's own, in the
  * Prometheus text format. */
 static void metrics_ep(fl_api_t *api, fl_api_res_t *res) {
-  mbuf_t b = {fl_malloc(4096), 0, 4096};
-  b.s[0] = '\0';
+  fl_buf_t b;
+  fl_buf_init(&b, 64u << 20); /* far above what any number of proxies writes */
   tcp_snap_t snap;
   tcp_snap_take(api, &snap);
   metrics_tcp_bytes(&b, &snap);
@@ -340,16 +326,17 @@ static void metrics_ep(fl_api_t *api, fl_api_res_t *res) {
   tcp_snap_free(&snap);
   metrics_udp(&b, api);
   help(&b, "faultline_api_requests_total", "counter", "API requests answered.");
-  mprintf(&b, "faultline_api_requests_total %llu\n", (unsigned long long)api->requests);
+  fl_buf_printf(&b, "faultline_api_requests_total %llu\n",
+                (unsigned long long)api->requests);
   help(&b, "faultline_api_connections_open", "gauge", "API connections open now.");
-  mprintf(&b, "faultline_api_connections_open %d\n",
-          api->httpd ? fl_api_httpd_connections(api->httpd) : 0);
+  fl_buf_printf(&b, "faultline_api_connections_open %d\n",
+                api->httpd ? fl_api_httpd_connections(api->httpd) : 0);
 
   fl_free(res->body);
   res->status = 200;
   res->content_type = "text/plain; version=0.0.4; charset=utf-8";
-  res->body = b.s;
-  res->body_len = b.n;
+  res->body = b.data != NULL ? b.data : fl_strdup(""); /* taken from b */
+  res->body_len = b.len;
 }
 
 /* ---- UDP proxies -------------------------------------------------------- */
