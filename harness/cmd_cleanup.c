@@ -1,6 +1,7 @@
 #include "harness/cmd_cleanup.h"
 
 #include <stdio.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "base/alloc.h"
@@ -94,28 +95,38 @@ int fl_cmd_cleanup(int argc, char **argv) {
     fprintf(stderr, "faultline cleanup: `ip` (iproute2) is not installed\n");
     return 2;
   }
-  char *tables = list_tables();
-  char **ids = fl_netns_stale_runs(tables);
   int n = 0, code = 0;
-  for (size_t i = 0; ids[i] != NULL; i++, n++) {
-    fl_script_t *s = fl_script_new();
-    fl_netns_script_remove_run(s, ids[i]);
-    printf("run %s is gone; %s:\n", ids[i], dry ? "would remove" : "removing");
-    for (size_t k = 0; k < fl_script_len(s); k++)
-      printf("  %s\n", fl_script_line(s, k));
-    if (dry) {
-      fl_script_free(s);
-      continue;
+  /* Rounds: a run killed a moment ago may still have a namespace step of its
+   * own finishing (or another run's `ip netns add` racing a delete), so what
+   * one round removes can reappear or resist; a second look settles it. */
+  for (int round = 0; round < (dry ? 1 : 3); round++) {
+    char *tables = list_tables();
+    char **ids = fl_netns_stale_runs(tables);
+    int found = 0;
+    for (size_t i = 0; ids[i] != NULL; i++, n++, found++) {
+      fl_script_t *s = fl_script_new();
+      fl_netns_script_remove_run(s, ids[i]);
+      printf("run %s is gone; %s:\n", ids[i], dry ? "would remove" : "removing");
+      for (size_t k = 0; k < fl_script_len(s); k++)
+        printf("  %s\n", fl_script_line(s, k));
+      if (dry) {
+        fl_script_free(s);
+        continue;
+      }
+      char msg[512];
+      fl_script_run_sync(s, 30000, msg, sizeof(msg));
     }
-    char msg[512];
-    fl_script_run_sync(s, 30000, msg, sizeof(msg));
+    fl_netns_ids_free(ids);
+    fl_free(tables);
+    if (found == 0)
+      break;
+    if (!dry)
+      usleep(300 * 1000);
   }
-  fl_netns_ids_free(ids);
-  fl_free(tables);
   if (!dry && n > 0) {
     /* Whatever is still there could not be removed. */
-    tables = list_tables();
-    ids = fl_netns_stale_runs(tables);
+    char *tables = list_tables();
+    char **ids = fl_netns_stale_runs(tables);
     for (size_t i = 0; ids[i] != NULL; i++) {
       fprintf(stderr,
               "faultline cleanup: run %s: something could not be removed (see `ip "
