@@ -19,47 +19,16 @@
 #include "harness/engine.h"
 #include "harness/reaper.h"
 
-static char dir[256];
+#define SCENARIO_RUN_TAG "engine"
+#include "tests/helpers/scenario_run.h"
 
 static int setup(void **state) {
-  snprintf(dir, sizeof(dir), "/tmp/fl-test-engine.XXXXXX");
-  assert_non_null(mkdtemp(dir));
   setenv("FL_BUSY_LIMIT_S", "1", 1);
-  return 0;
+  return scenario_dir_setup();
 }
 
 static int teardown(void **state) {
-  char *cmd = fl_asprintf("rm -rf %s", dir);
-  assert_int_equal(system(cmd), 0);
-  fl_free(cmd);
-  return 0;
-}
-
-/* Runs src as a scenario file; returns the exit code and the report of the
- * only (or first) scenario in *report (new, may be NULL). */
-static int run(const char *name, const char *src, json_t **report) {
-  char *file = fl_asprintf("%s/%s.lua", dir, name);
-  char *out = fl_asprintf("%s/%s.out", dir, name);
-  FILE *f = fopen(file, "w");
-  assert_non_null(f);
-  fputs("local fl = require('faultline')\n", f);
-  fputs(src, f);
-  fclose(f);
-  fl_engine_opts_t o = {.file = file,
-                        .out_dir = out,
-                        .seed = 7,
-                        .seed_given = 1,
-                        .quiet = 1,
-                        .timeout_s = 20};
-  int code = fl_engine_run_file(&o);
-  if (report != NULL) {
-    char *path = fl_asprintf("%s/report.json", out);
-    *report = json_load_file(path, 0, NULL);
-    fl_free(path);
-  }
-  fl_free(file);
-  fl_free(out);
-  return code;
+  return scenario_dir_teardown();
 }
 
 static const char *str(json_t *r, const char *k) {
