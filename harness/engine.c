@@ -539,6 +539,7 @@ static void noop_close(uv_handle_t *h) {
 static void scenario_free(fl_scenario_t *sc) {
   fl_timeline_free(sc->tl);
   json_decref(sc->checks);
+  json_decref(sc->metrics);
   json_decref(sc->stats_ops);
   fl_free(sc->latencies);
   fl_free(sc->error);

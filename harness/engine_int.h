@@ -78,6 +78,7 @@ struct fl_scenario_s {
   const char *phase;
   fl_prng_t rng; /* fl.random */
   int next_process;
+  json_t *metrics; /* fl.metric's series, [{name, unit, points}], or NULL */
 };
 
 struct fl_engine_s {

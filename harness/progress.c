@@ -140,16 +140,29 @@ void fl_progress_attach(fl_timeline_t *tl, const char *scenario, int quiet) {
 }
 
 void fl_progress_end(const char *scenario, const char *status, double duration_s,
-                     const char *run_dir, const char *error, int quiet) {
+                     const char *run_dir, const char *error, const json_t *findings,
+                     int quiet) {
   fl_progress_status_clear();
-  if (quiet && strcmp(status, "pass") == 0)
+  size_t nf = json_array_size(findings);
+  int pass = strcmp(status, "pass") == 0;
+  if (quiet && pass && nf == 0)
     return;
-  const char *c = strcmp(status, "pass") == 0 ? GREEN : RED;
-  printf("%s%s%s %s (%.1f s)\n", color(c),
-         strcmp(status, "pass") == 0   ? "PASS"
+  const char *c = pass ? (nf > 0 ? YELLOW : GREEN) : RED;
+  char with[64] = "";
+  if (pass && nf > 0)
+    snprintf(with, sizeof(with), " with %zu finding%s", nf, nf == 1 ? "" : "s");
+  printf("%s%s%s%s %s (%.1f s)\n", color(c),
+         pass                          ? "PASS"
          : strcmp(status, "fail") == 0 ? "FAIL"
                                        : "ERROR",
-         color(RESET), scenario, duration_s);
+         with, color(RESET), scenario, duration_s);
+  size_t i;
+  json_t *f;
+  json_array_foreach(findings, i, f) {
+    json_t *count = json_object_get(f, "count");
+    printf("  finding: %s: %s (%" JSON_INTEGER_FORMAT ")\n", str(f, "check"),
+           str(f, "what"), json_integer_value(count));
+  }
   if (error != NULL)
     printf("  %s\n", error);
   if (run_dir != NULL)

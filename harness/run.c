@@ -250,6 +250,9 @@ int fl_run_write_report(fl_scenario_t *sc, const char *file, json_t **out) {
   json_object_set(r, "checks", sc->checks);
   json_object_set(r, "events", fl_timeline_events(sc->tl));
   json_object_set_new(r, "stats", stats_json(sc));
+  json_object_set_new(r, "findings", fl_report_findings(r));
+  if (sc->metrics != NULL)
+    json_object_set(r, "metrics", sc->metrics);
   fl_free(command);
 
   fl_err_t err = {0};
@@ -269,7 +272,8 @@ int fl_run_write_report(fl_scenario_t *sc, const char *file, json_t **out) {
     }
   }
 
-  fl_progress_end(sc->name, status, duration, sc->dir, sc->error, sc->eng->opts->quiet);
+  fl_progress_end(sc->name, status, duration, sc->dir, sc->error,
+                  json_object_get(r, "findings"), sc->eng->opts->quiet);
   *out = r;
   return code;
 }

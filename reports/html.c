@@ -68,8 +68,13 @@ static void head(page_t *p) {
   fl_buf_puts(b, fl__html_css());
   fl_buf_printf(b, "</style></head>\n<body class=\"st-%s\">\n", status);
 
-  fl_buf_printf(b, "<header class=\"top\"><div class=\"verdict v-%s\">%s</div><div><h1>",
-                status, status_word(status));
+  size_t nfound = strcmp(status, "pass") == 0 ? fl_report_findings_count(r) : 0;
+  fl_buf_printf(b, "<header class=\"top\"><div class=\"verdict v-%s\">%s", status,
+                status_word(status));
+  if (nfound > 0)
+    fl_buf_printf(b, "<small> with %zu finding%s</small>", nfound,
+                  nfound == 1 ? "" : "s");
+  fl_buf_puts(b, "</div><div><h1>");
   fl_buf_esc(b, fl__jstr(r, "scenario", "(unnamed scenario)"), 400, 0);
   fl_buf_puts(b, "</h1><div class=\"file mono\">");
   fl_buf_esc(b, fl__jstr(r, "file", ""), 400, 0);
@@ -124,7 +129,9 @@ static void what_broke(page_t *p) {
   json_t *c;
   json_array_foreach(checks, i, c) nbad += strcmp(fl__jstr(c, "status", ""), "pass") != 0;
   if (nbad == 0) {
-    if (n > 0)
+    /* "All passed" is for a run that found nothing (the findings panel
+     * above says what it found). */
+    if (n > 0 && fl_report_findings_count(p->report) == 0)
       fl_buf_printf(b, "<div class=\"allok\">All %zu checks passed.</div>\n", n);
     return;
   }
@@ -598,6 +605,7 @@ int fl_report_write_html(const json_t *report, const char *run_dir, const char *
   fl__hist_load(&p.hist, run_dir, fl__report_end(report));
 
   head(&p);
+  fl__html_findings(&b, report);
   what_broke(&p);
   cards(&p);
   fl_buf_puts(&b, "<section id=\"timeline\"><h2>Timeline</h2>\n");

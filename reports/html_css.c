@@ -132,6 +132,14 @@ static const char css[] =
     "table.grid-t th{color:var(--mut);font-weight:600}\n"
     "table.grid-t td.n{text-align:right;font-variant-numeric:tabular-nums}\n"
     "footer{margin-top:30px;color:var(--mut);font-size:12px}\n"
+    /* The findings panel (html_findings.c) and fl.metric's charts. */
+    ".verdict small{display:block;font-size:11px;font-weight:600}\n"
+    ".findings .finding{margin:10px 0;padding:10px 14px;border-radius:8px;"
+    "background:#fff8e6;border:1px solid #f0d9a0}\n"
+    ".finding h3{margin:0 0 6px;font-size:15px}.fd-n{color:#b8740a;font-size:18px}\n"
+    ".finding .ft{color:var(--mut);font-weight:400;font-size:12.5px}\n"
+    ".metric-line{fill:none;stroke:#6a3d9a;stroke-width:1.5}.metric-dot{fill:#6a3d9a}\n"
+    ".note-mark{stroke:#6a3d9a;stroke-dasharray:2 3}.note-dot{fill:#6a3d9a}\n"
     /* Paper: full width, no backgrounds that waste ink, nothing split. */
     "@page{size:A4 landscape;margin:10mm}\n"
     "@media print{body{max-width:none;padding:0;font-size:10.5pt}"

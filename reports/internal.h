@@ -122,4 +122,7 @@ void fl__html_legend(fl_buf_t *b, const json_t *report);
  * or a small timeline of the operations of a linearizability failure. */
 void fl__html_evidence(fl_buf_t *b, const json_t *check);
 
+/* Appends the findings panel (html_findings.c), when the report has
+ * findings: each with its count and the operations it found. */
+void fl__html_findings(fl_buf_t *b, const json_t *report);
 #endif

@@ -160,6 +160,55 @@ static void error_elem(fl_buf_t *b, const json_t *r, const char *out) {
   fl_buf_puts(b, "</error>\n");
 }
 
+static int same_file(const json_t *a, const json_t *b) {
+  return strcmp(fl__jstr(a, "file", ""), fl__jstr(b, "file", "")) == 0;
+}
+
+/* A property per finding of the reports of one file (junit-10.xsd allows
+ * properties on a testsuite only): "finding" with the scenario and check
+ * as its name, what was found and how many as its value. */
+static void finding_properties(fl_buf_t *b, json_t *const *reports, size_t n,
+                               const json_t *first) {
+  for (size_t j = 0; j < n; j++) {
+    if (!same_file(first, reports[j]))
+      continue;
+    json_t *findings = fl_report_findings(reports[j]);
+    size_t i;
+    json_t *f;
+    json_array_foreach(findings, i, f) {
+      fl_buf_t name, value;
+      fl_buf_init(&name, 1024);
+      fl_buf_init(&value, 1024);
+      fl_buf_printf(&name, "finding: %s: %s", fl__jstr(reports[j], "scenario", "?"),
+                    fl__jstr(f, "check", "check"));
+      fl_buf_printf(&value, "%.0f %s", fl__jnum(f, "count", 1),
+                    fl__jstr(f, "what", "found"));
+      fl_buf_puts(b, "      <property");
+      attr(b, "name", fl_buf_str(&name));
+      attr(b, "value", fl_buf_str(&value));
+      fl_buf_puts(b, "/>\n");
+      fl_buf_free(&name);
+      fl_buf_free(&value);
+    }
+    json_decref(findings);
+  }
+}
+
+/* One system-out line per finding. */
+static void finding_lines(fl_buf_t *b, const json_t *r) {
+  json_t *findings = fl_report_findings(r);
+  size_t i;
+  json_t *f;
+  json_array_foreach(findings, i, f) {
+    fl_buf_puts(b, "finding: ");
+    fl_buf_esc(b, fl__jstr(f, "check", "check"), 400, FL_ESC_ONELINE);
+    fl_buf_printf(b, ": %.0f ", fl__jnum(f, "count", 1));
+    fl_buf_esc(b, fl__jstr(f, "what", "found"), 400, FL_ESC_ONELINE);
+    fl_buf_puts(b, "\n");
+  }
+  json_decref(findings);
+}
+
 static void system_out(fl_buf_t *b, const json_t *r, const char *out) {
   fl_buf_puts(b, "      <system-out>");
   fl_buf_puts(b, "scenario: ");
@@ -169,6 +218,7 @@ static void system_out(fl_buf_t *b, const json_t *r, const char *out) {
     fl_buf_printf(b, "\nseed: %" JSON_INTEGER_FORMAT, json_integer_value(seed));
   fl_buf_puts(b, "\n");
   where_lines(b, r, out);
+  finding_lines(b, r);
   json_t *checks = fl__jarr(r, "checks");
   if (json_array_size(checks) > 0)
     fl_buf_puts(b, "checks:\n");
@@ -217,10 +267,6 @@ static void testcase(fl_buf_t *b, const json_t *r, const char *out) {
   fl_buf_puts(b, "    </testcase>\n");
 }
 
-static int same_file(const json_t *a, const json_t *b) {
-  return strcmp(fl__jstr(a, "file", ""), fl__jstr(b, "file", "")) == 0;
-}
-
 int fl_report_write_junit(json_t *const *reports, size_t n, const char *path,
                           fl_err_t *err) {
   size_t tests = 0, fails = 0, errors = 0;
@@ -267,7 +313,9 @@ int fl_report_write_junit(json_t *const *reports, size_t n, const char *path,
       fl_buf_printf(&b, " timestamp=\"%s\"", ts);
     fl_buf_puts(&b, ">\n    <properties>\n      <property name=\"faultline\"");
     attr(&b, "value", fl__jstr(r, "faultline", "?"));
-    fl_buf_puts(&b, "/>\n    </properties>\n");
+    fl_buf_puts(&b, "/>\n");
+    finding_properties(&b, reports, n, r);
+    fl_buf_puts(&b, "    </properties>\n");
     for (size_t j = i; j < n; j++) {
       if (done[j] || !same_file(r, reports[j]))
         continue;

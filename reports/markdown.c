@@ -92,6 +92,49 @@ static const char *icon(const char *verdict) {
                                         : "\xE2\x9A\xA0\xEF\xB8\x8F"; /* ⚠️ */
 }
 
+#define FINDINGS_ICON "\xF0\x9F\x94\x8D" /* 🔍: passed, and found what it looked for */
+#define MAX_FINDINGS_LISTED 20
+
+/* The findings column: "–", or "N (what, ...)" with the anomalies counted. */
+static void findings_cell(fl_buf_t *b, const json_t *findings) {
+  size_t i, n = json_array_size(findings);
+  json_t *f;
+  if (n == 0) {
+    fl_buf_puts(b, "\xE2\x80\x93"); /* – */
+    return;
+  }
+  fl_buf_printf(b, "%s %zu: ", FINDINGS_ICON, n);
+  json_array_foreach(findings, i, f) {
+    if (i == 3) {
+      fl_buf_printf(b, ", +%zu", n - 3);
+      break;
+    }
+    fl_buf_printf(b, "%s%.0f ", i ? ", " : "", fl__jnum(f, "count", 1));
+    md_esc(b, fl__jstr(f, "what", "found"), 60);
+  }
+}
+
+/* The findings of a scenario, one line each. */
+static void findings_list(fl_buf_t *b, const json_t *findings) {
+  size_t i;
+  json_t *f;
+  json_array_foreach(findings, i, f) {
+    if (i == MAX_FINDINGS_LISTED) {
+      fl_buf_printf(b, "- and %zu more\n", json_array_size(findings) - i);
+      break;
+    }
+    fl_buf_printf(b, "- %s **", FINDINGS_ICON);
+    md_esc(b, fl__jstr(f, "check", "check"), 200);
+    fl_buf_printf(b, "** (finding): %.0f ", fl__jnum(f, "count", 1));
+    md_esc(b, fl__jstr(f, "what", "found"), 200);
+    size_t nops = json_array_size(fl__jarr(f, "ops"));
+    if (nops > 0)
+      fl_buf_printf(b, "; %zu operation%s listed in report.html", nops,
+                    nops == 1 ? "" : "s");
+    fl_buf_puts(b, "\n");
+  }
+}
+
 static int is_recovery(const json_t *c) {
   return strcmp(fl__jstr(c, "kind", ""), "recovery") == 0 || fl__jisnum(c, "recovery_s");
 }
@@ -134,7 +177,11 @@ static void row(fl_buf_t *b, const json_t *r, const char *out) {
     pass += strcmp(fl__jstr(c, "status", ""), "pass") == 0;
   }
   char d[32];
-  fl_buf_printf(b, "| %s %s | ", icon(v), v);
+  json_t *findings = fl_report_findings(r);
+  if (strcmp(v, "pass") == 0 && json_array_size(findings) > 0)
+    fl_buf_printf(b, "| %s pass with findings | ", FINDINGS_ICON);
+  else
+    fl_buf_printf(b, "| %s %s | ", icon(v), v);
   md_esc(b, fl__jstr(r, "scenario", "(unnamed)"), 200);
   fl_buf_puts(b, " | ");
   md_esc(b, fl__jstr(r, "file", ""), 200);
@@ -146,6 +193,9 @@ static void row(fl_buf_t *b, const json_t *r, const char *out) {
   fl_buf_printf(b, " | %s | ", fl__fmt_secs(d, sizeof(d), fl__jnum(r, "duration_s", 0)));
   recoveries(b, r);
   fl_buf_printf(b, " | %zu/%zu | ", pass, n);
+  findings_cell(b, findings);
+  fl_buf_puts(b, " | ");
+  json_decref(findings);
   char *link = fl__report_link(r, out);
   if (link != NULL) {
     fl_buf_puts(b, "[report](");
@@ -156,9 +206,10 @@ static void row(fl_buf_t *b, const json_t *r, const char *out) {
   fl_buf_puts(b, " |\n");
 }
 
-static void details(fl_buf_t *b, const json_t *r) {
+static void details(fl_buf_t *b, const json_t *r, int with_findings) {
   const char *v = verdict(r);
-  fl_buf_printf(b, "\n#### %s ", icon(v));
+  fl_buf_printf(b, "\n#### %s ",
+                with_findings && strcmp(v, "pass") == 0 ? FINDINGS_ICON : icon(v));
   md_esc(b, fl__jstr(r, "scenario", "(unnamed)"), 200);
   fl_buf_puts(b, " \xE2\x80\x94 ");
   md_esc(b, fl__jstr(r, "file", ""), 200);
@@ -168,6 +219,9 @@ static void details(fl_buf_t *b, const json_t *r) {
     md_esc(b, fl__jstr(r, "error", "the run ended in an error"), FL__MSG_MAX);
     fl_buf_puts(b, "\n");
   }
+  json_t *findings = fl_report_findings(r);
+  findings_list(b, findings);
+  json_decref(findings);
   size_t i, listed = 0, nbad = 0;
   json_t *c;
   json_array_foreach(fl__jarr(r, "checks"), i, c) {
@@ -222,7 +276,7 @@ static void details(fl_buf_t *b, const json_t *r) {
 
 int fl_report_write_markdown(json_t *const *reports, size_t n, const char *path,
                              fl_err_t *err) {
-  size_t pass = 0, fail = 0, errors = 0;
+  size_t pass = 0, fail = 0, errors = 0, found = 0, nfound = 0;
   double total = 0;
   for (size_t i = 0; i < n; i++) {
     if (!json_is_object(reports[i]))
@@ -233,24 +287,37 @@ int fl_report_write_markdown(json_t *const *reports, size_t n, const char *path,
     fail += strcmp(v, "fail") == 0;
     errors += strcmp(v, "error") == 0;
     total += fl__jnum(reports[i], "duration_s", 0);
+    size_t nf = fl_report_findings_count(reports[i]);
+    found += strcmp(v, "pass") == 0 && nf > 0;
+    nfound += nf;
   }
   fl_buf_t b;
   fl_buf_init(&b, FL__TEXT_MAX);
   char d[32];
-  fl_buf_printf(&b, "### %s faultline: ", n == pass ? icon("pass") : icon("fail"));
+  fl_buf_printf(&b, "### %s faultline: ",
+                n != pass   ? icon("fail")
+                : found > 0 ? FINDINGS_ICON
+                            : icon("pass"));
   if (n == 0)
     fl_buf_puts(&b, "no scenarios ran\n");
+  else if (n == pass && found > 0)
+    /* "All passed" is for runs that found nothing. */
+    fl_buf_printf(&b, "%zu scenario%s passed, %zu with findings (%zu)\n", n,
+                  n == 1 ? "" : "s", found, nfound);
   else if (n == pass)
     fl_buf_printf(&b, "all %zu scenario%s passed\n", n, n == 1 ? "" : "s");
   else
     fl_buf_printf(&b, "%zu of %zu scenario%s did not pass\n", fail + errors, n,
                   n == 1 ? "" : "s");
-  fl_buf_printf(&b, "\n%zu passed \xC2\xB7 %zu failed \xC2\xB7 %zu error%s \xC2\xB7 %s\n",
-                pass, fail, errors, errors == 1 ? "" : "s",
-                fl__fmt_secs(d, sizeof(d), total));
+  fl_buf_printf(&b, "\n%zu passed \xC2\xB7 %zu failed \xC2\xB7 %zu error%s \xC2\xB7 ",
+                pass, fail, errors, errors == 1 ? "" : "s");
+  if (found > 0)
+    fl_buf_printf(&b, "%zu with findings \xC2\xB7 ", found);
+  fl_buf_printf(&b, "%s\n", fl__fmt_secs(d, sizeof(d), total));
   if (n > 0) {
-    fl_buf_puts(&b, "\n| Verdict | Scenario | File | Seed | Duration | Recovery | Checks "
-                    "passed | Report |\n|---|---|---|--:|--:|---|--:|---|\n");
+    fl_buf_puts(&b,
+                "\n| Verdict | Scenario | File | Seed | Duration | Recovery | Checks "
+                "passed | Findings | Report |\n|---|---|---|--:|--:|---|--:|---|---|\n");
     for (size_t i = 0; i < n && i < MAX_ROWS; i++)
       row(&b, reports[i], path);
     if (n > MAX_ROWS)
@@ -258,14 +325,15 @@ int fl_report_write_markdown(json_t *const *reports, size_t n, const char *path,
   }
   size_t detailed = 0;
   for (size_t i = 0; i < n; i++) {
-    if (strcmp(verdict(reports[i]), "pass") == 0)
+    size_t nf = fl_report_findings_count(reports[i]);
+    if (strcmp(verdict(reports[i]), "pass") == 0 && nf == 0)
       continue;
     if (detailed++ == MAX_DETAILED) {
       fl_buf_printf(&b, "\nMore scenarios did not pass; see %s.\n",
                     fl_report_file("junit"));
       break;
     }
-    details(&b, reports[i]);
+    details(&b, reports[i], nf > 0);
   }
   int rc = fl_buf_write_file(&b, path, err);
   fl_buf_free(&b);

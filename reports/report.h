@@ -54,6 +54,18 @@ int fl_report_validate(const json_t *report, fl_err_t *err);
  * over path. Returns 0 or a negative errno with the file named in err. */
 int fl_report_write_json(const json_t *report, const char *path, fl_err_t *err);
 
+/* ---- Findings (findings.c) ------------------------------------------------- */
+
+/* Returns new: report's findings, the anomalies its checks were told to
+ * expect and found (a check with expected_finding true and status "pass"):
+ * its "findings" array when it has one, else the list built from its checks.
+ * Each is {check, kind, what, count, message, ops: [{process, f, key, value,
+ * type, invoke_s, complete_s}]} (at most 200 ops). A scenario whose status
+ * is "pass" and whose findings are not empty passed *with findings*. */
+json_t *fl_report_findings(const json_t *report);
+/* How many findings report has (the length of fl_report_findings). */
+size_t fl_report_findings_count(const json_t *report);
+
 /* ---- The formats (reports/formats.c: one row each) -------------------------- */
 
 /* Where a format is written (bits of fl_report_format_t.scope). */

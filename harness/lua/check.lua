@@ -59,7 +59,9 @@ return function(fl, core)
     if kind_name == "set" then
       c.lost_count, c.unexpected_count, c.duplicates_count =
         r.lost_count, r.unexpected_count, r.duplicates_count
-      c.evidence = { lost = r.lost, unexpected = r.unexpected, duplicates = r.duplicates }
+      for _, op in ipairs(r.lost_adds or {}) do op_seconds(op) end
+      c.evidence = { lost = r.lost, unexpected = r.unexpected, duplicates = r.duplicates,
+        lost_ops = r.lost_adds }
       if opts.expect_loss then
         -- A finding the scenario exists to show: passing means it was found.
         c.expected_finding = true
@@ -67,6 +69,10 @@ return function(fl, core)
           c.status = "pass"
           c.message = string.format("expected finding: %d acknowledged write(s) lost. %s",
             r.lost_count, msg)
+          -- What report.json's "findings" lists: the count and the lost
+          -- adds themselves, with their invoke and completion times.
+          c.finding = { what = "acknowledged write(s) lost", count = r.lost_count,
+            ops = r.lost_adds }
         elseif status == "pass" then
           c.status = "fail"
           c.message = "expected to find lost writes, found none: " .. msg
