@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <lauxlib.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -312,6 +313,55 @@ static int l_step(lua_State *L) {
   return 0;
 }
 
+#define METRIC_SERIES_MAX 64     /* series per scenario */
+#define METRIC_POINTS_MAX 20000u /* points per series; later ones are counted */
+
+/* The series called name in sc's metrics, made (with unit) when new.
+ * Borrowed. Raises when there are too many series or the unit differs. */
+static json_t *metric_series(lua_State *L, fl_scenario_t *sc, const char *name,
+                             const char *unit) {
+  if (sc->metrics == NULL)
+    sc->metrics = json_array();
+  size_t i;
+  json_t *m;
+  json_array_foreach(sc->metrics, i, m) {
+    if (strcmp(json_string_value(json_object_get(m, "name")), name) != 0)
+      continue;
+    const char *had = json_string_value(json_object_get(m, "unit"));
+    if (unit != NULL && strcmp(unit, had != NULL ? had : "") != 0)
+      luaL_error(L, "'%s' is recorded in '%s', not '%s'", name, had != NULL ? had : "",
+                 unit);
+    return m;
+  }
+  if (json_array_size(sc->metrics) >= METRIC_SERIES_MAX)
+    luaL_error(L, "at most %d series per scenario", METRIC_SERIES_MAX);
+  m = json_pack("{s:s, s:s, s:[], s:i}", "name", name, "unit", unit != NULL ? unit : "",
+                "points", "dropped", 0);
+  json_array_append_new(sc->metrics, m);
+  return m;
+}
+
+/* core.metric(name, value [, unit]): one point of the series name at the
+ * run's clock, for report.json's "metrics" and report.html's charts. */
+static int l_metric(lua_State *L) {
+  fl_scenario_t *sc = fl_engine_scenario(L);
+  const char *name = luaL_checkstring(L, 1);
+  lua_Number v = luaL_checknumber(L, 2);
+  const char *unit = luaL_optstring(L, 3, NULL);
+  /* faultline.lua checks the arguments first, with the scenario's line. */
+  luaL_argcheck(L, name[0] != '\0' && isfinite(v), 1, "a name and a finite value");
+  json_t *m = metric_series(L, sc, name, unit);
+  json_t *points = json_object_get(m, "points");
+  if (json_array_size(points) >= METRIC_POINTS_MAX) {
+    json_t *d = json_object_get(m, "dropped");
+    json_integer_set(d, json_integer_value(d) + 1);
+    return 0;
+  }
+  double t = (double)fl_timeline_now(sc->tl) / 1e9;
+  json_array_append_new(points, json_pack("[f, f]", round(t * 1e6) / 1e6, (double)v));
+  return 0;
+}
+
 static int l_event(lua_State *L) {
   fl_scenario_t *sc = fl_engine_scenario(L);
   const char *type = luaL_checkstring(L, 1);
@@ -472,6 +522,7 @@ static const luaL_Reg core_funcs[] = {
     {"random", l_random},
     {"step", l_step},
     {"event", l_event},
+    {"metric", l_metric},
     {"record_check", l_record_check},
     {"where", l_where},
     {"fail", l_fail},

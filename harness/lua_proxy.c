@@ -114,6 +114,8 @@ static int l_add_toxic(lua_State *L) {
   json_t *fattrs = json_deep_copy(json_object_get(spec, "attributes"));
   json_object_set_new(fattrs, "stream", json_string(stream ? stream : "downstream"));
   json_object_set_new(fattrs, "proxy", json_string(x->link.name));
+  /* Two toxics on one proxy are two faults: the name tells them apart. */
+  json_object_set_new(fattrs, "toxic", json_string(tname));
   if (json_object_get(spec, "toxicity"))
     json_object_set(fattrs, "toxicity", json_object_get(spec, "toxicity"));
   toxic_fault_t *tf = fl_malloc(sizeof(*tf));

@@ -93,7 +93,12 @@ static void fail_wait(ltcp_t *c, const char *what, int code) {
     c->ref = LUA_NOREF;
   }
   lua_pushnil(co);
-  lua_pushfstring(co, "%s: %s (%s)", fl_errname(code), fl_strerror(code), what);
+  /* The peer's close reads as it does when no task waited (l_receive):
+   * "EOF: connection closed", one wording. */
+  if (code == UV_EOF)
+    lua_pushfstring(co, "EOF: %s", what);
+  else
+    lua_pushfstring(co, "%s: %s (%s)", fl_errname(code), fl_strerror(code), what);
   lua_pushstring(co, fl_errname(code));
   /* A send that waited had handed its bytes to libuv, which may have
    * written some of them before the error or the timeout. */

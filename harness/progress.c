@@ -85,6 +85,10 @@ static void on_event(const json_t *ev, void *arg) {
     if (pid > 0 && strcmp(state, "starting") == 0)
       snprintf(line, sizeof(line), "service %s starting (pid %lld)", str(ev, "service"),
                (long long)pid);
+    else if (detail[0] && strncmp(detail, state, strlen(state)) == 0 &&
+             detail[strlen(state)] == ' ')
+      /* "service n1 killed by signal 9 (Killed)", not "killed: killed by". */
+      snprintf(line, sizeof(line), "service %s %s", str(ev, "service"), detail);
     else if (detail[0])
       snprintf(line, sizeof(line), "service %s %s: %s", str(ev, "service"), state,
                detail);

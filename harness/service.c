@@ -263,8 +263,15 @@ static void on_proc_exit(uv_process_t *p, int64_t status, int sig) {
   fl_timeline_service(s->tl, s->name, expected ? s->exit_state : "crashed", pgid, detail);
   if (!expected)
     FL_LOG(FL_LOG_INFO, "svc", "%s: %s", s->name, detail);
-  fprintf(s->log, "[%9.3f] -- faultline: %s %s\n", fl_timeline_seconds(s->tl),
-          expected ? s->exit_state : "crashed:", detail);
+  /* "killed by signal 9 (Killed)", "stopped: exited with code 0", "crashed:
+   * exited with code 3": the state once, never "killed killed by ...". */
+  const char *state = expected ? s->exit_state : "crashed";
+  size_t sl = strlen(state);
+  if (strncmp(detail, state, sl) == 0 && detail[sl] == ' ')
+    fprintf(s->log, "[%9.3f] -- faultline: %s\n", fl_timeline_seconds(s->tl), detail);
+  else
+    fprintf(s->log, "[%9.3f] -- faultline: %s: %s\n", fl_timeline_seconds(s->tl), state,
+            detail);
   log_flush(s);
   if (s->cur == pr)
     s->cur = NULL;

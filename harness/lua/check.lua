@@ -1,7 +1,7 @@
 -- fl.check.*: checkers over the run's history, recorded as checks in the
 -- report. Unlike fl.expect.*, a failed check does not stop the scenario: every
 -- check runs, and the scenario fails at the end if any did.
-return function(fl, core)
+return function(fl, core, kit)
   local check = {}
   local opts_of = fl.options
 
@@ -107,10 +107,45 @@ return function(fl, core)
     end
   end
 
+  -- The names a fault is aimed at, flattened (a partition's sides are lists).
+  local function target_set(f)
+    local set = {}
+    local function add(x)
+      if type(x) == "table" then for _, y in ipairs(x) do add(y) end
+      elseif x ~= nil then set[tostring(x)] = true end
+    end
+    add(f.targets)
+    return set
+  end
+
+  -- Whether fault g is a part of fault f, one the scenario recorded with
+  -- fl.fault{}: g began while f was active, on one of f's targets (any, when
+  -- f names none). The checks measure the whole from f.
+  local function part_of(g, f)
+    if g == f or not (f.attrs and f.attrs.by_scenario) or (g.attrs and g.attrs.by_scenario) then
+      return false
+    end
+    if g.start_s < f.start_s or (f.end_s ~= nil and g.start_s > f.end_s) then return false end
+    local ft, gt = target_set(f), target_set(g)
+    if next(ft) == nil then return true end
+    for n in pairs(gt) do if ft[n] then return true end end
+    return false
+  end
+
+  local function is_part(g, all)
+    for _, f in ipairs(all) do if part_of(g, f) then return true end end
+    return false
+  end
+
+  -- The faults `after` selects: nil or "each fault" (every fault but the
+  -- parts of a scenario's own fault), a kind ("kill"), a fault's id, or the
+  -- handle fl.fault / fl.partition returned.
   local function ended_faults(after)
-    local list = {}
-    for _, f in ipairs(core.faults()) do
-      if after == nil or after == "each fault" or after == f.kind or after == f.id then
+    local all, list = core.faults(), {}
+    local id = type(after) == "table" and (after.id or after.fault) or after
+    for _, f in ipairs(all) do
+      if ((after == nil or after == "each fault") and not is_part(f, all))
+        or id == f.kind or id == f.id then
         list[#list + 1] = f
       end
     end
@@ -129,46 +164,80 @@ return function(fl, core)
     end
     local t = {}
     for _, x in ipairs(f.targets or {}) do t[#t + 1] = tostring(x) end
-    return string.format("%s of %s", f.kind, table.concat(t, ", "))
+    local d = string.format("%s of %s", f.kind, table.concat(t, ", "))
+    -- Two toxics on one proxy are two faults: their names tell them apart.
+    if type(a.toxic) == "string" then d = d .. " (" .. a.toxic .. ")" end
+    return d
   end
 
-  --- fl.check.recovery{after="each fault"|kind|fault id, within=S, run=N, history=, name=}
-  --- After each fault heals, operations must succeed again (a run of `run`
-  --- consecutive ok completions, default 5) within `within` seconds.
+  -- The moments fl.check.recovery measures from: {name=, t=, fault=} for
+  -- each fault `after` selects (t = its end, nil when it never ended), or
+  -- the one moment {at = s} (fl.now()) or {log = "text"} (the first fl.log
+  -- line containing text) names.
+  local function origins(after)
+    if type(after) == "table" and (after.at ~= nil or after.log ~= nil) then
+      fl.options(after, "fl.check.recovery: after", { at = true, log = true }, 3)
+      if after.at ~= nil then
+        if type(after.at) ~= "number" or after.at < 0 then
+          kit.misuse("fl.check.recovery: after.at must be seconds (fl.now()), not "
+            .. tostring(after.at))
+        end
+        return { { name = string.format("%.3f s", after.at), t = after.at } }
+      end
+      for _, n in ipairs(kit.notes) do
+        if n.message:find(after.log, 1, true) then
+          return { { name = '"' .. n.message .. '"', t = n.t } }
+        end
+      end
+      return {}, 'no fl.log line contains "' .. tostring(after.log) .. '"'
+    end
+    local list = {}
+    for _, f in ipairs(ended_faults(after)) do
+      list[#list + 1] = { name = describe(f), t = f.end_s, fault = f.id }
+    end
+    return list, "no fault to measure recovery from"
+  end
+
+  --- fl.check.recovery{after=, within=S, run=N, history=, name=}: after each
+  --- moment `after` selects (docs/lua-api/findings-metrics-faults.md lists
+  --- them all), operations must succeed again (a run of `run` consecutive ok
+  --- completions, default 5) within `within` seconds.
   function check.recovery(opts)
     opts = opts_of(opts, "fl.check.recovery",
       { after = true, within = true, run = true, history = true, name = true })
     local path = history_of(opts)
     local results = {}
-    for _, f in ipairs(ended_faults(opts.after)) do
-      local name = (opts.name or "recovery") .. " after " .. describe(f)
-      if f.end_s == nil then
+    local list, none = origins(opts.after)
+    for _, o in ipairs(list) do
+      local name = (opts.name or "recovery") .. " after " .. o.name
+      if o.t == nil then
         core.record_check({ name = name, kind = "recovery", status = "fail",
-          message = "the fault never healed", fault = f.id, limit_s = opts.within })
+          message = "the fault never healed (a fault the scenario ends itself: "
+            .. "fl.fault{...} and f:done())", fault = o.fault, limit_s = opts.within })
       else
         local r, err = core.check_run("recovery", { path = path,
-          heal_ns = math.floor(f.end_s * 1e9), run = opts.run or 5, limit = opts.within or 0 })
+          heal_ns = math.floor(o.t * 1e9), run = opts.run or 5, limit = opts.within or 0 })
         if not r then
           core.record_check({ name = name, kind = "recovery", status = "error", message = err })
         else
           local msg
+          local since = o.fault and "the fault ended" or o.name
           if r.recovered then
-            msg = string.format("recovered %.3f s after the fault ended%s", r.recovery_s,
+            msg = string.format("recovered %.3f s after %s%s", r.recovery_s, since,
               opts.within and string.format(" (limit %g s)", opts.within) or "")
           else
-            msg = string.format("no run of %d successful operations after the fault ended",
-              r.run or 5)
+            msg = string.format("no run of %d successful operations after %s", r.run or 5, since)
           end
           core.record_check({ name = name, kind = "recovery", status = r.valid and "pass" or "fail",
-            message = msg, recovery_s = r.recovery_s, limit_s = opts.within, fault = f.id,
-            heal_s = f.end_s, failures_after_heal = r.failures_after_heal })
+            message = msg, recovery_s = r.recovery_s, limit_s = opts.within, fault = o.fault,
+            heal_s = o.t, failures_after_heal = r.failures_after_heal })
         end
         results[#results + 1] = r
       end
     end
-    if #results == 0 and #ended_faults(opts.after) == 0 then
+    if #list == 0 then
       core.record_check({ name = opts.name or "recovery", kind = "recovery", status = "error",
-        message = "no fault to measure recovery from" })
+        message = none })
     end
     return results
   end

@@ -68,9 +68,16 @@ function kit.call(what, f, ...)
   error(here .. (what and (what .. ": ") or "") .. msg, 0)
 end
 
---- Logging a step of the scenario: a progress line and a timeline event.
+-- The scenario's fl.log lines, {t =, message =} in order (what
+-- fl.check.recovery{after = {log = ...}} looks up).
+kit.notes = {}
+
+--- Logging a step of the scenario: a progress line and a timeline event
+--- (report.html shows it on the timeline and among the log excerpts).
 function fl.log(fmt, ...)
-  core.step(select("#", ...) > 0 and string.format(fmt, ...) or tostring(fmt))
+  local msg = select("#", ...) > 0 and string.format(fmt, ...) or tostring(fmt)
+  kit.notes[#kit.notes + 1] = { t = fl.now(), message = msg }
+  core.step(msg)
 end
 
 ---------------------------------------------------------------------------
@@ -392,9 +399,71 @@ function fl.history.path() return core.history_flush() end
 ---------------------------------------------------------------------------
 -- Faults recorded by the scenario itself (anything faultline does not do).
 
+-- A fault the scenario began: f:done() (or f:stop()) ends it, once.
+local Fault = {}
+Fault.__index = Fault
+
+--- f:done(): the fault is over: the system under test has finished reacting
+--- (a failover ended when the promotion finished). Recovery is measured
+--- from here. Calling it again does nothing. Returns the fault's duration.
+function Fault:done()
+  if not self.ended then
+    self.ended = fl.now()
+    core.fault_end(self.id)
+  end
+  return self.ended - self.start
+end
+
+local fault_opts = { kind = true, targets = true, attrs = true }
+
+--- fl.fault{kind=, targets={...}, attrs={...}} or fl.fault(kind, targets,
+--- attrs): records a fault the scenario injects itself (a failover, a
+--- command of its own) on the timeline, from now until f:done(). Faults
+--- faultline records while it is active on the same targets (the kill of
+--- the old primary) are its parts: the recovery and availability checks
+--- measure the whole from this one.
 function fl.fault(kind, targets, attrs)
-  local id = core.fault_begin(kind, targets, attrs)
-  return { stop = function() core.fault_end(id) end, id = id }
+  if type(kind) == "table" then
+    local spec = fl.options(kind, "fl.fault", fault_opts)
+    kind, targets, attrs = spec.kind, spec.targets, spec.attrs
+  end
+  if type(kind) ~= "string" or kind == "" then
+    kit.misuse("fl.fault: 'kind' (a string, e.g. \"failover\") is required")
+  end
+  if targets ~= nil and type(targets) ~= "table" then
+    kit.misuse("fl.fault: 'targets' must be a list of services or names")
+  end
+  if attrs ~= nil and type(attrs) ~= "table" then
+    kit.misuse("fl.fault: 'attrs' must be a table")
+  end
+  local names = {}
+  for i, x in ipairs(targets or {}) do names[i] = kit.name_of(x, "fl.fault") end
+  local a = {}
+  for k, v in pairs(attrs or {}) do a[k] = v end
+  -- How checks tell the scenario's own faults (which group others) apart.
+  a.by_scenario = true
+  local id = core.fault_begin(kind, names, a)
+  local f = setmetatable({ id = id, kind = kind, targets = names, start = fl.now() }, Fault)
+  -- f.stop(), the form it had before f:done(), with or without the colon.
+  f.stop = function() return f:done() end
+  return f
+end
+
+--- fl.metric(name, value [, unit]): one point of a time series of your own
+--- (a replica's lag, a queue's length), kept in report.json's "metrics" and
+--- drawn in report.html below throughput, on the timeline's time axis.
+function fl.metric(name, value, unit)
+  if type(name) ~= "string" or name == "" then
+    kit.misuse("fl.metric: a name (a non-empty string) is required, not " .. tostring(name))
+  end
+  if math.type(value) == nil or value ~= value or value == math.huge or value == -math.huge then
+    kit.misuse(string.format("fl.metric: '%s': the value must be a finite number, not %s",
+      name, tostring(value)))
+  end
+  if unit ~= nil and type(unit) ~= "string" then
+    kit.misuse("fl.metric: '" .. name .. "': the unit must be a string, not " .. tostring(unit))
+  end
+  kit.call("fl.metric", core.metric, name, value, unit)
 end
 
 ---------------------------------------------------------------------------
