@@ -44,7 +44,8 @@ static json_t *op_of(const json_t *op) {
   }
   double inv = seconds_of(op, "invoke_s", "invoke_ns");
   double comp = seconds_of(op, "complete_s", "complete_ns");
-  json_object_set_new(o, "invoke_s", inv >= 0 ? json_real(inv) : json_null());
+  if (inv >= 0)
+    json_object_set_new(o, "invoke_s", json_real(inv));
   json_object_set_new(o, "complete_s", comp >= 0 ? json_real(comp) : json_null());
   return o;
 }
@@ -64,7 +65,7 @@ static void add_ops(json_t *out, const json_t *list) {
 /* The operations a check's evidence (or its own "finding") names. */
 static json_t *ops_of(const json_t *c, const json_t *given) {
   json_t *ops = json_array();
-  if (given != NULL) {
+  if (fl__jarr(given, "ops") != NULL) {
     add_ops(ops, fl__jarr(given, "ops"));
     return ops;
   }

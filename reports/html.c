@@ -316,7 +316,29 @@ static void log_mark(fl_buf_t *b, double t, const char *arrow, const char *kind,
   fl_buf_printf(b, "%s</td></tr>", what);
 }
 
-static void log_lines(fl_buf_t *b, const fl__logwin_t *w, const json_t *f) {
+/* The scenario's fl.log lines (events of type "step") timed in (after,
+ * upto] and within window w, as marks among the service's lines. */
+static void note_marks(fl_buf_t *b, const json_t *events, const fl__logwin_t *w,
+                       double after, double upto) {
+  size_t i;
+  json_t *ev;
+  json_array_foreach(events, i, ev) {
+    double t = fl__jnum(ev, "t", -1);
+    if (strcmp(fl__jstr(ev, "type", ""), "step") != 0 || t <= after || t > upto ||
+        t < w->from || t > w->to)
+      continue;
+    fl_buf_printf(b,
+                  "<tr class=\"mark note\"><td class=\"ts\">%.3f</td><td>\xE2\x9C\x8E "
+                  "fl.log: ",
+                  t);
+    fl_buf_esc(b, fl__jstr(ev, "message", ""), 400, FL_ESC_ONELINE);
+    fl_buf_puts(b, "</td></tr>");
+  }
+}
+
+static void log_lines(fl_buf_t *b, const fl__logwin_t *w, const json_t *f,
+                      const json_t *events) {
+  double last = -INFINITY;
   const char *kind = fl__jstr(f, "kind", "fault");
   double s = fl__jnum(f, "start_s", 0);
   double e = fl__jnum(f, "end_s", NAN);
@@ -336,6 +358,8 @@ static void log_lines(fl_buf_t *b, const fl__logwin_t *w, const json_t *f) {
       log_mark(b, e, "\xE2\x97\x80", kind, " ends");
       marked_e = 1;
     }
+    note_marks(b, events, w, last, t);
+    last = t;
     if (k == w->n)
       break;
     int in = !instant && t >= s && (isnan(e) || t <= e);
@@ -429,7 +453,7 @@ static void fault_section(page_t *p, size_t fi, const json_t *f, svclog_t *logs,
         if (k > 0 && wins[0].n > 0)
           fl_buf_printf(b, "<div class=\"gap\">\xE2\x8B\xAE %.1f s later</div>",
                         wins[1].from - wins[0].to);
-        log_lines(b, &wins[k], f);
+        log_lines(b, &wins[k], f, fl__jarr(p->report, "events"));
       }
       fl_buf_puts(b, "</div>");
     }

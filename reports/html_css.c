@@ -139,7 +139,8 @@ static const char css[] =
     ".finding h3{margin:0 0 6px;font-size:15px}.fd-n{color:#b8740a;font-size:18px}\n"
     ".finding .ft{color:var(--mut);font-weight:400;font-size:12.5px}\n"
     ".metric-line{fill:none;stroke:#6a3d9a;stroke-width:1.5}.metric-dot{fill:#6a3d9a}\n"
-    ".note-mark{stroke:#6a3d9a;stroke-dasharray:2 3}.note-dot{fill:#6a3d9a}\n"
+    ".note-mark{stroke:#6a3d9a;stroke-opacity:.45;stroke-dasharray:2 3}"
+    ".note-dot{fill:#6a3d9a}.note-label{fill:#6a3d9a;font-size:10.5px}\n"
     /* Paper: full width, no backgrounds that waste ink, nothing split. */
     "@page{size:A4 landscape;margin:10mm}\n"
     "@media print{body{max-width:none;padding:0;font-size:10.5pt}"

@@ -535,6 +535,14 @@ static void tl_layout(fl__tl_t *t, int checks_row) {
   } else {
     y += 24;
   }
+  if (t->nmetrics > 0) {
+    t->y_metrics = y + METRIC_GAP;
+    y += t->nmetrics * (METRIC_H + METRIC_GAP) + 4;
+  }
+  if (t->nnotes > 0) {
+    t->y_notes = y + 2;
+    y += NOTES_H + 4;
+  }
   t->band_bot = y;
   t->y_axis = y;
   t->height = y + 22;
@@ -569,7 +577,7 @@ static void tl_draw_history(fl__tl_t *t, const fl__hist_t *hist) {
   fl_buf_printf(t->b,
                 "<text class=\"fl-sub s\" x=\"%.1f\" y=\"%.1f\">"
                 "%s</text>",
-                TL_X0 + 6, t->band_bot - 8,
+                TL_X0 + 6, t->y_lanes + t->nlanes * (LANE_H + LANE_GAP) + 16,
                 hist->found ? "history.jsonl holds no operations"
                             : "no history.jsonl beside report.json: operations, "
                               "latency and throughput are not drawn");
@@ -586,6 +594,8 @@ void fl__html_timeline(fl_buf_t *b, const json_t *report, const fl__hist_t *hist
   band_t *bands = fl_calloc(MAX_FAULTS, sizeof(band_t));
   int nbands = collect_bands(&t, bands);
   int checks_row = count_timed_checks(report) > 0;
+  t.nmetrics = fl__tl_metrics_count(report);
+  t.nnotes = fl__tl_notes_count(report);
   tl_layout(&t, checks_row);
   tl_open(b, t.height);
 
@@ -602,6 +612,10 @@ void fl__html_timeline(fl_buf_t *b, const json_t *report, const fl__hist_t *hist
   for (int k = 0; k < nbands; k++)
     draw_band_targets(&t, &bands[k]);
   tl_draw_history(&t, hist);
+  if (t.nmetrics > 0)
+    fl__tl_draw_metrics(&t);
+  if (t.nnotes > 0)
+    fl__tl_draw_notes(&t);
   if (checks_row)
     draw_checks(&t);
   fl_buf_puts(b, "</svg>\n");

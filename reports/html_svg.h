@@ -23,6 +23,9 @@
 #define LAT_H 120.0
 #define THR_H 90.0
 #define CHAR_W 6.3 /* average width of an 11px sans-serif character */
+#define METRIC_H 60.0 /* one fl.metric chart (html_metrics.c) */
+#define METRIC_GAP 14.0
+#define NOTES_H 20.0 /* the row of fl.log notes */
 
 /* One timeline being drawn: its data, time scale and layout (y of each row). */
 typedef struct fl__tl_s {
@@ -36,6 +39,10 @@ typedef struct fl__tl_s {
   double band_top, band_bot;
   int label_rows, nlanes, op_rows;
   double op_row_h;
+  /* fl.metric's charts below throughput, fl.log's notes above the axis
+   * (html_metrics.c). */
+  double y_metrics, y_notes;
+  int nmetrics, nnotes;
 } fl__tl_t;
 
 /* The x of time s (clamped to the axis). */
@@ -51,5 +58,12 @@ void fl__svg_fmt_tick(char *out, size_t n, double v);
 void fl__tl_draw_ops(fl__tl_t *t);
 void fl__tl_draw_latency(fl__tl_t *t);
 void fl__tl_draw_throughput(fl__tl_t *t);
+
+/* What the scenario recorded itself (html_metrics.c): how many fl.metric
+ * series and fl.log notes the timeline draws, and their rows. */
+int fl__tl_metrics_count(const json_t *report);
+int fl__tl_notes_count(const json_t *report);
+void fl__tl_draw_metrics(fl__tl_t *t);
+void fl__tl_draw_notes(fl__tl_t *t);
 
 #endif

@@ -282,6 +282,38 @@ static int stats(vctx_t *v, const json_t *s) {
   return each(v, s, "phases", phase_item);
 }
 
+static int finding_item(vctx_t *v, const json_t *f) {
+  TRY(field(v, f, "check", T_STR, 1));
+  TRY(field(v, f, "kind", T_STR, 0));
+  TRY(field(v, f, "what", T_STR, 1));
+  TRY(field(v, f, "count", T_INT, 1));
+  if (fl__jnum(f, "count", 0) < 0)
+    return bad(v, "count", "must not be negative");
+  TRY(field(v, f, "message", T_STR, 0));
+  TRY(field(v, f, "ops", T_ARR, 0));
+  return each(v, f, "ops", op_item);
+}
+
+static int metric_item(vctx_t *v, const json_t *m) {
+  TRY(field(v, m, "name", T_STR, 1));
+  TRY(field(v, m, "unit", T_STR, 0));
+  TRY(field(v, m, "dropped", T_INT, 0));
+  TRY(field(v, m, "points", T_ARR, 1));
+  size_t i;
+  json_t *p;
+  json_array_foreach(fl__jarr(m, "points"), i, p) {
+    if (json_array_size(p) != 2 || !json_is_number(json_array_get(p, 0)) ||
+        !json_is_number(json_array_get(p, 1)) ||
+        json_number_value(json_array_get(p, 0)) < 0) {
+      size_t len = enter(v, "points", i);
+      int rc = bad(v, NULL, "expected [seconds, value]");
+      v->path[len] = '\0';
+      return rc;
+    }
+  }
+  return 0;
+}
+
 /* "2026-11-26T12:00:00" followed by anything (fraction, zone). */
 static int looks_like_time(const char *s) {
   static const char shape[] = "dddd-dd-ddTdd:dd:dd";
@@ -323,6 +355,10 @@ int fl_report_validate(const json_t *report, fl_err_t *err) {
   TRY(each(&v, report, "checks", check_item));
   TRY(field(&v, report, "events", T_ARR, 0));
   TRY(each(&v, report, "events", event_item));
+  TRY(field(&v, report, "findings", T_ARR, 0));
+  TRY(each(&v, report, "findings", finding_item));
+  TRY(field(&v, report, "metrics", T_ARR, 0));
+  TRY(each(&v, report, "metrics", metric_item));
   TRY(field(&v, report, "stats", T_OBJ, !is_error));
   if (fl__jobj(report, "stats") != NULL) {
     strcpy(v.path, "stats");
