@@ -85,7 +85,7 @@ int fl_check_ops(const fl_ops_t *ops, const char *model, const fl_check_opts_t *
  * lost: acknowledged adds that completed before the final read was invoked
  * and are absent from it; unexpected: elements read that no add attempted
  * (or only adds that failed); duplicates: elements read more than once;
- * lost_adds: the acknowledged adds of the first 10 lost elements;
+ * lost_adds: the acknowledged adds of the first 100 lost elements;
  * indeterminate_seen: info adds present in the read; concurrent_missing:
  * acknowledged adds that overlapped the final read and are absent (allowed).
  * valid is false when any of lost, unexpected, duplicates is non-empty, and

@@ -9,7 +9,7 @@
 #include "check/partition.h"
 
 #define MAX_LISTED 100
-#define MAX_LISTED_OPS 10
+#define MAX_LISTED_OPS 100 /* report.html lists them all, with their times */
 
 enum { SEEN_NONE = 0, SEEN_FAIL, SEEN_INFO, SEEN_OK };
 

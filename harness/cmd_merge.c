@@ -122,6 +122,7 @@ int fl_cmd_report_merge(int argc, char **argv) {
   json_t *r;
   json_array_foreach(reports, i, r) code = fl_exit_worst(code, status_code(r));
   printf("merged %zu report(s)\n", json_array_size(reports));
+  fl_suite_print_findings(reports);
   int rc = fl_mkdir_p(a.out);
   if (rc < 0) {
     fprintf(stderr, "faultline report merge: cannot create %s: %s\n", a.out,

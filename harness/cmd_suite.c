@@ -305,6 +305,7 @@ static int summarize(const fl_suite_args_t *a, fl_suite_job_t *jobs, size_t njob
   }
   printf("suite: %zu passed, %zu failed, %zu errors%s in %.1f s\n", passed, failed,
          errors, skipped ? ", some not run" : "", took);
+  fl_suite_print_findings(reports);
   if (fl_suite_write_outputs(reports, out_dir, a->junit) != 0)
     code = 2;
   json_decref(reports);

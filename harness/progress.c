@@ -114,8 +114,12 @@ static void on_event(const json_t *ev, void *arg) {
     }
     int start = strcmp(str(ev, "phase"), "start") == 0;
     c = start ? YELLOW : "";
-    snprintf(line, sizeof(line), "fault %s %s [%s]", str(ev, "kind"),
-             start ? "injected" : "healed", tg);
+    /* Two toxics on one proxy: their names tell them apart. */
+    const char *toxic =
+        json_string_value(json_object_get(json_object_get(ev, "attrs"), "toxic"));
+    snprintf(line, sizeof(line), "fault %s %s [%s]%s%s%s", str(ev, "kind"),
+             start ? "injected" : "healed", tg, toxic ? " (" : "", toxic ? toxic : "",
+             toxic ? ")" : "");
   } else if (strcmp(type, "check") == 0) {
     const char *status = str(ev, "status");
     c = strcmp(status, "pass") == 0      ? GREEN
@@ -155,11 +159,11 @@ void fl_progress_end(const char *scenario, const char *status, double duration_s
   char with[64] = "";
   if (pass && nf > 0)
     snprintf(with, sizeof(with), " with %zu finding%s", nf, nf == 1 ? "" : "s");
-  printf("%s%s%s%s %s (%.1f s)\n", color(c),
+  printf("%s%s%s%s%s %s (%.1f s)\n", color(c),
          pass                          ? "PASS"
          : strcmp(status, "fail") == 0 ? "FAIL"
                                        : "ERROR",
-         with, color(RESET), scenario, duration_s);
+         with, color(RESET), with[0] ? ":" : "", scenario, duration_s);
   size_t i;
   json_t *f;
   json_array_foreach(findings, i, f) {

@@ -203,3 +203,32 @@ int fl_suite_write_outputs(json_t *reports, const char *out_dir, const char *jun
   fl_free(v);
   return code;
 }
+
+void fl_suite_print_findings(const json_t *reports) {
+  size_t i, n = 0;
+  json_t *r;
+  json_array_foreach(reports, i, r) {
+    const char *st = json_string_value(json_object_get(r, "status"));
+    n += st != NULL && strcmp(st, "pass") == 0 && fl_report_findings_count(r) > 0;
+  }
+  if (n == 0)
+    return;
+  printf("findings: %zu scenario%s passed with findings:", n, n == 1 ? "" : "s");
+  size_t shown = 0;
+  json_array_foreach(reports, i, r) {
+    const char *st = json_string_value(json_object_get(r, "status"));
+    if (st == NULL || strcmp(st, "pass") != 0)
+      continue;
+    json_t *f = fl_report_findings(r);
+    if (json_array_size(f) > 0 && shown++ < 10) {
+      json_t *first = json_array_get(f, 0);
+      printf("%s %s (%" JSON_INTEGER_FORMAT " %s%s)", shown > 1 ? "," : "",
+             json_string_value(json_object_get(r, "scenario")),
+             json_integer_value(json_object_get(first, "count")),
+             json_string_value(json_object_get(first, "what")),
+             json_array_size(f) > 1 ? ", ..." : "");
+    }
+    json_decref(f);
+  }
+  printf("%s\n", shown > 10 ? ", ..." : "");
+}

@@ -43,6 +43,12 @@ void fl_suite_jobs_free(fl_suite_job_t *jobs, size_t njobs);
 /* dir's report.json with "html" set to rel_html (may be NULL): new, or
  * NULL when it cannot be read. */
 json_t *fl_suite_load_report(const char *dir, const char *rel_html);
+/* Prints, when some of reports (borrowed) passed with findings, one line
+ * saying how many and which ("findings: 1 scenario passed with findings:
+ * loss (12 acknowledged write(s) lost)"), so a summary never reads as if
+ * nothing was found. Prints nothing otherwise. */
+void fl_suite_print_findings(const json_t *reports);
+
 /* Writes out_dir/summary.md and junit (default out_dir/junit.xml) over the
  * reports (a JSON array, borrowed). Returns 0, or 2 (the exit code) with
  * the reason printed. */

@@ -302,8 +302,9 @@ int fl_report_write_markdown(json_t *const *reports, size_t n, const char *path,
     fl_buf_puts(&b, "no scenarios ran\n");
   else if (n == pass && found > 0)
     /* "All passed" is for runs that found nothing. */
-    fl_buf_printf(&b, "%zu scenario%s passed, %zu with findings (%zu)\n", n,
-                  n == 1 ? "" : "s", found, nfound);
+    fl_buf_printf(&b,
+                  "%zu scenario%s passed, %zu of them with findings (%zu finding%s)\n", n,
+                  n == 1 ? "" : "s", found, nfound, nfound == 1 ? "" : "s");
   else if (n == pass)
     fl_buf_printf(&b, "all %zu scenario%s passed\n", n, n == 1 ? "" : "s");
   else
