@@ -22,7 +22,7 @@
 #define LANE_GAP 5.0
 #define LAT_H 120.0
 #define THR_H 90.0
-#define CHAR_W 6.3 /* average width of an 11px sans-serif character */
+#define CHAR_W 6.3    /* average width of an 11px sans-serif character */
 #define METRIC_H 60.0 /* one fl.metric chart (html_metrics.c) */
 #define METRIC_GAP 14.0
 #define NOTES_H 20.0 /* the row of fl.log notes */
