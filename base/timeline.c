@@ -118,6 +118,46 @@ void fl_timeline_service(fl_timeline_t *tl, const char *name, const char *state,
   fl_timeline_event(tl, "service", ev);
 }
 
+/* Whether name is among targets (strings, or lists of them: a partition's
+ * sides). */
+static int has_name(const json_t *targets, const json_t *name) {
+  size_t i;
+  json_t *x;
+  json_array_foreach(targets, i, x) {
+    if (json_is_array(x) ? has_name(x, name) : json_equal(x, name))
+      return 1;
+  }
+  return 0;
+}
+
+/* Whether the names of targets a and b meet. */
+static int targets_meet(const json_t *a, const json_t *b) {
+  size_t i;
+  json_t *x;
+  json_array_foreach(a, i, x) {
+    if (json_is_array(x) ? targets_meet(x, b) : has_name(b, x))
+      return 1;
+  }
+  return 0;
+}
+
+/* The id of the open group fault (attrs.group true, e.g. fl.fault{kind =
+ * "failover"}) that a fault on targets belongs to: the latest one aimed at
+ * any of them, or at nothing in particular. 0 when none. */
+static json_int_t group_of(const fl_timeline_t *tl, const json_t *targets) {
+  json_int_t id = 0;
+  size_t i;
+  json_t *f;
+  json_array_foreach(tl->faults, i, f) {
+    json_t *gt = json_object_get(f, "targets");
+    if (json_is_true(json_object_get(json_object_get(f, "attrs"), "group")) &&
+        json_is_null(json_object_get(f, "end_s")) &&
+        (json_array_size(gt) == 0 || targets_meet(targets, gt)))
+      id = json_integer_value(json_object_get(f, "id"));
+  }
+  return id;
+}
+
 int fl_timeline_fault_begin(fl_timeline_t *tl, const char *kind, json_t *targets,
                             json_t *attrs) {
   int id = (int)json_array_size(tl->faults) + 1;
@@ -125,6 +165,12 @@ int fl_timeline_fault_begin(fl_timeline_t *tl, const char *kind, json_t *targets
     targets = json_array();
   if (attrs == NULL)
     attrs = json_object();
+  /* A fault that begins inside a group is one of its parts: the checks
+   * measure the group, the timeline draws it as the group's. */
+  json_int_t group =
+      json_is_true(json_object_get(attrs, "group")) ? 0 : group_of(tl, targets);
+  if (group > 0)
+    json_object_set_new(attrs, "part_of", json_integer(group));
   json_t *fault = json_pack("{s:i, s:s, s:o, s:o, s:o, s:n}", "id", id, "kind", kind,
                             "targets", targets, "attrs", attrs, "start_s",
                             seconds(fl_timeline_now(tl)), "end_s");

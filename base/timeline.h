@@ -50,7 +50,9 @@ void fl_timeline_service(fl_timeline_t *tl, const char *name, const char *state,
 
 /* A fault began. targets (array of names) and attrs (object, may be NULL) are
  * stolen. Returns the fault's id, for fl_timeline_fault_end. A fault that is
- * instantaneous (a kill) may be ended at once. */
+ * instantaneous (a kill) may be ended at once. A fault with attrs.group true
+ * (fl.fault{}) groups the faults that begin while it is open on any of its
+ * targets (any fault, when it has none): they get attrs.part_of = its id. */
 int fl_timeline_fault_begin(fl_timeline_t *tl, const char *kind, json_t *targets,
                             json_t *attrs);
 void fl_timeline_fault_end(fl_timeline_t *tl, int id);

@@ -115,11 +115,15 @@ static void on_event(const json_t *ev, void *arg) {
     int start = strcmp(str(ev, "phase"), "start") == 0;
     c = start ? YELLOW : "";
     /* Two toxics on one proxy: their names tell them apart. */
-    const char *toxic =
-        json_string_value(json_object_get(json_object_get(ev, "attrs"), "toxic"));
-    snprintf(line, sizeof(line), "fault %s %s [%s]%s%s%s", str(ev, "kind"),
+    json_t *attrs = json_object_get(ev, "attrs");
+    const char *toxic = json_string_value(json_object_get(attrs, "toxic"));
+    char part[48] = "";
+    if (json_is_integer(json_object_get(attrs, "part_of")))
+      snprintf(part, sizeof(part), " (part of fault %" JSON_INTEGER_FORMAT ")",
+               json_integer_value(json_object_get(attrs, "part_of")));
+    snprintf(line, sizeof(line), "fault %s %s [%s]%s%s%s%s", str(ev, "kind"),
              start ? "injected" : "healed", tg, toxic ? " (" : "", toxic ? toxic : "",
-             toxic ? ")" : "");
+             toxic ? ")" : "", part);
   } else if (strcmp(type, "check") == 0) {
     const char *status = str(ev, "status");
     c = strcmp(status, "pass") == 0      ? GREEN

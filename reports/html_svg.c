@@ -131,6 +131,10 @@ static int collect_bands(fl__tl_t *t, band_t *bands) {
   json_array_foreach(fl__jarr(t->report, "faults"), i, f) {
     if (n == MAX_FAULTS)
       break;
+    /* A part of a group (the kill inside fl.fault{kind = "failover"}) is
+     * drawn as the group's one entry; the lanes still show what it did. */
+    if (fl__jisnum(fl__jobj(f, "attrs"), "part_of"))
+      continue;
     band_t *bd = &bands[n++];
     bd->f = f;
     double s = fl__jnum(f, "start_s", 0);
@@ -244,6 +248,23 @@ static void draw_band_targets(fl__tl_t *t, const band_t *bd) {
 
 /* ---- service lanes ------------------------------------------------------------ */
 
+/* "state (detail)", or the detail alone when it starts with the state's
+ * word: "killed by signal 9 (Killed)", not "killed (killed by ...)". */
+static void state_text(fl_buf_t *b, const char *state, const char *detail, size_t max,
+                       int flags) {
+  size_t sl = strlen(state);
+  if (detail != NULL && strncmp(detail, state, sl) == 0 && detail[sl] == ' ') {
+    fl_buf_esc(b, detail, max, flags);
+    return;
+  }
+  fl_buf_esc(b, state, 40, flags);
+  if (detail != NULL) {
+    fl_buf_puts(b, " (");
+    fl_buf_esc(b, detail, max, flags);
+    fl_buf_puts(b, ")");
+  }
+}
+
 static void draw_lane(fl__tl_t *t, const json_t *svc, double y) {
   fl_buf_t *b = t->b;
   fl_buf_puts(b, "<g class=\"lane\">");
@@ -285,13 +306,8 @@ static void draw_lane(fl__tl_t *t, const json_t *svc, double y) {
                   cls, xs, y + 1, xe - xs < 0.8 ? 0.8 : xe - xs, LANE_H - 2);
     fl_buf_esc(b, fl__jstr(svc, "name", "?"), 60, 0);
     fl_buf_puts(b, ": ");
-    fl_buf_esc(b, state, 40, 0);
     const char *detail = fl__jstr(st, "detail", NULL);
-    if (detail != NULL) {
-      fl_buf_puts(b, " (");
-      fl_buf_esc(b, detail, 200, 0);
-      fl_buf_puts(b, ")");
-    }
+    state_text(b, state, detail, 200, 0);
     fl_buf_printf(b, "\n%s \xE2\x80\x93 %s", fl__fmt_secs(ss, sizeof(ss), s),
                   fl__fmt_secs(es, sizeof(es), e));
     if (pid > 0)
@@ -302,12 +318,8 @@ static void draw_lane(fl__tl_t *t, const json_t *svc, double y) {
       fl_buf_t lb;
       fl_buf_init(&lb, 512);
       /* The exit after a kill reads as the kill, with its signal. */
-      fl_buf_esc(&lb, strcmp(cls, "killed") == 0 ? "killed" : state, 20, FL_ESC_ONELINE);
-      if (detail != NULL) {
-        fl_buf_puts(&lb, " (");
-        fl_buf_esc(&lb, detail, 30, FL_ESC_ONELINE);
-        fl_buf_puts(&lb, ")");
-      }
+      state_text(&lb, strcmp(cls, "killed") == 0 ? "killed" : state, detail, 30,
+                 FL_ESC_ONELINE);
       /* Without its detail if that is what does not fit. */
       if (fl__svg_vis_len(fl_buf_str(&lb)) * CHAR_W + 6 >= xe - xs) {
         fl_buf_reset(&lb);

@@ -106,44 +106,21 @@ return function(fl, core, kit)
     end
   end
 
-  -- The names a fault is aimed at, flattened (a partition's sides are lists).
-  local function target_set(f)
-    local set = {}
-    local function add(x)
-      if type(x) == "table" then for _, y in ipairs(x) do add(y) end
-      elseif x ~= nil then set[tostring(x)] = true end
-    end
-    add(f.targets)
-    return set
-  end
-
-  -- Whether fault g is a part of fault f, one the scenario recorded with
-  -- fl.fault{}: g began while f was active, on one of f's targets (any, when
-  -- f names none). The checks measure the whole from f.
-  local function part_of(g, f)
-    if g == f or not (f.attrs and f.attrs.by_scenario) or (g.attrs and g.attrs.by_scenario) then
-      return false
-    end
-    if g.start_s < f.start_s or (f.end_s ~= nil and g.start_s > f.end_s) then return false end
-    local ft, gt = target_set(f), target_set(g)
-    if next(ft) == nil then return true end
-    for n in pairs(gt) do if ft[n] then return true end end
-    return false
-  end
-
-  local function is_part(g, all)
-    for _, f in ipairs(all) do if part_of(g, f) then return true end end
-    return false
+  -- A fault that began inside a group (fl.fault{}: the kill of the old
+  -- primary inside a failover) carries attrs.part_of: the checks measure
+  -- the group, not its parts.
+  local function is_part(f)
+    return f.attrs ~= nil and f.attrs.part_of ~= nil
   end
 
   -- The faults `after` selects: nil or "each fault" (every fault but the
   -- parts of a scenario's own fault), a kind ("kill"), a fault's id, or the
   -- handle fl.fault / fl.partition returned.
   local function ended_faults(after)
-    local all, list = core.faults(), {}
+    local list = {}
     local id = type(after) == "table" and (after.id or after.fault) or after
-    for _, f in ipairs(all) do
-      if ((after == nil or after == "each fault") and not is_part(f, all))
+    for _, f in ipairs(core.faults()) do
+      if ((after == nil or after == "each fault") and not is_part(f))
         or id == f.kind or id == f.id then
         list[#list + 1] = f
       end

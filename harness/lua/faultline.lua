@@ -440,8 +440,9 @@ function fl.fault(kind, targets, attrs)
   for i, x in ipairs(targets or {}) do names[i] = kit.name_of(x, "fl.fault") end
   local a = {}
   for k, v in pairs(attrs or {}) do a[k] = v end
-  -- How checks tell the scenario's own faults (which group others) apart.
-  a.by_scenario = true
+  -- A group: faults faultline records while it is open on its targets get
+  -- attrs.part_of = its id (base/timeline.c).
+  a.group = true
   local id = core.fault_begin(kind, names, a)
   local f = setmetatable({ id = id, kind = kind, targets = names, start = fl.now() }, Fault)
   -- f.stop(), the form it had before f:done(), with or without the colon.

@@ -50,7 +50,11 @@ need(all(0 <= p[0] <= r["duration_s"] + 0.01 for p in m[0]["points"]), "its time
 need(m[0]["points"][-1][1] == 0 and m[0]["points"][-2][1] == 5, "its last values are as recorded")
 fo = [x for x in r["faults"] if x["kind"] == "failover"]
 need(len(fo) == 1 and fo[0]["end_s"] is not None and fo[0]["targets"] == ["a", "b"], "the failover, ended by f:done()")
-need(fo[0]["attrs"].get("by_scenario") is True, "marked as the scenario's own")
+need(fo[0]["attrs"].get("group") is True, "a group")
+kills = [x for x in r["faults"] if x["kind"] == "kill"]
+need(len(kills) == 1 and kills[0]["attrs"].get("part_of") == fo[0]["id"], "the kill of a is a part of the failover")
+lat = [x for x in r["faults"] if x["kind"] == "latency"]
+need(all("part_of" not in x["attrs"] for x in lat), "toxics after f:done() are no part of it")
 rec = [c for c in r["checks"] if c["kind"] == "recovery"]
 names = [c["name"] for c in rec]
 need("recovery after failover of a, b" in names, "a recovery check for the failover: %s" % names)
