@@ -146,6 +146,33 @@ static void on_event(const json_t *ev, void *arg) {
            json_string_value(json_object_get((json_t *)ev, "type")));
 }
 
+/* A group fault (attrs.group, fl.fault{}) makes the faults that begin while
+ * it is open on its targets its parts; after it ends, or on other targets,
+ * a fault is its own. */
+static void test_groups(void **state) {
+  fl_timeline_t *tl;
+  assert_int_equal(fl_timeline_new(&tl, NULL, NULL), 0);
+  int g = fl_timeline_fault_begin(tl, "failover", json_pack("[s, s]", "a", "b"),
+                                  json_pack("{s:b}", "group", 1));
+  int kill = fl_timeline_fault_begin(tl, "kill", json_pack("[s]", "a"), NULL);
+  int cut =
+      fl_timeline_fault_begin(tl, "partition", json_pack("[[s], [s]]", "c", "b"), NULL);
+  int other = fl_timeline_fault_begin(tl, "kill", json_pack("[s]", "c"), NULL);
+  fl_timeline_fault_end(tl, g);
+  int after = fl_timeline_fault_begin(tl, "kill", json_pack("[s]", "b"), NULL);
+  json_t *faults = fl_timeline_faults(tl);
+#define PART_OF(id)                                                                      \
+  json_object_get(json_object_get(json_array_get(faults, (size_t)(id)-1), "attrs"),      \
+                  "part_of")
+  assert_null(PART_OF(g));
+  assert_int_equal(json_integer_value(PART_OF(kill)), g);
+  assert_int_equal(json_integer_value(PART_OF(cut)), g); /* b is on one side */
+  assert_null(PART_OF(other));
+  assert_null(PART_OF(after));
+#undef PART_OF
+  fl_timeline_free(tl);
+}
+
 static void test_listener(void **state) {
   fl_timeline_t *tl;
   listener_t l = {0};
@@ -243,9 +270,10 @@ static void test_disk_full(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_events),   cmocka_unit_test(test_faults),
-      cmocka_unit_test(test_listener), cmocka_unit_test(test_jsonl_file),
-      cmocka_unit_test(test_bad_path), cmocka_unit_test(test_disk_full),
+      cmocka_unit_test(test_events),     cmocka_unit_test(test_faults),
+      cmocka_unit_test(test_groups),     cmocka_unit_test(test_listener),
+      cmocka_unit_test(test_jsonl_file), cmocka_unit_test(test_bad_path),
+      cmocka_unit_test(test_disk_full),
   };
   return cmocka_run_group_tests_name("timeline", tests, NULL, NULL);
 }
