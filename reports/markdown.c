@@ -1,7 +1,9 @@
 /* summary.md: a short GitHub-flavoured Markdown summary to append to a CI job
  * summary or post on a pull request. A table of every scenario (verdict,
- * duration, recovery times, checks, link to report.html), then for each one
- * that did not pass its failed checks and the command that re-runs it. Text
+ * duration, recovery times, checks, findings, link to report.html), then for
+ * each one that did not pass, or passed with findings, its findings and failed
+ * checks and the command that re-runs it. "All passed" only when nothing was
+ * found. Text
  * from reports is escaped for both Markdown and the HTML GitHub allows in it,
  * so a scenario name cannot break the table or inject markup. */
 #include "reports/report.h"

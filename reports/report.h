@@ -32,14 +32,17 @@ int fl_report_write_html(const json_t *report, const char *run_dir, const char *
  * scenario file (report "file"), in order of first appearance, one testcase
  * per report. A failing report gets one failure element listing its failed
  * checks' messages and the path of its report.html (report "html", as given);
- * an error report gets an error element. system-out holds the tail of each
- * service's log (report "run_dir" + services[].log). n may be 0. */
+ * an error report gets an error element. Each finding is a property of its
+ * file's testsuite and a "finding:" line of the testcase's system-out.
+ * system-out holds the tail of each service's log (report "run_dir" +
+ * services[].log) when the run did not pass. n may be 0. */
 int fl_report_write_junit(json_t *const *reports, size_t n, const char *path,
                           fl_err_t *err);
 
 /* Writes a short Markdown summary (GitHub-flavoured): a table of scenarios
- * with verdicts, durations, recovery times and links (report "html", as
- * given), then the failed checks' messages and re-run commands. n may be 0. */
+ * with verdicts (a pass with findings has its own), durations, recovery
+ * times, findings and links (report "html", as given), then the findings,
+ * the failed checks' messages and re-run commands. n may be 0. */
 int fl_report_write_markdown(json_t *const *reports, size_t n, const char *path,
                              fl_err_t *err);
 
