@@ -9,6 +9,7 @@
 #include "reports/report.h"
 
 #define MAX_OPS_SHOWN 100 /* rows per finding; report.json keeps up to 200 */
+#define OPS_IN_VIEW 10    /* rows shown before "N more operations" */
 
 /* The number of check name's card (check-N), or 0 when there is none. */
 static size_t card_of(const json_t *report, const char *name) {
@@ -28,18 +29,29 @@ static void seconds_cell(fl_buf_t *b, const json_t *op, const char *key) {
     fl_buf_puts(b, "<td class=\"n\">\xE2\x80\x93</td>"); /* never completed */
 }
 
+static void table_head(fl_buf_t *b) {
+  fl_buf_puts(b, "<table class=\"grid-t fd-ops\"><tr><th>#</th><th>process</th>"
+                 "<th>operation</th><th>outcome</th><th>invoked (s)</th>"
+                 "<th>completed (s)</th></tr>");
+}
+
 static void ops_table(fl_buf_t *b, const json_t *ops) {
   size_t n = json_array_size(ops);
   if (n == 0)
     return;
-  fl_buf_puts(b, "<table class=\"grid-t fd-ops\"><tr><th>#</th><th>process</th>"
-                 "<th>operation</th><th>outcome</th><th>invoked (s)</th>"
-                 "<th>completed (s)</th></tr>");
+  table_head(b);
   size_t i;
   json_t *op;
   json_array_foreach(ops, i, op) {
     if (i == MAX_OPS_SHOWN)
       break;
+    /* The first ones in view; the rest one click away, so the timeline
+     * below stays near the top of the page. */
+    if (i == OPS_IN_VIEW && n > OPS_IN_VIEW + 2) {
+      fl_buf_printf(b, "</table><details><summary>%zu more operations</summary>",
+                    (n < MAX_OPS_SHOWN ? n : MAX_OPS_SHOWN) - i);
+      table_head(b);
+    }
     fl_buf_printf(b, "<tr><td class=\"n\">%zu</td><td class=\"n\">", i + 1);
     if (fl__jisnum(op, "process"))
       fl_buf_printf(b, "%.0f", fl__jnum(op, "process", 0));
@@ -52,7 +64,7 @@ static void ops_table(fl_buf_t *b, const json_t *ops) {
     seconds_cell(b, op, "complete_s");
     fl_buf_puts(b, "</tr>");
   }
-  fl_buf_puts(b, "</table>");
+  fl_buf_puts(b, n > OPS_IN_VIEW + 2 ? "</table></details>" : "</table>");
   if (n > MAX_OPS_SHOWN)
     fl_buf_printf(b, "<p class=\"note\">%zu more in report.json.</p>", n - MAX_OPS_SHOWN);
 }

@@ -152,6 +152,13 @@ static int collect_bands(fl__tl_t *t, band_t *bands) {
       fl_buf_puts(&lb, " ");
       fl__fault_targets_esc(&lb, f, FL_ESC_ONELINE);
     }
+    /* Two toxics on one proxy: their names tell the two entries apart. */
+    const char *toxic = fl__jstr(fl__jobj(f, "attrs"), "toxic", NULL);
+    if (toxic != NULL) {
+      fl_buf_puts(&lb, " (");
+      fl_buf_esc(&lb, toxic, 40, FL_ESC_ONELINE);
+      fl_buf_puts(&lb, ")");
+    }
     if (bd->active)
       fl_buf_puts(&lb, " \xE2\x86\x92"); /* → still active at the end */
     bd->label = fl_strdup(fl_buf_str(&lb));
