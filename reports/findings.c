@@ -101,6 +101,8 @@ static json_t *finding_of(const json_t *c) {
     count = fl__jnum(c, count_keys[i], -1);
   if (count < 0)
     count = json_array_size(ops) > 0 ? (double)json_array_size(ops) : 1;
+  if (!(count <= 1e15)) /* a report from elsewhere: keep the cast defined */
+    count = 1e15;
   json_t *f = json_object();
   json_object_set_new(f, "check", json_string(fl__jstr(c, "name", "check")));
   if (fl__jstr(c, "kind", NULL) != NULL)
