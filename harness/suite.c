@@ -222,11 +222,12 @@ void fl_suite_print_findings(const json_t *reports) {
     json_t *f = fl_report_findings(r);
     if (json_array_size(f) > 0 && shown++ < 10) {
       json_t *first = json_array_get(f, 0);
+      const char *name = json_string_value(json_object_get(r, "scenario"));
+      const char *what = json_string_value(json_object_get(first, "what"));
       printf("%s %s (%" JSON_INTEGER_FORMAT " %s%s)", shown > 1 ? "," : "",
-             json_string_value(json_object_get(r, "scenario")),
+             name != NULL ? name : "?",
              json_integer_value(json_object_get(first, "count")),
-             json_string_value(json_object_get(first, "what")),
-             json_array_size(f) > 1 ? ", ..." : "");
+             what != NULL ? what : "found", json_array_size(f) > 1 ? ", ..." : "");
     }
     json_decref(f);
   }
