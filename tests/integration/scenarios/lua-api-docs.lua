@@ -252,7 +252,8 @@ fl.scenario("the Lua API reference matches the runtime API", { timeout = 60 }, f
     local at = e.file .. ":" .. e.line
     local h, sep, m = name:match("^([%w_]+)([:.])([%w_]+)$")
     local exists
-    if name:match("^fl%.") or libs[name:match("^([%w_]+)")] then
+    if name:match("^fl%.") or (libs[name:match("^([%w_]+)")] and sep ~= ":") then
+      h = nil -- a function or field of faultline or of a library, not a handle's
       exists = resolve(name) ~= nil or runtime[name] ~= nil
     elseif h and handles[h] then
       local ok, v = pcall(function() return handles[h][m] end)
