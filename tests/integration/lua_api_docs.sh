@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib/common.sh"
 
 expect_exit 0 "the reference matches the runtime API" -- \
-  env FL_API_DOCS="$FL_SRC/docs/lua-api" FL_API_LIBS="$FL_SRC/scenarios/lib" \
+  env FL_API_EDITOR="$FL_SRC/editor" FL_API_DOCS="$FL_SRC/docs/lua-api" FL_API_LIBS="$FL_SRC/scenarios/lib" \
   "$FAULTLINE" run "$SCEN/lua-api-docs.lua" --out "$TMP/r"
 grep '^DRIFT: ' "$TMP/out" >&2
 expect_grep "$TMP/out" "^checked: [0-9]+ files, [0-9]+ headings" "the figures are printed"
@@ -21,7 +21,7 @@ sed -i 's/^### `fl\.sleep(s)`.*$/### removed/' "$TMP/docs/core.md"
 sed -i 's/^| `clients` |/| `bogus_opt` | number | 1 | not real |\n&/' "$TMP/docs/workloads.md"
 echo '### `fl.no_such_call(x)`' >>"$TMP/docs/core.md"
 expect_exit 1 "a drifted reference fails" -- \
-  env FL_API_DOCS="$TMP/docs" FL_API_LIBS="$FL_SRC/scenarios/lib" \
+  env FL_API_EDITOR="$FL_SRC/editor" FL_API_DOCS="$TMP/docs" FL_API_LIBS="$FL_SRC/scenarios/lib" \
   "$FAULTLINE" run "$SCEN/lua-api-docs.lua" --out "$TMP/r2"
 expect_grep "$TMP/out" "DRIFT: fl.sleep exists at run time but has no heading" "names the undocumented fl.sleep"
 expect_grep "$TMP/out" "DRIFT: fl.no_such_call .* does not exist at run time" "names the documented fl.no_such_call"

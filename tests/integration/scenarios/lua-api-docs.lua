@@ -293,6 +293,15 @@ fl.scenario("the Lua API reference matches the runtime API", { timeout = 60 }, f
     .. "%d option lists, %d headings of handles not made here", #files, #keys(entries),
     counts.names, counts.methods, counts.options, counts.unchecked))
   if #files == 0 then problem("no reference file (*.md but README.md) in %s", DOCS) end
+  -- The editor annotations are Lua that loads (LuaLS reads them as code).
+  local EDITOR = os.getenv("FL_API_EDITOR") or (fl.info().source_dir .. "/editor")
+  local nmeta = 0
+  for _, f in ipairs(ls(EDITOR, ".lua")) do
+    local chunk, err = loadfile(EDITOR .. "/" .. f)
+    if not chunk then problem("editor/%s does not parse: %s", f, err) end
+    nmeta = nmeta + 1
+  end
+  if nmeta == 0 then problem("no annotation file in %s", EDITOR) end
   fl.check.record{ name = "reference matches runtime", status = #drift == 0 and "pass" or "fail",
     message = #drift .. " drift(s)" }
 end)
