@@ -103,7 +103,7 @@ fl.http = {}
 ---@field body? string the request body
 ---@field headers? table request headers
 ---@field timeout? number the whole request's limit (default 10)
----@field max_body? number answers longer than this are cut (default 4 MiB)
+---@field max_body? number answers longer than this are cut (default 16 MiB)
 
 --- An HTTP GET (libcurl, on faultline's loop).
 ---@param url any
@@ -114,7 +114,7 @@ function fl.http.get(url, opts) end
 ---@field body? string the request body
 ---@field headers? table request headers
 ---@field timeout? number the whole request's limit (default 10)
----@field max_body? number answers longer than this are cut (default 4 MiB)
+---@field max_body? number answers longer than this are cut (default 16 MiB)
 
 --- An HTTP PUT; options and results as `fl.http.get`.
 ---@param url any
@@ -125,7 +125,7 @@ function fl.http.put(url, opts) end
 ---@field body? string the request body
 ---@field headers? table request headers
 ---@field timeout? number the whole request's limit (default 10)
----@field max_body? number answers longer than this are cut (default 4 MiB)
+---@field max_body? number answers longer than this are cut (default 16 MiB)
 
 --- An HTTP POST; options and results as `fl.http.get`.
 ---@param url any
@@ -136,7 +136,7 @@ function fl.http.post(url, opts) end
 ---@field body? string the request body
 ---@field headers? table request headers
 ---@field timeout? number the whole request's limit (default 10)
----@field max_body? number answers longer than this are cut (default 4 MiB)
+---@field max_body? number answers longer than this are cut (default 16 MiB)
 
 --- An HTTP DELETE; options and results as `fl.http.get`.
 ---@param url any
@@ -147,7 +147,7 @@ function fl.http.delete(url, opts) end
 ---@field body? string the request body
 ---@field headers? table request headers
 ---@field timeout? number the whole request's limit (default 10)
----@field max_body? number answers longer than this are cut (default 4 MiB)
+---@field max_body? number answers longer than this are cut (default 16 MiB)
 
 --- An HTTP HEAD; options and results as `fl.http.get` (the body is empty).
 ---@param url any
@@ -158,7 +158,7 @@ function fl.http.head(url, opts) end
 ---@field body? string the request body
 ---@field headers? table request headers
 ---@field timeout? number the whole request's limit (default 10)
----@field max_body? number answers longer than this are cut (default 4 MiB)
+---@field max_body? number answers longer than this are cut (default 16 MiB)
 
 --- An HTTP PATCH; options and results as `fl.http.get`.
 ---@param url any
@@ -169,7 +169,7 @@ function fl.http.patch(url, opts) end
 ---@field body? string the request body
 ---@field headers? table request headers
 ---@field timeout? number the whole request's limit (default 10)
----@field max_body? number answers longer than this are cut (default 4 MiB)
+---@field max_body? number answers longer than this are cut (default 16 MiB)
 
 --- An HTTP request with any method; options and results as `fl.http.get`.
 ---@param method any
