@@ -125,7 +125,9 @@ end
 -- Handles: how the test gets one of each (README.md's list).
 
 local handles = {}
+local self_for = {} -- a handle made for one call (svc:clock needs clock = true)
 local function make_handles()
+  self_for["svc:clock"] = fl.service{ name = "doc-clock", cmd = { "sleep", "30" }, clock = true }
   local up = fl.port()
   handles.svc = fl.service{ name = "doc-svc", cmd = { "sleep", "30" } }
   handles.svc:start()
@@ -165,7 +167,6 @@ end
 local needs_setup = {
   ["svc:limit"] = "needs a service in a network namespace",
   ["svc:netem"] = "needs a service in a network namespace",
-  ["svc:clock"] = "needs fl.service{clock = true} and libfaketime",
   ["net:reaches"] = "needs a network namespace",
 }
 -- Fields that are nil on the handles made here (proxy mode).
@@ -177,7 +178,7 @@ local function known_options(entry)
   local f, self
   local h, m = entry.name:match("^([%w_]+):([%w_]+)$")
   if h then
-    self = handles[h]
+    self = self_for[entry.name] or handles[h]
     f = self and self[m]
   else
     f = resolve(entry.name)
