@@ -142,6 +142,12 @@ local function make_handles()
   handles.task:wait()
   handles.conn = assert(fl.tcp.connect("127.0.0.1:" .. handles.proxy.listen:match(":(%d+)$")))
   handles.fault = fl.fault("doc-fault", { "doc-svc" })
+  -- The libraries' handles (lib.md), declared but never started.
+  handles.cluster = libs.kvnode.cluster{ nodes = 2 }
+  handles.rs = libs.redis.replicated{ replicas = 1 }
+  handles.ec = libs.etcd.cluster{ nodes = 1 }
+  handles.shop = libs.shop.system{ orders = 1, inventory = 1,
+    script = LIBDIR .. "/../microservices/shop.py" }
 end
 
 -- Public methods a handle's metatable lists (its __index table, or the
