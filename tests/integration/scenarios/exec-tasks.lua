@@ -13,6 +13,8 @@ fl.scenario("exec options", function()
   local big = string.rep("x", 300000)
   local wc = fl.exec{ "wc", "-c", stdin = big }
   fl.expect.that(tonumber(wc.stdout:match("%d+")) == #big, "a large stdin is written whole")
+  local unread = fl.exec{ "true", stdin = string.rep("y", 5000000) }
+  fl.expect.that(unread.code == 0, "a command that exits without reading its stdin (EPIPE)")
   local t0 = fl.now()
   local slow = fl.exec{ "sleep", "5", timeout = 0.2, stdin = "ignored" }
   fl.expect.that(slow.timed_out and fl.now() - t0 < 2, "timeout kills the command")
