@@ -240,7 +240,10 @@ static int push_outcome(lua_State *L, fl_task_t *t) {
     return 2;
   }
   lua_pushboolean(L, 1);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, t->results_ref);
+  if (t->results_ref == LUA_NOREF) /* canceled: no results */
+    lua_createtable(L, 0, 1);
+  else
+    lua_rawgeti(L, LUA_REGISTRYINDEX, t->results_ref);
   return 2;
 }
 
@@ -318,6 +321,20 @@ static void cancel_task(fl_task_t *t) {
     t->cancel = NULL;
     fn(t->cancel_data);
   }
+}
+
+int fl_task_cancel(lua_State *L, fl_task_t *t) {
+  if (t == task_of(L))
+    return luaL_error(L, "a task cannot cancel itself (return from it instead)");
+  if (t->done)
+    return 0;
+  fl_task_t *joiner = t->joiner;
+  t->joiner = NULL;
+  cancel_task(t);
+  t->canceled = 1;
+  if (joiner != NULL)
+    fl_task_wake_later(joiner, push_outcome(joiner->co, t));
+  return 1;
 }
 
 void fl_scenario_finish(fl_scenario_t *sc, const char *error, int fail_not_error) {
@@ -404,7 +421,24 @@ lua_State *fl_engine_new_state(fl_engine_t *e) {
   return L;
 }
 
+/* package.path starts with the scenario file's folder, so require("lib.pg")
+ * finds lib/pg.lua beside the scenario, from any working directory. */
+static void add_scenario_dir_to_path(lua_State *L, const char *file) {
+  const char *slash = strrchr(file, '/');
+  lua_getglobal(L, "package");
+  if (slash == NULL)
+    lua_pushliteral(L, ".");
+  else
+    lua_pushlstring(L, file, slash == file ? 1 : (size_t)(slash - file));
+  const char *dir = lua_tostring(L, -1);
+  lua_getfield(L, -2, "path");
+  lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;%s", dir, dir, lua_tostring(L, -1));
+  lua_setfield(L, -4, "path");
+  lua_pop(L, 3);
+}
+
 char *fl_engine_load_file(lua_State *L, const char *file) {
+  add_scenario_dir_to_path(L, file);
   if (luaL_loadfile(L, file) != LUA_OK || lua_pcall(L, 0, 0, 0) != LUA_OK) {
     const char *msg = lua_tostring(L, -1);
     char *out = fl_strdup(msg ? msg : "error loading the scenario file");

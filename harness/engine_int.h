@@ -31,6 +31,7 @@ struct fl_task_s {
   char *error;        /* set when the task failed */
   int fail_not_error; /* the error was a failed expectation */
   fl_task_t *joiner;  /* a task waiting in :wait() */
+  int canceled;       /* ended by task:cancel() */
   fl_task_t *next;    /* the scenario's tasks */
 };
 
@@ -125,6 +126,10 @@ void fl_scenario_finish(fl_scenario_t *sc, const char *error, int fail_not_error
  * on its thread. */
 void fl_task_wake_later(fl_task_t *t, int nargs);
 int fl_task_join(lua_State *L, fl_task_t *target);
+/* Ends t where it waits (task:cancel()): its wait is undone, a task waiting
+ * for it gets no results. Returns 1, or 0 when t had already ended; raises
+ * when t is the calling task. */
+int fl_task_cancel(lua_State *L, fl_task_t *t);
 /* run.c */
 /* Writes report.json and its renderings for a finished scenario; returns its
  * exit code and the report (new) in *out. */

@@ -234,6 +234,17 @@ static int l_task_done(lua_State *L) {
   return 1;
 }
 
+/* core.task_cancel(task) -> true, or false when it had already ended. */
+static int l_task_cancel(lua_State *L) {
+  lua_pushboolean(L, fl_task_cancel(L, check_task(L, 1)));
+  return 1;
+}
+
+static int l_task_canceled(lua_State *L) {
+  lua_pushboolean(L, check_task(L, 1)->canceled);
+  return 1;
+}
+
 static int l_task_tostring(lua_State *L) {
   fl_task_t *t = check_task(L, 1);
   lua_pushfstring(L, "task %d (%s)", t->id, t->done ? "done" : "running");
@@ -516,6 +527,8 @@ static const luaL_Reg core_funcs[] = {
     {"spawn", l_spawn},
     {"join", l_join},
     {"task_done", l_task_done},
+    {"task_cancel", l_task_cancel},
+    {"task_canceled", l_task_canceled},
     {"now", l_now},
     {"now_ns", l_now_ns},
     {"port", l_port},

@@ -7,6 +7,7 @@
 #include "base/log.h"
 #include "harness/cmd_check.h"
 #include "harness/cmd_cleanup.h"
+#include "harness/cmd_init.h"
 #include "harness/cmd_merge.h"
 #include "harness/cmd_proxy.h"
 #include "harness/cmd_report.h"
@@ -45,6 +46,8 @@ static const struct command {
      "render report.html and summary.md again from report.json"},
     {"cleanup", fl_cmd_cleanup, "[--dry-run]",
      "remove namespaces, links and nftables tables of runs no longer alive"},
+    {"init", fl_cmd_init, "[DIR]",
+     "write a starter layout: a scenario, a module under lib/, CI files"},
     {"version", cmd_version, "", "print the version"},
     {"help", cmd_help, "", "this text"},
     {"__exec", fl_shim_main, NULL, NULL},

@@ -104,6 +104,18 @@ function Task:done()
   return core.task_done(self.handle)
 end
 
+--- t:cancel(): ends the task where it waits (its fl.sleep, fl.exec, HTTP
+--- call...); true, or false when it had already ended. A t:wait() after it
+--- returns nothing.
+function Task:cancel()
+  return kit.call("task:cancel", core.task_cancel, self.handle)
+end
+
+--- t:canceled(): whether t:cancel() ended the task.
+function Task:canceled()
+  return core.task_canceled(self.handle)
+end
+
 ---------------------------------------------------------------------------
 -- Services and probes
 

@@ -128,12 +128,14 @@ static void test_options_level(void **state) {
 /* C bindings check their keys too, at the scenario's line even when a Lua
  * module of faultline stands between (fl.proxy is proxy.lua's). */
 static void test_bindings_check_keys(void **state) {
-  expect_error("exec",
-               "fl.scenario('s', function()\n"
-               "  fl.exec{'true', timeout = 5}\n"
-               "  fl.exec{'true', bogus = 1}\n"
-               "end)\n",
-               "exec.lua:4: fl.exec: unknown option 'bogus' (known: timeout)", NULL);
+  expect_error(
+      "exec",
+      "fl.scenario('s', function()\n"
+      "  fl.exec{'true', timeout = 5}\n"
+      "  fl.exec{'true', bogus = 1}\n"
+      "end)\n",
+      "exec.lua:4: fl.exec: unknown option 'bogus' (known: timeout, env, cwd, stdin)",
+      NULL);
   expect_error("proxy",
                "fl.scenario('s', function()\n"
                "  fl.proxy{upstream = '127.0.0.1:1', bogus = 1}\n"
@@ -220,6 +222,30 @@ static void test_proxy_layer_dispatch(void **state) {
   json_decref(r);
 }
 
+/* task:cancel() (core.task_cancel): a waiting task ends where it waits, its
+ * waiter wakes with no results, a second cancel and a cancel of a finished
+ * task say false, and a task cannot cancel itself. */
+static void test_task_cancel(void **state) {
+  expect_pass(
+      "cancel",
+      "fl.scenario('s', function()\n"
+      "  local n = 0\n"
+      "  local t = fl.spawn(function() while true do n = n + 1; fl.sleep(0.01) end end)\n"
+      "  local w = fl.spawn(function() return select('#', t:wait()) end)\n"
+      "  fl.sleep(0.05)\n"
+      "  assert(t:cancel() == true and t:cancel() == false)\n"
+      "  local at = n; fl.sleep(0.05)\n"
+      "  assert(n == at and t:done() and t:canceled())\n"
+      "  assert(w:wait() == 0)\n"
+      "  local d = fl.spawn(function() return 1 end)\n"
+      "  assert(d:wait() == 1 and d:cancel() == false and not d:canceled())\n"
+      "  local me\n"
+      "  me = fl.spawn(function() return pcall(me.cancel, me) end)\n"
+      "  local ok, err = me:wait()\n"
+      "  assert(not ok and err:find('cannot cancel itself'), tostring(err))\n"
+      "end)\n");
+}
+
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "__exec") == 0)
     return fl_shim_main(argc - 1, argv + 1);
@@ -231,6 +257,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_fail_constructor),
       cmocka_unit_test(test_version_from_build),
       cmocka_unit_test(test_proxy_layer_dispatch),
+      cmocka_unit_test(test_task_cancel),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
