@@ -40,20 +40,6 @@ function fl.check.set(opts) end
 ---@param opts faultline.opts.fl_check_counter
 function fl.check.counter(opts) end
 
----@class faultline.opts.fl_check_recovery
----@field after? string|integer which faults: "each fault", a fault kind ("kill", "partition", "pause", "latency", ...), or a fault id (fault.id) (default "each fault")
----@field within? number the limit (default none (measured, not limited))
----@field run? integer consecutive ok operations that count as recovered (default 5)
----@field history? any what to read (default the whole history)
----@field name? string the checks' name prefix (default "recovery")
-
---- After each fault ends, operations must succeed again: a run of `run`
---- consecutive ok completions must start within `within` seconds of the end.
---- A fault that never ended fails ("the fault never healed"). Recorded per
---- fault, with `recovery_s`.
----@param opts faultline.opts.fl_check_recovery
-function fl.check.recovery(opts) end
-
 ---@class faultline.opts.fl_check_availability
 ---@field min? number the least share of ok operations (default 0)
 ---@field phase? string "before", "during" or "after" the fault (default "during")
@@ -321,13 +307,50 @@ function fl.expect.that(cond, message, name) end
 ---@param opts? faultline.opts.fl_expect_isolated
 function fl.expect.isolated(a, b, opts) end
 
---- Records the beginning of a fault of `kind` (any string) on `targets` (a
---- list of names) with `attrs` (a table of figures), until `fault:stop()`.
----@param kind any
----@param targets? any
----@param attrs? any
+--- Records one point of the time series `name`: `value` at the run's clock
+--- now. report.json keeps each series as `"metrics": [{name, unit, points:
+--- [[t, value], ...]}]` (seconds from the run's start), and report.html draws
+--- one chart per series below throughput, on the timeline's time axis (the
+--- first 12 series; at most 64 per scenario and 20000 points per series, later
+--- points are counted in `dropped`). `unit` (a string, optional) is the
+--- series' unit; a series keeps the unit of its first point.
+---@param name any
+---@param value any
+---@param unit any
+function fl.metric(name, value, unit) end
+
+---@class faultline.opts.fl_fault
+---@field kind string what it is: "failover", "upgrade", ... (the timeline's label)
+---@field targets? any whom it is aimed at; faults on them while it is open are its parts (default {})
+---@field attrs? table anything to keep in report.json with it (default {})
+
+--- Records a fault the scenario injects itself (a failover: kill the primary
+--- for good, promote a replica) on the timeline, from now until
+--- `fault:done()`. It is a *group*: the faults faultline records while it is
+--- open on any of its targets (the kill of the old primary, a toxic on a link
+--- to it; any fault when it names no target) are its parts (`attrs.part_of` in
+--- report.json): the timeline draws the group as one entry with its targets,
+--- and `fl.check.recovery` and `fl.check.availability` measure the group once,
+--- not its parts, so a primary killed for good no longer reads "the fault
+--- never healed". The older form `fl.fault(kind, targets, attrs)` still works.
+---@param opts faultline.opts.fl_fault
 ---@return faultline.fault
-function fl.fault(kind, targets, attrs) end
+function fl.fault(opts) end
+
+---@class faultline.opts.fl_check_recovery
+---@field after? any where to measure from (the values are below) (default "each fault")
+---@field within? number the limit; without it the check passes once operations succeed again (default none: only measured)
+---@field run? integer how many consecutive ok completions count as recovered (default 5)
+---@field history? any whose operations count (history = w: w's only) (default the run's history.jsonl)
+---@field name? string the checks' name, before  after WHAT (default "recovery")
+
+--- After each moment `after` selects, operations must succeed again: a run of
+--- `run` consecutive ok completions must begin within `within` seconds.
+--- Recorded as one check per moment, named `recovery after WHAT`, with
+--- `recovery_s` (the time to the first op of that run), `limit_s`, `heal_s`
+--- (the moment) and `failures_after_heal` in report.json.
+---@param opts faultline.opts.fl_check_recovery
+function fl.check.recovery(opts) end
 
 ---@class faultline.opts.fl_network
 ---@field mode? string "netns" or "proxy" (default "netns")
@@ -635,12 +658,18 @@ function ec:converged(slack) end
 ---@class faultline.fault
 local fault = {}
 
---- Records the end of the fault (it heals at this moment, for the checks).
+--- The earlier name of `fault:done()`: records the end of the fault (it heals
+--- at this moment, for the checks).
 function fault:stop() end
 
 --- The fault's id (an integer), for `after =` and `fault =` of the checks.
 ---@type any
 fault.id = nil
+
+--- Ends the fault `fault` (from `fl.fault{...}`): the system has finished
+--- reacting. Recovery is measured from here. Calling it again does nothing;
+--- `fault.stop()` (the earlier name) does the same.
+function fault:done() end
 
 ---@class faultline.gen
 local gen = {}
