@@ -44,7 +44,7 @@ int fl_buf_add(fl_buf_t *b, const void *p, size_t n) {
     size_t want = b->alloc != 0 ? b->alloc : 256;
     while (want < b->len + n + 1)
       want *= 2;
-    if (want > b->max + 1)
+    if (want - 1 > b->max) /* not want > max + 1: max may be SIZE_MAX */
       want = b->max + 1;
     b->data = fl_realloc(b->data, want);
     b->alloc = want;

@@ -30,6 +30,13 @@ int fl_check_ops(const fl_ops_t *ops, const char *model, const fl_check_opts_t *
 
 int fl_check_file(const char *history_path, const char *model, double timeout_s,
                   json_t **out, fl_err_t *err) {
+  fl_check_opts_t opts = {0};
+  opts.timeout_s = timeout_s;
+  return fl_check_file_opts(history_path, model, &opts, out, err);
+}
+
+int fl_check_file_opts(const char *history_path, const char *model,
+                       const fl_check_opts_t *given, json_t **out, fl_err_t *err) {
   *out = NULL;
   if (!fl_check_model_known(model))
     return fl_check_ops(NULL, model, NULL, out, err);
@@ -39,8 +46,7 @@ int fl_check_file(const char *history_path, const char *model, double timeout_s,
   if (r != 0)
     return r;
   double parse_s = (double)(fl_check_now_ns() - t0) / 1e9;
-  fl_check_opts_t opts = {0};
-  opts.timeout_s = timeout_s;
+  fl_check_opts_t opts = *given;
   r = fl_check_ops(ops, model, &opts, out, err);
   if (r == 0) {
     json_object_set_new(*out, "file", json_string(history_path));

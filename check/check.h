@@ -69,6 +69,11 @@ char *fl_check_model_names(char *buf, size_t size, const char *sep, const char *
 int fl_check_file(const char *history_path, const char *model, double timeout_s,
                   json_t **out, fl_err_t *err);
 
+/* The same with every option (the transactional checkers' consistency,
+ * realtime and process among them); opts is borrowed. */
+int fl_check_file_opts(const char *history_path, const char *model,
+                       const fl_check_opts_t *opts, json_t **out, fl_err_t *err);
+
 /* The same on parsed ops (borrowed); opts may be NULL (no budget). */
 int fl_check_ops(const fl_ops_t *ops, const char *model, const fl_check_opts_t *opts,
                  json_t **out, fl_err_t *err);

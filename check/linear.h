@@ -35,6 +35,10 @@ typedef struct fl_check_opts_s {
   double timeout_s;         /* <= 0: no time limit */
   size_t max_memory;        /* bytes for the search's memo tables; 0: 1 GiB */
   const atomic_int *cancel; /* may be NULL; nonzero stops the search (unknown) */
+  /* The transactional checkers (txn.h): */
+  const char *consistency; /* the model checked against; NULL: serializable */
+  int realtime;            /* add real-time order edges */
+  int process;             /* add per-process order edges */
 } fl_check_opts_t;
 
 /* Checks ops (borrowed) against model. opts may be NULL. On success returns 0

@@ -35,7 +35,16 @@
     fl_checker_set)                                                                       \
   X("counter", "counter", 1, "add, read (an integer)", "history timeout name",             \
     "every read lies within what acknowledged and indeterminate adds allow",              \
-    fl_checker_counter)
+    fl_checker_counter)                                                                   \
+  X("list-append", "transactions", 1,                                                     \
+    "txn: [[\"append\", k, v], [\"r\", k, [v...]]]",                                  \
+    "model history timeout name consistency realtime process",                             \
+    "no cycle or data anomaly the consistency model forbids (Elle's list-append)",         \
+    fl_checker_txn)                                                                       \
+  X("rw-register", "transactions", 0, "txn: [[\"w\", k, v], [\"r\", k, v]]",            \
+    "model history timeout name consistency realtime process",                             \
+    "no cycle or data anomaly the consistency model forbids (Elle's rw-register)",         \
+    fl_checker_txn)
 /* clang-format on */
 
 #define DECLARE(name, lua, dflt, ops, options, summary, fn) fl_checker_fn fn;

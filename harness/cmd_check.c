@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "check/check.h"
+#include "check/txn.h"
 #include "check/gen.h"
 #include "check/partition.h"
 
@@ -21,17 +22,24 @@ static void print_usage(FILE *fp) {
   char names[256];
   size_t n;
   const fl_check_model_t *m = fl_check_models(&n);
-  fprintf(fp,
-          "usage: faultline check HISTORY.jsonl... --model %s\n"
-          "                       [--timeout S] [--json]\n"
-          "       faultline check --list-models [--json]\n"
-          "  --model M       what the histories are checked against (below)\n"
-          "  --timeout S     budget per history, in seconds (default 60); past it the\n"
-          "                  verdict is unknown (exit 3), never a guess\n"
-          "  --json          one JSON object per history instead of text\n"
-          "  --list-models   the models, one per line (with --json, as JSON)\n"
-          "models:\n",
-          fl_check_model_names(names, sizeof(names), "|", "|"));
+  fprintf(
+      fp,
+      "usage: faultline check HISTORY.jsonl... --model %s\n"
+      "                       [--timeout S] [--json]\n"
+      "                       [--consistency MODEL] [--realtime] [--process]\n"
+      "       faultline check --list-models [--json]\n"
+      "  --model M       what the histories are checked against (below)\n"
+      "  --timeout S     budget per history, in seconds (default 60); past it the\n"
+      "                  verdict is unknown (exit 3), never a guess\n"
+      "  --json          one JSON object per history instead of text\n"
+      "  --list-models   the models, one per line (with --json, as JSON)\n"
+      "  --consistency C list-append, rw-register: the consistency model checked\n"
+      "                  (read-uncommitted, read-committed, snapshot-isolation,\n"
+      "                  repeatable-read, serializable (default), strict-serializable)\n"
+      "  --realtime      list-append, rw-register: order transactions by real time\n"
+      "  --process       list-append, rw-register: order each process's transactions\n"
+      "models:\n",
+      fl_check_model_names(names, sizeof(names), "|", "|"));
   for (size_t i = 0; i < n; i++)
     fprintf(fp, "  %-13s %s\n  %-13s ops: %s\n", m[i].name, m[i].summary, "", m[i].ops);
   fprintf(fp,
@@ -168,6 +176,19 @@ static void print_counter(const json_t *res) {
   }
 }
 
+/* A transactional verdict: each anomaly type's first witness, explained. */
+static void print_txn(const json_t *res) {
+  const char *type;
+  const json_t *list;
+  json_object_foreach((json_t *)json_object_get(res, "anomalies"), type, list) {
+    const json_t *a = json_array_get(list, 0);
+    long long n = (long long)json_integer_value(
+        json_object_get(json_object_get(res, "counts"), type));
+    printf("  %s (%lld): %s\n", type, n,
+           json_string_value(json_object_get(a, "explanation")));
+  }
+}
+
 static void print_verdict(const char *path, const char *model, const json_t *res,
                           fl_check_status_t st, double secs) {
   const char *msg = json_string_value(json_object_get(res, "message"));
@@ -189,7 +210,9 @@ static void print_verdict(const char *path, const char *model, const json_t *res
       print_linear(res);
     } else {
       printf("%s: NOT VALID (%s: %s) in %.3f s\n", path, model, msg ? msg : "", secs);
-      if (strcmp(model, "counter") == 0) {
+      if (json_object_get(res, "anomalies") != NULL) {
+        print_txn(res);
+      } else if (strcmp(model, "counter") == 0) {
         print_counter(res);
       } else {
         const json_t *fr = json_object_get(res, "final_read");
@@ -238,6 +261,8 @@ static int generate(fl_gen_opts_t *g) {
 
 typedef struct {
   const char *model;
+  const char *consistency;
+  int realtime, process;
   double timeout_s;
   int json, gen, list, help;
   fl_gen_opts_t g;
@@ -257,7 +282,10 @@ enum {
   OPT_SEED,
   OPT_INFO,
   OPT_CAS,
-  OPT_READS
+  OPT_READS,
+  OPT_CONSISTENCY,
+  OPT_REALTIME,
+  OPT_PROCESS
 };
 
 /* The options (the generator's are hidden: for bench/bench_check.sh). */
@@ -266,6 +294,9 @@ static const struct option longopts[] = {
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"json", no_argument, NULL, OPT_JSON},
     {"list-models", no_argument, NULL, OPT_LIST},
+    {"consistency", required_argument, NULL, OPT_CONSISTENCY},
+    {"realtime", no_argument, NULL, OPT_REALTIME},
+    {"process", no_argument, NULL, OPT_PROCESS},
     {"help", no_argument, NULL, 'h'},
     {"generate", required_argument, NULL, OPT_GENERATE},
     {"corrupt", no_argument, NULL, OPT_CORRUPT},
@@ -284,6 +315,9 @@ static int set_value(cmd_opts_t *o, int opt, const char *v) {
   case OPT_MODEL:
     o->model = v;
     return 0;
+  case OPT_CONSISTENCY:
+    o->consistency = v;
+    return fl_txn_cm_parse(v) == FL_CM_NONE ? -1 : 0;
   case OPT_TIMEOUT:
     return parse_double(v, &o->timeout_s) != 0 || o->timeout_s <= 0 ? -1 : 0;
   case OPT_GENERATE:
@@ -328,6 +362,12 @@ static int parse_args(int argc, char **argv, cmd_opts_t *o) {
     case OPT_LIST:
       o->list = 1;
       break;
+    case OPT_REALTIME:
+      o->realtime = 1;
+      break;
+    case OPT_PROCESS:
+      o->process = 1;
+      break;
     case OPT_CORRUPT:
       o->g.corrupt = 1;
       break;
@@ -370,7 +410,11 @@ static int check_one(const cmd_opts_t *o, const char *file) {
   fl_err_clear(&err);
   json_t *res = NULL;
   uint64_t t0 = fl_check_now_ns();
-  int r = fl_check_file(file, o->model, o->timeout_s, &res, &err);
+  fl_check_opts_t copts = {.timeout_s = o->timeout_s,
+                           .consistency = o->consistency,
+                           .realtime = o->realtime,
+                           .process = o->process};
+  int r = fl_check_file_opts(file, o->model, &copts, &res, &err);
   double secs = (double)(fl_check_now_ns() - t0) / 1e9;
   if (r != 0) {
     r = print_bad_input(file, r, &err, o->json, secs);

@@ -430,7 +430,7 @@ static void test_model_table(void **state) {
     assert_string_equal(m[i].name, want[i]);
   char names[256];
   assert_string_equal(fl_check_model_names(names, sizeof(names), ", ", " or "),
-                      "register, cas-register, kv, set or counter");
+                      "register, cas-register, kv, set, counter, list-append or rw-register");
   fl_check_model_names(names, 12, "|", "|");
   assert_string_equal(names, "register|ca"); /* cut to fit */
   hist_t h = {0};

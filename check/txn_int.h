@@ -1,0 +1,104 @@
+/* Internal to the transactional checker: txn.c (parsing, models, anomaly
+ * records), txn_infer.c (version orders and edges), txn_graph.c (components,
+ * cycles, the result). */
+#ifndef FL_TXN_INT_H
+#define FL_TXN_INT_H
+
+#include <stdarg.h>
+#include <stdint.h>
+
+#include "check/intern.h"
+#include "check/txn.h"
+
+#define NO_VAL UINT32_MAX
+
+/* Grows array p (of len used, cap allocated) to hold at least n. */
+#define FL_GROW(p, n, cap)                                                               \
+  do {                                                                                   \
+    if ((n) > (cap)) {                                                                   \
+      size_t fl_grow_c = (cap) ? (cap) : 16;                                             \
+      while (fl_grow_c < (n))                                                            \
+        fl_grow_c *= 2;                                                                  \
+      (p) = fl_realloc((p), fl_grow_c * sizeof(*(p)));                                   \
+      (cap) = fl_grow_c;                                                                 \
+    }                                                                                    \
+  } while (0)
+
+/* (key id, value id) -> uint32, open addressing. */
+typedef struct fl_kvmap_s {
+  uint64_t *keys; /* (k << 32 | v) + 1; 0 = empty */
+  uint32_t *vals;
+  size_t len, cap;
+} fl_kvmap_t;
+
+void fl_kv_init(fl_kvmap_t *m);
+void fl_kv_free(fl_kvmap_t *m);
+uint32_t *fl_kv_put(fl_kvmap_t *m, uint32_t k, uint32_t v, int *fresh);
+uint32_t fl_kv_get(const fl_kvmap_t *m, uint32_t k, uint32_t v);
+
+enum { MOP_READ = 0, MOP_APPEND, MOP_WRITE };
+
+typedef struct fl_mop_s {
+  uint8_t f;
+  uint8_t has_read; /* a read whose result is known (ok completion) */
+  uint32_t key;
+  uint32_t val;   /* append/write value; register read value (NO_VAL: nil) */
+  uint32_t list;  /* list-append read: offset into list[] */
+  uint32_t nlist; /* its length */
+} fl_mop_t;
+
+enum { EDGE_WW = 0, EDGE_WR, EDGE_RW, EDGE_RT, EDGE_PROC, EDGE_KINDS };
+
+typedef struct fl_edge_s {
+  uint32_t from, to;
+  uint8_t kind;
+  uint32_t key, val; /* what orders them: the key and the value */
+} fl_edge_t;
+
+typedef struct fl_order_s { /* a key's inferred version order */
+  uint32_t *v;
+  uint32_t len;
+  uint32_t from; /* the op whose read gave it */
+} fl_order_t;
+
+typedef struct fl_txn_s {
+  fl_txn_model_t model;
+  const char *name;
+  const fl_op_t *ops;
+  size_t n, nok;
+  fl_intern_t keys, vals;
+  fl_mop_t *mops;
+  size_t nmops, capmops;
+  uint32_t *list;
+  size_t nlist, caplist;
+  uint32_t *first;   /* op i's micro-ops: mops[first[i] .. first[i+1]) */
+  fl_kvmap_t writer; /* (k, v) -> the op that appended/wrote it */
+  fl_kvmap_t pos;    /* (k, v) -> its index in the key's version order */
+  fl_order_t *order; /* per key */
+  fl_edge_t *edges;
+  size_t nedges, capedges;
+  uint32_t *adj_off, *adj; /* CSR: edges out of node i: adj[adj_off[i] .. adj_off[i+1]) */
+  json_t *found;           /* type -> [anomaly], "#type" -> count */
+  size_t counts_total, max_witnesses;
+  size_t nedge_kind[EDGE_KINDS];
+} fl_txn_t;
+
+int fl_txn_parse(fl_txn_t *t, const fl_ops_t *ops, fl_err_t *err);
+void fl_txn_free(fl_txn_t *t);
+void fl_txn_label(const fl_txn_t *t, uint32_t i, char *buf, size_t size);
+const char *fl_txn_key(const fl_txn_t *t, uint32_t k);
+const char *fl_txn_val(const fl_txn_t *t, uint32_t v);
+json_t *fl_txn_op_json(const fl_txn_t *t, uint32_t i);
+void fl_txn_found(fl_txn_t *t, const char *type, json_t *a);
+void fl_txn_found_op(fl_txn_t *t, const char *type, uint32_t i, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* txn_infer.c: writers, data anomalies, version orders, edges. */
+void fl_txn_infer(fl_txn_t *t, int realtime, int process);
+void fl_txn_edge(fl_txn_t *t, uint32_t from, uint32_t to, int kind, uint32_t key,
+                 uint32_t val);
+
+/* txn_graph.c: components and cycles into t->found. */
+void fl_txn_cycles(fl_txn_t *t, int extra_edges);
+
+#endif
