@@ -429,8 +429,9 @@ static void test_model_table(void **state) {
   for (size_t i = 0; i < 5; i++)
     assert_string_equal(m[i].name, want[i]);
   char names[256];
-  assert_string_equal(fl_check_model_names(names, sizeof(names), ", ", " or "),
-                      "register, cas-register, kv, set, counter, list-append or rw-register");
+  assert_string_equal(
+      fl_check_model_names(names, sizeof(names), ", ", " or "),
+      "register, cas-register, kv, set, counter, list-append or rw-register");
   fl_check_model_names(names, 12, "|", "|");
   assert_string_equal(names, "register|ca"); /* cut to fit */
   hist_t h = {0};
@@ -442,15 +443,23 @@ static void test_model_table(void **state) {
   hist_t r = {0};
   whole(&r, 1, "ok", "write", "1", NULL);
   whole(&r, 1, "ok", "read", NULL, "1");
+  hist_t la = {0};
+  whole(&la, 1, "ok", "txn", "[[\"append\",\"x\",1],[\"r\",\"x\",null]]",
+        "[[\"append\",\"x\",1],[\"r\",\"x\",[1]]]");
+  hist_t rw = {0};
+  whole(&rw, 1, "ok", "txn", "[[\"w\",\"x\",1],[\"r\",\"x\",null]]",
+        "[[\"w\",\"x\",1],[\"r\",\"x\",1]]");
   for (size_t i = 0; i < n; i++) {
     assert_non_null(m[i].lua);
     assert_true(m[i].summary[0] != '\0' && m[i].ops[0] != '\0');
     assert_non_null(strstr(m[i].options, "history"));
     assert_ptr_equal(fl_check_model_find(m[i].name), &m[i]);
     assert_true(fl_check_model_known(m[i].name));
-    const hist_t *fit = strcmp(m[i].name, "set") == 0       ? &h
-                        : strcmp(m[i].name, "counter") == 0 ? &c
-                                                            : &r;
+    const hist_t *fit = strcmp(m[i].name, "set") == 0           ? &h
+                        : strcmp(m[i].name, "counter") == 0     ? &c
+                        : strcmp(m[i].name, "list-append") == 0 ? &la
+                        : strcmp(m[i].name, "rw-register") == 0 ? &rw
+                                                                : &r;
     json_t *res = run(fit, m[i].name);
     assert_int_equal(fl_check_status(res), FL_CHECK_VALID);
     assert_string_equal(json_string_value(json_object_get(res, "model")), m[i].name);
@@ -465,7 +474,9 @@ static void test_model_table(void **state) {
   fl_err_clear(&err);
   assert_int_equal(fl_check_ops(ops, "bogus", NULL, &res, &err), FL_EUSAGE);
   assert_string_equal(
-      err.msg, "unknown model \"bogus\" (register, cas-register, kv, set or counter)");
+      err.msg,
+      "unknown model \"bogus\" (register, cas-register, kv, set, counter, list-append "
+      "or rw-register)");
   fl_ops_free(ops);
 }
 
