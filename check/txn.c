@@ -173,6 +173,10 @@ static int parse_mop(fl_txn_t *t, const fl_op_t *op, json_t *m, int is_ok,
   } else if (!is_ok || json_is_null(v)) {
     mop.has_read = !json_is_null(v) || is_ok;
     mop.val = NO_VAL; /* an ok read of null: nothing yet (a register's nil) */
+  } else if (t->model == FL_TXN_LIST_APPEND && json_is_object(v) &&
+             json_object_size(v) == 0) {
+    mop.has_read = 1; /* {}: an empty list as Lua's JSON encoder writes one */
+    mop.list = (uint32_t)t->nlist;
   } else if (t->model == FL_TXN_LIST_APPEND) {
     if (!json_is_array(v))
       return fl_err_set(err, FL_EPARSE, "%s:%u: a list-append read is a list, not %s",

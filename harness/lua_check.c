@@ -20,6 +20,7 @@
 
 #include "base/alloc.h"
 #include "check/check.h"
+#include "check/txn.h"
 #include "harness/engine.h"
 #include "harness/lua_core.h"
 #include "base/error.h"
@@ -34,6 +35,8 @@ typedef struct {
   int kind;
   char *path;
   char *model;
+  char *consistency; /* the transactional checkers' model, or NULL */
+  int realtime, process;
   double timeout_s;
   uint64_t heal_ns;
   size_t run;
@@ -51,6 +54,7 @@ static void work_free(work_t *w) {
   fl_free(w->phases);
   fl_free(w->path);
   fl_free(w->model);
+  fl_free(w->consistency);
   json_decref(w->result);
   fl_free(w);
 }
@@ -90,7 +94,11 @@ static void do_work(uv_work_t *req) {
   if (w->kind == KIND_OPS) {
     w->result = ops_json(ops);
   } else if (w->kind == KIND_MODEL) {
-    fl_check_opts_t o = {.timeout_s = w->timeout_s, .cancel = &w->cancel};
+    fl_check_opts_t o = {.timeout_s = w->timeout_s,
+                         .cancel = &w->cancel,
+                         .consistency = w->consistency,
+                         .realtime = w->realtime,
+                         .process = w->process};
     w->rc = fl_check_ops(ops, w->model, &o, &w->result, &w->err);
   } else if (w->kind == KIND_RECOVERY)
     w->rc = fl_check_recovery(ops, w->heal_ns, w->run, w->limit_s, &w->result, &w->err);
@@ -161,6 +169,24 @@ static int l_check_run(lua_State *L) {
     w->model = fl_strdup(model);
     lua_pop(L, 1);
     w->timeout_s = opt_number(L, 2, "timeout", 60);
+    lua_getfield(L, 2, "consistency");
+    const char *cm = luaL_optstring(L, -1, NULL);
+    if (cm != NULL && fl_txn_cm_parse(cm) == FL_CM_NONE) {
+      work_free(w);
+      return luaL_error(
+          L,
+          "unknown consistency model '%s' (read-uncommitted, read-committed, "
+          "snapshot-isolation, repeatable-read, serializable, "
+          "strict-serializable)",
+          cm);
+    }
+    w->consistency = cm ? fl_strdup(cm) : NULL;
+    lua_pop(L, 1);
+    lua_getfield(L, 2, "realtime");
+    w->realtime = lua_toboolean(L, -1);
+    lua_getfield(L, 2, "process");
+    w->process = lua_toboolean(L, -1);
+    lua_pop(L, 2);
   } else if (kind == KIND_RECOVERY) {
     w->heal_ns = (uint64_t)opt_number(L, 2, "heal_ns", 0);
     w->run = (size_t)opt_number(L, 2, "run", 5);

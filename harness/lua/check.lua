@@ -26,10 +26,34 @@ return function(fl, core, kit)
     return opts.history or path
   end
 
+  -- fl.check.transactions: what the checker found, in the check. Anomalies
+  -- the consistency model forbids fail it; those it allows (write skew at
+  -- snapshot isolation) are its findings: counted, with the transactions of
+  -- each first witness cycle.
+  local function transactions_check(c, r)
+    c.consistency = r.consistency
+    c.message = r.message or c.message
+    c.evidence = { anomalies = r.anomalies, forbidden = r.forbidden, allowed = r.allowed,
+      ["not"] = r["not"], satisfies = r.satisfies, counts = r.counts, edges = r.edges }
+    c.anomaly_count = 0
+    for _, n in pairs(r.counts or {}) do c.anomaly_count = c.anomaly_count + n end
+    if c.status ~= "pass" or #(r.allowed or {}) == 0 then return end
+    local count, ops = 0, {}
+    for _, ty in ipairs(r.allowed) do
+      count = count + ((r.counts or {})[ty] or 0)
+      local first = ((r.anomalies or {})[ty] or {})[1]
+      for _, op in ipairs(first and first.cycle or {}) do ops[#ops + 1] = op_seconds(op) end
+    end
+    c.expected_finding = true
+    c.finding = { what = "anomalies " .. r.consistency .. " allows (" ..
+      table.concat(r.allowed, ", ") .. ")", count = count, ops = ops }
+  end
+
   local function run_model(kind_name, model, opts)
     local path = history_of(opts)
     local r, err = core.check_run("model", { path = path, model = model,
-      timeout = opts.timeout or 60 })
+      timeout = opts.timeout or 60, consistency = opts.consistency,
+      realtime = opts.realtime, process = opts.process })
     local name = opts.name or string.format("%s (%s)", kind_name, model)
     if not r then
       core.record_check({ name = name, kind = kind_name, status = "error", message = err })
@@ -78,6 +102,7 @@ return function(fl, core, kit)
         end
       end
     end
+    if kind_name == "transactions" then transactions_check(c, r) end
     core.record_check(c)
     return r
   end
@@ -87,6 +112,11 @@ return function(fl, core, kit)
   -- fl.check.counter{history=, timeout=, name=} and any checker added since:
   -- one function per Lua name of check/models.c's rows, taking the options
   -- its row lists, checking the row's model, or with model= any model.
+  -- The models fl.check.transactions{consistency=} knows (check/txn.h).
+  local consistency_models = { "read-uncommitted", "read-committed", "snapshot-isolation",
+    "repeatable-read", "serializable", "strict-serializable" }
+  for _, m in ipairs(consistency_models) do consistency_models[m] = true end
+
   local by_lua, order = {}, {}
   for _, m in ipairs(core.check_models()) do
     local c = by_lua[m.lua]
@@ -102,6 +132,10 @@ return function(fl, core, kit)
     local c, what = by_lua[lua_name], "fl.check." .. lua_name
     check[lua_name] = function(opts)
       opts = opts_of(opts, what, c.allowed)
+      if opts.consistency ~= nil and not consistency_models[opts.consistency] then
+        error(string.format("%s: unknown consistency model '%s' (%s)", what,
+          tostring(opts.consistency), table.concat(consistency_models, ", ")), 2)
+      end
       return run_model(lua_name, opts.model or c.default, opts)
     end
   end
