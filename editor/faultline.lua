@@ -479,6 +479,31 @@ function fl.probe.cmd(opts) end
 ---@return faultline.task
 function fl.spawn(fn, ...) end
 
+---@class faultline.opts.fl_check_transactions
+---@field model? string "list-append" or "rw-register" (default "list-append")
+---@field consistency? string "read-uncommitted", "read-committed", "snapshot-isolation", "repeatable-read", "serializable" or "strict-serializable" (which adds real-time edges) (default "serializable")
+---@field realtime? boolean add real-time edges (a transaction that completed before another began precedes it) (default false)
+---@field process? boolean add per-process order edges (default false)
+---@field history? any what to check (default the whole history)
+---@field timeout? number the budget (default 60)
+---@field name? string the check's name (default "transactions (MODEL)")
+
+--- Infers each key's version order from the appends and the longest read
+--- (list-append) or from "read v1, then wrote v2" (rw-register), builds the
+--- dependency graph (ww, wr and rw edges; real-time and per-process edges when
+--- asked), finds its strongly connected components and, per anomaly type, a
+--- shortest witness cycle, explained in words: **G0** (a cycle of ww edges),
+--- **G1c** (ww and wr), **G-single** (exactly one rw: read skew), **G2-item**
+--- (two or more rw: write skew), their `-realtime` and `-process` variants,
+--- and the non-cyclic ones: **G1a** (a value a failed transaction wrote was
+--- read), **G1b** (an intermediate value was read), **internal** (a read
+--- disagrees with the transaction's own earlier reads and writes),
+--- **garbage-read**, **duplicate-appends** / **duplicate-elements** /
+--- **duplicate-writes**, **incompatible-order** (two reads of a key that are not
+--- prefixes of one another).
+---@param opts faultline.opts.fl_check_transactions
+function fl.check.transactions(opts) end
+
 ---@class faultline.opts.fl_workload
 ---@field ops table a table with next(ctx) and run(op, ctx) (below)
 ---@field duration number how long the clients run
