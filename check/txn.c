@@ -147,6 +147,34 @@ int fl_txn_cm_forbids(fl_txn_cm_t cm, const char *anomaly) {
 
 /* ---- Parsing ------------------------------------------------------------------- */
 
+/* A value's id: a small non-negative integer (what generators write) is
+ * its own id with SMALL_INT set, without going through the intern table;
+ * anything else is interned. */
+static uint32_t value_id(fl_txn_t *t, const json_t *v) {
+  if (json_is_integer(v)) {
+    json_int_t i = json_integer_value(v);
+    if (i >= 0 && i < (json_int_t)(SMALL_INT - 1))
+      return (uint32_t)i | SMALL_INT;
+  }
+  return fl_intern_json(&t->vals, v);
+}
+
+/* A key's dense id (keys index the version orders): integers through a map
+ * of their own, the rest interned. */
+static uint32_t key_id(fl_txn_t *t, const json_t *k) {
+  if (json_is_integer(k)) {
+    json_int_t i = json_integer_value(k);
+    if (i >= 0 && i < (json_int_t)UINT32_MAX) {
+      int fresh;
+      uint32_t *id = fl_kv_put(&t->int_keys, UINT32_MAX, (uint32_t)i, &fresh);
+      if (fresh)
+        *id = fl_intern_json(&t->keys, k);
+      return *id;
+    }
+  }
+  return fl_intern_json(&t->keys, k);
+}
+
 /* One micro-op [f, k, v] of op into t->mops. */
 static int parse_mop(fl_txn_t *t, const fl_op_t *op, json_t *m, int is_ok,
                      fl_err_t *err) {
@@ -165,11 +193,10 @@ static int parse_mop(fl_txn_t *t, const fl_op_t *op, json_t *m, int is_ok,
                       t->name, op->complete_line ? op->complete_line : op->invoke_line,
                       t->model == FL_TXN_LIST_APPEND ? "list-append" : "rw-register",
                       t->model == FL_TXN_LIST_APPEND ? "append" : "w");
-  fl_mop_t mop = {.f = (uint8_t)kind,
-                  .key = fl_intern_json(&t->keys, json_array_get(m, 1))};
+  fl_mop_t mop = {.f = (uint8_t)kind, .key = key_id(t, json_array_get(m, 1))};
   json_t *v = json_array_get(m, 2);
   if (kind != MOP_READ) {
-    mop.val = fl_intern_json(&t->vals, v);
+    mop.val = value_id(t, v);
   } else if (!is_ok || json_is_null(v)) {
     mop.has_read = !json_is_null(v) || is_ok;
     mop.val = NO_VAL; /* an ok read of null: nothing yet (a register's nil) */
@@ -187,11 +214,11 @@ static int parse_mop(fl_txn_t *t, const fl_op_t *op, json_t *m, int is_ok,
     mop.nlist = (uint32_t)json_array_size(v);
     for (size_t i = 0; i < json_array_size(v); i++) {
       FL_GROW(t->list, t->nlist + 1, t->caplist);
-      t->list[t->nlist++] = fl_intern_json(&t->vals, json_array_get(v, i));
+      t->list[t->nlist++] = value_id(t, json_array_get(v, i));
     }
   } else {
     mop.has_read = 1;
-    mop.val = fl_intern_json(&t->vals, v);
+    mop.val = value_id(t, v);
   }
   FL_GROW(t->mops, t->nmops + 1, t->capmops);
   t->mops[t->nmops++] = mop;
@@ -238,6 +265,7 @@ void fl_txn_free(fl_txn_t *t) {
   fl_free(t->first);
   fl_kv_free(&t->writer);
   fl_kv_free(&t->pos);
+  fl_kv_free(&t->int_keys);
   for (size_t k = 0; t->order != NULL && k < t->keys.n; k++)
     fl_free(t->order[k].v);
   fl_free(t->order);
@@ -267,7 +295,16 @@ const char *fl_txn_key(const fl_txn_t *t, uint32_t k) {
 }
 
 const char *fl_txn_val(const fl_txn_t *t, uint32_t v) {
-  return v == NO_VAL ? "nil" : readable(fl_intern_str(&t->vals, v));
+  if (v == NO_VAL)
+    return "nil";
+  if (v & SMALL_INT) { /* eight at a time in one message is plenty */
+    static _Thread_local char ring[8][16];
+    static _Thread_local unsigned next;
+    char *b = ring[next++ % 8];
+    snprintf(b, sizeof(ring[0]), "%u", v & ~SMALL_INT);
+    return b;
+  }
+  return readable(fl_intern_str(&t->vals, v));
 }
 
 /* An op for the report: its value is what the transaction did and read (the
@@ -391,6 +428,7 @@ int fl_txn_check(const fl_ops_t *ops, const fl_txn_opts_t *opts, json_t **out,
   fl_intern_init(&t.vals);
   fl_kv_init(&t.writer);
   fl_kv_init(&t.pos);
+  fl_kv_init(&t.int_keys);
   t.found = json_object();
   *out = NULL;
   int r = fl_txn_parse(&t, ops, err);

@@ -65,6 +65,11 @@ static int overwritten_in_txn(const fl_txn_t *t, uint32_t w, uint32_t k, uint32_
 /* What reader i saw of value v of key k: garbage, aborted or intermediate. */
 static void check_seen(fl_txn_t *t, uint32_t i, uint32_t k, uint32_t v, int last) {
   uint32_t w = fl_kv_get(&t->writer, k, v);
+  int aborted = w != UINT32_MAX && t->ops[w].type == FL_OP_FAIL;
+  int intermediate =
+      w != UINT32_MAX && !aborted && last && w != i && overwritten_in_txn(t, w, k, v);
+  if (w != UINT32_MAX && !aborted && !intermediate)
+    return; /* the common case: no words needed */
   char who[96], by[96];
   fl_txn_label(t, i, who, sizeof(who));
   if (w == UINT32_MAX) {
@@ -73,11 +78,11 @@ static void check_seen(fl_txn_t *t, uint32_t i, uint32_t k, uint32_t v, int last
     return;
   }
   fl_txn_label(t, w, by, sizeof(by));
-  if (t->ops[w].type == FL_OP_FAIL)
+  if (aborted)
     fl_txn_found_op(t, "G1a", i,
                     "%s read %s in %s, written by %s, which failed (aborted read)", who,
                     fl_txn_val(t, v), fl_txn_key(t, k), by);
-  else if (last && w != i && overwritten_in_txn(t, w, k, v))
+  else
     fl_txn_found_op(
         t, "G1b", i,
         "%s read %s of %s, an intermediate version: %s wrote %s again later in "

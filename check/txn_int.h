@@ -11,6 +11,7 @@
 #include "check/txn.h"
 
 #define NO_VAL UINT32_MAX
+#define SMALL_INT 0x80000000u /* a value id that is the integer itself */
 
 /* Grows array p (of len used, cap allocated) to hold at least n. */
 #define FL_GROW(p, n, cap)                                                               \
@@ -71,10 +72,11 @@ typedef struct fl_txn_s {
   size_t nmops, capmops;
   uint32_t *list;
   size_t nlist, caplist;
-  uint32_t *first;   /* op i's micro-ops: mops[first[i] .. first[i+1]) */
-  fl_kvmap_t writer; /* (k, v) -> the op that appended/wrote it */
-  fl_kvmap_t pos;    /* (k, v) -> its index in the key's version order */
-  fl_order_t *order; /* per key */
+  uint32_t *first;     /* op i's micro-ops: mops[first[i] .. first[i+1]) */
+  fl_kvmap_t writer;   /* (k, v) -> the op that appended/wrote it */
+  fl_kvmap_t pos;      /* (k, v) -> its index in the key's version order */
+  fl_kvmap_t int_keys; /* integer key -> its id */
+  fl_order_t *order;   /* per key */
   fl_edge_t *edges;
   size_t nedges, capedges;
   uint32_t *adj_off, *adj; /* CSR: edges out of node i: adj[adj_off[i] .. adj_off[i+1]) */
