@@ -261,6 +261,7 @@ static void check_cards(page_t *p) {
       fl_buf_puts(b, "</p>");
     }
     fl__html_evidence(b, c);
+    fl__html_txn(b, c);
     json_t *ev = json_object_get(c, "evidence");
     if (ev != NULL && !json_is_null(ev)) {
       /* The evidence's own message, unless it only repeats the check's. */

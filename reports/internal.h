@@ -122,6 +122,10 @@ void fl__html_legend(fl_buf_t *b, const json_t *report);
  * or a small timeline of the operations of a linearizability failure. */
 void fl__html_evidence(fl_buf_t *b, const json_t *check);
 
+/* Appends a transactional check's anomalies (html_txn.c): each witness
+ * cycle as a small SVG graph, its explanation and its transactions. */
+void fl__html_txn(fl_buf_t *b, const json_t *check);
+
 /* Appends the findings panel (html_findings.c), when the report has
  * findings: each with its count and the operations it found. */
 void fl__html_findings(fl_buf_t *b, const json_t *report);
