@@ -2,7 +2,12 @@
  * model of the table in models.c. */
 #include "check/check.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "base/buf.h"
+#include "check/edn.h"
 
 #include "check/partition.h"
 
@@ -28,6 +33,29 @@ int fl_check_ops(const fl_ops_t *ops, const char *model, const fl_check_opts_t *
   return m->fn(ops, m->name, opts, out, err);
 }
 
+/* A Jepsen history.edn, read whole, converted (edn.c) and parsed. */
+static int read_edn(fl_ops_t **ops, const char *path, fl_err_t *err) {
+  FILE *f = fopen(path, "rb");
+  if (f == NULL)
+    return fl_err_set(err, -errno, "cannot read %s: %s", path, strerror(errno));
+  fl_buf_t text, json;
+  fl_buf_init(&text, (size_t)4 << 30);
+  fl_buf_init(&json, (size_t)4 << 30);
+  char chunk[65536];
+  size_t n;
+  while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+    fl_buf_add(&text, chunk, n);
+  int rerr = ferror(f);
+  fclose(f);
+  int r = rerr ? fl_err_set(err, -EIO, "cannot read %s", path)
+               : fl_edn_to_jsonl(text.data ? text.data : "", text.len, path, &json, err);
+  if (r == 0)
+    r = fl_history_parse(ops, json.data ? json.data : "", json.len, path, err);
+  fl_buf_free(&text);
+  fl_buf_free(&json);
+  return r;
+}
+
 int fl_check_file(const char *history_path, const char *model, double timeout_s,
                   json_t **out, fl_err_t *err) {
   fl_check_opts_t opts = {0};
@@ -42,7 +70,8 @@ int fl_check_file_opts(const char *history_path, const char *model,
     return fl_check_ops(NULL, model, NULL, out, err);
   uint64_t t0 = fl_check_now_ns();
   fl_ops_t *ops;
-  int r = fl_history_read(&ops, history_path, err);
+  int r = given->edn ? read_edn(&ops, history_path, err)
+                     : fl_history_read(&ops, history_path, err);
   if (r != 0)
     return r;
   double parse_s = (double)(fl_check_now_ns() - t0) / 1e9;

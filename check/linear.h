@@ -39,6 +39,7 @@ typedef struct fl_check_opts_s {
   const char *consistency; /* the model checked against; NULL: serializable */
   int realtime;            /* add real-time order edges */
   int process;             /* add per-process order edges */
+  int edn;                 /* fl_check_file_opts: the file is Jepsen's EDN */
 } fl_check_opts_t;
 
 /* Checks ops (borrowed) against model. opts may be NULL. On success returns 0

@@ -263,6 +263,7 @@ typedef struct {
   const char *model;
   const char *consistency;
   int realtime, process;
+  const char *format;
   double timeout_s;
   int json, gen, list, help;
   fl_gen_opts_t g;
@@ -285,7 +286,8 @@ enum {
   OPT_READS,
   OPT_CONSISTENCY,
   OPT_REALTIME,
-  OPT_PROCESS
+  OPT_PROCESS,
+  OPT_FORMAT
 };
 
 /* The options (the generator's are hidden: for bench/bench_check.sh). */
@@ -297,6 +299,7 @@ static const struct option longopts[] = {
     {"consistency", required_argument, NULL, OPT_CONSISTENCY},
     {"realtime", no_argument, NULL, OPT_REALTIME},
     {"process", no_argument, NULL, OPT_PROCESS},
+    {"format", required_argument, NULL, OPT_FORMAT},
     {"help", no_argument, NULL, 'h'},
     {"generate", required_argument, NULL, OPT_GENERATE},
     {"corrupt", no_argument, NULL, OPT_CORRUPT},
@@ -315,6 +318,9 @@ static int set_value(cmd_opts_t *o, int opt, const char *v) {
   case OPT_MODEL:
     o->model = v;
     return 0;
+  case OPT_FORMAT:
+    o->format = v;
+    return strcmp(v, "edn") == 0 || strcmp(v, "jsonl") == 0 ? 0 : -1;
   case OPT_CONSISTENCY:
     o->consistency = v;
     return fl_txn_cm_parse(v) == FL_CM_NONE ? -1 : 0;
@@ -403,6 +409,15 @@ static int print_bad_input(const char *file, int r, const fl_err_t *err, int jso
   return 2;
 }
 
+/* Whether file is read as EDN: --format edn, or no --format and a name
+ * ending in .edn. */
+static int is_edn(const char *format, const char *file) {
+  if (format != NULL)
+    return strcmp(format, "edn") == 0;
+  size_t n = strlen(file);
+  return n > 4 && strcmp(file + n - 4, ".edn") == 0;
+}
+
 /* Checks one file and prints its verdict; returns its exit code (0, 1, 2,
  * 3 as the command's). */
 static int check_one(const cmd_opts_t *o, const char *file) {
@@ -413,7 +428,8 @@ static int check_one(const cmd_opts_t *o, const char *file) {
   fl_check_opts_t copts = {.timeout_s = o->timeout_s,
                            .consistency = o->consistency,
                            .realtime = o->realtime,
-                           .process = o->process};
+                           .process = o->process,
+                           .edn = is_edn(o->format, file)};
   int r = fl_check_file_opts(file, o->model, &copts, &res, &err);
   double secs = (double)(fl_check_now_ns() - t0) / 1e9;
   if (r != 0) {

@@ -47,6 +47,18 @@ expect_exit 2 "unknown consistency" -- "$FAULTLINE" check "$TMP/si/history.jsonl
 expect_exit 2 "a register history is not transactional" -- "$FAULTLINE" check "$FL_SRC/tests/data/histories/valid-kv_two-keys.jsonl" --model list-append
 grep -q 'only "txn" operations' "$TMP/out" "$TMP/err" 2>/dev/null && ok "names the f" || fail "message: $(cat "$TMP/out" "$TMP/err")"
 
+# Jepsen's EDN histories (Elle's format), by extension or --format edn.
+H=$FL_SRC/tests/data/histories
+expect_exit 1 "EDN write skew" -- "$FAULTLINE" check "$H/invalid-list-append_write-skew.edn" --model list-append
+grep -q "G2-item" "$TMP/out" && ok "EDN: G2-item named" || fail "EDN: $(cat "$TMP/out")"
+expect_exit 0 "EDN write skew at SI" -- "$FAULTLINE" check "$H/invalid-list-append_write-skew.edn" --model list-append --consistency snapshot-isolation
+cp "$H/valid-list-append_serial.edn" "$TMP/serial.history"
+expect_exit 0 "EDN by --format" -- "$FAULTLINE" check "$TMP/serial.history" --model list-append --format edn
+expect_exit 2 "EDN read as JSONL" -- "$FAULTLINE" check "$TMP/serial.history" --model list-append
+printf '{:type :invoke, :f :txn, :value [[:r :x nil]]\n' >"$TMP/cut.edn"
+expect_exit 2 "a cut EDN history" -- "$FAULTLINE" check "$TMP/cut.edn" --model list-append
+grep -q "cut.edn:2: a collection is not closed" "$TMP/out" && ok "names the file and line" || fail "message: $(cat "$TMP/out")"
+
 # A wrong consistency name in a scenario: exit 2, its line.
 cat >"$TMP/bad.lua" <<'LUA'
 local fl = require("faultline")
