@@ -1,6 +1,8 @@
 #define _GNU_SOURCE
 #include "harness/reaper.h"
 
+#include "faults/cgroup.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -248,14 +250,16 @@ static void close_inherited(void) {
 }
 
 int fl_shim_main(int argc, char **argv) {
-  /* argv: __exec PPID [--netns PATH] [--preload LIB] -- CMD [ARGS...] */
-  const char *netns = NULL, *preload = NULL;
+  /* argv: __exec PPID [--netns PATH] [--preload LIB] [--cgroup DIR] -- CMD [ARGS...] */
+  const char *netns = NULL, *preload = NULL, *cgroup = NULL;
   int i = 2;
   while (i + 1 < argc && strcmp(argv[i], "--") != 0) {
     if (strcmp(argv[i], "--netns") == 0)
       netns = argv[i + 1];
     else if (strcmp(argv[i], "--preload") == 0)
       preload = argv[i + 1];
+    else if (strcmp(argv[i], "--cgroup") == 0)
+      cgroup = argv[i + 1];
     else
       break;
     i += 2;
@@ -271,6 +275,12 @@ int fl_shim_main(int argc, char **argv) {
    * send the signal. */
   if (getppid() != parent)
     _exit(127);
+  /* Into the service's cgroup before anything runs: every process the
+   * service ever starts is born in it. */
+  if (cgroup != NULL && fl_cgroup_enter(cgroup, 0) != 0) {
+    fprintf(stderr, "faultline: cannot enter cgroup %s: %s\n", cgroup, strerror(errno));
+    return 127;
+  }
   /* The namespace is entered here, in the child after fork, where nothing
    * else shares the thread: faultline's own process never moves. */
   if (netns != NULL && shim_setns(netns) != 0)

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "faults/cgroup.h"
 #include "faults/clock.h"
 #include "base/alloc.h"
 #include "base/fs.h"
@@ -65,7 +66,76 @@ struct fl_svc_s {
   char *tail[TAIL_LINES];
   int tail_next;
   json_t *pids;
+
+  char *cg;     /* the service's cgroup, or NULL (process groups only) */
+  int cg_polls; /* after the main process exited: checks left for empty */
+  int64_t exit_status;
+  int exit_sig;
+  pid_t exit_pgid;
+  proc_t *exit_pr;
 };
+
+/* ---- Cgroups: one per service under one parent per run (faults/cgroup.h) */
+
+static struct {
+  int detected; /* 0: not yet, 1: usable, -1: not here (said once) */
+  fl_cg_sys_t sys;
+  char run_id[128]; /* the run whose parent is made */
+  char parent[512];
+} cg = {0};
+
+/* The run's parent cgroup, made on first use; NULL when cgroups are not
+ * usable here (not root, none mounted), which is said once. */
+static const char *cg_parent(const char *run_id) {
+  fl_err_t err;
+  fl_err_clear(&err);
+  if (cg.detected == 0) {
+    cg.detected = -1;
+    if (geteuid() != 0)
+      FL_LOG(FL_LOG_WARN, "svc",
+             "no cgroups (not root): kill, pause and stop reach each "
+             "service's process group only, not processes that left it");
+    else if (fl_cgroup_detect(&cg.sys, "/sys/fs/cgroup", &err) != 0)
+      FL_LOG(FL_LOG_WARN, "svc",
+             "no cgroups (%s): kill, pause and stop reach each service's "
+             "process group only",
+             err.msg);
+    else
+      cg.detected = 1;
+  }
+  if (cg.detected < 0 || run_id == NULL)
+    return NULL;
+  if (strcmp(cg.run_id, run_id) != 0 || cg.parent[0] == '\0') {
+    if (fl_cgroup_make_parent(&cg.sys, (int)getpid(), run_id, cg.parent,
+                              sizeof(cg.parent), &err) != 0) {
+      FL_LOG(FL_LOG_WARN, "svc", "no cgroups: %s; process groups only", err.msg);
+      cg.detected = -1;
+      return NULL;
+    }
+    snprintf(cg.run_id, sizeof(cg.run_id), "%s", run_id);
+    char *cmd = fl_cgroup_reaper_cmd(cg.parent);
+    fl_reaper_on_death(cg.parent, cmd);
+    fl_free(cmd);
+  }
+  return cg.parent;
+}
+
+/* Removes a service's cgroup, and the run's parent once it is the last. */
+static void cg_release(const char *path) {
+  fl_cgroup_freeze(&cg.sys, path, 0);
+  fl_cgroup_signal(path, SIGKILL);
+  if (fl_cgroup_remove(path) != 0)
+    return; /* a process still leaving: the reaper or cleanup finishes it */
+  if (cg.parent[0] != '\0' && fl_cgroup_remove(cg.parent) == 0) {
+    fl_reaper_forget(cg.parent);
+    cg.parent[0] = '\0';
+    cg.run_id[0] = '\0';
+  }
+}
+
+const char *fl_svc_containment(void) {
+  return cg.detected > 0 ? fl_cgroup_kind_name(cg.sys.kind) : "process groups";
+}
 
 static char **strv_dup(const char *const *v, int extra) {
   int n = 0;
@@ -133,6 +203,10 @@ int fl_svc_new(fl_svc_t **out, uv_loop_t *loop, fl_timeline_t *tl,
   s->log = log;
   s->grace_ms = spec->stop_grace_ms > 0 ? spec->stop_grace_ms : 5000;
   s->pids = json_array();
+  const char *parent = cg_parent(spec->run_id);
+  char path[512];
+  if (parent != NULL && fl_cgroup_make(parent, spec->name, path, sizeof(path), NULL) == 0)
+    s->cg = fl_strdup(path);
   uv_timer_init(loop, &s->timer);
   *out = s;
   return 0;
@@ -238,10 +312,29 @@ static void finish_wait(fl_svc_t *s, int64_t status, int sig, int expected) {
     cb(s, status, sig, expected, arg);
 }
 
+static void svc_exited(fl_svc_t *s, proc_t *pr, pid_t pgid, int64_t status, int sig);
+
+/* After the main process exited: the cgroup's other processes were killed;
+ * the service is down once the cgroup is empty (or after 2 s, said). */
+static void on_cg_poll(uv_timer_t *t) {
+  fl_svc_t *s = fl_container_of(t, fl_svc_t, timer);
+  int empty = fl_cgroup_empty(s->cg);
+  if (empty == 0 && --s->cg_polls > 0) {
+    fl_cgroup_signal(s->cg, SIGKILL);
+    uv_timer_start(&s->timer, on_cg_poll, 10, 0);
+    return;
+  }
+  if (empty == 0)
+    FL_LOG(FL_LOG_WARN, "svc", "%s: processes still in %s 2 s after the kill", s->name,
+           s->cg);
+  svc_exited(s, s->exit_pr, s->exit_pgid, s->exit_status, s->exit_sig);
+}
+
 static void on_proc_exit(uv_process_t *p, int64_t status, int sig) {
   proc_t *pr = p->data;
   pid_t pgid = p->pid;
-  /* The main process is gone; so is its group, whatever it left behind. */
+  /* The main process is gone; so is its group, whatever it left behind, and
+   * with a cgroup every process that left the group too (setsid, daemons). */
   kill(-pgid, SIGCONT);
   kill(-pgid, SIGKILL);
   fl_reaper_untrack(pgid);
@@ -254,6 +347,24 @@ static void on_proc_exit(uv_process_t *p, int64_t status, int sig) {
   if (s == NULL)
     return;
   uv_timer_stop(&s->timer);
+  if (s->cg != NULL) {
+    fl_cgroup_freeze(&cg.sys, s->cg, 0);
+    fl_cgroup_signal(s->cg, SIGKILL);
+    if (fl_cgroup_empty(s->cg) == 0) {
+      s->exit_pr = pr;
+      s->exit_pgid = pgid;
+      s->exit_status = status;
+      s->exit_sig = sig;
+      s->cg_polls = 200;
+      uv_timer_start(&s->timer, on_cg_poll, 1, 0);
+      return;
+    }
+  }
+  svc_exited(s, pr, pgid, status, sig);
+}
+
+/* The service is down: every process of it is gone. */
+static void svc_exited(fl_svc_t *s, proc_t *pr, pid_t pgid, int64_t status, int sig) {
   int expected = s->exit_state != NULL;
   char detail[64];
   if (sig)
@@ -324,7 +435,7 @@ int fl_svc_start(fl_svc_t *s, fl_err_t *err) {
     n++;
   char ppid[24];
   snprintf(ppid, sizeof(ppid), "%d", (int)getpid());
-  char **args = fl_calloc((size_t)n + 9, sizeof(char *));
+  char **args = fl_calloc((size_t)n + 11, sizeof(char *));
   int k = 0;
   args[k++] = (char *)fl_self_exe();
   args[k++] = "__exec";
@@ -336,6 +447,10 @@ int fl_svc_start(fl_svc_t *s, fl_err_t *err) {
   if (s->preload != NULL) {
     args[k++] = "--preload";
     args[k++] = s->preload;
+  }
+  if (s->cg != NULL) {
+    args[k++] = "--cgroup";
+    args[k++] = s->cg;
   }
   args[k++] = "--";
   args[k++] = exe;
@@ -411,6 +526,8 @@ static void on_grace_over(uv_timer_t *t) {
             "[%9.3f] -- faultline: no exit %d ms after SIGTERM, sending SIGKILL\n",
             fl_timeline_seconds(s->tl), s->grace_ms);
     kill(-s->pid, SIGKILL);
+    if (s->cg != NULL)
+      fl_cgroup_signal(s->cg, SIGKILL);
   }
 }
 
@@ -433,7 +550,13 @@ void fl_svc_stop(fl_svc_t *s, fl_svc_exit_cb cb, void *arg) {
   s->exit_state = "stopped";
   s->state = FL_SVC_STOPPING;
   fl_timeline_service(s->tl, s->name, "stopping", s->pid, NULL);
-  /* A stopped process would keep SIGTERM pending: continue it. */
+  /* A stopped process would keep SIGTERM pending: continue it. With a
+   * cgroup, thaw it and tell every process, as systemd's control-group
+   * mode does: a worker that left the group hears it too. */
+  if (s->cg != NULL) {
+    fl_cgroup_freeze(&cg.sys, s->cg, 0);
+    fl_cgroup_signal(s->cg, SIGTERM);
+  }
   kill(-s->pid, SIGTERM);
   kill(-s->pid, SIGCONT);
   uv_timer_start(&s->timer, on_grace_over, (uint64_t)s->grace_ms, 0);
@@ -445,6 +568,8 @@ void fl_svc_kill(fl_svc_t *s, fl_svc_exit_cb cb, void *arg) {
     return;
   s->exit_state = "killed";
   s->state = FL_SVC_STOPPING;
+  if (s->cg != NULL) /* every process of the service, however detached */
+    fl_cgroup_signal(s->cg, SIGKILL);
   kill(-s->pid, SIGKILL);
 }
 
@@ -461,7 +586,8 @@ int fl_svc_signal(fl_svc_t *s, int signum) {
 int fl_svc_pause(fl_svc_t *s) {
   if (s->state != FL_SVC_RUNNING && s->state != FL_SVC_PAUSED)
     return UV_ESRCH;
-  int rc = fl_svc_signal(s, SIGSTOP);
+  int rc =
+      s->cg != NULL ? fl_cgroup_freeze(&cg.sys, s->cg, 1) : fl_svc_signal(s, SIGSTOP);
   if (rc == 0 && s->state != FL_SVC_PAUSED) {
     s->state = FL_SVC_PAUSED;
     fl_timeline_service(s->tl, s->name, "paused", s->pid, NULL);
@@ -472,7 +598,8 @@ int fl_svc_pause(fl_svc_t *s) {
 int fl_svc_resume(fl_svc_t *s) {
   if (s->state != FL_SVC_PAUSED && s->state != FL_SVC_RUNNING)
     return UV_ESRCH;
-  int rc = fl_svc_signal(s, SIGCONT);
+  int rc =
+      s->cg != NULL ? fl_cgroup_freeze(&cg.sys, s->cg, 0) : fl_svc_signal(s, SIGCONT);
   if (rc == 0 && s->state == FL_SVC_PAUSED) {
     s->state = FL_SVC_RUNNING;
     fl_timeline_service(s->tl, s->name, "resumed", s->pid, NULL);
@@ -569,6 +696,11 @@ void fl_svc_free(fl_svc_t *s) {
     kill(-s->pid, SIGCONT);
     kill(-s->pid, SIGKILL);
     s->cur = NULL;
+  }
+  if (s->cg != NULL) {
+    cg_release(s->cg);
+    fl_free(s->cg);
+    s->cg = NULL;
   }
   for (proc_t *pr = s->procs; pr != NULL; pr = pr->next) {
     pr->svc = NULL;

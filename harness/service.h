@@ -35,6 +35,11 @@ typedef struct fl_svc_spec_s {
   const char *preload;     /* may be NULL: a library the shim preloads (libfaketime) */
 } fl_svc_spec_t;
 
+/* What kill, pause and stop reach here: "cgroup v2", "hybrid (...)",
+ * "cgroup v1 (freezer)" or "process groups" (known after the first
+ * service of a run is made). */
+const char *fl_svc_containment(void);
+
 /* Called once per exit of the service's main process. */
 typedef void (*fl_svc_exit_cb)(fl_svc_t *svc, int64_t status, int term_signal,
                                int expected, void *arg);
