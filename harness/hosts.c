@@ -13,6 +13,7 @@ void fl_hosts_free(fl_hosts_t *h) {
     fl_free(h->v[i].address);
     fl_free(h->v[i].user);
     fl_free(h->v[i].identity);
+    fl_free(h->v[i].known_hosts);
   }
   if (h != NULL) {
     fl_free(h->v);
@@ -63,8 +64,8 @@ static int opt_string(lua_State *L, const char *key, char **out) {
 /* Reads the host table on top of the stack into h; label says which host. */
 static int read_host(lua_State *L, const char *where, const char *label, fl_host_t *h,
                      fl_err_t *err) {
-  static const char *const known[] = {"name",     "address", "user", "port",
-                                      "identity", "sudo",    NULL};
+  static const char *const known[] = {"name",     "address", "user",        "port",
+                                      "identity", "sudo",    "known_hosts", NULL};
   lua_pushnil(L);
   while (lua_next(L, -2) != 0) {
     const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
@@ -74,7 +75,7 @@ static int read_host(lua_State *L, const char *where, const char *label, fl_host
     if (k == NULL || known[i] == NULL) {
       int rc = fl_err_set(err, FL_ECONFIG,
                           "%s: %s: unknown field %s%s%s (known: name, address, user, "
-                          "port, identity, sudo)",
+                          "port, identity, sudo, known_hosts)",
                           where, label, k ? "\"" : "", k ? k : "a non-string key",
                           k ? "\"" : "");
       lua_pop(L, 2);
@@ -101,6 +102,10 @@ static int read_host(lua_State *L, const char *where, const char *label, fl_host
   if (opt_string(L, "identity", &h->identity) < 0 ||
       (h->identity != NULL && h->identity[0] == '\0'))
     return fl_err_set(err, FL_ECONFIG, "%s: host \"%s\": `identity` wants a key file",
+                      where, h->name);
+  if (opt_string(L, "known_hosts", &h->known_hosts) < 0 ||
+      (h->known_hosts != NULL && h->known_hosts[0] == '\0'))
+    return fl_err_set(err, FL_ECONFIG, "%s: host \"%s\": `known_hosts` wants a file",
                       where, h->name);
   lua_getfield(L, -1, "port");
   int isnum = 0;
@@ -230,6 +235,8 @@ static void common(argv_t *a, const fl_host_t *h, const char *control_path) {
     add(a, "-o");
     add(a, "IdentitiesOnly=yes");
   }
+  if (h->known_hosts != NULL)
+    addf_opt(a, "UserKnownHostsFile=%s", h->known_hosts);
 }
 
 char **fl_ssh_argv(const fl_host_t *h, const char *control_path, int connect_s,

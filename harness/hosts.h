@@ -11,6 +11,7 @@
  *   port      integer  1..65535 (default: ssh's)
  *   identity  string   a private key file (default: ssh's, an agent's)
  *   sudo      boolean  run the agent through `sudo -n` (default false)
+ *   known_hosts string a known_hosts file (default: ssh's)
  *
  * Every connection goes through one OpenSSH master per host
  * (ControlMaster=auto, ControlPersist), its socket at ssh/h<i> RELATIVE to
@@ -33,6 +34,7 @@ typedef struct fl_host_s {
   int port;       /* 0: ssh's default */
   char *identity; /* NULL: ssh's default */
   int sudo;
+  char *known_hosts; /* NULL: ssh's default */
 } fl_host_t;
 
 typedef struct fl_hosts_s {

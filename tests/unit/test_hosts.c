@@ -31,11 +31,12 @@ static int from_expr(const char *expr, fl_hosts_t *out, fl_err_t *err) {
 static void test_full_and_defaults(void **state) {
   fl_hosts_t h;
   fl_err_t err = {0};
-  assert_int_equal(from_expr("{ { name = 'n1', address = '10.0.0.1', user = 'admin', "
-                             "port = 2222, identity = '/k/id', sudo = true }, "
-                             "{ name = 'n-2_b', address = 'db.example' } }",
-                             &h, &err),
-                   0);
+  assert_int_equal(
+      from_expr("{ { name = 'n1', address = '10.0.0.1', user = 'admin', "
+                "port = 2222, identity = '/k/id', sudo = true, known_hosts = '/k/kh' }, "
+                "{ name = 'n-2_b', address = 'db.example' } }",
+                &h, &err),
+      0);
   assert_int_equal(h.n, 2);
   assert_string_equal(h.v[0].name, "n1");
   assert_string_equal(h.v[0].address, "10.0.0.1");
@@ -43,6 +44,8 @@ static void test_full_and_defaults(void **state) {
   assert_int_equal(h.v[0].port, 2222);
   assert_string_equal(h.v[0].identity, "/k/id");
   assert_int_equal(h.v[0].sudo, 1);
+  assert_string_equal(h.v[0].known_hosts, "/k/kh");
+  assert_null(h.v[1].known_hosts);
   assert_null(h.v[1].user);
   assert_null(h.v[1].identity);
   assert_int_equal(h.v[1].port, 0);
@@ -79,6 +82,8 @@ static void test_mistakes(void **state) {
   expect_error("{ { name = 'n1', address = 'x', user = '-l' } }", "`user` wants");
   expect_error("{ { name = 'n1', address = 'x', identity = 1 } }", "`identity` wants");
   expect_error("{ { name = 'n1', address = 'x', sudo = 'yes' } }", "`sudo` wants");
+  expect_error("{ { name = 'n1', address = 'x', known_hosts = '' } }",
+               "`known_hosts` wants");
   expect_error("{ { name = 'n1', address = 'x', adress = 'y' } }",
                "host 1: unknown field \"adress\"");
   expect_error("{ { name = 'n1', address = 'x' }, { name = 'n1', address = 'y' } }",
@@ -131,6 +136,7 @@ static void test_ssh_argv(void **state) {
   fl_host_t h = {.name = "n1",
                  .address = "10.0.0.1",
                  .user = "admin",
+                 .known_hosts = "/k/kh",
                  .port = 2222,
                  .identity = "/k/id"};
   char *cp = fl_ssh_control_path(3);
@@ -138,9 +144,10 @@ static void test_ssh_argv(void **state) {
   const char *cmd[] = {"faultline", "agent", NULL};
   char **argv = fl_ssh_argv(&h, cp, 5, 30, cmd);
   assert_string_equal(
-      joined(argv), "ssh -o ControlPath=ssh/h3 -o BatchMode=yes -p 2222 -l admin -i "
-                    "/k/id -o IdentitiesOnly=yes -o ControlMaster=auto -o "
-                    "ControlPersist=30 -o ConnectTimeout=5 -- 10.0.0.1 faultline agent");
+      joined(argv),
+      "ssh -o ControlPath=ssh/h3 -o BatchMode=yes -p 2222 -l admin -i "
+      "/k/id -o IdentitiesOnly=yes -o UserKnownHostsFile=/k/kh -o ControlMaster=auto -o "
+      "ControlPersist=30 -o ConnectTimeout=5 -- 10.0.0.1 faultline agent");
   fl_ssh_argv_free(argv);
   fl_host_t bare = {.name = "n2", .address = "db"};
   argv = fl_ssh_argv(&bare, cp, 3, 10, NULL);
@@ -149,9 +156,11 @@ static void test_ssh_argv(void **state) {
                                     "ConnectTimeout=3 -- db");
   fl_ssh_argv_free(argv);
   argv = fl_ssh_exit_argv(&h, cp);
-  assert_string_equal(joined(argv), "ssh -o ControlPath=ssh/h3 -o BatchMode=yes -p 2222 "
-                                    "-l admin -i /k/id -o IdentitiesOnly=yes -O exit "
-                                    "-- 10.0.0.1");
+  assert_string_equal(
+      joined(argv),
+      "ssh -o ControlPath=ssh/h3 -o BatchMode=yes -p 2222 "
+      "-l admin -i /k/id -o IdentitiesOnly=yes -o UserKnownHostsFile=/k/kh -O exit "
+      "-- 10.0.0.1");
   fl_ssh_argv_free(argv);
   fl_free(cp);
 }
