@@ -9,10 +9,11 @@
 
 #include "base/parse.h"
 #include "harness/cli.h"
+#include "harness/hosts.h"
 
 static const char USAGE[] =
     "usage: faultline run FILE.lua [--seed N] [--out DIR] [--junit FILE] [--only NAME]\n"
-    "                              [--timeout S] [--quiet]\n"
+    "                              [--timeout S] [--quiet] [--hosts FILE]\n"
     "\n"
     "  --seed N      the seed of every random choice (default: a new one, printed\n"
     "                and recorded, so any run can be repeated)\n"
@@ -22,11 +23,13 @@ static const char USAGE[] =
     "  --only NAME   run only the scenario of that name\n"
     "  --timeout S   a scenario's time limit unless it sets its own (default 600)\n"
     "  -q, --quiet   no progress lines, only each scenario's verdict\n"
+    "  --hosts FILE  remote hosts, reached over ssh (README: Running on your own\n"
+    "                machines); every host must answer or the run stops (exit 2)\n"
     "\n"
     "exit codes: 0 all checks passed, 1 a check failed, 2 usage, scenario or\n"
     "environment error, 3 a checker gave up within its time budget\n";
 
-enum { OPT_SEED = 256, OPT_OUT, OPT_JUNIT, OPT_ONLY, OPT_TIMEOUT };
+enum { OPT_SEED = 256, OPT_OUT, OPT_JUNIT, OPT_ONLY, OPT_TIMEOUT, OPT_HOSTS };
 
 static const struct option LONGOPTS[] = {
     {"seed", required_argument, NULL, OPT_SEED},
@@ -35,6 +38,7 @@ static const struct option LONGOPTS[] = {
     {"only", required_argument, NULL, OPT_ONLY},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"quiet", no_argument, NULL, 'q'},
+    {"hosts", required_argument, NULL, OPT_HOSTS},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -71,6 +75,9 @@ int fl_run_args_parse(fl_run_args_t *out, int argc, char **argv, fl_err_t *err) 
     case OPT_TIMEOUT:
       if (fl_parse_seconds(c.arg, &o->timeout_s) < 0)
         return fl_err_set(err, FL_EUSAGE, "--timeout wants seconds, not \"%s\"", c.arg);
+      break;
+    case OPT_HOSTS:
+      out->hosts_file = c.arg;
       break;
     case 'q':
       o->quiet = 1;
@@ -120,7 +127,17 @@ int fl_cmd_run(int argc, char **argv) {
   }
   if (check_file(a.engine.file, &err) < 0)
     return fl_cli_usage_error("run", &err);
+  fl_hosts_t hosts = {0};
+  if (a.hosts_file != NULL) {
+    if (fl_hosts_load_file(a.hosts_file, &hosts, &err) < 0) {
+      fprintf(stderr, "faultline run: %s\n", err.msg);
+      return 2;
+    }
+    a.engine.hosts = &hosts;
+  }
   if (!a.engine.seed_given)
     a.engine.seed = fresh_seed();
-  return fl_engine_run_file(&a.engine);
+  int code = fl_engine_run_file(&a.engine);
+  fl_hosts_free(&hosts);
+  return code;
 }

@@ -9,6 +9,7 @@
 typedef struct fl_run_args_s {
   fl_engine_opts_t engine; /* strings borrowed from argv; seed_given 0 = random */
   int help;                /* --help: print the usage, do nothing else */
+  const char *hosts_file;  /* --hosts FILE (harness/hosts.h), NULL for none */
 } fl_run_args_t;
 
 /* Parses run's arguments (argv[0] is "run") into *out, with no side effect

@@ -16,6 +16,7 @@
 #include "base/log.h"
 #include "check/history.h"
 #include "harness/engine_int.h"
+#include "harness/remote.h"
 #include "harness/lua_core.h"
 #include "harness/progress.h"
 #include "harness/reaper.h"
@@ -765,6 +766,13 @@ int fl_engine_run_scenario(fl_engine_t *e, const fl_decl_t *d, int nscen,
   fl_timeline_event(sc->tl, "scenario",
                     json_pack("{s:s, s:s, s:I}", "name", sc->name, "phase", "start",
                               "seed", (json_int_t)sc->seed));
+  int remote = 0;
+  fl_err_t herr = {0}; /* outlives the block: load_error may point into it */
+  if (load_error == NULL && o->hosts != NULL) {
+    remote = fl_remote_connect(&e->loop, o->hosts, sc->dir, 5, &herr) == 0;
+    if (!remote)
+      load_error = herr.msg;
+  }
   if (load_error != NULL) {
     sc->error = fl_strdup(load_error);
     sc->finished = 1;
@@ -772,6 +780,8 @@ int fl_engine_run_scenario(fl_engine_t *e, const fl_decl_t *d, int nscen,
     scenario_execute(e, sc, d);
   }
   scenario_teardown(e, sc);
+  if (remote)
+    fl_remote_disconnect(&e->loop, o->hosts, sc->dir);
   int code = fl_run_write_report(sc, o->file, out_report);
   scenario_release(e, sc);
   return code;

@@ -31,6 +31,7 @@ typedef struct fl_engine_opts_s {
   int seed_given;
   double timeout_s; /* per-scenario limit unless the scenario sets one; 0 = 600 */
   int quiet;
+  const struct fl_hosts_s *hosts; /* --hosts: NULL for none (harness/hosts.h) */
 } fl_engine_opts_t;
 
 /* ---- the runner (runner.c) --------------------------------------------- */

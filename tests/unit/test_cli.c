@@ -38,6 +38,11 @@ static void test_run_all_flags(void **state) {
   assert_true(a.engine.timeout_s == 2.5);
   assert_int_equal(a.engine.quiet, 1);
   assert_int_equal(a.help, 0);
+  assert_null(a.hosts_file);
+  assert_int_equal(CALL(fl_run_args_parse, &a, &err, "run", "x.lua", "--hosts", "h.lua"),
+                   0);
+  assert_string_equal(a.hosts_file, "h.lua");
+  assert_true(CALL(fl_run_args_parse, &a, &err, "run", "x.lua", "--hosts") < 0);
   /* Options before the file, "--opt=value", and --quiet spelled out. */
   assert_int_equal(
       CALL(fl_run_args_parse, &a, &err, "run", "--seed=7", "--quiet", "--out=o", "f.lua"),
