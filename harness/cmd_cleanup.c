@@ -6,6 +6,7 @@
 
 #include "base/alloc.h"
 #include "faults/clock.h"
+#include "faults/cgroup.h"
 #include "faults/netns.h"
 #include "faults/subproc.h"
 #include "harness/cli.h"
@@ -73,6 +74,21 @@ int fl_cleanup_args_parse(fl_cleanup_args_t *out, int argc, char **argv, fl_err_
   return 0;
 }
 
+static void said_cgroup(const char *path, void *arg) {
+  printf("cgroup %s: its faultline is gone; %s\n", path,
+         *(int *)arg ? "would remove" : "removed");
+}
+
+/* Services' cgroups a dead run left (faults/cgroup.h): the reaper removes
+ * them when faultline dies, this when the reaper could not. */
+static int sweep_cgroups(int dry) {
+  fl_cg_sys_t sys;
+  if (fl_cgroup_detect(&sys, "/sys/fs/cgroup", NULL) != 0)
+    return 0;
+  int n = fl_cgroup_cleanup(&sys, 0, dry, said_cgroup, &dry);
+  return n > 0 ? n : 0;
+}
+
 int fl_cmd_cleanup(int argc, char **argv) {
   fl_cleanup_args_t a;
   fl_err_t err = {0};
@@ -137,6 +153,7 @@ int fl_cmd_cleanup(int argc, char **argv) {
     fl_netns_ids_free(ids);
     fl_free(tables);
   }
+  n += sweep_cgroups(dry);
   int shm = dry ? 0 : fl_clock_sweep_shm();
   if (shm > 0)
     printf("removed %d libfaketime shared-memory file(s) of processes that are gone\n",

@@ -60,6 +60,16 @@ i=0; while [ "$(workers_left)" != 0 ] && [ $i -lt 60 ]; do sleep 0.05; i=$((i+1)
 i=0; while [ "$(cg_left)" != 0 ] && [ $i -lt 60 ]; do sleep 0.05; i=$((i+1)); done
 [ "$(cg_left)" = 0 ] && ok "the reaper removed the cgroups" || fail "cgroups left: $(ls -d /sys/fs/cgroup/unified/faultline-* 2>/dev/null)"
 
+# 3b. What the reaper could not remove, `faultline cleanup` does: a run's
+#     cgroup whose faultline is gone (a pid that cannot be alive).
+root=/sys/fs/cgroup/unified
+[ -e /sys/fs/cgroup/cgroup.controllers ] && root=/sys/fs/cgroup
+[ -e $root/cgroup.procs ] || root=/sys/fs/cgroup/freezer
+mkdir -p "$root/faultline-4194304-stale/svc"
+expect_exit 0 "cleanup" -- "$FAULTLINE" cleanup
+grep -q "faultline-4194304-stale: its faultline is gone; removed" "$TMP/out" && ok "cleanup removed a dead run's cgroup" || fail "cleanup: $(cat "$TMP/out" "$TMP/err")"
+[ -e "$root/faultline-4194304-stale" ] && fail "still there" || ok "gone"
+
 # 4. Without root: process groups, said once; a detached worker survives a
 #    kill there (the documented limit), so this test removes it itself.
 if command -v setpriv >/dev/null 2>&1; then
