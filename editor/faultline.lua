@@ -412,7 +412,12 @@ function fl.udp_proxy(opts) end
 ---@field env? table added to faultline's environment
 ---@field cwd? string working directory (default faultline's)
 ---@field ready? table how svc:start() knows it is ready (fl.probe.*) (default none (ready once started))
----@field stop_timeout? number between SIGTERM and SIGKILL in svc:stop() (default 5)
+---@field stop_timeout? number between the stop signal and SIGKILL in svc:stop() (default 5)
+---@field stop_signal? string|integer what svc:stop() sends first: "SIGINT" (PostgreSQL's fast shutdown), "SIGQUIT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGPWR", "SIGKILL", or a number (default "SIGTERM")
+---@field user? string|integer run as this user (name or uid; needs root); its primary group too unless group is given; a cwd under the run directory becomes its own (default faultline's)
+---@field group? string|integer run with this group (name or gid; needs root) (default the user's, else faultline's)
+---@field umask? string|integer e.g. "077" (default faultline's)
+---@field rlimits? table { nofile = 4096 }: open files (soft and hard) (default faultline's)
 ---@field clock? boolean preload libfaketime so svc:clock{} can skew its clock (default false)
 ---@field network? boolean false keeps it on the host when a network namespace layer is in use (default true after fl.network)
 ---@field netns? string namespace path (set for you; rarely given by hand) (default set by the network layer)

@@ -156,8 +156,7 @@ char *fl_cgroup_reaper_cmd(const char *parent) {
       parent);
 }
 
-/* Kills everything in dir's service cgroups and removes them and dir. */
-static int remove_tree(const fl_cg_sys_t *sys, const char *dir) {
+int fl_cgroup_remove_tree(const fl_cg_sys_t *sys, const char *dir) {
   DIR *d = opendir(dir);
   if (d != NULL) {
     struct dirent *e;
@@ -197,7 +196,7 @@ int fl_cgroup_cleanup(const fl_cg_sys_t *sys, int all, int dry_run,
     snprintf(dir, sizeof(dir), "%s/%s", sys->root, e->d_name);
     found++;
     if (!dry_run)
-      remove_tree(sys, dir);
+      fl_cgroup_remove_tree(sys, dir);
     if (cb != NULL)
       cb(dir, arg);
   }

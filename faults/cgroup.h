@@ -68,6 +68,11 @@ int fl_cgroup_empty(const char *cg);
  * (EBUSY while a process is still leaving). */
 int fl_cgroup_remove(const char *cg);
 
+/* Kills every process in dir's cgroups, waits (up to ~1 s each: this
+ * blocks, for commands and exit paths, not the loop) and removes them and
+ * dir. Returns 0 or a negative errno. */
+int fl_cgroup_remove_tree(const fl_cg_sys_t *sys, const char *dir);
+
 /* The shell command that kills every process under parent and removes it,
  * for the reaper (run by /bin/sh after faultline died): new string. */
 char *fl_cgroup_reaper_cmd(const char *parent);

@@ -7,10 +7,16 @@
  * service". */
 #include <lauxlib.h>
 #include <stdlib.h>
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/alloc.h"
 #include "base/fs.h"
+#include "base/log.h"
 #include "harness/engine.h"
 #include "harness/lua_clock.h"
 #include "harness/lua_core.h"
@@ -214,10 +220,109 @@ static char **env_from_opts(lua_State *L) {
   return env;
 }
 
+/* A signal by name ("SIGINT", "INT") or number; 0 when unknown. */
+static int signal_of(lua_State *L, int idx) {
+  static const struct {
+    const char *name;
+    int sig;
+  } sigs[] = {{"TERM", SIGTERM}, {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"HUP", SIGHUP},
+              {"KILL", SIGKILL}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"PWR", SIGPWR}};
+  if (lua_type(L, idx) == LUA_TNUMBER) {
+    lua_Integer n = lua_tointeger(L, idx);
+    return n > 0 && n < NSIG ? (int)n : 0;
+  }
+  const char *s = lua_tostring(L, idx);
+  if (s == NULL)
+    return 0;
+  if (strncmp(s, "SIG", 3) == 0)
+    s += 3;
+  for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+    if (strcmp(sigs[i].name, s) == 0)
+      return sigs[i].sig;
+  return 0;
+}
+
+/* user=, group=, stop_signal=, rlimits=, umask= of the options at index 1
+ * into spec (names resolved now: /etc/passwd and /etc/group are read once,
+ * at declaration, not on the loop's hot path). May raise. */
+static void read_identity(lua_State *L, const char *name, fl_svc_spec_t *spec) {
+  lua_getfield(L, 1, "user");
+  if (lua_type(L, -1) == LUA_TNUMBER) {
+    spec->uid = (int)lua_tointeger(L, -1);
+  } else if (lua_type(L, -1) == LUA_TSTRING) {
+    struct passwd *pw = getpwnam(lua_tostring(L, -1));
+    if (pw == NULL)
+      fl_lua_error(L, "fl.service %s: user '%s' does not exist here", name,
+                   lua_tostring(L, -1));
+    spec->uid = (int)pw->pw_uid;
+    spec->gid = (int)pw->pw_gid;
+  } else if (!lua_isnil(L, -1)) {
+    fl_lua_error(L, "fl.service %s: 'user' is a user name or uid", name);
+  }
+  lua_getfield(L, 1, "group");
+  if (lua_type(L, -1) == LUA_TNUMBER) {
+    spec->gid = (int)lua_tointeger(L, -1);
+  } else if (lua_type(L, -1) == LUA_TSTRING) {
+    struct group *gr = getgrnam(lua_tostring(L, -1));
+    if (gr == NULL)
+      fl_lua_error(L, "fl.service %s: group '%s' does not exist here", name,
+                   lua_tostring(L, -1));
+    spec->gid = (int)gr->gr_gid;
+  } else if (!lua_isnil(L, -1)) {
+    fl_lua_error(L, "fl.service %s: 'group' is a group name or gid", name);
+  }
+  lua_getfield(L, 1, "stop_signal");
+  if (!lua_isnil(L, -1) && (spec->stop_signal = signal_of(L, -1)) == 0)
+    fl_lua_error(L, "fl.service %s: 'stop_signal' is a signal such as \"SIGINT\" or 2",
+                 name);
+  lua_getfield(L, 1, "umask");
+  if (lua_type(L, -1) == LUA_TSTRING) { /* "077", octal as the shell writes it */
+    char *end;
+    long m = strtol(lua_tostring(L, -1), &end, 8);
+    if (*end != '\0' || m < 0 || m > 0777)
+      fl_lua_error(L, "fl.service %s: 'umask' is octal, such as \"077\"", name);
+    spec->umask = (int)m;
+    spec->set_umask = 1;
+  } else if (lua_type(L, -1) == LUA_TNUMBER) {
+    spec->umask = (int)lua_tointeger(L, -1) & 0777;
+    spec->set_umask = 1;
+  } else if (!lua_isnil(L, -1)) {
+    fl_lua_error(L, "fl.service %s: 'umask' is octal, such as \"077\"", name);
+  }
+  lua_getfield(L, 1, "rlimits");
+  if (lua_istable(L, -1)) {
+    static const char *const limits[] = {"nofile", NULL};
+    fl_lua_check_keys(L, lua_gettop(L), "fl.service rlimits", limits);
+    lua_getfield(L, -1, "nofile");
+    if (!lua_isnil(L, -1) && (!lua_isinteger(L, -1) || lua_tointeger(L, -1) <= 0))
+      fl_lua_error(L, "fl.service %s: rlimits.nofile is a positive integer", name);
+    spec->nofile = (long)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+  } else if (!lua_isnil(L, -1)) {
+    fl_lua_error(L, "fl.service %s: 'rlimits' is a table such as { nofile = 4096 }",
+                 name);
+  }
+  lua_pop(L, 5);
+}
+
+/* A service that runs as another user owns the folder it runs in when
+ * faultline made it (under the run directory): PostgreSQL's data directory,
+ * say. Elsewhere nothing is changed. */
+static void own_cwd(fl_scenario_t *sc, const char *cwd, const fl_svc_spec_t *id) {
+  const char *dir = fl_scenario_dir(sc);
+  size_t n = strlen(dir);
+  if (id->uid <= 0 || cwd == NULL || strncmp(cwd, dir, n) != 0 || cwd[n] != '/')
+    return;
+  if (chown(cwd, (uid_t)id->uid, (gid_t)(id->gid > 0 ? id->gid : -1)) != 0)
+    FL_LOG(FL_LOG_WARN, "svc", "cannot give %s to uid %d: %s", cwd, id->uid,
+           strerror(errno));
+}
+
 /* Creates the C service s->svc from the spec pieces; takes argv and env.
  * Returns 0 or a negative code with err set. */
 static int svc_create(lsvc_t *s, const char *name, char **argv, char **env,
-                      const char *cwd, int grace, fl_err_t *err) {
+                      const char *cwd, int grace, const fl_svc_spec_t *identity,
+                      fl_err_t *err) {
   fl_scenario_t *sc = s->sc;
   char *logs = fl_asprintf("%s/logs", fl_scenario_dir(sc));
   fl_svc_spec_t spec = {.name = name,
@@ -228,7 +333,13 @@ static int svc_create(lsvc_t *s, const char *name, char **argv, char **env,
                         .run_id = fl_scenario_run_id(sc),
                         .stop_grace_ms = grace,
                         .netns = s->netns,
-                        .preload = s->clock ? fl_lclock_preload() : NULL};
+                        .preload = s->clock ? fl_lclock_preload() : NULL,
+                        .stop_signal = identity->stop_signal,
+                        .uid = identity->uid,
+                        .gid = identity->gid,
+                        .umask = identity->umask,
+                        .set_umask = identity->set_umask,
+                        .nofile = identity->nofile};
   int rc =
       fl_svc_new(&s->svc, fl_scenario_loop(sc), fl_scenario_timeline(sc), &spec, err);
   fl_free(logs);
@@ -240,8 +351,9 @@ static int svc_create(lsvc_t *s, const char *name, char **argv, char **env,
 /* fl.service{name=, cmd=, ...}: checks the options, builds the userdata,
  * creates the service (not started) and ties it to the scenario's life. */
 static int l_service(lua_State *L) {
-  static const char *const keys[] = {"name",         "cmd",   "env",  "cwd",   "ready",
-                                     "stop_timeout", "netns", "addr", "clock", NULL};
+  static const char *const keys[] = {
+      "name",  "cmd",  "env",   "cwd",         "ready",   "stop_timeout", "netns", "addr",
+      "clock", "user", "group", "stop_signal", "rlimits", "umask",        NULL};
   fl_scenario_t *sc = fl_engine_scenario(L);
   fl_lua_check_keys(L, 1, "fl.service", keys);
   lua_getfield(L, 1, "name");
@@ -264,6 +376,8 @@ static int l_service(lua_State *L) {
   /* Placement, clock and probe before anything below allocates: they may
    * raise, and what they keep belongs to the userdata (freed by __gc). */
   read_placement(L, s, ud, name);
+  fl_svc_spec_t identity = {0};
+  read_identity(L, name, &identity);
   lua_getfield(L, 1, "ready");
   if (lua_istable(L, -1))
     read_probe(L, lua_gettop(L), s);
@@ -280,9 +394,10 @@ static int l_service(lua_State *L) {
   lua_pop(L, 1);
   if (s->clock != NULL)
     env = strv_append(env, fl_lclock_env(s->clock));
+  own_cwd(s->sc, cwd, &identity);
 
   fl_err_t err = {0};
-  if (svc_create(s, name, argv, env, cwd, grace, &err) < 0)
+  if (svc_create(s, name, argv, env, cwd, grace, &identity, &err) < 0)
     return fl_lua_error(L, "%s", err.msg);
   s->closed = 0;
   /* Anchor for the scenario's life; closed with it. */

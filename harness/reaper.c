@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -249,9 +252,36 @@ static void close_inherited(void) {
     close((int)fd);
 }
 
+/* rlimits, umask, then group and user (setgroups first: the supplementary
+ * groups of root must not follow the service). Says what failed on stderr,
+ * which is the service's log. */
+static int shim_identity(int uid, int gid, int mask, long nofile) {
+  if (nofile > 0) {
+    struct rlimit rl = {(rlim_t)nofile, (rlim_t)nofile};
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+      fprintf(stderr, "faultline: cannot set open files to %ld: %s\n", nofile,
+              strerror(errno));
+      return -1;
+    }
+  }
+  if (mask >= 0)
+    umask((mode_t)mask);
+  if (gid >= 0 && (setgroups(0, NULL) != 0 || setgid((gid_t)gid) != 0)) {
+    fprintf(stderr, "faultline: cannot become group %d: %s\n", gid, strerror(errno));
+    return -1;
+  }
+  if (uid >= 0 && setuid((uid_t)uid) != 0) {
+    fprintf(stderr, "faultline: cannot become user %d: %s\n", uid, strerror(errno));
+    return -1;
+  }
+  return 0;
+}
+
 int fl_shim_main(int argc, char **argv) {
   /* argv: __exec PPID [--netns PATH] [--preload LIB] [--cgroup DIR] -- CMD [ARGS...] */
   const char *netns = NULL, *preload = NULL, *cgroup = NULL;
+  int uid = -1, gid = -1, mask = -1;
+  long nofile = 0;
   int i = 2;
   while (i + 1 < argc && strcmp(argv[i], "--") != 0) {
     if (strcmp(argv[i], "--netns") == 0)
@@ -260,6 +290,14 @@ int fl_shim_main(int argc, char **argv) {
       preload = argv[i + 1];
     else if (strcmp(argv[i], "--cgroup") == 0)
       cgroup = argv[i + 1];
+    else if (strcmp(argv[i], "--uid") == 0)
+      uid = atoi(argv[i + 1]);
+    else if (strcmp(argv[i], "--gid") == 0)
+      gid = atoi(argv[i + 1]);
+    else if (strcmp(argv[i], "--umask") == 0)
+      mask = atoi(argv[i + 1]);
+    else if (strcmp(argv[i], "--nofile") == 0)
+      nofile = atol(argv[i + 1]);
     else
       break;
     i += 2;
@@ -287,6 +325,10 @@ int fl_shim_main(int argc, char **argv) {
     return 127;
   if (preload != NULL)
     shim_preload(preload);
+  /* Limits and the user last: entering a namespace needs the privileges
+   * the user may not have. */
+  if (shim_identity(uid, gid, mask, nofile) != 0)
+    return 127;
   /* A service starts with default signal dispositions. */
   signal(SIGPIPE, SIG_DFL);
   signal(SIGINT, SIG_DFL);

@@ -67,8 +67,10 @@ struct fl_svc_s {
   int tail_next;
   json_t *pids;
 
-  char *cg;     /* the service's cgroup, or NULL (process groups only) */
-  int cg_polls; /* after the main process exited: checks left for empty */
+  int stop_signal;     /* SIGTERM unless the spec said otherwise */
+  char *shim_opts[12]; /* --uid N --gid N --umask N --nofile N, NULL-terminated */
+  char *cg;            /* the service's cgroup, or NULL (process groups only) */
+  int cg_polls;        /* after the main process exited: checks left for empty */
   int64_t exit_status;
   int exit_sig;
   pid_t exit_pgid;
@@ -82,7 +84,29 @@ static struct {
   fl_cg_sys_t sys;
   char run_id[128]; /* the run whose parent is made */
   char parent[512];
+  int at_exit;
+  char *made[16]; /* parents made by this process, until removed */
 } cg = {0};
+
+static void cg_remember(const char *parent) {
+  for (int i = 0; i < 16; i++)
+    if (cg.made[i] == NULL) {
+      cg.made[i] = fl_strdup(parent);
+      return;
+    }
+}
+
+/* At exit, after the loop: a service freed while its processes were still
+ * leaving left its cgroup behind; wait for them and remove it. */
+static void cg_at_exit(void) {
+  for (int i = 0; i < 16; i++)
+    if (cg.made[i] != NULL) {
+      if (access(cg.made[i], F_OK) == 0)
+        fl_cgroup_remove_tree(&cg.sys, cg.made[i]);
+      fl_free(cg.made[i]);
+      cg.made[i] = NULL;
+    }
+}
 
 /* The run's parent cgroup, made on first use; NULL when cgroups are not
  * usable here (not root, none mounted), which is said once. */
@@ -113,6 +137,11 @@ static const char *cg_parent(const char *run_id) {
       return NULL;
     }
     snprintf(cg.run_id, sizeof(cg.run_id), "%s", run_id);
+    if (!cg.at_exit) {
+      cg.at_exit = 1;
+      atexit(cg_at_exit);
+    }
+    cg_remember(cg.parent);
     char *cmd = fl_cgroup_reaper_cmd(cg.parent);
     fl_reaper_on_death(cg.parent, cmd);
     fl_free(cmd);
@@ -131,6 +160,10 @@ static void cg_release(const char *path) {
     cg.parent[0] = '\0';
     cg.run_id[0] = '\0';
   }
+}
+
+const char *fl_svc_cgroup(const fl_svc_t *s) {
+  return s->cg;
 }
 
 const char *fl_svc_containment(void) {
@@ -203,6 +236,24 @@ int fl_svc_new(fl_svc_t **out, uv_loop_t *loop, fl_timeline_t *tl,
   s->log = log;
   s->grace_ms = spec->stop_grace_ms > 0 ? spec->stop_grace_ms : 5000;
   s->pids = json_array();
+  s->stop_signal = spec->stop_signal > 0 ? spec->stop_signal : SIGTERM;
+  int k = 0;
+  if (spec->uid > 0) {
+    s->shim_opts[k++] = fl_strdup("--uid");
+    s->shim_opts[k++] = fl_asprintf("%d", spec->uid);
+  }
+  if (spec->gid > 0) {
+    s->shim_opts[k++] = fl_strdup("--gid");
+    s->shim_opts[k++] = fl_asprintf("%d", spec->gid);
+  }
+  if (spec->set_umask) {
+    s->shim_opts[k++] = fl_strdup("--umask");
+    s->shim_opts[k++] = fl_asprintf("%d", spec->umask);
+  }
+  if (spec->nofile > 0) {
+    s->shim_opts[k++] = fl_strdup("--nofile");
+    s->shim_opts[k++] = fl_asprintf("%ld", spec->nofile);
+  }
   const char *parent = cg_parent(spec->run_id);
   char path[512];
   if (parent != NULL && fl_cgroup_make(parent, spec->name, path, sizeof(path), NULL) == 0)
@@ -435,7 +486,7 @@ int fl_svc_start(fl_svc_t *s, fl_err_t *err) {
     n++;
   char ppid[24];
   snprintf(ppid, sizeof(ppid), "%d", (int)getpid());
-  char **args = fl_calloc((size_t)n + 11, sizeof(char *));
+  char **args = fl_calloc((size_t)n + 23, sizeof(char *));
   int k = 0;
   args[k++] = (char *)fl_self_exe();
   args[k++] = "__exec";
@@ -452,6 +503,8 @@ int fl_svc_start(fl_svc_t *s, fl_err_t *err) {
     args[k++] = "--cgroup";
     args[k++] = s->cg;
   }
+  for (int i = 0; s->shim_opts[i] != NULL; i++)
+    args[k++] = s->shim_opts[i];
   args[k++] = "--";
   args[k++] = exe;
   for (int i = 1; i < n; i++)
@@ -522,9 +575,10 @@ static void on_grace_over(uv_timer_t *t) {
   if (s->pid > 0) {
     FL_LOG(FL_LOG_INFO, "svc", "%s: still alive after %d ms, SIGKILL", s->name,
            s->grace_ms);
-    fprintf(s->log,
-            "[%9.3f] -- faultline: no exit %d ms after SIGTERM, sending SIGKILL\n",
-            fl_timeline_seconds(s->tl), s->grace_ms);
+    fprintf(
+        s->log,
+        "[%9.3f] -- faultline: no exit %d ms after the stop signal, sending SIGKILL\n",
+        fl_timeline_seconds(s->tl), s->grace_ms);
     kill(-s->pid, SIGKILL);
     if (s->cg != NULL)
       fl_cgroup_signal(s->cg, SIGKILL);
@@ -555,9 +609,9 @@ void fl_svc_stop(fl_svc_t *s, fl_svc_exit_cb cb, void *arg) {
    * mode does: a worker that left the group hears it too. */
   if (s->cg != NULL) {
     fl_cgroup_freeze(&cg.sys, s->cg, 0);
-    fl_cgroup_signal(s->cg, SIGTERM);
+    fl_cgroup_signal(s->cg, s->stop_signal);
   }
-  kill(-s->pid, SIGTERM);
+  kill(-s->pid, s->stop_signal);
   kill(-s->pid, SIGCONT);
   uv_timer_start(&s->timer, on_grace_over, (uint64_t)s->grace_ms, 0);
 }
@@ -681,6 +735,8 @@ static void svc_timer_closed(uv_handle_t *h) {
   fl_free(s->cwd);
   fl_free(s->netns);
   fl_free(s->preload);
+  for (int i = 0; s->shim_opts[i] != NULL; i++)
+    fl_free(s->shim_opts[i]);
   fl_free(s->log_path);
   fl_free(s->name);
   json_decref(s->pids);

@@ -33,12 +33,20 @@ typedef struct fl_svc_spec_s {
   int stop_grace_ms;       /* SIGTERM -> SIGKILL; 0 = 5000 */
   const char *netns;       /* may be NULL: a network namespace path the shim enters */
   const char *preload;     /* may be NULL: a library the shim preloads (libfaketime) */
+  int stop_signal;         /* what stop sends first; 0 = SIGTERM */
+  int uid, gid;            /* run as this user and group; 0 = as faultline */
+  int umask;               /* with set_umask; else inherited */
+  int set_umask;
+  long nofile; /* RLIMIT_NOFILE (soft and hard); 0 = inherited */
 } fl_svc_spec_t;
 
 /* What kill, pause and stop reach here: "cgroup v2", "hybrid (...)",
  * "cgroup v1 (freezer)" or "process groups" (known after the first
  * service of a run is made). */
 const char *fl_svc_containment(void);
+
+/* The service's cgroup (a directory), or NULL when it has none. */
+const char *fl_svc_cgroup(const fl_svc_t *s);
 
 /* Called once per exit of the service's main process. */
 typedef void (*fl_svc_exit_cb)(fl_svc_t *svc, int64_t status, int term_signal,

@@ -21,7 +21,15 @@ running() {
   [ -n "$a" ] && [ "$a" != "$b" ]
 }
 workers_left() { pgrep -f fl-detached-worker | wc -l; }
-cg_left() { ls -d /sys/fs/cgroup/faultline-* /sys/fs/cgroup/unified/faultline-* /sys/fs/cgroup/freezer/faultline-* 2>/dev/null | wc -l; }
+# cgroups of runs whose faultline is gone (other tests' live runs may have
+# theirs at the same time: those do not count)
+cg_left() {
+  for d in /sys/fs/cgroup/faultline-* /sys/fs/cgroup/unified/faultline-* /sys/fs/cgroup/freezer/faultline-*; do
+    [ -d "$d" ] || continue
+    pid=$(basename "$d" | cut -d- -f2)
+    kill -0 "$pid" 2>/dev/null || echo "$d"
+  done | wc -l
+}
 
 # 1. kill: every worker gone.
 FL_MODE=kill FL_OUT=$W expect_exit 0 "kill run" -- "$FAULTLINE" run "$S" --out "$TMP/kill"
@@ -58,7 +66,7 @@ wait $run 2>/dev/null
 i=0; while [ "$(workers_left)" != 0 ] && [ $i -lt 60 ]; do sleep 0.05; i=$((i+1)); done
 [ "$(workers_left)" = 0 ] && ok "no worker survives SIGKILL of faultline" || fail "$(workers_left) workers survived"
 i=0; while [ "$(cg_left)" != 0 ] && [ $i -lt 60 ]; do sleep 0.05; i=$((i+1)); done
-[ "$(cg_left)" = 0 ] && ok "the reaper removed the cgroups" || fail "cgroups left: $(ls -d /sys/fs/cgroup/unified/faultline-* 2>/dev/null)"
+[ "$(cg_left)" = 0 ] && ok "the reaper removed the cgroups" || fail "cgroups left: $(cg_left)"
 
 # 3b. What the reaper could not remove, `faultline cleanup` does: a run's
 #     cgroup whose faultline is gone (a pid that cannot be alive).
