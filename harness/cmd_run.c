@@ -7,12 +7,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
+#include "base/alloc.h"
 #include "base/parse.h"
 #include "harness/cli.h"
 
 static const char USAGE[] =
     "usage: faultline run FILE.lua [--seed N] [--out DIR] [--junit FILE] [--only NAME]\n"
-    "                              [--timeout S] [--quiet]\n"
+    "                              [--timeout S] [--quiet] [--replay "
+    "RUN_DIR|SCHEDULE.json]\n"
     "\n"
     "  --seed N      the seed of every random choice (default: a new one, printed\n"
     "                and recorded, so any run can be repeated)\n"
@@ -22,11 +26,14 @@ static const char USAGE[] =
     "  --only NAME   run only the scenario of that name\n"
     "  --timeout S   a scenario's time limit unless it sets its own (default 600)\n"
     "  -q, --quiet   no progress lines, only each scenario's verdict\n"
+    "  --replay R    fl.nemesis replays the schedule of run directory R (its\n"
+    "                report.json) or of a schedule file (`faultline shrink` writes\n"
+    "                one) at the same offsets, instead of drawing faults\n"
     "\n"
     "exit codes: 0 all checks passed, 1 a check failed, 2 usage, scenario or\n"
     "environment error, 3 a checker gave up within its time budget\n";
 
-enum { OPT_SEED = 256, OPT_OUT, OPT_JUNIT, OPT_ONLY, OPT_TIMEOUT };
+enum { OPT_SEED = 256, OPT_OUT, OPT_JUNIT, OPT_ONLY, OPT_TIMEOUT, OPT_REPLAY };
 
 static const struct option LONGOPTS[] = {
     {"seed", required_argument, NULL, OPT_SEED},
@@ -34,6 +41,7 @@ static const struct option LONGOPTS[] = {
     {"junit", required_argument, NULL, OPT_JUNIT},
     {"only", required_argument, NULL, OPT_ONLY},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"replay", required_argument, NULL, OPT_REPLAY},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -72,6 +80,9 @@ int fl_run_args_parse(fl_run_args_t *out, int argc, char **argv, fl_err_t *err) 
       if (fl_parse_seconds(c.arg, &o->timeout_s) < 0)
         return fl_err_set(err, FL_EUSAGE, "--timeout wants seconds, not \"%s\"", c.arg);
       break;
+    case OPT_REPLAY:
+      o->replay = c.arg;
+      break;
     case 'q':
       o->quiet = 1;
       break;
@@ -109,6 +120,30 @@ static uint64_t fresh_seed(void) {
          1000000000ull;
 }
 
+/* --replay R: R is a run directory (its report.json) or a schedule file,
+ * either holding a "schedule" list (a bare list is a schedule too). Returns
+ * the file to read, new (fl_free), or NULL with the reason in err. */
+static char *replay_file(const char *arg, fl_err_t *err) {
+  struct stat st;
+  char *path = (stat(arg, &st) == 0 && S_ISDIR(st.st_mode))
+                   ? fl_asprintf("%s/report.json", arg)
+                   : fl_strdup(arg);
+  json_error_t je;
+  json_t *j = json_load_file(path, 0, &je);
+  const char *why = NULL;
+  if (j == NULL)
+    why = je.text;
+  else if (!json_is_array(j) && !json_is_array(json_object_get(j, "schedule")))
+    why = "no \"schedule\" list in it (was the run made with fl.nemesis?)";
+  if (why != NULL)
+    fl_err_set(err, FL_EUSAGE, "--replay %s: %s: %s", arg, path, why);
+  json_decref(j);
+  if (why == NULL)
+    return path;
+  fl_free(path);
+  return NULL;
+}
+
 int fl_cmd_run(int argc, char **argv) {
   fl_run_args_t a;
   fl_err_t err = {0};
@@ -120,7 +155,16 @@ int fl_cmd_run(int argc, char **argv) {
   }
   if (check_file(a.engine.file, &err) < 0)
     return fl_cli_usage_error("run", &err);
+  char *replay = NULL;
+  if (a.engine.replay != NULL) {
+    replay = replay_file(a.engine.replay, &err);
+    if (replay == NULL)
+      return fl_cli_usage_error("run", &err);
+    a.engine.replay = replay;
+  }
   if (!a.engine.seed_given)
     a.engine.seed = fresh_seed();
-  return fl_engine_run_file(&a.engine);
+  int code = fl_engine_run_file(&a.engine);
+  fl_free(replay);
+  return code;
 }

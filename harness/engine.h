@@ -31,6 +31,7 @@ typedef struct fl_engine_opts_s {
   int seed_given;
   double timeout_s; /* per-scenario limit unless the scenario sets one; 0 = 600 */
   int quiet;
+  const char *replay; /* --replay: a report.json or schedule file (may be NULL) */
 } fl_engine_opts_t;
 
 /* ---- the runner (runner.c) --------------------------------------------- */
