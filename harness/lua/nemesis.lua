@@ -14,7 +14,7 @@ return function(fl, core, kit)
   local proxies = {}  -- every fl.proxy / fl.udp_proxy, for toxics and coverage
   local all = {}      -- the schedule: every entry of every nemesis, in order
   local nemeses = 0
-  local window_s      -- the first nemesis's window, for shrink
+  local window_s, started_s -- the first nemesis's window and start, for shrink
 
   -- The nemesis targets the scenario's services unless told otherwise, and
   -- puts toxics on its links: it learns both as the scenario makes them.
@@ -46,7 +46,7 @@ return function(fl, core, kit)
     local path = fl.info().dir .. "/schedule.json"
     local out = io.open(path .. ".tmp", "w")
     if not out then return end
-    out:write(fl.json.encode({ schedule = all, window_s = window_s }))
+    out:write(fl.json.encode({ schedule = all, window_s = window_s, started_s = started_s }))
     out:close()
     os.rename(path .. ".tmp", path)
   end
@@ -514,8 +514,8 @@ return function(fl, core, kit)
       nem.replaying = path
       if w and (not nem.window or w < nem.window) then nem.window = w end
     end
-    if nem.index == 1 then window_s = nem.window end
     nem.started = fl.now()
+    if nem.index == 1 then window_s, started_s = nem.window, round3(nem.started) end
     nem.until_s = nem.window and nem.started + nem.window
     save()
     nem.main = fl.spawn(nem.replay and replay_loop or draw_loop, nem)
