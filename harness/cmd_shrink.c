@@ -304,7 +304,7 @@ static void shrink_set(shrink_t *s, json_t **list, double window) {
         if (pass == 1 && n == 2)
           break; /* the complements of two halves are the halves */
         json_t *cand = slice(*list, lo, hi, pass == 0);
-        if (json_array_size(cand) < len &&
+        if (json_array_size(cand) > 0 && json_array_size(cand) < len &&
             try_candidate(s, cand, window, pass == 0 ? "a subset" : "a complement")) {
           json_decref(*list);
           *list = cand;

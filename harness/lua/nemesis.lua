@@ -331,7 +331,7 @@ return function(fl, core, kit)
     while not nem.stopping do
       local d = t - fl.now()
       if d <= 0 then return true end
-      fl.sleep(math.min(d, 0.1))
+      fl.sleep(math.max(0, math.min(d, 0.1)))
     end
     return false
   end
@@ -535,7 +535,9 @@ return function(fl, core, kit)
   --- schedule applied), then nem:stop().
   function Nemesis:wait()
     if self.until_s then
-      while fl.now() < self.until_s do fl.sleep(math.min(0.1, self.until_s - fl.now())) end
+      while fl.now() < self.until_s do
+        fl.sleep(math.max(0, math.min(0.1, self.until_s - fl.now())))
+      end
     elseif self.replay then
       self.main:wait()
     end
