@@ -329,6 +329,74 @@ function fl.expect.isolated(a, b, opts) end
 ---@return faultline.fault
 function fl.fault(kind, targets, attrs) end
 
+--- Records one point of the time series `name`: `value` at the run's clock
+--- now. report.json keeps each series as `"metrics": [{name, unit, points:
+--- [[t, value], ...]}]` (seconds from the run's start), and report.html draws
+--- one chart per series below throughput, on the timeline's time axis (the
+--- first 12 series; at most 64 per scenario and 20000 points per series, later
+--- points are counted in `dropped`). `unit` (a string, optional) is the
+--- series' unit; a series keeps the unit of its first point.
+---@param name any
+---@param value any
+---@param unit any
+function fl.metric(name, value, unit) end
+
+---@class faultline.opts.fl_fault
+---@field kind string what it is: "failover", "upgrade", ... (the timeline's label)
+---@field targets? any whom it is aimed at; faults on them while it is open are its parts (default {})
+---@field attrs? table anything to keep in report.json with it (default {})
+
+--- Records a fault the scenario injects itself (a failover: kill the primary
+--- for good, promote a replica) on the timeline, from now until
+--- `fault:done()`. It is a *group*: the faults faultline records while it is
+--- open on any of its targets (the kill of the old primary, a toxic on a link
+--- to it; any fault when it names no target) are its parts (`attrs.part_of` in
+--- report.json): the timeline draws the group as one entry with its targets,
+--- and `fl.check.recovery` and `fl.check.availability` measure the group once,
+--- not its parts, so a primary killed for good no longer reads "the fault
+--- never healed". The older form `fl.fault(kind, targets, attrs)` still works.
+---@param opts faultline.opts.fl_fault
+---@return faultline.fault
+function fl.fault(opts) end
+
+---@class faultline.opts.fl_check_recovery
+---@field after? any where to measure from (the values are below) (default "each fault")
+---@field within? number the limit; without it the check passes once operations succeed again (default none: only measured)
+---@field run? integer how many consecutive ok completions count as recovered (default 5)
+---@field history? any whose operations count (history = w: w's only) (default the run's history.jsonl)
+---@field name? string the checks' name, before  after WHAT (default "recovery")
+
+--- After each moment `after` selects, operations must succeed again: a run of
+--- `run` consecutive ok completions must begin within `within` seconds.
+--- Recorded as one check per moment, named `recovery after WHAT`, with
+--- `recovery_s` (the time to the first op of that run), `limit_s`, `heal_s`
+--- (the moment) and `failures_after_heal` in report.json.
+---@param opts faultline.opts.fl_check_recovery
+function fl.check.recovery(opts) end
+
+---@class faultline.opts.fl_nemesis
+---@field targets? table the nodes faults are drawn among (default every fl.service of the scenario)
+---@field faults? table the kinds to draw from (default {"partition", "kill", "pause", "latency"})
+---@field target? any Jepsen's target specs (one drawn per fault), a function of the target list returning services or names (e.g. the current leader), or an explicit list (default {"one", "minority", "majority", "minority-third", "all"})
+---@field shapes? string|table the partition shapes to draw from (default all five)
+---@field interval? number mean gap between faults (exponential) when calm is not given (default 5)
+---@field duration? any how long each fault is held (default {1, 5})
+---@field calm? any the gap after one fault before the next
+---@field max_concurrent? integer faults in place at once (default 1)
+---@field window? number how long it draws faults; nem.window (default none (until nem:stop()))
+---@field schedule? string replay this schedule file (relative to the scenario file) instead of drawing: a pinned schedule
+---@field name? string its name (default "nemesis N")
+
+--- Starts the nemesis as a task beside the workload: after a gap (`calm`, or
+--- a random wait of mean `interval`), it draws a fault kind from `faults`,
+--- its targets from `target`, its length from `duration`, applies it, holds
+--- it and heals it, at most `max_concurrent` at a time, until `window` has
+--- passed or `nem:stop()`. With a schedule (`schedule =` or `--replay`) it
+--- applies the recorded faults at their offsets instead, with the same
+--- targets and parameters (the window is the recorded one when shorter).
+---@param opts faultline.opts.fl_nemesis
+function fl.nemesis(opts) end
+
 ---@class faultline.opts.fl_network
 ---@field mode? string "netns" or "proxy" (default "netns")
 ---@field subnet? string the bridge's subnet; one overlapping a host route is refused (default the first free /24 of 10.77.0.0/16)
@@ -642,6 +710,11 @@ function fault:stop() end
 ---@type any
 fault.id = nil
 
+--- Ends the fault `fault` (from `fl.fault{...}`): the system has finished
+--- reacting. Recovery is measured from here. Calling it again does nothing;
+--- `fault.stop()` (the earlier name) does the same.
+function fault:done() end
+
 ---@class faultline.gen
 local gen = {}
 
@@ -669,6 +742,34 @@ function gen.run(op, ctx) end
 --- `fl.check.minority_refuses` group operations by it.
 ---@param ctx any
 function gen.node(ctx) end
+
+---@class faultline.nem
+local nem = {}
+
+--- Stops drawing, heals every fault the nemesis has in place (restarts what it
+--- killed, resumes what it paused, removes its toxics, heals its partition)
+--- and returns once healed. The end of the scenario ends whatever is still in
+--- place (its `end_s` is then the run's end).
+function nem:stop() end
+
+--- Waits until the nemesis's `window` has passed (with a replayed schedule and
+--- no window: until every fault was applied), then `nem:stop()`.
+function nem:wait() end
+
+--- The entries this nemesis has injected so far (each `{id, kind, targets,
+--- params, start_s, duration_s, end_s, coverage}`).
+function nem:faults() end
+
+--- The nemesis's window in seconds (the option, or a replayed schedule's when
+--- shorter: `faultline shrink` shortens it), or nil. Give it to the workload's
+--- `duration` so a shrunk schedule also runs shorter.
+---@type any
+nem.window = nil
+
+--- The whole run's schedule (every nemesis's entries, in the order they
+--- started), as report.json's `schedule` will have it.
+---@type any
+nem.schedule = nil
 
 ---@class faultline.net
 local net = {}
