@@ -383,11 +383,9 @@ return function(fl, core, kit)
       local entry = kinds[kind].draw(nem, rng)
       if entry then
         entry.kind = kind
+        -- Not cut to the window: what is recorded must not depend on timing
+        -- (nem:wait() ends a fault still in place when the window closes).
         entry.duration_s = round3(range(rng, nem.duration))
-        if nem.until_s then
-          entry.duration_s = round3(math.max(0.1, math.min(entry.duration_s,
-            nem.until_s - fl.now())))
-        end
         start_fault(nem, entry)
       end
     end

@@ -16,7 +16,7 @@ fl.scenario("unsafe kvnode under a random nemesis", { timeout = WINDOW + 120 }, 
   cluster:start()
   local nem = fl.nemesis{ faults = { "partition", "kill", "pause", "latency", "bandwidth" },
                           duration = { 1, 4 }, calm = { 0.5, 2 }, window = WINDOW }
-  local load = fl.workload{ clients = 6, rate = 120, duration = nem.window + 1,
+  local load = fl.workload{ clients = 4, rate = 30, duration = nem.window + 1,
                             ops = kv.register_ops{ keys = 4, cluster = cluster } }
   nem:wait()
   load:wait()
