@@ -377,7 +377,7 @@ function fl.check.recovery(opts) end
 ---@class faultline.opts.fl_nemesis
 ---@field targets? table the nodes faults are drawn among (default every fl.service of the scenario)
 ---@field faults? table the kinds to draw from (default {"partition", "kill", "pause", "latency"})
----@field target? any Jepsen's target specs (one drawn per fault), a function of the target list returning services or names (e.g. the current leader), or an explicit list (default {"one", "minority", "majority", "minority-third", "all"})
+---@field target? any Jepsen's target specs (one drawn per fault), a function(targets, rng) returning services or names (e.g. the current leader; draw with rng:float() / rng:int(lo, hi), the nemesis's own stream, so the seed still decides), or an explicit list (default {"one", "minority", "majority", "minority-third", "all"})
 ---@field shapes? string|table the partition shapes to draw from (default all five)
 ---@field interval? number mean gap between faults (exponential) when calm is not given (default 5)
 ---@field duration? any how long each fault is held (default {1, 5})

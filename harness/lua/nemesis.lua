@@ -99,7 +99,9 @@ return function(fl, core, kit)
     if type(spec) == "table" and #spec > 0 and type(spec[1]) == "string" and specs[spec[1]] then
       spec = spec[rng:int(1, #spec)] -- a list of specs: one drawn per fault
     end
-    if type(spec) == "function" then return sorted_names(kit.list_of(spec(nem.targets) or {})) end
+    if type(spec) == "function" then
+      return sorted_names(kit.list_of(spec(nem.targets, rng) or {}))
+    end
     if type(spec) == "table" then return sorted_names(spec) end
     return sorted_names(specs[spec](rng, nem.names))
   end
