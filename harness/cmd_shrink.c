@@ -67,6 +67,7 @@ typedef struct {
   uint64_t runs;
   uint64_t t0;
   char *best_dir; /* the run directory of the best failing candidate */
+  int broken;     /* a child could not be started */
 } shrink_t;
 
 static int parse_args(shrink_t *s, int argc, char **argv, fl_err_t *err) {
@@ -161,13 +162,17 @@ static void child_exited(uv_process_t *p, int64_t status, int sig) {
 }
 
 /* Runs `faultline run FILE --replay cand --seed seed --out dir -q` as a
- * child on the loop, its output in dir.log. Returns its exit code (2 when
- * it could not start). */
+ * child on the loop, its output in dir.log. Returns its exit code, or -1
+ * when it could not start. */
 static int run_child(shrink_t *s, const char *cand, uint64_t seed, const char *dir) {
   char exe[4096];
   size_t n = sizeof(exe);
   if (uv_exepath(exe, &n) < 0)
-    return 2;
+    return -1;
+  /* Rebuilt while shrinking: the path names the faultline to run. */
+  char *del = strstr(exe, " (deleted)");
+  if (del != NULL && del[10] == '\0')
+    *del = '\0';
   char seedbuf[32];
   snprintf(seedbuf, sizeof(seedbuf), "%llu", (unsigned long long)seed);
   char *args[] = {
@@ -195,7 +200,7 @@ static int run_child(shrink_t *s, const char *cand, uint64_t seed, const char *d
     fprintf(stderr, "shrink: cannot start %s: %s\n", exe, uv_strerror(rc));
     uv_close((uv_handle_t *)&c.proc, NULL);
     uv_run(&s->loop, UV_RUN_DEFAULT);
-    return 2;
+    return -1;
   }
   while (!c.done)
     uv_run(&s->loop, UV_RUN_ONCE);
@@ -259,6 +264,10 @@ static int try_candidate(shrink_t *s, json_t *list, double window, const char *w
     uint64_t seed = k == 0 ? s->seed : fl_seed_for(s->seed, name) % 1000000000ull;
     uint64_t t = uv_hrtime();
     int code = run_child(s, cand, seed, dir);
+    if (code < 0) {
+      s->broken = 1; /* no run can start: stop searching */
+      s->budget = s->runs;
+    }
     failed = code == 1 && failed_same(s, dir);
     printf("shrink: run %llu/%llu (%s): %zu fault(s), %.1f s held -> %s in %.1f s\n",
            (unsigned long long)s->runs, (unsigned long long)s->budget, what,
@@ -373,6 +382,30 @@ static double shrink_window(shrink_t *s, json_t *list, double window) {
 static char *describe(json_t *list) {
   if (json_array_size(list) == 0)
     return fl_strdup("no fault");
+  if (json_array_size(list) > 3) {
+    json_t *count = json_object();
+    size_t k;
+    json_t *x;
+    json_array_foreach(list, k, x) {
+      const char *kind = json_string_value(json_object_get(x, "kind"));
+      json_int_t c = json_integer_value(json_object_get(count, kind ? kind : "?"));
+      json_object_set_new(count, kind ? kind : "?", json_integer(c + 1));
+    }
+    char *out = fl_asprintf("%zu faults (", json_array_size(list));
+    const char *kind;
+    int first = 1;
+    json_object_foreach(count, kind, x) {
+      char *next = fl_asprintf("%s%s%lld %s", out, first ? "" : ", ",
+                               (long long)json_integer_value(x), kind);
+      fl_free(out);
+      out = next;
+      first = 0;
+    }
+    char *done = fl_asprintf("%s)", out);
+    fl_free(out);
+    json_decref(count);
+    return done;
+  }
   char *out = fl_strdup("");
   size_t i;
   json_t *e;
@@ -447,6 +480,10 @@ static int search(shrink_t *s) {
     shrink_durations(s, list, window);
   }
   window = shrink_window(s, list, window);
+  if (s->broken) {
+    json_decref(list);
+    return 2;
+  }
   int code = finish(s, list, window);
   json_decref(list);
   return code;
