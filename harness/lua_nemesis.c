@@ -8,7 +8,6 @@
 
 #include "base/prng.h"
 #include "harness/engine.h"
-#include "harness/engine_int.h"
 #include "harness/lua_core.h"
 
 static const char RNG_MT[] = "faultline.nemesis_rng";
@@ -42,7 +41,7 @@ static int l_rng_int(lua_State *L) {
  * schedule file; cmd_run.c checked it holds a schedule), or nil. */
 static int l_replay(lua_State *L) {
   fl_scenario_t *sc = fl_engine_scenario(L);
-  const char *p = sc->eng->opts->replay;
+  const char *p = fl_scenario_replay(sc);
   if (p == NULL)
     lua_pushnil(L);
   else
