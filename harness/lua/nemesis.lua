@@ -472,6 +472,10 @@ return function(fl, core, kit)
     opts = fl.options(opts, "fl.nemesis", options)
     nemeses = nemeses + 1
     local targets = opts.targets or services
+    -- Services made another way (net:service) are found by name too.
+    for _, t in ipairs(targets) do
+      if type(t) ~= "string" and not by_name(t.name) then services[#services + 1] = t end
+    end
     local faults = opts.faults or default_faults
     if type(faults) == "string" then faults = { faults } end
     check_faults(faults)
