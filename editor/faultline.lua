@@ -352,6 +352,29 @@ function fl.fault(opts) end
 ---@param opts faultline.opts.fl_check_recovery
 function fl.check.recovery(opts) end
 
+---@class faultline.opts.fl_nemesis
+---@field targets? table the nodes faults are drawn among (default every fl.service of the scenario)
+---@field faults? table the kinds to draw from (default {"partition", "kill", "pause", "latency"})
+---@field target? any Jepsen's target specs (one drawn per fault), a function(targets, rng) returning services or names (e.g. the current leader; draw with rng:float() / rng:int(lo, hi), the nemesis's own stream, so the seed still decides), or an explicit list (default {"one", "minority", "majority", "minority-third", "all"})
+---@field shapes? string|table the partition shapes to draw from (default all five)
+---@field interval? number mean gap between faults (exponential) when calm is not given (default 5)
+---@field duration? any how long each fault is held (default {1, 5})
+---@field calm? any the gap after one fault before the next
+---@field max_concurrent? integer faults in place at once (default 1)
+---@field window? number how long it draws faults; nem.window (default none (until nem:stop()))
+---@field schedule? string replay this schedule file (relative to the scenario file) instead of drawing: a pinned schedule
+---@field name? string its name (default "nemesis N")
+
+--- Starts the nemesis as a task beside the workload: after a gap (`calm`, or
+--- a random wait of mean `interval`), it draws a fault kind from `faults`,
+--- its targets from `target`, its length from `duration`, applies it, holds
+--- it and heals it, at most `max_concurrent` at a time, until `window` has
+--- passed or `nem:stop()`. With a schedule (`schedule =` or `--replay`) it
+--- applies the recorded faults at their offsets instead, with the same
+--- targets and parameters (the window is the recorded one when shorter).
+---@param opts faultline.opts.fl_nemesis
+function fl.nemesis(opts) end
+
 ---@class faultline.opts.fl_network
 ---@field mode? string "netns" or "proxy" (default "netns")
 ---@field subnet? string the bridge's subnet; one overlapping a host route is refused (default the first free /24 of 10.77.0.0/16)
@@ -728,6 +751,34 @@ function gen.run(op, ctx) end
 --- `fl.check.minority_refuses` group operations by it.
 ---@param ctx any
 function gen.node(ctx) end
+
+---@class faultline.nem
+local nem = {}
+
+--- Stops drawing, heals every fault the nemesis has in place (restarts what it
+--- killed, resumes what it paused, removes its toxics, heals its partition)
+--- and returns once healed. The end of the scenario ends whatever is still in
+--- place (its `end_s` is then the run's end).
+function nem:stop() end
+
+--- Waits until the nemesis's `window` has passed (with a replayed schedule and
+--- no window: until every fault was applied), then `nem:stop()`.
+function nem:wait() end
+
+--- The entries this nemesis has injected so far (each `{id, kind, targets,
+--- params, start_s, duration_s, end_s, coverage}`).
+function nem:faults() end
+
+--- The nemesis's window in seconds (the option, or a replayed schedule's when
+--- shorter: `faultline shrink` shortens it), or nil. Give it to the workload's
+--- `duration` so a shrunk schedule also runs shorter.
+---@type any
+nem.window = nil
+
+--- The whole run's schedule (every nemesis's entries, in the order they
+--- started), as report.json's `schedule` will have it.
+---@type any
+nem.schedule = nil
 
 ---@class faultline.net
 local net = {}

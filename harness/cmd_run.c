@@ -7,6 +7,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
+#include "base/alloc.h"
 #include "base/parse.h"
 #include "harness/cli.h"
 #include "harness/hosts.h"
@@ -14,6 +17,7 @@
 static const char USAGE[] =
     "usage: faultline run FILE.lua [--seed N] [--out DIR] [--junit FILE] [--only NAME]\n"
     "                              [--timeout S] [--quiet] [--hosts FILE]\n"
+    "                              [--replay RUN_DIR|SCHEDULE.json]\n"
     "\n"
     "  --seed N      the seed of every random choice (default: a new one, printed\n"
     "                and recorded, so any run can be repeated)\n"
@@ -25,11 +29,14 @@ static const char USAGE[] =
     "  -q, --quiet   no progress lines, only each scenario's verdict\n"
     "  --hosts FILE  remote hosts, reached over ssh (README: Running on your own\n"
     "                machines); every host must answer or the run stops (exit 2)\n"
+    "  --replay R    fl.nemesis replays the schedule of run directory R (its\n"
+    "                report.json) or of a schedule file (`faultline shrink` writes\n"
+    "                one) at the same offsets, instead of drawing faults\n"
     "\n"
     "exit codes: 0 all checks passed, 1 a check failed, 2 usage, scenario or\n"
     "environment error, 3 a checker gave up within its time budget\n";
 
-enum { OPT_SEED = 256, OPT_OUT, OPT_JUNIT, OPT_ONLY, OPT_TIMEOUT, OPT_HOSTS };
+enum { OPT_SEED = 256, OPT_OUT, OPT_JUNIT, OPT_ONLY, OPT_TIMEOUT, OPT_HOSTS, OPT_REPLAY };
 
 static const struct option LONGOPTS[] = {
     {"seed", required_argument, NULL, OPT_SEED},
@@ -37,6 +44,7 @@ static const struct option LONGOPTS[] = {
     {"junit", required_argument, NULL, OPT_JUNIT},
     {"only", required_argument, NULL, OPT_ONLY},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"replay", required_argument, NULL, OPT_REPLAY},
     {"quiet", no_argument, NULL, 'q'},
     {"hosts", required_argument, NULL, OPT_HOSTS},
     {"help", no_argument, NULL, 'h'},
@@ -78,6 +86,8 @@ int fl_run_args_parse(fl_run_args_t *out, int argc, char **argv, fl_err_t *err) 
       break;
     case OPT_HOSTS:
       out->hosts_file = c.arg;
+    case OPT_REPLAY:
+      o->replay = c.arg;
       break;
     case 'q':
       o->quiet = 1;
@@ -116,6 +126,30 @@ static uint64_t fresh_seed(void) {
          1000000000ull;
 }
 
+/* --replay R: R is a run directory (its report.json) or a schedule file,
+ * either holding a "schedule" list (a bare list is a schedule too). Returns
+ * the file to read, new (fl_free), or NULL with the reason in err. */
+static char *replay_file(const char *arg, fl_err_t *err) {
+  struct stat st;
+  char *path = (stat(arg, &st) == 0 && S_ISDIR(st.st_mode))
+                   ? fl_asprintf("%s/report.json", arg)
+                   : fl_strdup(arg);
+  json_error_t je;
+  json_t *j = json_load_file(path, 0, &je);
+  const char *why = NULL;
+  if (j == NULL)
+    why = je.text;
+  else if (!json_is_array(j) && !json_is_array(json_object_get(j, "schedule")))
+    why = "no \"schedule\" list in it (was the run made with fl.nemesis?)";
+  if (why != NULL)
+    fl_err_set(err, FL_EUSAGE, "--replay %s: %s: %s", arg, path, why);
+  json_decref(j);
+  if (why == NULL)
+    return path;
+  fl_free(path);
+  return NULL;
+}
+
 int fl_cmd_run(int argc, char **argv) {
   fl_run_args_t a;
   fl_err_t err = {0};
@@ -135,9 +169,17 @@ int fl_cmd_run(int argc, char **argv) {
     }
     a.engine.hosts = &hosts;
   }
+  char *replay = NULL;
+  if (a.engine.replay != NULL) {
+    replay = replay_file(a.engine.replay, &err);
+    if (replay == NULL)
+      return fl_cli_usage_error("run", &err);
+    a.engine.replay = replay;
+  }
   if (!a.engine.seed_given)
     a.engine.seed = fresh_seed();
   int code = fl_engine_run_file(&a.engine);
   fl_hosts_free(&hosts);
+  fl_free(replay);
   return code;
 }

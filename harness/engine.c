@@ -92,6 +92,11 @@ const char *fl_scenario_error(fl_scenario_t *sc) {
   return sc->error;
 }
 
+/* run --replay's schedule file, or NULL (the nemesis replays it). */
+const char *fl_scenario_replay(fl_scenario_t *sc) {
+  return sc->eng->opts->replay;
+}
+
 uint64_t fl_scenario_seed(fl_scenario_t *sc) {
   return sc->seed;
 }

@@ -32,6 +32,7 @@ typedef struct fl_engine_opts_s {
   double timeout_s; /* per-scenario limit unless the scenario sets one; 0 = 600 */
   int quiet;
   const struct fl_hosts_s *hosts; /* --hosts: NULL for none (harness/hosts.h) */
+  const char *replay; /* --replay: a report.json or schedule file (may be NULL) */
 } fl_engine_opts_t;
 
 /* ---- the runner (runner.c) --------------------------------------------- */
@@ -69,6 +70,8 @@ fl_timeline_t *fl_scenario_timeline(fl_scenario_t *sc);
 const char *fl_scenario_dir(fl_scenario_t *sc);
 const char *fl_scenario_run_id(fl_scenario_t *sc);
 uint64_t fl_scenario_seed(fl_scenario_t *sc);
+/* --replay's schedule file (a report.json or a schedule), or NULL. Borrowed. */
+const char *fl_scenario_replay(fl_scenario_t *sc);
 /* The loop and the HTTP client every object of the scenario lives on. */
 uv_loop_t *fl_scenario_loop(fl_scenario_t *sc);
 fl_http_t *fl_scenario_http(fl_scenario_t *sc);

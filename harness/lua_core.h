@@ -40,5 +40,6 @@ void fl_luaopen_proxy(lua_State *L);
 void fl_luaopen_tcp(lua_State *L);
 void fl_luaopen_udp(lua_State *L);
 void fl_luaopen_exec(lua_State *L);
+void fl_luaopen_nemesis(lua_State *L); /* lua_nemesis.c */
 
 #endif

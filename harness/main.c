@@ -12,6 +12,7 @@
 #include "harness/cmd_proxy.h"
 #include "harness/cmd_report.h"
 #include "harness/cmd_run.h"
+#include "harness/cmd_shrink.h"
 #include "harness/cmd_suite.h"
 #include "harness/reaper.h"
 
@@ -29,8 +30,10 @@ static const struct command {
 } COMMANDS[] = {
     {"run", fl_cmd_run,
      "FILE.lua [--seed N] [--out DIR] [--junit FILE] [--only NAME] [--timeout S] "
-     "[--quiet]",
+     "[--quiet]\n        [--replay RUN_DIR|SCHEDULE.json]",
      "run the scenarios of FILE.lua; a report per scenario under runs/"},
+    {"shrink", fl_cmd_shrink, "RUN_DIR [--budget N] [--time T] [--repeat K] [--out DIR]",
+     "the smallest fl.nemesis schedule that still fails the run's failed check"},
     {"suite", fl_cmd_suite,
      "PATH... [--jobs N] [--shard K/N] [--out DIR] [--junit FILE] [--fail-fast] [--seed "
      "N]\n"

@@ -12,6 +12,7 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "check/check.h"
+#include "harness/schedule.h"
 #include "harness/engine_int.h"
 #include "harness/progress.h"
 #include "reports/report.h"
@@ -247,6 +248,7 @@ int fl_run_write_report(fl_scenario_t *sc, const char *file, json_t **out) {
   json_object_set_new(r, "html", json_string(fl_report_file("html")));
   json_object_set_new(r, "services", services_json(sc));
   json_object_set(r, "faults", fl_timeline_faults(sc->tl));
+  fl_schedule_add_to_report(r, sc->dir, duration); /* "schedule", when fl.nemesis ran */
   json_object_set(r, "checks", sc->checks);
   json_object_set(r, "events", fl_timeline_events(sc->tl));
   json_object_set_new(r, "stats", stats_json(sc));

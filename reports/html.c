@@ -645,6 +645,7 @@ int fl_report_write_html(const json_t *report, const char *run_dir, const char *
   fl_buf_puts(&b, "</section>\n");
   check_cards(&p);
   faults(&p);
+  fl__html_schedule(&b, report);
   services(&p);
   phases(&p);
   fl_buf_puts(&b, "<footer>Written by faultline ");

@@ -129,4 +129,7 @@ void fl__html_txn(fl_buf_t *b, const json_t *check);
 /* Appends the findings panel (html_findings.c), when the report has
  * findings: each with its count and the operations it found. */
 void fl__html_findings(fl_buf_t *b, const json_t *report);
+/* Appends the schedule and its fault coverage (html_schedule.c), when
+ * fl.nemesis ran. */
+void fl__html_schedule(fl_buf_t *b, const json_t *report);
 #endif

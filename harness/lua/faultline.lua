@@ -598,6 +598,7 @@ local modules = {
   { name = "faultline.check", as = "check" },                          -- fl.check.*
   { name = "faultline.network", exports = { "network" } },             -- the namespace layer
   { name = "faultline.proxy", exports = { "proxy", "udp_proxy" } },    -- the proxy layer (the fallback)
+  { name = "faultline.nemesis", exports = { "nemesis" } },              -- fl.nemesis (after the layers)
 }
 
 for _, row in ipairs(modules) do

@@ -20,8 +20,8 @@ cd "$TMP/cwd" || exit 1
 
 expect_exit 0 "the etcd pack passes" -- "$FAULTLINE" suite \
   "$PACK/kill-restart.lua" "$PACK/pause-leader.lua" "$PACK/peer-latency.lua" \
-  "$PACK/partition-leader.lua" "$PACK/serializable-reads-stale.lua" --jobs 1 --out "$TMP/runs"
-expect_grep "$TMP/out" "6 passed, 0 failed, 0 errors" "all six scenarios passed"
+  "$PACK/partition-leader.lua" "$PACK/serializable-reads-stale.lua" "$PACK/nemesis.lua" --jobs 1 --out "$TMP/runs"
+expect_grep "$TMP/out" "7 passed, 0 failed, 0 errors" "all seven scenarios passed"
 for d in "$TMP"/runs/*/; do
   [ -f "$d/report.json" ] || continue
   if grep -q SKIPPED "$d/timeline.jsonl" 2>/dev/null; then

@@ -18,7 +18,7 @@ mkdir -p "$TMP/cwd"
 cd "$TMP/cwd" || exit 1
 
 expect_exit 0 "the microservices pack passes" -- "$FAULTLINE" suite "$PACK" --jobs 1 --out "$TMP/runs"
-expect_grep "$TMP/out" "5 passed, 0 failed, 0 errors" "all five scenarios passed"
+expect_grep "$TMP/out" "6 passed, 0 failed, 0 errors" "all six scenarios passed"
 
 dup=$(ls -d "$TMP"/runs/*retry-duplicates*/ 2>/dev/null | head -1)
 if [ -n "$dup" ] && [ -f "$dup/report.json" ]; then
@@ -34,6 +34,9 @@ for conf in "$TMP"/runs/*/nginx/nginx.conf; do
     fail "$conf: the pid file is not under the run directory"
 done
 
+nem=$(ls -d "$TMP"/runs/*nemesis*/ 2>/dev/null | head -1)
+[ -n "$nem" ] && expect_grep "$nem/report.json" '"schedule": *\[' "the nemesis run has its schedule" ||
+  fail "no run directory for the nemesis scenario"
 expect_pack_clean "after the microservices pack"
 # No __pycache__ beside the sample services.
 [ ! -d "$PACK/__pycache__" ] && ok "no __pycache__ in the source tree" ||

@@ -15,8 +15,9 @@ mkdir -p "$TMP/cwd"
 cd "$TMP/cwd" || exit 1
 
 expect_exit 0 "the redis pack passes" -- "$FAULTLINE" suite \
-  "$PACK/failover-loses-writes.lua" "$PACK/replica-restart.lua" --jobs 1 --out "$TMP/runs"
-expect_grep "$TMP/out" "2 passed, 0 failed, 0 errors" "both scenarios passed"
+  "$PACK/failover-loses-writes.lua" "$PACK/replica-restart.lua" "$PACK/nemesis-replicas.lua" \
+  --jobs 1 --out "$TMP/runs"
+expect_grep "$TMP/out" "3 passed, 0 failed, 0 errors" "all three scenarios passed"
 
 loss=$(ls -d "$TMP"/runs/*failover*/ 2>/dev/null | head -1)
 if [ -n "$loss" ] && [ -f "$loss/report.json" ]; then
@@ -32,5 +33,8 @@ restart=$(ls -d "$TMP"/runs/*replica-restart*/ 2>/dev/null | head -1)
 [ -n "$restart" ] && expect_grep "$restart/report.json" '"r2 resynchronised after the restart"' \
   "the restarted replica resynchronised"
 
+nem=$(ls -d "$TMP"/runs/*nemesis*/ 2>/dev/null | head -1)
+[ -n "$nem" ] && expect_grep "$nem/report.json" '"schedule": *\[' "the nemesis run has its schedule" ||
+  fail "no run directory for the nemesis scenario"
 expect_pack_clean "after the redis pack"
 finish
