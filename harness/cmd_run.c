@@ -86,6 +86,7 @@ int fl_run_args_parse(fl_run_args_t *out, int argc, char **argv, fl_err_t *err) 
       break;
     case OPT_HOSTS:
       out->hosts_file = c.arg;
+      break;
     case OPT_REPLAY:
       o->replay = c.arg;
       break;
