@@ -12,11 +12,15 @@
 import socket, struct, sys, threading
 
 
-def http_server(port):
+def listener(port):
     ls = socket.socket()
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind(("127.0.0.1", port))
     ls.listen(16)
+    return ls
+
+
+def http_server(ls):
     while True:
         conn, _ = ls.accept()
         buf = b""
@@ -62,17 +66,16 @@ def tcp_conn(conn):
         threading.Event().wait()  # "hold": never read again
 
 
-def tcp_server(port):
-    ls = socket.socket()
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind(("127.0.0.1", port))
-    ls.listen(16)
+def tcp_server(ls):
     while True:
         conn, _ = ls.accept()
         threading.Thread(target=tcp_conn, args=(conn,), daemon=True).start()
 
 
-threading.Thread(target=tcp_server, args=(int(sys.argv[2]),), daemon=True).start()
+# Both sockets listen before "listening" is printed (the readiness probe
+# waits for it): a request right after ready must find them.
+http_ls, tcp_ls = listener(int(sys.argv[1])), listener(int(sys.argv[2]))
+threading.Thread(target=tcp_server, args=(tcp_ls,), daemon=True).start()
 print("listening", flush=True)
-http_server(int(sys.argv[1]))
+http_server(http_ls)
 threading.Event().wait()
