@@ -721,7 +721,7 @@ fault.id = nil
 
 --- Ends the fault `fault` (from `fl.fault{...}`): the system has finished
 --- reacting. Recovery is measured from here. Calling it again does nothing;
---- `fault.stop()` (the earlier name) does the same.
+--- `fault:stop()` (the earlier name) does the same.
 function fault:done() end
 
 ---@class faultline.gen

@@ -382,8 +382,20 @@ static int parse_args(int argc, char **argv, cmd_opts_t *o) {
     case '?':
       return usage("unknown option %s", typed);
     default:
-      if (set_value(o, opt, optarg) != 0)
-        return usage("bad value \"%s\"", optarg);
+      if (set_value(o, opt, optarg) != 0) {
+        char what[256];
+        const char *name = NULL;
+        for (const struct option *l = longopts; l->name != NULL && name == NULL; l++)
+          if (l->val == opt)
+            name = l->name;
+        snprintf(what, sizeof(what), "--%s: bad value \"%s\"%s", name ? name : "?",
+                 optarg,
+                 opt == OPT_CONSISTENCY
+                     ? " (read-uncommitted, read-committed, snapshot-isolation, "
+                       "repeatable-read, serializable, strict-serializable)"
+                     : "");
+        return usage("%s", what);
+      }
     }
   }
   o->files = argv + optind;

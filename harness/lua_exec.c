@@ -101,7 +101,9 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
 static void on_exit_cb(uv_process_t *p, int64_t status, int sig) {
   exec_t *x = p->data;
   x->exited = 1;
-  x->code = status;
+  /* killed by a signal: 128 + the signal, as a shell says it, so that
+   * `r.code == 0` never reads a killed or timed-out command as success */
+  x->code = sig != 0 ? 128 + sig : status;
   x->sig = sig;
   kill(-p->pid, SIGKILL); /* whatever it left in its group */
   fl_reaper_untrack(p->pid);

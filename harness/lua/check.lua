@@ -33,6 +33,12 @@ return function(fl, core, kit)
   local function transactions_check(c, r)
     c.consistency = r.consistency
     c.message = r.message or c.message
+    -- The first forbidden anomaly's cycle in words, in the message itself:
+    -- the terminal, summary.md and junit.xml show only the message.
+    local first = ((r.anomalies or {})[(r.forbidden or {})[1] or ""] or {})[1]
+    if c.status == "fail" and first and first.explanation then
+      c.message = c.message .. ". " .. first.explanation
+    end
     c.evidence = { anomalies = r.anomalies, forbidden = r.forbidden, allowed = r.allowed,
       ["not"] = r["not"], satisfies = r.satisfies, counts = r.counts, edges = r.edges }
     c.anomaly_count = 0
@@ -65,7 +71,7 @@ return function(fl, core, kit)
       msg = string.format("%d operations on %d key(s) checked in %.3f s", r.ops or 0,
         r.keys or 0, r.elapsed_s or 0)
     elseif status == "unknown" then
-      msg = "gave up: " .. tostring(r.reason or "time budget exhausted")
+      msg = "gave up: " .. tostring(r.reason or r.message or "time budget exhausted")
     else
       msg = r.message or (r.anomaly and r.anomaly.message) or "not valid"
     end
