@@ -164,9 +164,10 @@ void fl_progress_end(const char *scenario, const char *status, double duration_s
   if (pass && nf > 0)
     snprintf(with, sizeof(with), " with %zu finding%s", nf, nf == 1 ? "" : "s");
   printf("%s%s%s%s%s %s (%.1f s)\n", color(c),
-         pass                          ? "PASS"
-         : strcmp(status, "fail") == 0 ? "FAIL"
-                                       : "ERROR",
+         pass                             ? "PASS"
+         : strcmp(status, "fail") == 0    ? "FAIL"
+         : strcmp(status, "unknown") == 0 ? "UNKNOWN"
+                                          : "ERROR",
          with, color(RESET), with[0] ? ":" : "", scenario, duration_s);
   size_t i;
   json_t *f;

@@ -274,7 +274,9 @@ int fl_run_write_report(fl_scenario_t *sc, const char *file, json_t **out) {
     }
   }
 
-  fl_progress_end(sc->name, status, duration, sc->dir, sc->error,
+  /* The terminal says UNKNOWN where a checker gave up and nothing failed
+   * (exit 3); report.json keeps its three statuses. */
+  fl_progress_end(sc->name, code == 3 ? "unknown" : status, duration, sc->dir, sc->error,
                   json_object_get(r, "findings"), sc->eng->opts->quiet);
   *out = r;
   return code;
