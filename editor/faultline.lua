@@ -1044,18 +1044,21 @@ function svc:clock(opts) end
 --- Starts the service and waits until its `ready` probe succeeds.
 function svc:start() end
 
---- SIGTERM to its process group, SIGKILL after `stop_timeout`; waits for it to
---- exit.
+--- Its `stop_signal` (SIGTERM unless set) to its process group, and as root to
+--- every process in its cgroup; SIGKILL to all after `stop_timeout`; waits
+--- until it exited (as root: until its cgroup is empty).
 function svc:stop() end
 
---- SIGKILL to its process group, recorded as a `kill` fault on the timeline
---- (it heals when the service starts again).
+--- SIGKILL to its process group, and as root to its whole cgroup (every
+--- process it started, however it detached); recorded as a `kill` fault on the
+--- timeline (it heals when the service starts again).
 function svc:kill() end
 
 --- `svc:stop()` then `svc:start()`.
 function svc:restart() end
 
---- SIGSTOP to its process group, recorded as a `pause` fault.
+--- As root, freezes its cgroup (every process of it); else SIGSTOP to its
+--- process group. Recorded as a `pause` fault.
 function svc:pause() end
 
 --- SIGCONT after `svc:pause()`; ends the `pause` fault.

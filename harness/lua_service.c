@@ -273,8 +273,11 @@ static void read_identity(lua_State *L, const char *name, fl_svc_spec_t *spec) {
   }
   lua_getfield(L, 1, "stop_signal");
   if (!lua_isnil(L, -1) && (spec->stop_signal = signal_of(L, -1)) == 0)
-    fl_lua_error(L, "fl.service %s: 'stop_signal' is a signal such as \"SIGINT\" or 2",
-                 name);
+    fl_lua_error(
+        L,
+        "fl.service %s: 'stop_signal' %s is not one of SIGTERM, SIGINT, SIGQUIT, "
+        "SIGHUP, SIGKILL, SIGUSR1, SIGUSR2, SIGPWR or a signal number",
+        name, lua_tostring(L, -1) ? lua_tostring(L, -1) : "(not a name)");
   lua_getfield(L, 1, "umask");
   if (lua_type(L, -1) == LUA_TSTRING) { /* "077", octal as the shell writes it */
     char *end;

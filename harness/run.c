@@ -227,10 +227,15 @@ int fl_run_write_report(fl_scenario_t *sc, const char *file, json_t **out) {
 
   char *qfile = shell_quote(file);
   char *qname = shell_quote(sc->name);
-  char *command = fl_asprintf("faultline run %s --seed %llu --only %s", qfile,
-                              (unsigned long long)sc->seed, qname);
+  /* A replayed run is run again with the same schedule, not a new draw. */
+  const char *replay = fl_scenario_replay(sc);
+  char *qreplay = replay != NULL ? shell_quote(replay) : NULL;
+  char *command = fl_asprintf("faultline run %s --seed %llu --only %s%s%s", qfile,
+                              (unsigned long long)sc->seed, qname,
+                              qreplay ? " --replay " : "", qreplay ? qreplay : "");
   fl_free(qfile);
   fl_free(qname);
+  fl_free(qreplay);
 
   json_t *r = json_object();
   json_object_set_new(r, "faultline", json_string(FL_VERSION));

@@ -23,11 +23,18 @@ running() {
 workers_left() { pgrep -f fl-detached-worker | wc -l; }
 # cgroups of runs whose faultline is gone (other tests' live runs may have
 # theirs at the same time: those do not count)
-cg_left() {
+stale_cgroups() {
   for d in /sys/fs/cgroup/faultline-* /sys/fs/cgroup/unified/faultline-* /sys/fs/cgroup/freezer/faultline-*; do
     [ -d "$d" ] || continue
     pid=$(basename "$d" | cut -d- -f2)
     kill -0 "$pid" 2>/dev/null || echo "$d"
+  done
+}
+# what a dead run left before this test started is not this test's
+BEFORE=$(stale_cgroups)
+cg_left() {
+  stale_cgroups | while read -r d; do
+    case "$BEFORE" in *"$d"*) ;; *) echo "$d" ;; esac
   done | wc -l
 }
 
@@ -44,7 +51,10 @@ rm -f "$W"/worker-*
 FL_MODE=pause FL_OUT=$W "$FAULTLINE" run "$S" --out "$TMP/pause" >"$TMP/pause.out" 2>&1 &
 run=$!
 i=0; while ! grep -q '"paused"' "$TMP/pause/timeline.jsonl" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
-sleep 0.1
+# The freeze is asynchronous in the kernel: wait until it says frozen (a
+# loaded machine takes a moment to stop every task).
+i=0; while ! grep -qs "^frozen 1" /sys/fs/cgroup/faultline-*/forker/cgroup.events /sys/fs/cgroup/unified/faultline-*/forker/cgroup.events && [ $i -lt 100 ]; do sleep 0.02; i=$((i+1)); done
+sleep 0.05
 for n in 0 1 2; do
   running $n && fail "worker $n writes while paused" || ok "worker $n frozen"
 done
@@ -82,7 +92,10 @@ grep -q "faultline-4194304-stale: its faultline is gone; removed" "$TMP/out" && 
 #    kill there (the documented limit), so this test removes it itself.
 if command -v setpriv >/dev/null 2>&1; then
   rm -f "$W"/worker-*
-  FL_MODE=kill FL_OUT=$W expect_exit 0 "kill run without root" -- setpriv --reuid=65534 --regid=65534 --clear-groups "$FAULTLINE" run "$S" --out "$TMP/user"
+  # nobody must reach the binary and the scenario: copies in $TMP (the
+  # checkout may sit under a private folder, as a fresh mktemp -d clone does)
+  cp "$FAULTLINE" "$S" "$TMP/" && chmod 755 "$TMP/faultline" && chmod 644 "$TMP/$(basename "$S")"
+  FL_MODE=kill FL_OUT=$W expect_exit 0 "kill run without root" -- setpriv --reuid=65534 --regid=65534 --clear-groups "$TMP/faultline" run "$TMP/$(basename "$S")" --out "$TMP/user"
   grep -q "no cgroups (not root)" "$TMP/out" "$TMP/err" && ok "the fallback is said" || fail "no word of the fallback"
   [ "$(grep -c "no cgroups" "$TMP/out" "$TMP/err" | awk -F: '{s+=$2} END {print s}')" = 1 ] && ok "said once" || fail "said more than once"
   running 0 && ok "without cgroups a detached worker survives the kill (documented)" || ok "the worker ended on its own"

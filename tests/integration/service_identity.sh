@@ -16,7 +16,7 @@ want="$(id -u nobody) $(getent group nogroup | cut -d: -f3) 27 123"
 expect_exit 2 "unknown user" -- "$FAULTLINE" run "$S" --only "bad identity" --out "$TMP/b1"
 grep -q "service-identity.lua:28: fl.service x: user 'no-such-user-here' does not exist here" "$TMP/out" && ok "names the user and line" || fail "$(cat "$TMP/out")"
 expect_exit 2 "unknown signal" -- "$FAULTLINE" run "$S" --only "bad signal" --out "$TMP/b2"
-grep -q "service-identity.lua:32: .*stop_signal" "$TMP/out" && ok "names stop_signal and line" || fail "$(cat "$TMP/out")"
+grep -q "service-identity.lua:32: .*'stop_signal' SIGNOPE is not one of SIGTERM" "$TMP/out" && ok "names stop_signal and line" || fail "$(cat "$TMP/out")"
 expect_exit 2 "unknown rlimit" -- "$FAULTLINE" run "$S" --only "bad rlimit" --out "$TMP/b3"
 grep -q "service-identity.lua:36: .*unknown option 'nfile'" "$TMP/out" && ok "names the rlimit and line" || fail "$(cat "$TMP/out")"
 finish

@@ -33,10 +33,10 @@ while True:
   elseif mode == "pause" then
     svc:pause()
     fl.log("paused")
-    fl.sleep(1.0)
+    fl.sleep(3.0) -- the test samples each worker for 0.25 s after it sees "paused"
     svc:resume()
     fl.log("resumed")
-    fl.sleep(2.0)
+    fl.sleep(4.0)
   else
     fl.log("holding")
     fl.sleep(60)
