@@ -177,6 +177,23 @@ int fl_cgroup_remove_tree(const fl_cg_sys_t *sys, const char *dir) {
   return fl_cgroup_remove(dir);
 }
 
+/* Whether pid runs: a zombie nobody reaped (PID 1 of a container may not)
+ * is gone for this purpose. */
+static int alive(int pid) {
+  if (kill(pid, 0) != 0 && errno != EPERM)
+    return 0;
+  char p[64], buf[256];
+  snprintf(p, sizeof(p), "/proc/%d/stat", pid);
+  FILE *f = fopen(p, "re");
+  if (f == NULL)
+    return 1;
+  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  const char *close = strrchr(buf, ')'); /* the name may hold spaces */
+  return close == NULL || close[1] == '\0' || close[2] != 'Z';
+}
+
 int fl_cgroup_cleanup(const fl_cg_sys_t *sys, int all, int dry_run,
                       void (*cb)(const char *path, void *arg), void *arg) {
   if (sys->kind == FL_CG_NONE)
@@ -190,7 +207,7 @@ int fl_cgroup_cleanup(const fl_cg_sys_t *sys, int all, int dry_run,
     int pid;
     if (sscanf(e->d_name, "faultline-%d-", &pid) != 1)
       continue;
-    if (!all && pid > 0 && (kill(pid, 0) == 0 || errno == EPERM))
+    if (!all && pid > 0 && alive(pid))
       continue; /* its faultline is still running */
     char dir[512];
     snprintf(dir, sizeof(dir), "%s/%s", sys->root, e->d_name);

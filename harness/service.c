@@ -126,6 +126,10 @@ static const char *cg_parent(const char *run_id) {
              err.msg);
     else
       cg.detected = 1;
+    /* What runs killed with their reaper left (kill -9 of both), as the
+     * namespace layer sweeps its own at a run's start. */
+    if (cg.detected > 0)
+      fl_cgroup_cleanup(&cg.sys, 0, 0, NULL, NULL);
   }
   if (cg.detected < 0 || run_id == NULL)
     return NULL;

@@ -87,6 +87,10 @@ mkdir -p "$root/faultline-4194304-stale/svc"
 expect_exit 0 "cleanup" -- "$FAULTLINE" cleanup
 grep -q "faultline-4194304-stale: its faultline is gone; removed" "$TMP/out" && ok "cleanup removed a dead run's cgroup" || fail "cleanup: $(cat "$TMP/out" "$TMP/err")"
 [ -e "$root/faultline-4194304-stale" ] && fail "still there" || ok "gone"
+# ... and so does the next run as root, at its first service
+mkdir -p "$root/faultline-4194304-stale/svc"
+FL_MODE=kill FL_OUT=$W expect_exit 0 "a run after a stale one" -- "$FAULTLINE" run "$S" --out "$TMP/next"
+[ -e "$root/faultline-4194304-stale" ] && fail "the next run left the stale cgroup" || ok "the next run swept it"
 
 # 4. Without root: process groups, said once; a detached worker survives a
 #    kill there (the documented limit), so this test removes it itself.
