@@ -19,9 +19,11 @@ return function(fl, core, kit)
   -- The nemesis targets the scenario's services unless told otherwise, and
   -- puts toxics on its links: it learns both as the scenario makes them.
   local service_new, proxy_new, udp_new = fl.service, fl.proxy, fl.udp_proxy
+  local clocked = {} -- names of the services declared with clock = true
   function M.service(spec)
     local s = service_new(spec)
     services[#services + 1] = s
+    if type(spec) == "table" and spec.clock and spec.name then clocked[spec.name] = true end
     return s
   end
   function M.proxy(spec)
@@ -271,8 +273,18 @@ return function(fl, core, kit)
   kinds.bandwidth = toxic_kind("bandwidth", function(rng) return { rate = rng:int(1, 64) } end)
   kinds.reset = toxic_kind("reset_peer", function() return { timeout = 0 } end)
   kinds.clock = {
+    -- only services declared with clock = true can have their clock moved:
+    -- the drawn targets are narrowed to those, or one of those is taken
     draw = function(nem, rng)
-      return { targets = resolve_targets(nem, rng),
+      local targets, ok = resolve_targets(nem, rng), {}
+      for _, n in ipairs(targets) do if clocked[n] then ok[#ok + 1] = n end end
+      if #ok == 0 then
+        local names = {}
+        for _, n in ipairs(nem.names) do if clocked[n] then names[#names + 1] = n end end
+        if #names == 0 then return nil end -- none of its targets has a movable clock
+        ok = { names[rng:int(1, #names)] }
+      end
+      return { targets = ok,
         params = { offset = (rng:int(0, 1) * 2 - 1) * rng:int(1, 600) } }
     end,
     apply = function(_, entry)
@@ -430,6 +442,10 @@ return function(fl, core, kit)
       if not kinds[k] then
         kit.misuse("fl.nemesis: unknown fault '" .. tostring(k) .. "' (known: "
           .. table.concat(kind_names, ", ") .. ")")
+      end
+      if k == "clock" and next(clocked) == nil then
+        kit.misuse("fl.nemesis: fault 'clock' needs services declared with clock = true "
+          .. "(fl.service{..., clock = true}); none is")
       end
       local m = kinds[k].method
       if m and services[1] and type(services[1][m]) ~= "function" then

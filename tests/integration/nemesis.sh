@@ -83,4 +83,18 @@ else
 fi
 unset FL_TEST_FLAKY
 expect_no_leftovers "after the nemesis runs"
+# A clock fault needs services declared with clock = true: said at once,
+# not recorded as an error in the schedule of a passing run.
+cat >"$TMP/noclock.lua" <<'LUA'
+local fl = require("faultline")
+fl.scenario("clock on plain services", function()
+  fl.service{ name = "a", cmd = { "sleep", "30" } }:start()
+  local nem = fl.nemesis{ faults = { "clock" }, interval = 0.2, duration = 0.2 }
+  fl.sleep(0.3)
+  nem:stop()
+end)
+LUA
+expect_exit 2 "clock without clock = true" -- "$FAULTLINE" run "$TMP/noclock.lua" --out "$TMP/noclock"
+grep -q "noclock.lua:4: fl.nemesis: fault 'clock' needs services declared with clock = true" "$TMP/out" &&
+  ok "names the line and what is missing" || fail "message: $(cat "$TMP/out")"
 finish
