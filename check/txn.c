@@ -327,7 +327,6 @@ void fl_txn_found(fl_txn_t *t, const char *type, json_t *a) {
     json_object_set_new(t->found, type, list);
   }
   json_object_set_new(a, "type", json_string(type));
-  t->counts_total++;
   if (json_array_size(list) < t->max_witnesses)
     json_array_append_new(list, a);
   else

@@ -81,7 +81,7 @@ typedef struct fl_txn_s {
   size_t nedges, capedges;
   uint32_t *adj_off, *adj; /* CSR: edges out of node i: adj[adj_off[i] .. adj_off[i+1]) */
   json_t *found;           /* type -> [anomaly], "#type" -> count */
-  size_t counts_total, max_witnesses;
+  size_t max_witnesses;
   size_t nedge_kind[EDGE_KINDS];
 } fl_txn_t;
 

@@ -156,7 +156,7 @@ char *fl_cgroup_reaper_cmd(const char *parent) {
       parent);
 }
 
-int fl_cgroup_remove_tree(const fl_cg_sys_t *sys, const char *dir) {
+int fl_cgroup_remove_tree(const fl_cg_sys_t *sys, const char *dir, int wait) {
   DIR *d = opendir(dir);
   if (d != NULL) {
     struct dirent *e;
@@ -166,9 +166,10 @@ int fl_cgroup_remove_tree(const fl_cg_sys_t *sys, const char *dir) {
       char c[1024];
       snprintf(c, sizeof(c), "%s/%s", dir, e->d_name);
       fl_cgroup_freeze(sys, c, 0);
-      for (int i = 0; i < 40 && fl_cgroup_empty(c) == 0; i++) {
+      fl_cgroup_signal(c, SIGKILL);
+      for (int i = 0; wait && i < 40 && fl_cgroup_empty(c) == 0; i++) {
+        usleep(25000); /* only where blocking is allowed: commands, exit */
         fl_cgroup_signal(c, SIGKILL);
-        usleep(25000); /* cleanup is a command of its own, not on a loop */
       }
       fl_cgroup_remove(c);
     }
@@ -194,7 +195,7 @@ static int alive(int pid) {
   return close == NULL || close[1] == '\0' || close[2] != 'Z';
 }
 
-int fl_cgroup_cleanup(const fl_cg_sys_t *sys, int all, int dry_run,
+int fl_cgroup_cleanup(const fl_cg_sys_t *sys, unsigned flags,
                       void (*cb)(const char *path, void *arg), void *arg) {
   if (sys->kind == FL_CG_NONE)
     return 0;
@@ -207,13 +208,13 @@ int fl_cgroup_cleanup(const fl_cg_sys_t *sys, int all, int dry_run,
     int pid;
     if (sscanf(e->d_name, "faultline-%d-", &pid) != 1)
       continue;
-    if (!all && pid > 0 && alive(pid))
+    if (!(flags & FL_CG_ALL) && pid > 0 && alive(pid))
       continue; /* its faultline is still running */
     char dir[512];
     snprintf(dir, sizeof(dir), "%s/%s", sys->root, e->d_name);
     found++;
-    if (!dry_run)
-      fl_cgroup_remove_tree(sys, dir);
+    if (!(flags & FL_CG_DRY_RUN))
+      fl_cgroup_remove_tree(sys, dir, !(flags & FL_CG_NO_WAIT));
     if (cb != NULL)
       cb(dir, arg);
   }

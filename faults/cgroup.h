@@ -68,20 +68,27 @@ int fl_cgroup_empty(const char *cg);
  * (EBUSY while a process is still leaving). */
 int fl_cgroup_remove(const char *cg);
 
-/* Kills every process in dir's cgroups, waits (up to ~1 s each: this
- * blocks, for commands and exit paths, not the loop) and removes them and
- * dir. Returns 0 or a negative errno. */
-int fl_cgroup_remove_tree(const fl_cg_sys_t *sys, const char *dir);
+/* Kills every process in dir's cgroups and removes them and dir. With
+ * wait, waits for the processes to leave (up to ~1 s each: this blocks,
+ * for commands and exit paths only); without, what is still leaving stays
+ * for a later sweep. Returns 0 or a negative errno (EBUSY: not yet empty). */
+int fl_cgroup_remove_tree(const fl_cg_sys_t *sys, const char *dir, int wait);
 
 /* The shell command that kills every process under parent and removes it,
  * for the reaper (run by /bin/sh after faultline died): new string. */
 char *fl_cgroup_reaper_cmd(const char *parent);
 
+enum {
+  FL_CG_ALL = 1,     /* every faultline cgroup, live runs' too */
+  FL_CG_DRY_RUN = 2, /* only say what would be removed */
+  FL_CG_NO_WAIT = 4  /* never sleep (on the event loop) */
+};
+
 /* faultline cleanup: every ROOT/faultline-<pid>-* whose faultline is gone
- * (or every one, with all), its processes killed and its cgroups removed;
- * each path removed or that would be (dry_run) is passed to cb. Returns the
+ * (or every one, with FL_CG_ALL), its processes killed and its cgroups
+ * removed; each path removed or that would be is passed to cb. Returns the
  * number found, or a negative errno. */
-int fl_cgroup_cleanup(const fl_cg_sys_t *sys, int all, int dry_run,
+int fl_cgroup_cleanup(const fl_cg_sys_t *sys, unsigned flags,
                       void (*cb)(const char *path, void *arg), void *arg);
 
 #endif

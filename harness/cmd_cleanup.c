@@ -85,7 +85,7 @@ static int sweep_cgroups(int dry) {
   fl_cg_sys_t sys;
   if (fl_cgroup_detect(&sys, "/sys/fs/cgroup", NULL) != 0)
     return 0;
-  int n = fl_cgroup_cleanup(&sys, 0, dry, said_cgroup, &dry);
+  int n = fl_cgroup_cleanup(&sys, dry ? FL_CG_DRY_RUN : 0, said_cgroup, &dry);
   return n > 0 ? n : 0;
 }
 

@@ -102,7 +102,7 @@ static void cg_at_exit(void) {
   for (int i = 0; i < 16; i++)
     if (cg.made[i] != NULL) {
       if (access(cg.made[i], F_OK) == 0)
-        fl_cgroup_remove_tree(&cg.sys, cg.made[i]);
+        fl_cgroup_remove_tree(&cg.sys, cg.made[i], 1); /* at exit: may wait */
       fl_free(cg.made[i]);
       cg.made[i] = NULL;
     }
@@ -129,7 +129,7 @@ static const char *cg_parent(const char *run_id) {
     /* What runs killed with their reaper left (kill -9 of both), as the
      * namespace layer sweeps its own at a run's start. */
     if (cg.detected > 0)
-      fl_cgroup_cleanup(&cg.sys, 0, 0, NULL, NULL);
+      fl_cgroup_cleanup(&cg.sys, FL_CG_NO_WAIT, NULL, NULL); /* on the loop */
   }
   if (cg.detected < 0 || run_id == NULL)
     return NULL;

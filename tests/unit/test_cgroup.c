@@ -150,10 +150,10 @@ static void test_cleanup_finds_dead_runs(void **state) {
   assert_int_equal(fl_cgroup_make_parent(&sys, (int)getpid(), "live", p, sizeof(p), NULL),
                    0);
   int n = 0;
-  assert_int_equal(fl_cgroup_cleanup(&sys, 0, 1, cb_count, &n), 1);
+  assert_int_equal(fl_cgroup_cleanup(&sys, FL_CG_DRY_RUN, cb_count, &n), 1);
   assert_int_equal(n, 1);
   n = 0;
-  assert_int_equal(fl_cgroup_cleanup(&sys, 1, 1, cb_count, &n), 2); /* --all */
+  assert_int_equal(fl_cgroup_cleanup(&sys, FL_CG_ALL | FL_CG_DRY_RUN, cb_count, &n), 2);
   fl_rm_tree(d);
   fl_free(d);
 }
