@@ -1,6 +1,6 @@
 -- A service whose workers leave its process group (setsid + double fork, as
 -- PostgreSQL's backends and daemonizing scripts do). Each worker rewrites
--- its file every 20 ms, so the test can tell running, frozen and gone apart.
+-- its file every 20 ms (write, then rename: a reader never sees it empty), so the test can tell running, frozen and gone apart.
 -- FL_MODE: "kill" (kill, then check), "pause" (pause 1 s, resume), "hold"
 -- (start and wait: the test kills faultline itself).
 local fl = require("faultline")
@@ -17,8 +17,10 @@ for i in range(3):
         if os.fork() == 0:
             sys.argv[0] = tag
             while True:
-                with open("%s/worker-%d" % (out, i), "w") as f:
+                path = "%s/worker-%d" % (out, i)
+                with open(path + ".tmp", "w") as f:
                     f.write("%d %.6f" % (os.getpid(), time.time()))
+                os.replace(path + ".tmp", path)
                 time.sleep(0.02)
         os._exit(0)
 print("ready", flush=True)
