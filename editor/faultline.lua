@@ -199,10 +199,13 @@ function fl.exec(opts) end
 function fl.scenario(name, opts, fn) end
 
 --- What the running scenario is: `{scenario =, dir =, run_id =, seed =,
---- source_dir =}`. `dir` is the scenario's run directory as given: relative to
+--- source_dir =, ops =}`. `dir` is the scenario's run directory as given: relative to
 --- faultline's working directory when `--out` was relative (make it absolute
 --- before handing it to a service that runs elsewhere); `seed` is the run's
---- seed (`--seed`); `source_dir` is where this faultline was built from.
+--- seed (`--seed`); `source_dir` is where this faultline was built from;
+--- `ops` counts the client operations so far, `{invoked =, ok =, fail =,
+--- info =}` (invoked, and completed by outcome; take it twice to count what a
+--- window saw).
 function fl.info() end
 
 --- This faultline's version, the one `faultline version` prints (a string).

@@ -60,8 +60,9 @@ struct fl_scenario_s {
   fl_timeline_t *tl;
   void *history; /* fl_history_t */
   json_t *checks;
-  json_t *stats_ops; /* {"ok":n,...} */
-  double *latencies; /* ms of completed ops, for percentiles */
+  json_t *stats_ops;    /* {"ok":n,...} */
+  uint64_t ops_invoked; /* client operations invoked so far */
+  double *latencies;    /* ms of completed ops, for percentiles */
   size_t nlat, caplat;
   fl_task_t *main;
   fl_task_t *tasks;

@@ -475,7 +475,7 @@ static int l_faults(lua_State *L) {
 
 static int l_info(lua_State *L) {
   fl_scenario_t *sc = fl_engine_scenario(L);
-  lua_createtable(L, 0, 5);
+  lua_createtable(L, 0, 6);
   lua_pushstring(L, sc->name);
   lua_setfield(L, -2, "scenario");
   lua_pushstring(L, sc->dir);
@@ -486,6 +486,10 @@ static int l_info(lua_State *L) {
   lua_setfield(L, -2, "seed");
   lua_pushstring(L, FL_SOURCE_DIR);
   lua_setfield(L, -2, "source_dir");
+  fl_lua_push_json(L, sc->stats_ops);
+  lua_pushinteger(L, (lua_Integer)sc->ops_invoked);
+  lua_setfield(L, -2, "invoked");
+  lua_setfield(L, -2, "ops");
   return 1;
 }
 

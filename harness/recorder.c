@@ -11,6 +11,7 @@ uint64_t fl_scenario_record_invoke(fl_scenario_t *sc, int process, const char *f
                                    const char *key, const json_t *value) {
   uint64_t now = fl_timeline_now(sc->tl);
   fl_history_invoke(sc->history, process, f, key, value, now);
+  sc->ops_invoked++;
   return now;
 }
 

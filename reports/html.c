@@ -606,8 +606,8 @@ static void phases(page_t *p) {
     char s0[32], s1[32], a[32], z[32];
     fl_buf_puts(b, "<tr><td>");
     fl_buf_esc(b, fl__jstr(x, "name", ""), 100, 0);
-    fmt_ms(a, sizeof(a), x, "p50_ms");
-    fmt_ms(z, sizeof(z), x, "p99_ms");
+    fmt_ms(a, sizeof(a), fl__jobj(x, "latency_ms"), "p50");
+    fmt_ms(z, sizeof(z), fl__jobj(x, "latency_ms"), "p99");
     fl_buf_printf(b,
                   "</td><td class=\"n\">%s</td><td class=\"n\">%s</td>"
                   "<td class=\"n\">%.0f</td><td class=\"n\">%.0f</td><td class=\"n\">%.0f"

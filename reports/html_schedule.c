@@ -17,16 +17,23 @@ static void coverage_cell(fl_buf_t *b, const json_t *e) {
     return;
   }
   int crossed = json_is_true(json_object_get(c, "crossed"));
-  fl_buf_printf(
-      b, "<td class=\"%s\">%s: %.0f bytes, %.0f connections on %.0f link(s)</td>",
-      crossed ? "pass" : "warn", crossed ? "crossed" : "no traffic (idle)",
-      fl__jnum(c, "bytes", 0), fl__jnum(c, "connections", 0), fl__jnum(c, "links", 0));
+  fl_buf_printf(b, "<td class=\"%s\">%s:", crossed ? "pass" : "warn",
+                crossed ? "crossed" : "no traffic (idle)");
+  if (fl__jisnum(c, "ops"))
+    fl_buf_printf(b, " %.0f client operation(s) met it, %.0f failed or unknown;",
+                  fl__jnum(c, "ops", 0), fl__jnum(c, "ops_failed", 0));
+  if (fl__jnum(c, "links", 0) > 0)
+    fl_buf_printf(b, " %.0f bytes, %.0f connections on %.0f link(s)",
+                  fl__jnum(c, "bytes", 0), fl__jnum(c, "connections", 0),
+                  fl__jnum(c, "links", 0));
+  fl_buf_puts(b, "</td>");
 }
 
 static void row(fl_buf_t *b, const json_t *e) {
   fl_buf_printf(b, "<tr><td class=\"n\">%.0f</td><td class=\"n\">%.3f</td>",
                 fl__jnum(e, "id", 0), fl__jnum(e, "start_s", 0));
-  fl_buf_printf(b, "<td class=\"n\">%.3f</td><td>", fl__jnum(e, "duration_s", 0));
+  fl_buf_printf(b, "<td class=\"n\">%.3f</td><td>",
+                fl__jnum(e, "held_s", fl__jnum(e, "duration_s", 0)));
   fl_buf_esc(b, fl__jstr(e, "kind", "?"), 40, 0);
   fl_buf_puts(b, "</td><td>");
   fl__targets_esc(b, json_object_get(e, "targets"), 0);

@@ -257,8 +257,7 @@ static int phase_item(vctx_t *v, const json_t *p) {
   TRY(field(v, p, "start_s", T_SEC, 0));
   TRY(field(v, p, "end_s", T_SEC, 0));
   TRY(counts(v, p));
-  TRY(field(v, p, "p50_ms", T_NUM | T_NULL, 0));
-  TRY(field(v, p, "p99_ms", T_NUM | T_NULL, 0));
+  TRY(field(v, p, "latency_ms", T_OBJ | T_NULL, 0));
   return 0;
 }
 

@@ -151,6 +151,7 @@ return function(fl, core, kit)
     return { cut = pairs_, ring = s }
   end
   local shape_names = { "one", "halves", "random", "bridge", "majorities-ring" }
+  local shape_min_nodes = { bridge = 3, ["majorities-ring"] = 5 }
 
   local function links_between(a, b)
     local out = {}
@@ -213,9 +214,6 @@ return function(fl, core, kit)
       if nem.cutting then return nil end -- one partition at a time
       if #nem.names < 2 then return nil end
       local shape = nem.shapes[rng:int(1, #nem.shapes)]
-      if (#nem.names < 3 and shape == "bridge") or (#nem.names < 5 and shape == "majorities-ring") then
-        shape = "one" -- too few nodes for that shape
-      end
       local params = shapes[shape](rng, nem.names)
       params.shape = shape
       return { targets = take(nem.names, #nem.names), params = params }
@@ -335,6 +333,17 @@ return function(fl, core, kit)
     return bytes, conns
   end
 
+  -- Client operations so far: invoked, completed, failed or unknown. An
+  -- operation met a fault when it was in flight or completed while the
+  -- fault lasted: invoked by its end and not completed before its start
+  -- (a paused service's clients wait: their operations count too). A fault
+  -- that met none and no proxy traffic was idle, whatever the topology.
+  local function client_ops()
+    local o = fl.info().ops or {}
+    local bad = (o.fail or 0) + (o.info or 0)
+    return o.invoked or 0, (o.ok or 0) + bad, bad
+  end
+
   ---------------------------------------------------------------------------
   -- Running faults
 
@@ -356,6 +365,7 @@ return function(fl, core, kit)
     local ok, undo, links = pcall(kinds[entry.kind].apply, nem, entry)
     links = ok and links or {}
     local b0, c0 = traffic(links)
+    local _, d0, e0 = client_ops()
     save()
     fl.log("nemesis: %s %s for %.1f s", entry.kind, table.concat(entry.targets, ","),
       entry.duration_s)
@@ -364,16 +374,18 @@ return function(fl, core, kit)
     else
       sleep_until(nem, fl.now() + entry.duration_s)
       local b1, c1 = traffic(links)
+      local i1, _, e1 = client_ops()
       local ok2, err = pcall(undo)
       if not ok2 then entry.error = tostring(err) end
-      if #links > 0 then
-        entry.coverage = { measured = "proxy links", links = #links, bytes = b1 - b0,
-          connections = c1 - c0, crossed = (b1 - b0) > 0 or (c1 - c0) > 0 }
-      else
-        entry.coverage = { measured = "none" }
-      end
+      entry.coverage = { measured = #links > 0 and "proxy links and client operations"
+          or "client operations", links = #links, bytes = b1 - b0,
+        connections = c1 - c0, ops = i1 - d0, ops_failed = e1 - e0,
+        crossed = (b1 - b0) > 0 or (c1 - c0) > 0 or (i1 - d0) > 0 }
     end
     entry.end_s = round3(fl.now())
+    -- what it was held for (a fault cut at the window's end or by stop is
+    -- shorter than drawn: duration_s stays what was drawn, for replay)
+    entry.held_s = round3(entry.end_s - entry.start_s)
     nem.active = nem.active - 1
     save()
   end
@@ -521,6 +533,19 @@ return function(fl, core, kit)
     if #nem.names == 0 and not opts.schedule then
       kit.misuse("fl.nemesis: no targets (make the services first, or give targets = {...})")
     end
+    -- A shape needs enough nodes: asked for by name, too few is an error;
+    -- among the defaults, it is left out.
+    local fits = {}
+    for _, s in ipairs(nem.shapes) do
+      local need = shape_min_nodes[s] or 2
+      if #nem.names >= need or #nem.names == 0 then
+        fits[#fits + 1] = s
+      elseif opts.shapes then
+        kit.misuse(string.format("fl.nemesis: partition shape '%s' needs at least %d targets, "
+          .. "this nemesis has %d (%s)", s, need, #nem.names, table.concat(nem.names, ", ")))
+      end
+    end
+    nem.shapes = fits
     local path = opts.schedule
     if path and not path:match("^/") then
       local src = debug.getinfo(2, "S").source
