@@ -254,6 +254,9 @@ int fl_run_write_report(fl_scenario_t *sc, const char *file, json_t **out) {
   json_object_set_new(r, "services", services_json(sc));
   json_object_set(r, "faults", fl_timeline_faults(sc->tl));
   fl_schedule_add_to_report(r, sc->dir, duration); /* "schedule", when fl.nemesis ran */
+  if (fl_scenario_replay(sc) != NULL && json_object_get(r, "schedule") == NULL)
+    FL_LOG(FL_LOG_WARN, "run",
+           "--replay: scenario '%s' made no fl.nemesis; nothing was replayed", sc->name);
   json_object_set(r, "checks", sc->checks);
   json_object_set(r, "events", fl_timeline_events(sc->tl));
   json_object_set_new(r, "stats", stats_json(sc));

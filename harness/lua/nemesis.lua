@@ -446,7 +446,34 @@ return function(fl, core, kit)
       end
     end
     table.sort(out, function(a, b) return a.start_s < b.start_s end)
-    return out, type(j.window_s) == "number" and j.window_s or nil
+    return out, type(j.window_s) == "number" and j.window_s or nil, j.scenario
+  end
+
+  -- A replay that cannot be what was recorded says so up front: another
+  -- scenario's schedule, or targets this run does not have (those faults
+  -- would be recorded with an error, and the run judged without them).
+  local function warn_mismatch(nem, path, scenario)
+    local here = fl.info().scenario
+    if type(scenario) == "string" and scenario ~= here then
+      fl.log("nemesis: warning: replaying %s, recorded by scenario '%s', in '%s'", path,
+        scenario, here)
+    end
+    local missing, seen = {}, {}
+    for _, e in ipairs(nem.replay) do
+      for _, t in ipairs(e.targets) do
+        if not by_name(t) and not seen[t] then
+          seen[t] = true
+          missing[#missing + 1] = t
+        end
+      end
+    end
+    if #missing > 0 then
+      fl.log("nemesis: warning: the schedule targets %s, which this run does not have",
+        table.concat(missing, ", "))
+    end
+    if #nem.replay == 0 then
+      fl.log("nemesis: warning: %s holds no fault for nemesis %d", path, nem.index)
+    end
   end
 
   local function check_faults(list)
@@ -554,9 +581,10 @@ return function(fl, core, kit)
     end
     path = core.nemesis_replay() or path
     if path then
-      local w
-      nem.replay, w = load_schedule(path, nem.index)
+      local w, scenario
+      nem.replay, w, scenario = load_schedule(path, nem.index)
       nem.replaying = path
+      warn_mismatch(nem, path, scenario)
       if w and (not nem.window or w < nem.window) then nem.window = w end
     end
     nem.started = fl.now()

@@ -50,6 +50,13 @@ PY
 expect_exit 2 "--replay of a file without a schedule" -- \
   "$FAULTLINE" run "$S" --replay "$S" --out "$TMP/bad" -q
 expect_grep "$TMP/err" "no \"schedule\"|--replay" "says what is wrong with it"
+# A replay that cannot be what was recorded says so: a scenario without a
+# nemesis replays nothing; another scenario's schedule is named as such.
+"$FAULTLINE" run "$SCEN/randomized.lua" --replay "$TMP/a" --out "$TMP/nonem" >"$TMP/nonem.out" 2>&1
+expect_grep "$TMP/nonem.out" "made no fl.nemesis; nothing was replayed" "--replay into a scenario without a nemesis warns"
+sed 's/"scenario": *"[^"]*"/"scenario": "another one"/' "$TMP/a/report.json" >"$TMP/other.json"
+"$FAULTLINE" run "$S" --replay "$TMP/other.json" --out "$TMP/other" >"$TMP/other.out" 2>&1
+expect_grep "$TMP/other.out" "recorded by scenario 'another one'" "--replay of another scenario's schedule warns"
 
 # Shrink: down to the kill of s2, replayable, failing.
 expect_exit 0 "shrink, budget 9" -- "$FAULTLINE" shrink "$TMP/a" --budget 9 --out "$TMP/s"
