@@ -287,7 +287,13 @@ static void read_identity(lua_State *L, const char *name, fl_svc_spec_t *spec) {
     spec->umask = (int)m;
     spec->set_umask = 1;
   } else if (lua_type(L, -1) == LUA_TNUMBER) {
-    spec->umask = (int)lua_tointeger(L, -1) & 0777;
+    lua_Integer m = lua_tointeger(L, -1);
+    if (!lua_isinteger(L, -1) || m < 0 || m > 0777)
+      fl_lua_error(
+          L,
+          "fl.service %s: 'umask' %s is not a mode of 0 to 0777 (as a number: 0 to 511)",
+          name, lua_tostring(L, -1));
+    spec->umask = (int)m;
     spec->set_umask = 1;
   } else if (!lua_isnil(L, -1)) {
     fl_lua_error(L, "fl.service %s: 'umask' is octal, such as \"077\"", name);
@@ -388,13 +394,18 @@ static int l_service(lua_State *L) {
     return fl_lua_error(
         L, "fl.service %s: 'ready' must be a probe (fl.probe.tcp(addr) ...)", name);
   lua_pop(L, 1);
+  lua_getfield(L, 1, "stop_timeout");
+  double stop_s = lua_isnil(L, -1) ? 5 : lua_tonumber(L, -1);
+  if (!lua_isnil(L, -1) && (!lua_isnumber(L, -1) || !(stop_s >= 0) || stop_s > 86400))
+    return fl_lua_error(
+        L, "fl.service %s: 'stop_timeout' %s is not a number of seconds (0 to 86400)",
+        name, luaL_tolstring(L, -1, NULL));
+  int grace = (int)(stop_s * 1000);
+  lua_pop(L, 1);
   char **argv = strv_from_table(L, ud - 1, "cmd");
   char **env = env_from_opts(L);
   lua_getfield(L, 1, "cwd");
   const char *cwd = lua_tostring(L, -1);
-  lua_getfield(L, 1, "stop_timeout");
-  int grace = (int)(luaL_optnumber(L, -1, 5) * 1000);
-  lua_pop(L, 1);
   if (s->clock != NULL)
     env = strv_append(env, fl_lclock_env(s->clock));
   own_cwd(s->sc, cwd, &identity);

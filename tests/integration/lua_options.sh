@@ -28,6 +28,15 @@ expect_exit 2 "options that are not a table" -- "$FAULTLINE" run "$F" --only "no
 expect_grep "$TMP/out" "error: [^ :]*options.lua:45: mylib.call: options must be a table" \
   "names the line, once"
 
+# bad NAME LINE WHAT: a value out of range stops NAME with exit 2 at options.lua:LINE.
+bad() {
+  expect_exit 2 "$1" -- "$FAULTLINE" run "$F" --only "$1" --out "$TMP/r"
+  expect_grep "$TMP/out" "options.lua:$2: $3" "$1: names the file, line, option and value"
+}
+bad "bad stop_timeout" 79 "fl.service a: 'stop_timeout' abc is not a number of seconds"
+bad "negative stop_timeout" 83 "fl.service a: 'stop_timeout' -1 is not a number of seconds"
+bad "umask out of range" 87 "fl.service a: 'umask' 8177 is not a mode of 0 to 0777"
+
 expect_exit 0 "known options pass" -- "$FAULTLINE" run "$F" --only "known options pass" --out "$TMP/r"
 
 expect_exit 0 "fl.version" -- "$FAULTLINE" run "$F" --only "version" --out "$TMP/r"

@@ -73,3 +73,16 @@ fl.scenario("mixed layers", function()
   fl.service{ name = "c", cmd = { "sleep", "30" }, network = false }
   fl.partition{ { "a" }, { "c" } }
 end)
+
+-- Option values out of range are errors too, at the caller's line.
+fl.scenario("bad stop_timeout", function()
+  fl.service{ name = "a", cmd = { "true" }, stop_timeout = "abc" }
+end)
+
+fl.scenario("negative stop_timeout", function()
+  fl.service{ name = "a", cmd = { "true" }, stop_timeout = -1 }
+end)
+
+fl.scenario("umask out of range", function()
+  fl.service{ name = "a", cmd = { "true" }, umask = 0x1ff1 }
+end)
