@@ -180,7 +180,10 @@ return function(fl, core, kit)
     end
     local t = {}
     for _, x in ipairs(f.targets or {}) do t[#t + 1] = tostring(x) end
-    local d = string.format("%s of %s", f.kind, table.concat(t, ", "))
+    -- a fault without targets (fl.fault{} of a scenario's own kind, a
+    -- fault recorded by hand) is named by its kind and start
+    local d = #t > 0 and string.format("%s of %s", f.kind, table.concat(t, ", "))
+      or string.format("%s at %.1f s", f.kind, tonumber(f.start_s or f.t or 0) or 0)
     -- Two toxics on one proxy are two faults: their names tell them apart.
     if type(a.toxic) == "string" then d = d .. " (" .. a.toxic .. ")" end
     return d

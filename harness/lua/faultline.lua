@@ -283,9 +283,12 @@ end
 
 --- fl.expect.that(cond, message): a plain assertion, recorded as a check.
 function fl.expect.that(cond, message, name)
+  -- Named by its message when no name is given: the message is then not
+  -- said twice ("x ok: x ok"), a failure says where instead.
+  local said = name ~= nil and message or nil
   name = name or message or ("assertion at " .. where())
-  if not cond then fail(name, "assert", message or "assertion failed") end
-  core.record_check({ name = name, kind = "assert", status = "pass", message = message })
+  if not cond then fail(name, "assert", said or ("false at " .. where())) end
+  core.record_check({ name = name, kind = "assert", status = "pass", message = said })
   return cond
 end
 
@@ -403,10 +406,30 @@ end
 fl.history = {}
 function fl.history.process() return core.history_process() end
 function fl.history.invoke(process, f, key, value)
-  return core.history_invoke(process, f, key, value)
+  if math.type(process) ~= "integer" then
+    kit.misuse("fl.history.invoke: process must be an integer (fl.history.process()), not "
+      .. tostring(process))
+  end
+  if type(f) ~= "string" then
+    kit.misuse("fl.history.invoke: f must be the operation's name, not " .. tostring(f))
+  end
+  return kit.call("fl.history.invoke", core.history_invoke, process, f, key, value)
 end
+local outcomes = { ok = true, fail = true, info = true }
 function fl.history.complete(process, outcome, f, key, value, err, t0)
-  return core.history_complete(process, outcome, f, key, value, err, t0)
+  if math.type(process) ~= "integer" then
+    kit.misuse("fl.history.complete: process must be an integer (fl.history.process()), not "
+      .. tostring(process))
+  end
+  if not outcomes[outcome] then
+    kit.misuse("fl.history.complete: outcome '" .. tostring(outcome)
+      .. "' is not ok, fail or info")
+  end
+  if type(f) ~= "string" then
+    kit.misuse("fl.history.complete: f must be the operation's name, not " .. tostring(f))
+  end
+  return kit.call("fl.history.complete", core.history_complete, process, outcome, f, key,
+    value, err, t0)
 end
 function fl.history.path() return core.history_flush() end
 

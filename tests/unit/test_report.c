@@ -600,6 +600,28 @@ static void test_markdown(void **state) {
     p = nl + 1;
   }
   fl_free(md);
+  /* Scenarios run side by side: the wall time is their span, not the sum. */
+  const char *at[] = {"2026-12-04T10:00:00Z", "2026-12-04T10:00:01Z",
+                      "2026-12-04T10:00:02Z", "2026-12-04T10:00:03Z"};
+  for (int i = 0; i < 4; i++) {
+    json_object_set_new(rs[i], "started_at", json_string(at[i]));
+    json_object_set_new(rs[i], "duration_s", json_real(10));
+  }
+  assert_int_equal(fl_report_write_markdown(rs, 4, path, &err), 0);
+  md = slurp(path);
+  assert_has(md, "13.0 s wall time (40.0 s of scenario time)");
+  fl_free(md);
+  /* One after the other: the plain sum. */
+  for (int i = 0; i < 4; i++) {
+    char t[32];
+    snprintf(t, sizeof(t), "2026-12-04T10:00:%02dZ", i * 10);
+    json_object_set_new(rs[i], "started_at", json_string(t));
+  }
+  assert_int_equal(fl_report_write_markdown(rs, 4, path, &err), 0);
+  md = slurp(path);
+  assert_lacks(md, "wall time");
+  assert_has(md, "40.0 s\n");
+  fl_free(md);
   fl_free(path);
   free_reports(rs);
 }
