@@ -9,8 +9,11 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/alloc.h"
 #include "base/fs.h"
@@ -247,6 +250,30 @@ int fl_init_args_parse(fl_init_args_t *out, int argc, char **argv, fl_err_t *err
   return 0;
 }
 
+/* How the user calls this faultline: "faultline" when that name on PATH is
+ * this binary, else its absolute path (a fresh build is not on PATH). The
+ * result is static. */
+static const char *own_name(void) {
+  static char self[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n <= 0)
+    return "faultline";
+  self[n] = '\0';
+  const char *path = getenv("PATH");
+  while (path != NULL && *path != '\0') {
+    const char *colon = strchr(path, ':');
+    size_t len = colon ? (size_t)(colon - path) : strlen(path);
+    char *cand = fl_asprintf("%.*s/faultline", (int)len, len ? path : ".");
+    char real[PATH_MAX];
+    int same = realpath(cand, real) != NULL && strcmp(real, self) == 0;
+    fl_free(cand);
+    if (same)
+      return "faultline";
+    path = colon ? colon + 1 : NULL;
+  }
+  return self;
+}
+
 int fl_cmd_init(int argc, char **argv) {
   fl_init_args_t a;
   fl_err_t err = {0};
@@ -261,6 +288,11 @@ int fl_cmd_init(int argc, char **argv) {
     fprintf(stderr, "faultline init: %s\n", err.msg);
     return rc == FL_EUSAGE ? 2 : 1;
   }
-  printf("next: cd %s && faultline suite scenarios\n", a.dir);
+  const char *me = own_name();
+  printf("next: cd %s && %s suite scenarios\n", a.dir, me);
+  if (strcmp(me, "faultline") != 0)
+    printf("(%s is not on your PATH; the CI files call it `faultline`: add its directory "
+           "to PATH there)\n",
+           me);
   return 0;
 }
