@@ -8,9 +8,11 @@
 
 #include "reports/html_svg.h"
 
-#define METRICS_MAX 12    /* series drawn; the others stay in report.json */
-#define NOTES_MAX 400     /* marks drawn */
-#define NOTE_LABEL_MAX 48 /* characters of a note's label on the row */
+#define METRICS_MAX 12     /* series drawn; the others stay in report.json */
+#define NOTES_MAX 400      /* marks drawn */
+#define NOTE_LABEL_MAX 48  /* characters of a note's label on the row */
+#define NAME_FITS 13       /* characters of a series' name at 12 px left of the chart */
+#define NAME_FITS_SMALL 17 /* ... at 10 px; longer names are cut (whole on hover) */
 
 static int is_series(const json_t *m) {
   return json_is_string(json_object_get(m, "name")) &&
@@ -56,9 +58,16 @@ static void draw_series(fl__tl_t *t, const json_t *m, double y) {
     hi = lo + 1;
   double step = fl__svg_nice_step((hi - lo) / 2);
   hi = lo + step * ceil((hi - lo) / step);
-  fl_buf_puts(b, "<g class=\"metric\"><text class=\"fl-name\" x=\"");
-  fl_buf_printf(b, "%.1f\" y=\"%.1f\">", TL_X0 - 46, y + METRIC_H / 2);
-  fl_buf_esc(b, fl__jstr(m, "name", ""), 24, FL_ESC_ONELINE);
+  /* The name has the ~100 px left of the ticks: smaller type when long,
+   * cut past what fits, the whole name on hover. */
+  const char *name = fl__jstr(m, "name", "");
+  size_t len = strlen(name);
+  fl_buf_printf(b, "<g class=\"metric\"><text class=\"fl-name%s\" x=\"%.1f\" y=\"%.1f\">",
+                len > NAME_FITS ? " sm" : "", TL_X0 - 46, y + METRIC_H / 2);
+  fl_buf_puts(b, "<title>");
+  fl_buf_esc(b, name, 200, FL_ESC_ONELINE);
+  fl_buf_puts(b, "</title>");
+  fl_buf_esc(b, name, NAME_FITS_SMALL, FL_ESC_ONELINE);
   fl_buf_printf(b, "</text><text class=\"fl-sub\" x=\"%.1f\" y=\"%.1f\">", TL_X0 - 46,
                 y + METRIC_H / 2 + 13);
   fl_buf_esc(b, fl__jstr(m, "unit", ""), 16, FL_ESC_ONELINE);
