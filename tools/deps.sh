@@ -23,6 +23,7 @@ libjansson-dev        /usr/include/jansson.h         b  the build
 liblua5.4-dev         /usr/include/lua5.4/lua.h      b  the build
 libcmocka-dev         /usr/include/cmocka.h          b  the build (unit tests)
 libhttp-parser-dev    /usr/include/http_parser.h     b  the build
+libpq-dev             /usr/include/postgresql/libpq-fe.h b  the build (fl.pg)
 pkg-config            /usr/bin/pkg-config            b  the build
 gcc                   /usr/bin/gcc                   b  the build
 cmake                 /usr/bin/cmake                 b  the build
