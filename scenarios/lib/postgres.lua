@@ -230,4 +230,44 @@ function M.list_append(opts)
     reread = isolation ~= "read-committed" }
 end
 
+--- postgres.txn_under_faults{isolation=, clients=6, keys=6, settle=1}:
+--- the PostgreSQL pack's run: a server, a proxy in front of it that every
+--- client goes through (`clients->pg`), and list-append transactions from
+--- `clients` clients at `isolation` while, one after another (each after
+--- `settle` s of calm): the server is killed (kill -9) and restarted, paused
+--- for 0.7 s, the clients' link gets 50 ms of latency for 1 s, and is
+--- partitioned for 0.7 s. Returns the workload, after it ended.
+function M.txn_under_faults(opts)
+  opts = fl.options(opts, "postgres.txn_under_faults",
+    { "isolation", "clients", "keys", "settle" })
+  local settle = opts.settle or 1
+  local db = M.server{}
+  db:start()
+  local proxy = fl.proxy{ name = "clients->pg", listen = "127.0.0.1:0", upstream = db.addr }
+  local faults = { settle, 0.5, settle, 0.7, settle, 1, settle, 0.7, settle }
+  local total = 0
+  for _, d in ipairs(faults) do total = total + d end
+  local w = fl.workload{ clients = opts.clients or 6, duration = total + 1, name = "txn",
+    ops = M.list_append{ server = db, isolation = opts.isolation, addr = proxy.listen,
+      keys = opts.keys, timeout = 0.5 } }
+  fl.sleep(settle)
+  db.service:kill()
+  fl.sleep(0.5)
+  db.service:start()
+  fl.sleep(settle)
+  db.service:pause()
+  fl.sleep(0.7)
+  db.service:resume()
+  fl.sleep(settle)
+  proxy:add_toxic{ name = "latency", type = "latency", latency = 50 }
+  fl.sleep(1)
+  proxy:remove_toxic("latency")
+  fl.sleep(settle)
+  proxy:partition()
+  fl.sleep(0.7)
+  proxy:heal()
+  w:wait()
+  return w
+end
+
 return M
