@@ -286,7 +286,8 @@ static void on_poll(uv_poll_t *p, int status, int events) {
   if (c->task == NULL) {
     /* Nobody waits (an idle connection): a notice or the server's goodbye.
      * Read it so a closed socket does not wake the loop forever. */
-    if (c->state == ST_READY && !PQconsumeInput(c->pg)) {
+    if (c->state == ST_READY &&
+        (!PQconsumeInput(c->pg) || PQstatus(c->pg) == CONNECTION_BAD)) {
       finish_pg(c, ST_BROKEN);
     } else if (c->state == ST_READY) {
       PGnotify *n;
@@ -496,6 +497,8 @@ static int l_query(lua_State *L) {
   if (c->task != NULL)
     return fl_lua_error(L,
                         "conn:query: another task is already waiting on this connection");
+  if (c->state == ST_READY && PQstatus(c->pg) == CONNECTION_BAD)
+    finish_pg(c, ST_BROKEN);
   if (c->state != ST_READY) {
     lua_pushnil(L);
     lua_pushstring(L, "the connection is broken (a lost connection, a timeout or "

@@ -234,13 +234,13 @@ end
 --- the PostgreSQL pack's run: a server, a proxy in front of it that every
 --- client goes through (`clients->pg`), and list-append transactions from
 --- `clients` clients at `isolation` while, one after another (each after
---- `settle` s of calm): the server is killed (kill -9) and restarted, paused
+--- `settle` s of calm, default 1.5): the server is killed (kill -9) and restarted, paused
 --- for 0.7 s, the clients' link gets 50 ms of latency for 1 s, and is
 --- partitioned for 0.7 s. Returns the workload, after it ended.
 function M.txn_under_faults(opts)
   opts = fl.options(opts, "postgres.txn_under_faults",
     { "isolation", "clients", "keys", "settle" })
-  local settle = opts.settle or 1
+  local settle = opts.settle or 1.5
   local db = M.server{}
   db:start()
   local proxy = fl.proxy{ name = "clients->pg", listen = "127.0.0.1:0", upstream = db.addr }

@@ -34,7 +34,7 @@ local function settings(opts, what)
     reread = opts.reread ~= false,
     run = opts.run,
   }
-  local function bad(msg) error(what .. ": " .. msg, 3) end
+  local function bad(msg) error(what .. ": " .. msg, 4) end
   if type(s.run) ~= "function" then bad("'run' (a function(ops, ctx)) is required") end
   if math.type(s.keys) ~= "integer" or s.keys < 1 then bad("'keys' must be an integer >= 1") end
   if math.type(s.min_length) ~= "integer" or math.type(s.max_length) ~= "integer"
