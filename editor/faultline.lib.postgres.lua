@@ -53,7 +53,7 @@ function postgres.list_append(opts) end
 ---@field isolation? string as postgres.list_append (default "serializable")
 ---@field clients? integer concurrent clients (default 6)
 ---@field keys? integer keys in use at a time (default 6)
----@field settle? number calm before each fault and after the last (default 1)
+---@field settle? number calm before each fault and after the last (default 1.5)
 
 --- The PostgreSQL pack's run (scenarios/postgres/): a server, a proxy
 --- `clients->pg` every client goes through, list-append transactions from
