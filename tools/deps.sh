@@ -45,8 +45,8 @@ curl                  /usr/bin/curl                  t  integration/kvnode_repli
 python3               /usr/bin/python3               t  integration/udp_proxy, reproducible, kvnode_replication, netns_partition, lua_api_docs, init, txn_check, service_cgroup
 openssh-server        /usr/sbin/sshd                 t  integration/remote_* (test hosts: lib/hosts.sh)
 openssh-client        /usr/bin/ssh                   t  integration/remote_* (ssh, scp, ssh-keygen)
-util-linux            /usr/bin/setpriv               t  integration/service_cgroup, service_postgres
-postgresql            /usr/lib/postgresql/15/bin/postgres t integration/service_postgres (user = "postgres", stop_signal)
+util-linux            /usr/bin/setpriv               t  integration/service_cgroup, service_postgres, pg_client, pack_postgres
+postgresql            /usr/lib/postgresql/15/bin/postgres t integration/service_postgres (user = "postgres", stop_signal), pg_client, pack_postgres
 libcap2-bin           /usr/sbin/capsh                t  integration/netns_cleanup (without CAP_NET_ADMIN)
 clang-format          /usr/bin/clang-format          t  integration/format
 git                   /usr/bin/git                   t  integration/format (git ls-files)

@@ -35,6 +35,18 @@ fl.scenario("fl.pg against postgres", { timeout = 90 }, function()
   local nul = a:query("SELECT v FROM t WHERE k = 3")
   same("insert: a nil parameter is NULL", nul[1].v, fl.json.null)
 
+  -- A large parameter goes out in pieces (PQflush until the socket took it).
+  local big = string.rep("x", 8 << 20)
+  local len = a:query("SELECT length($1) AS n", big)
+  same("large send: 8 MiB parameter arrived whole", len and len[1].n, tostring(8 << 20))
+  util.check("busy: a second query on a waiting connection raises", (function()
+    local t = fl.spawn(function() return a:query("SELECT pg_sleep(0.2)") end)
+    fl.sleep(0.05)
+    local ok, e = pcall(function() return a:query("SELECT 1") end)
+    t:wait()
+    return not ok and tostring(e):find("another task") ~= nil
+  end)(), "conn:query while another task waits")
+
   -- A statement the server refuses: kind sql, SQLSTATE in the message.
   local r, err, kind, state = a:query("SELECT * FROM missing")
   same("sql: nil", r, nil)
