@@ -406,6 +406,26 @@ function fl.partition(opts) end
 --- Ends the partition of every layer (the `partition` fault heals).
 function fl.heal() end
 
+fl.pg = {}
+
+---@class faultline.opts.fl_pg_connect
+---@field timeout? number the limit for connecting (default 5)
+---@field query_timeout? number the limit for each pg_conn:query (default 10)
+
+--- Opens a connection described by a libpq conninfo string
+--- (`"host=127.0.0.1 port=5432 user=postgres dbname=postgres"`) and waits
+--- until the session is ready. A host *name* is resolved by libpq itself
+--- (getaddrinfo) before the call returns: give an address (or a socket
+--- directory) so that nothing blocks.
+---@param conninfo any
+---@param opts? faultline.opts.fl_pg_connect
+function fl.pg.connect(conninfo, opts) end
+
+--- Whether an error of this kind (`pg_conn:query`'s third value) means the
+--- statement surely had no effect (the table above).
+---@param kind any
+function fl.pg.definite(kind) end
+
 ---@class faultline.opts.fl_proxy
 ---@field upstream string where it forwards to
 ---@field listen? string where it listens (default "127.0.0.1:0" (a free port))
@@ -638,6 +658,20 @@ function conn:receive_until(delim, opts) end
 --- `<close>` scope).
 function conn:close() end
 
+---@class faultline.db
+local db = {}
+
+--- The first time, `initdb` into `db.dir` (as the server's user); then starts
+--- the service (ready when it accepts TCP) and creates the list-append table
+--- `txn (k integer primary key, v text)`. After `db.service:kill()`, call
+--- `db.service:start()` (or this) to bring it back on the same data.
+function db:start() end
+
+--- The libpq conninfo of the server, or of `addr` (`"host:port"`, e.g. a
+--- proxy's `listen`): user postgres, database postgres, no SSL.
+---@param addr? any
+function db:conninfo(addr) end
+
 ---@class faultline.ec
 local ec = {}
 
@@ -806,6 +840,27 @@ function net:reaches(a, b, opts) end
 ---@param opts table
 ---@return faultline.svc
 function net:service(opts) end
+
+---@class faultline.pg_conn
+local pg_conn = {}
+
+--- Runs one SQL statement with `$1, $2, ...` parameters (strings, numbers,
+--- booleans; `nil` or `fl.json.null` is SQL NULL), sent with
+--- PQsendQueryParams (the extended protocol: one statement per call). One
+--- query at a time per connection.
+---@param sql any
+---@param ... any
+function pg_conn:query(sql, ...) end
+
+--- The connection's state: `"ready"`, `"busy"` (a query in flight),
+--- `"broken"` (lost, timed out or ended by the server: queries answer
+--- `closed`), `"closed"`.
+function pg_conn:status() end
+
+--- Ends the session (libpq's Terminate message, without waiting) and
+--- releases the connection; later calls but `status` raise. Also done when
+--- the handle is collected or the scenario ends.
+function pg_conn:close() end
 
 ---@class faultline.proxy
 local proxy = {}

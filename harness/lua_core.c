@@ -568,6 +568,7 @@ static void (*const bindings[])(lua_State *L) = {
     fl_luaopen_exec,    /* lua_exec.c: core.exec */
     fl_luaopen_network, /* lua_network.c: core.net_open */
     fl_luaopen_nemesis, /* lua_nemesis.c: core.nemesis_rng, core.nemesis_replay */
+    fl_luaopen_pg,      /* lua_pg.c: core.pg_connect */
 };
 
 int fl_luaopen_core(lua_State *L) {

@@ -38,6 +38,7 @@ void fl_luaopen_history(lua_State *L);
 void fl_luaopen_check(lua_State *L);
 void fl_luaopen_proxy(lua_State *L);
 void fl_luaopen_tcp(lua_State *L);
+void fl_luaopen_pg(lua_State *L); /* lua_pg.c */
 void fl_luaopen_udp(lua_State *L);
 void fl_luaopen_exec(lua_State *L);
 void fl_luaopen_nemesis(lua_State *L); /* lua_nemesis.c */

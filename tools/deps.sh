@@ -23,6 +23,7 @@ libjansson-dev        /usr/include/jansson.h         b  the build
 liblua5.4-dev         /usr/include/lua5.4/lua.h      b  the build
 libcmocka-dev         /usr/include/cmocka.h          b  the build (unit tests)
 libhttp-parser-dev    /usr/include/http_parser.h     b  the build
+libpq-dev             /usr/include/postgresql/libpq-fe.h b  the build (fl.pg)
 pkg-config            /usr/bin/pkg-config            b  the build
 gcc                   /usr/bin/gcc                   b  the build
 cmake                 /usr/bin/cmake                 b  the build
@@ -44,8 +45,8 @@ curl                  /usr/bin/curl                  t  integration/kvnode_repli
 python3               /usr/bin/python3               t  integration/udp_proxy, reproducible, kvnode_replication, netns_partition, lua_api_docs, init, txn_check, service_cgroup
 openssh-server        /usr/sbin/sshd                 t  integration/remote_* (test hosts: lib/hosts.sh)
 openssh-client        /usr/bin/ssh                   t  integration/remote_* (ssh, scp, ssh-keygen)
-util-linux            /usr/bin/setpriv               t  integration/service_cgroup, service_postgres
-postgresql            /usr/lib/postgresql/15/bin/postgres t integration/service_postgres (user = "postgres", stop_signal)
+util-linux            /usr/bin/setpriv               t  integration/service_cgroup, service_postgres, pg_client, pack_postgres
+postgresql            /usr/lib/postgresql/15/bin/postgres t integration/service_postgres (user = "postgres", stop_signal), pg_client, pack_postgres
 libcap2-bin           /usr/sbin/capsh                t  integration/netns_cleanup (without CAP_NET_ADMIN)
 clang-format          /usr/bin/clang-format          t  integration/format
 git                   /usr/bin/git                   t  integration/format (git ls-files)

@@ -622,6 +622,7 @@ local modules = {
   { name = "faultline.network", exports = { "network" } },             -- the namespace layer
   { name = "faultline.proxy", exports = { "proxy", "udp_proxy" } },    -- the proxy layer (the fallback)
   { name = "faultline.nemesis", exports = { "nemesis" } },              -- fl.nemesis (after the layers)
+  { name = "faultline.pg", exports = { "pg" } },                        -- fl.pg (PostgreSQL client)
 }
 
 for _, row in ipairs(modules) do
