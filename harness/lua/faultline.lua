@@ -283,11 +283,11 @@ end
 
 --- fl.expect.that(cond, message): a plain assertion, recorded as a check.
 function fl.expect.that(cond, message, name)
-  -- Named by its message when no name is given: the message is then not
-  -- said twice ("x ok: x ok"), a failure says where instead.
+  -- Named by its message when no name is given: a pass then does not say
+  -- it twice ("x ok: x ok"); a failure's message gets the line it failed at.
   local said = name ~= nil and message or nil
   name = name or message or ("assertion at " .. where())
-  if not cond then fail(name, "assert", said or ("false at " .. where())) end
+  if not cond then fail(name, "assert", message or "assertion failed") end
   core.record_check({ name = name, kind = "assert", status = "pass", message = said })
   return cond
 end
