@@ -31,8 +31,16 @@ sched "$TMP/a/report.json" >"$TMP/a.txt"
 sched "$TMP/b/report.json" >"$TMP/b.txt"
 [ "$(wc -l <"$TMP/a.txt")" -ge 2 ] && ok "faults drawn: $(wc -l <"$TMP/a.txt")" ||
   fail "fewer than 2 faults drawn"
-cmp -s "$TMP/a.txt" "$TMP/b.txt" && ok "same seed, same schedule" ||
-  { fail "same seed, different schedules"; diff "$TMP/a.txt" "$TMP/b.txt" >&2; }
+# The draws are the seed's; how many fit in the window depends on how long
+# applying them took (a kill waits for the restart): under load one run may
+# draw more, never different ones. So: one is the start of the other.
+na=$(wc -l <"$TMP/a.txt"); nb=$(wc -l <"$TMP/b.txt")
+n=$((na < nb ? na : nb))
+if [ "$(head -n $n "$TMP/a.txt")" = "$(head -n $n "$TMP/b.txt")" ] && [ $n -ge 2 ]; then
+  ok "same seed, same schedule ($na and $nb faults drawn)"
+else
+  fail "same seed, different schedules"; diff "$TMP/a.txt" "$TMP/b.txt" >&2
+fi
 expect_grep "$TMP/a/report.json" '"crossed"' "each fault has its coverage"
 expect_grep "$TMP/a/report.html" 'id="schedule"' "report.html shows the schedule"
 
