@@ -456,8 +456,11 @@ static http_fault_t **http_slot(lproxy_t *x, const char *name) {
 /* :add_http_fault{name=, match=, abort=|reset=|delay=|rewrite=, percent=,
  * first=, direction=} -> the rule's name */
 static int l_add_http_fault(lua_State *L) {
+  static const char *const keys[] = {"name",    "match",   "abort", "reset",     "delay",
+                                     "rewrite", "percent", "first", "direction", NULL};
   lproxy_t *x = check_proxy(L, 1);
   luaL_checktype(L, 2, LUA_TTABLE);
+  fl_lua_check_keys(L, 2, "proxy:add_http_fault", keys);
   json_t *spec = fl_lua_to_json(L, 2);
   fl_err_t err = {0};
   char *name = NULL;
