@@ -294,6 +294,14 @@ static json_t *merged(const json_t *spec, const fl_http_rule_t *base) {
       for (int j = 0; j < NACTIONS; j++)
         json_object_del(m, ACTIONS[j]);
   json_object_update(m, (json_t *)spec);
+  /* null takes a field back to its default (first = null: no limit). */
+  const char *k;
+  json_t *v;
+  void *tmp;
+  json_object_foreach_safe(m, tmp, k, v) {
+    if (json_is_null(v))
+      json_object_del(m, k);
+  }
   json_object_set_new(m, "name", json_string(base->name));
   return m;
 }
