@@ -171,7 +171,7 @@ static void dir_init(fl_phttp_t *h, hdir_t *d, enum http_parser_type type) {
   fl_buf_init(&d->head, FL_HTTP_HEAD_MAX + 16);
   fl_buf_init(&d->url, FL_HTTP_HEAD_MAX);
   fl_buf_init(&d->hs, FL_HTTP_HEAD_MAX * 2);
-  fl_buf_init(&d->pend, FL_HTTP_HEAD_MAX * 2 + (1u << 20));
+  fl_buf_init(&d->pend, FL_HTTP_HEAD_MAX * 4 + FL_HTTP_BODY_MAX);
 }
 
 fl_phttp_t *fl_phttp_new(const fl_phttp_io_t *io) {
