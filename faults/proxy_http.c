@@ -517,7 +517,7 @@ static void reject(fl_phttp_t *h, int dir) {
     hdir_t *d = &h->d[i];
     if (d->phase == PH_DROP)
       continue;
-    if (d->phase == PH_HEAD || i == dir)
+    if ((d->phase == PH_HEAD || i == dir) && d->head.len > 0)
       fl_buf_add(&d->pend, d->head.data, d->head.len);
     fl_buf_reset(&d->head);
     d->phase = PH_PASS;
