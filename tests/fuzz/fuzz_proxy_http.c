@@ -45,11 +45,13 @@ static void kick(void *arg, int dir) {
 }
 
 static const char *const RULES[] = {
-    "{\"match\":{\"method\":\"POST\",\"path\":\"/r*\"},\"abort\":{\"status\":503,\"body\":\"x\"}}",
+    "{\"match\":{\"method\":\"POST\",\"path\":\"/"
+    "r*\"},\"abort\":{\"status\":503,\"body\":\"x\"}}",
     "{\"match\":{\"path\":\"/d*\"},\"delay\":{\"request\":5,\"response\":5}}",
     "{\"match\":{\"path\":\"/w*\"},\"rewrite\":{\"status\":500,\"body\":\"rw\"}}",
     "{\"match\":{\"path\":\"/x*\"},\"reset\":\"after\",\"percent\":50}",
-    "{\"match\":{\"header\":{\"content-type\":\"a*\"}},\"abort\":{},\"direction\":\"downstream\"}",
+    "{\"match\":{\"header\":{\"content-type\":\"a*\"}},\"abort\":{},\"direction\":"
+    "\"downstream\"}",
 };
 
 static void run_case(const uint8_t *req, size_t nreq, const uint8_t *res, size_t nres,
@@ -89,8 +91,9 @@ static void run_case(const uint8_t *req, size_t nreq, const uint8_t *res, size_t
       now = due;
   }
   /* Without rules nothing may change: every byte goes on, in order. */
-  if (!with_rules && ((s.out[0].len != nreq || (nreq && memcmp(s.out[0].data, req, nreq))) ||
-                      (s.out[1].len != nres || (nres && memcmp(s.out[1].data, res, nres)))))
+  if (!with_rules &&
+      ((s.out[0].len != nreq || (nreq && memcmp(s.out[0].data, req, nreq))) ||
+       (s.out[1].len != nres || (nres && memcmp(s.out[1].data, res, nres)))))
     abort();
   fl_phttp_free(h);
   while (rules != NULL) {
