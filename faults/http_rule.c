@@ -349,7 +349,10 @@ json_t *fl_http_rule_to_json(const fl_http_rule_t *r) {
   json_object_set_new(j, "match", m ? json_deep_copy(m) : json_object());
   const char *a = ACTIONS[r->action - 1];
   json_object_set_new(j, "action", json_string(a));
-  json_object_set_new(j, a, json_deep_copy(json_object_get(r->spec, a)));
+  json_t *av = json_deep_copy(json_object_get(r->spec, a));
+  if (r->action == FL_HTTP_ABORT && json_is_object(av))
+    json_object_set_new(av, "status", json_integer(r->status)); /* with its default */
+  json_object_set_new(j, a, av);
   json_object_set_new(j, "percent", json_real(r->percent));
   if (r->first > 0)
     json_object_set_new(j, "first", json_integer(r->first));
