@@ -518,6 +518,47 @@ static void test_eof_body(void **state) {
   result_free(&w);
 }
 
+/* A proxy's rules by name (proxy.h): add, duplicate, update keeps the
+ * counters and replaces the action, remove, unknown names. */
+static void test_proxy_rules(void **state) {
+  (void)state;
+  uv_loop_t loop;
+  fl_proxy_t *p;
+  fl_err_t err = {0};
+  char *name = NULL;
+  assert_int_equal(uv_loop_init(&loop), 0);
+  assert_int_equal(fl_proxy_new(&p, &loop, "api", "127.0.0.1:0", "127.0.0.1:9", &err), 0);
+  json_t *a =
+      json_loads("{\"match\":{\"path\":\"/r*\"},\"abort\":{},\"first\":2}", 0, NULL);
+  assert_int_equal(fl_proxy_add_http_fault(p, a, &name, &err), 0);
+  assert_string_equal(name, "http-1");
+  fl_free(name);
+  json_object_set_new(a, "name", json_string("http-1"));
+  assert_int_equal(fl_proxy_add_http_fault(p, a, NULL, &err), FL_ECONFIG);
+  assert_non_null(strstr(err.msg, "exists"));
+  json_decref(a);
+  json_t *u = json_loads("{\"reset\":\"after\",\"first\":null}", 0, NULL);
+  assert_int_equal(fl_proxy_update_http_fault(p, "http-1", u, &err), 0);
+  json_t *j = fl_proxy_http_fault_json(p, "http-1");
+  assert_string_equal(json_string_value(json_object_get(j, "action")), "reset");
+  assert_null(json_object_get(j, "abort"));
+  assert_null(json_object_get(j, "first"));
+  assert_string_equal(
+      json_string_value(json_object_get(json_object_get(j, "match"), "path")), "/r*");
+  json_decref(j);
+  assert_int_equal(fl_proxy_update_http_fault(p, "nope", u, &err), UV_ENOENT);
+  json_decref(u);
+  j = fl_proxy_http_faults_json(p);
+  assert_int_equal(json_array_size(j), 1);
+  json_decref(j);
+  assert_int_equal(fl_proxy_remove_http_fault(p, "http-1", &err), 0);
+  assert_int_equal(fl_proxy_remove_http_fault(p, "http-1", &err), UV_ENOENT);
+  assert_null(fl_proxy_http_fault_json(p, "http-1"));
+  fl_proxy_close(p, NULL, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_glob),         cmocka_unit_test(test_match),
@@ -527,6 +568,7 @@ int main(void) {
       cmocka_unit_test(test_rewrite),      cmocka_unit_test(test_reset),
       cmocka_unit_test(test_delay),        cmocka_unit_test(test_reject_and_upgrade),
       cmocka_unit_test(test_downstream),   cmocka_unit_test(test_eof_body),
+      cmocka_unit_test(test_proxy_rules),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
