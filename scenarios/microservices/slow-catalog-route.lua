@@ -1,0 +1,90 @@
+-- One route of one instance slowed: `GET /catalog/items` (the listing) takes
+-- 2 s more on catalog-1, and nothing else does. Does nginx route around it,
+-- and does the slowness stay on that route (the blast radius)?
+--
+-- The shop with two catalog instances; nginx reaches each through a proxy
+-- (nginx->catalog-k) and gives catalog 1 s to answer (`catalog_read_timeout
+-- = 1`, so the 2 s delay is a clear timeout, not a race with it), then tries
+-- the other instance (`proxy_next_upstream error timeout`; a GET may be
+-- retried) and avoids the one that timed out for 10 s (nginx's default
+-- max_fails = 1, fail_timeout = 10s). An HTTP rule on nginx->catalog-1
+-- delays the response to `GET /items` (nginx's path for /catalog/items) by
+-- 2000 ms for 5 s. Workloads: listings (4 clients, 40/s), one item
+-- (`GET /catalog/items/3`, 2 clients, 20/s), orders (8 clients, 40/s).
+--
+-- Measured and checked:
+--   * the listing stays available (>= 99%: nginx answers from catalog-2
+--     after its timeout);
+--   * nginx routes around catalog-1: listings slower than 0.5 s are only
+--     those sent to catalog-1 before nginx's first timeout marked it down,
+--     about the first second of the fault, so none starts later than
+--     1.5 s after the fault began, and their latency is bounded by nginx's
+--     1 s timeout (p99 of the listing <= 1.5 s, not 2 s);
+--   * blast radius: the item route (same instances, same proxies) and the
+--     orders route keep their p99 within 250 ms of before the fault.
+local fl = require("faultline")
+local shop = require("faultline.lib.shop")
+local util = require("faultline.lib.util")
+
+local RULE = "catalog-listing-slow"
+local READ_TIMEOUT = 1
+
+fl.scenario("one slow route on one catalog instance: nginx routes around it, other routes unaffected",
+  { timeout = 60 }, function()
+  local s = shop.system{ catalog = 2, catalog_read_timeout = READ_TIMEOUT }
+  s:start()
+  local dur = 10
+  local listing = fl.workload{ name = "listing", clients = 4, rate = 40, duration = dur,
+                               ops = s:catalog_ops{ key = "catalog" } }
+  local item = fl.workload{ name = "item", clients = 2, rate = 20, duration = dur,
+                            ops = s:catalog_ops{ path = "/items/3", key = "catalog-item" } }
+  local orders = fl.workload{ name = "orders", clients = 8, rate = 40, duration = dur,
+                              ops = s:order_ops() }
+  fl.sleep(3)
+  local link = s.links["nginx->catalog-1"]
+  local t0 = fl.now()
+  link:add_http_fault{ name = RULE, match = { method = "GET", path = "/items" },
+                       delay = { response = 2000 } }
+  fl.sleep(5)
+  fl.expect.http_fired(link, RULE, { min = 1 })
+  link:remove_http_fault(RULE)
+  local t1 = fl.now()
+  listing:wait()
+  item:wait()
+  orders:wait()
+
+  local hl = util.history_of_key("catalog", "listing")
+  fl.check.availability{ history = hl, min = 0.99, name = "catalog listing" }
+  local lo = util.operations(hl)
+  local slow, last_slow = 0, nil
+  for _, op in ipairs(lo) do
+    if op.latency_s and op.latency_s > 0.5 and op.invoke_s >= t0 and op.invoke_s < t1 then
+      slow = slow + 1
+      last_slow = math.max(last_slow or 0, op.invoke_s - t0)
+    end
+  end
+  fl.log("listings slower than 0.5 s during the fault: %d, the last sent %.2f s after it began",
+    slow, last_slow or 0)
+  util.within{ name = "nginx routes around catalog-1: the last slow listing started within 1.5 s",
+    value = last_slow or 0, limit = READ_TIMEOUT + 0.5, unit = "s",
+    message = string.format("%d listings slower than 0.5 s; the last sent after", slow) }
+  local l99 = util.percentile(util.latencies(lo, t0, t1), 0.99)
+  util.within{ name = "listing p99 bounded by nginx's 1 s timeout, not the 2 s delay",
+    value = l99 and l99 * 1000, limit = (READ_TIMEOUT + 0.5) * 1000, unit = "ms",
+    message = "listing p99 during the fault" }
+
+  -- The blast radius: the other routes' p99, before and during.
+  for _, r in ipairs({ { key = "catalog-item", name = "item (GET /catalog/items/3)" },
+                       { key = "orders", name = "orders (POST /orders)" } }) do
+    local ops = util.operations(util.history_of_key(r.key))
+    local before = util.percentile(util.latencies(ops, 0, t0), 0.99)
+    local during = util.percentile(util.latencies(ops, t0, t1), 0.99)
+    if before and during then
+      fl.log("%s p99: %.1f ms before, %.1f ms during", r.name, before * 1000, during * 1000)
+    end
+    util.within{ name = r.name .. " p99 unchanged (within 250 ms of before)",
+      value = before and during and (during - before) * 1000, limit = 250, unit = "ms",
+      message = string.format("%s p99 %.1f ms during vs %.1f ms before; difference", r.name,
+        (during or 0) * 1000, (before or 0) * 1000) }
+  end
+end)
