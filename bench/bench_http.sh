@@ -70,6 +70,9 @@ LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 P_NG=$(port)
 mkdir -p "$WORK/nginx/tmp" "$WORK/www"
 head -c "$SIZE" /dev/zero | tr '\0' x >"$WORK/www/f"
+# nginx's worker runs as nobody when started by root: it must read the file.
+chmod 755 "$WORK" "$WORK/www"
+chmod 644 "$WORK/www/f"
 cat >"$WORK/nginx/nginx.conf" <<EOF
 worker_processes 1;
 pid $WORK/nginx/nginx.pid;
@@ -89,7 +92,8 @@ http {
   }
 }
 EOF
-bg "$NGINX" -p "$WORK/nginx/" -c "$WORK/nginx/nginx.conf" -e stderr -g 'daemon off;'
+bg "$NGINX" -p "$WORK/nginx/" -c "$WORK/nginx/nginx.conf" -e stderr -g 'daemon off;' \
+  2>"$WORK/nginx.log"
 PID_NG=$LAST
 wait_http "$P_NG" || exit 1
 

@@ -28,8 +28,8 @@ gcc                   /usr/bin/gcc                   b  the build
 cmake                 /usr/bin/cmake                 b  the build
 libxml2-utils         /usr/bin/xmllint               t  integration/report_render, suite (junit.xml)
 redis-server          /usr/bin/redis-server          tn integration/pack_redis, proxy_scenario, tcp_client
-nginx                 /usr/sbin/nginx                t  integration/pack_microservices
-python3-flask         /usr/lib/python3/dist-packages/flask/__init__.py t integration/pack_microservices
+nginx                 /usr/sbin/nginx                tn integration/pack_microservices, pack_microservices_http; bench/bench_http
+python3-flask         /usr/lib/python3/dist-packages/flask/__init__.py t integration/pack_microservices, pack_microservices_http
 etcd-server           /usr/bin/etcd                  t  integration/pack_etcd, clock_faults; unit/test_clock
 etcd-client           /usr/bin/etcdctl               t  scenarios/etcd (by hand)
 nftables              /usr/sbin/nft                  t  integration/netns_* (the namespace layer)
@@ -53,6 +53,7 @@ libc6-dev             /usr/lib/*/libc.a              t  unit/test_clock (cc -sta
 nodejs                /usr/bin/node                  t  integration/proxy_api_client (node 18+)
 npm                   /usr/bin/npm                   t  integration/proxy_api_client (toxiproxy-node-client)
 haproxy               /usr/sbin/haproxy              n  bench
+wrk                   /usr/bin/wrk                   n  bench/bench_http
 socat                 /usr/bin/socat                 n  bench
 redis-tools           /usr/bin/redis-benchmark       n  bench
 clang                 /usr/bin/clang                 f  make fuzz

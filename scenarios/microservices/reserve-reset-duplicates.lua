@@ -68,7 +68,7 @@ local function shown(d)
   return table.concat(ids, ", ") .. (#d.ids > 10 and ", ..." or "")
 end
 
-fl.scenario("a reset after forwarding: orders' retry reserves twice (no idempotency key)",
+fl.scenario("reset after forwarding, no idempotency key: retries reserve twice",
   { timeout = 60 }, function()
   local d, total, n_created = with_resets(false)
   util.finding{ name = "reservations made twice by orders' retry (the shop claims no idempotency)",
@@ -81,7 +81,7 @@ fl.scenario("a reset after forwarding: orders' retry reserves twice (no idempote
     evidence = { duplicates = d.ids } }
 end)
 
-fl.scenario("a reset after forwarding: the idempotency key keeps one reservation",
+fl.scenario("reset after forwarding, idempotency key: one reservation each",
   { timeout = 60 }, function()
   local d, total, n_created = with_resets(true)
   util.check("no reservation made twice (the shop claims idempotent reservations)",
