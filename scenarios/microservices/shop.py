@@ -19,7 +19,8 @@ orders     POST /orders {"id": ..., "item": ...}: reserves the item with one
            under the retry policy below, then creates the order: 201. When no
            attempt succeeds: 503 {"error": "inventory unavailable: ..."}. A
            circuit breaker skips an instance for 2 s after 3 failures in a
-           row. Orders are not deduplicated by id (that is what the
+           row (timeouts and connection errors; an HTTP error answer is not
+           counted: the instance is up). Orders are not deduplicated by id (that is what the
            expected-finding scenarios show): every creation is appended to
            DIR/<name>.jsonl and listed by GET /orders/created.
 every role GET /health.
@@ -236,7 +237,11 @@ def make_app(args):
                 left = deadline - time.monotonic()
                 body, err, retryable = call(url, order_id, item,
                                             max(0.01, min(args.inventory_timeout, left)))
-                record(url, body is not None)
+                # The breaker is for an instance that does not answer (a
+                # timeout, a refused or reset connection): a quick HTTP error
+                # answer says it is up, and costs nothing to retry.
+                if body is not None or retryable and not err.startswith("HTTP "):
+                    record(url, body is not None)
                 if body is not None:
                     return body, None
                 errors.append("%s: %s" % (url, err))
