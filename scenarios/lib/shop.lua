@@ -31,10 +31,12 @@ M.read_timeout = 2        -- proxy_read_timeout, seconds
 M.fail_timeout = 3        -- how long nginx avoids an instance after a failure
 M.inventory_timeout = 0.5 -- orders' timeout per inventory call
 
--- orders' retry policy (shop.py's SHOP_* variables) for shop.system{retry =
--- M.retry_on}: 4 attempts, 50 ms backoff doubling to at most 200 ms, all
--- within 1.5 s. Every field may be given on its own.
-M.retry_on = { retries = 3, backoff = 0.05, backoff_max = 0.2, budget = 1.5 }
+--- orders' retry policy (shop.py's SHOP_* variables) for shop.system{retry =
+--- shop.retry_on()}: 4 attempts, 50 ms backoff doubling to at most 200 ms,
+--- all within 1.5 s. A new table each call: change a field for your own.
+function M.retry_on()
+  return { retries = 3, backoff = 0.05, backoff_max = 0.2, budget = 1.5 }
+end
 
 local function retry_env(retry, idempotency_key)
   local env = {}
@@ -58,7 +60,7 @@ end
 --- proxy_next_upstream: nginx then retries a POST on the next instance after
 --- a timeout, even though the first may have acted on it. retry: orders'
 --- retry policy, a table {retries=, backoff=, backoff_max=, budget=}
---- (M.retry_on) or false for none; unset, each inventory instance is tried
+--- (M.retry_on()) or false for none; unset, each inventory instance is tried
 --- once. idempotency_key = true: orders sends an Idempotency-Key with each
 --- reservation, which inventory honours (a retry is not reserved twice).
 function M.system(opts)

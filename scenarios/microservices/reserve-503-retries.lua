@@ -6,7 +6,7 @@
 -- from the run's seed), for 5 s under 60 orders/s. The request never
 -- reaches inventory. Two scenarios, one shop each:
 --
---   * retries on (shop.retry_on: up to 4 attempts, alternating instances,
+--   * retries on (shop.retry_on(): up to 4 attempts, alternating instances,
 --     50 ms backoff doubling to at most 200 ms, within 1.5 s): an order
 --     fails only if all four attempts draw a 503, 0.2^4 = 0.16%, about 0.5
 --     of the ~300 orders of the window. Stated level: at least 97% of the
@@ -78,7 +78,7 @@ end
 
 fl.scenario("inventory 503s on 20% of reservations: orders' retries hide them",
   { timeout = 60 }, function()
-  local pct, failed, n = with_503s(shop.retry_on)
+  local pct, failed, n = with_503s(shop.retry_on())
   util.within{ name = "orders failing at the edge with retries on (stated: at most 3%)",
     value = pct, limit = 3, unit = "%",
     message = string.format("%d of %d orders failed", failed, n) }

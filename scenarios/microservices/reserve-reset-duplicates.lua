@@ -36,7 +36,7 @@ local function count(list)
 end
 
 local function with_resets(idempotency_key)
-  local s = shop.system{ retry = shop.retry_on, idempotency_key = idempotency_key }
+  local s = shop.system{ retry = shop.retry_on(), idempotency_key = idempotency_key }
   s:start()
   local link = s.links["orders-1->inventory-1"]
   link:add_http_fault{ name = RULE, match = { method = "POST", path = "/reserve*" },
