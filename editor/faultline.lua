@@ -352,6 +352,19 @@ function fl.fault(opts) end
 ---@param opts faultline.opts.fl_check_recovery
 function fl.check.recovery(opts) end
 
+---@class faultline.opts.fl_expect_http_fired
+---@field min? integer fewest faulted requests that pass (default 1)
+---@field max? integer most faulted requests that pass (default no limit)
+---@field name? string the check's name (default "http fault NAME on PROXY fired")
+
+--- Checks that the HTTP fault rule `name` of `proxy` acted on between `min`
+--- and `max` requests; recorded as a check with the rule's `matched` and
+--- `faulted` counters.
+---@param proxy any
+---@param name any
+---@param opts? faultline.opts.fl_expect_http_fired
+function fl.expect.http_fired(proxy, name, opts) end
+
 ---@class faultline.opts.fl_nemesis
 ---@field targets? table the nodes faults are drawn among (default every fl.service of the scenario)
 ---@field faults? table the kinds to draw from (default {"partition", "kill", "pause", "latency"})
@@ -806,6 +819,59 @@ function net:service(opts) end
 
 ---@class faultline.proxy
 local proxy = {}
+
+---@class faultline.opts.proxy_add_http_fault
+---@field name? string the rule's name (its fault's name) (default "http-<n>")
+---@field match? table method ("POST"), path glob, header a table of name to value glob; all given must hold (default every request)
+---@field abort? table the proxy answers (status default 503, body default empty); the request and its body never reach the upstream; keep-alive is kept unless the client asked to close, spoke HTTP/1.0 without keep-alive, or waits for 100 Continue with a body (then Connection: close)
+---@field reset? any close with RST: "before" (= true) at the request's head, the upstream never sees it; "after": the request is forwarded and the reset comes instead of its response, so the upstream did the work
+---@field delay? any hold the request (it and what follows it on the connection) before forwarding it, and/or hold the response's head when it comes
+---@field rewrite? table change the response: the status (the reason phrase follows), set headers, replace the body (Content-Length recomputed, a chunked body is dropped as it streams and the new one sent with a length)
+---@field percent? number the chance a matching request is faulted (default 100)
+---@field first? integer only the first N matching requests are faulted (for retry tests) (default no limit)
+---@field direction? any decide at the request (upstream) or at the response (downstream), see above (default "upstream")
+
+--- Adds an HTTP fault rule to the proxy: what it matches, exactly one action,
+--- and how often. `match.path` is a glob (`*` any run, `?` one character) on
+--- the request target as sent (path and query); header names compare without
+--- case, header values by glob. `percent` draws come from a generator seeded
+--- with the run's seed, the proxy's name and the rule's name, in the order
+--- matching requests arrive, so a run with the same seed and the same traffic
+--- faults the same requests. With `direction = "upstream"` (the default) the
+--- rule is decided at the request's head; with `"downstream"` it is decided
+--- when the response's head arrives: `match.method` and `match.path` still
+--- test the request it answers, `match.header` tests the response's headers,
+--- and the action applies to that response (`abort` replaces it, `reset`
+--- resets instead of passing it, `delay.response` holds it, `rewrite` changes
+--- it). An abort's answer carries `X-Faultline-Fault: <rule>`.
+---@param opts faultline.opts.proxy_add_http_fault
+function proxy:add_http_fault(opts) end
+
+--- Changes the rule called `name`: the fields `spec` gives replace the rule's
+--- own (an action field replaces its action); its counters and its draws go
+--- on. Requests already decided keep what was decided. Recorded on the
+--- timeline as an `http-fault-update` event; the fault's attributes take the
+--- new values.
+---@param name any
+---@param spec any
+function proxy:update_http_fault(name, spec) end
+
+--- Removes the rule called `name` and ends its fault on the timeline, with its
+--- final counters. Connections keep parsing HTTP (with the remaining rules, or
+--- none).
+---@param name any
+function proxy:remove_http_fault(name) end
+
+--- The proxy's rules with their counters: a list of tables `{ name=, match=,
+--- action=, [action]=, percent=, first=, direction=, matched=, faulted= }`,
+--- where `action` is `"abort"`, `"reset"`, `"delay"` or `"rewrite"`, the field
+--- of that name its value as given, `matched` how many requests the rule
+--- matched and `faulted` how many it acted on.
+function proxy:http_faults() end
+
+--- What the HTTP layer saw: `parsed`, the requests it parsed, and `rejected`,
+--- the streams the parser rejected and passed through unchanged.
+function proxy:http_stats() end
 
 --- The address it listens on (`"127.0.0.1:<port>"`): give it to the `from`
 --- node as the `to` node's address.

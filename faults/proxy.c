@@ -148,6 +148,11 @@ static void proxy_free(fl_proxy_t *p) {
     fl_toxic_clear(t);
     fl_free(t);
   }
+  while (p->http_rules != NULL) {
+    fl_http_rule_t *r = p->http_rules;
+    p->http_rules = r->next;
+    fl_http_rule_free(r);
+  }
   fl_chunk_free(&p->pool, p->rbuf);
   fl_pool_clear(&p->pool);
   fl_free(p->name);

@@ -29,6 +29,8 @@ typedef struct fl_proxy_stats_s {
   uint64_t bytes_downstream;      /* bytes delivered to the client */
   uint64_t bytes_read_upstream;   /* bytes read from clients (may be swallowed) */
   uint64_t bytes_read_downstream; /* bytes read from the server */
+  uint64_t http_parsed;           /* HTTP requests parsed (connections with rules) */
+  uint64_t http_rejected;         /* HTTP streams the parser rejected: passed unchanged */
 } fl_proxy_stats_t;
 
 /* Makes a proxy named `name` (copied) that listens on `listen` ("host:port",
@@ -87,6 +89,33 @@ int fl_proxy_update_toxic(fl_proxy_t *p, const char *name, const json_t *spec,
  * Toxiproxy. UV_ENOENT when there is no such toxic. */
 int fl_proxy_remove_toxic(fl_proxy_t *p, const char *name, fl_err_t *err);
 void fl_proxy_remove_all_toxics(fl_proxy_t *p);
+
+/* HTTP fault rules (faults/README.md, "HTTP faults"). spec (borrowed) is
+ *   {"name": optional, default "http-<n>",
+ *    "match": {"method": "POST", "path": glob, "header": {name: glob}},
+ *    exactly one of "abort": {"status","body","headers"},
+ *      "reset": "before"|"after"|true, "delay": {"request","response"} ms,
+ *      "rewrite": {"status","headers","body"},
+ *    "percent": 0..100 (default 100), "first": N, "direction":
+ *    "upstream"|"downstream"}.
+ * Connections accepted while the proxy has at least one rule parse HTTP/1.x
+ * and apply the rules (a rule added later applies at their next request);
+ * connections opened before the first rule keep the byte path. Returns 0
+ * (and the rule's name, new, in *name_out when not NULL) or FL_ECONFIG
+ * naming the field; a duplicate name is FL_ECONFIG. */
+int fl_proxy_add_http_fault(fl_proxy_t *p, const json_t *spec, char **name_out,
+                            fl_err_t *err);
+/* Changes the rule called name: the fields spec gives replace its own (an
+ * action key replaces the action); counters stay. UV_ENOENT when none. */
+int fl_proxy_update_http_fault(fl_proxy_t *p, const char *name, const json_t *spec,
+                               fl_err_t *err);
+/* Removes a rule; decisions already taken for requests in flight stay.
+ * UV_ENOENT when none. */
+int fl_proxy_remove_http_fault(fl_proxy_t *p, const char *name, fl_err_t *err);
+/* Returns new: the rules with their counters, in order (http_rule.h). */
+json_t *fl_proxy_http_faults_json(const fl_proxy_t *p);
+/* Returns new: one rule, or NULL when there is none of that name. */
+json_t *fl_proxy_http_fault_json(const fl_proxy_t *p, const char *name);
 
 /* Disabled: stop listening (new connections are refused) and close every
  * open connection. Enabled again: bind the same address (same port). If that

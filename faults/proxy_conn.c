@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "faults/proxy_int.h"
+#include "faults/proxy_http.h"
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/error.h"
@@ -53,6 +54,7 @@ static void conn_free(fl_conn_t *c) {
     p->conns = c->next;
   if (c->next != NULL)
     c->next->prev = c->prev;
+  fl_phttp_free(c->http);
   fl_free(c);
   if (p->conns == NULL) {
     fl_pool_clear_pipes(&p->pool);
@@ -283,6 +285,8 @@ void fl_conn_start(fl_proxy_t *p, int fd) {
   c->handles = 1;
   set_nodelay(fd);
 
+  if (p->http_rules != NULL)
+    fl_link_http_start(c);
   uint64_t now = uv_hrtime();
   for (fl_toxic_t *t = p->toxics; t != NULL; t = t->next)
     fl_link_add_stage(&c->link[t->stream == FL_UPSTREAM ? FL_LINK_UP : FL_LINK_DOWN], t,

@@ -20,6 +20,9 @@
 #include "faults/proxy.h"
 #include "faults/proxy_buf.h"
 #include "faults/toxic.h"
+#include "faults/http_rule.h"
+
+struct fl_phttp_s;
 
 /* Stop reading a source while this much waits for its destination socket. */
 #define FL_PROXY_WRITE_HWM (256 * 1024)
@@ -73,8 +76,10 @@ typedef struct fl_conn_s {
   uint64_t timer_due; /* ns of the next toxic deadline; 0 none */
   size_t heap_idx;    /* slot in the proxy's deadline heap; 0 none */
   fl_link_t link[2];
-  int reset_req; /* a stage asked for a reset */
-  int handles;   /* handles still to close */
+  int reset_req;           /* a stage asked for a reset */
+  struct fl_phttp_s *http; /* the HTTP layer (proxy_http.c); NULL: bytes only */
+  int http_kick;           /* the HTTP layer has an answer for the client */
+  int handles;             /* handles still to close */
   struct fl_resolve_s *resolve;
 } fl_conn_t;
 
@@ -111,6 +116,8 @@ struct fl_proxy_s {
   int splice;
   fl_toxic_t *toxics;
   uint64_t toxic_serial;
+  fl_http_rule_t *http_rules; /* HTTP fault rules, in the order added */
+  uint64_t http_serial;       /* rules ever added, for default names */
   fl_conn_t *conns;
   uint64_t conn_serial;
   uint64_t seed;
@@ -137,6 +144,9 @@ void fl_conn_close(fl_conn_t *c, int reset);
 void fl_conn_update(fl_conn_t *c);
 /* Called by the proxy when the last connection is freed. */
 void fl_proxy_conn_gone(fl_proxy_t *p);
+
+/* proxy_link.c: the HTTP layer of c, when its proxy has HTTP rules. */
+void fl_link_http_start(fl_conn_t *c);
 
 /* proxy_timer.c */
 /* Sets up the proxy's deadline timer: one handle, which the caller counts in

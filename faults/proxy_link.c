@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "faults/proxy_int.h"
+#include "faults/proxy_http.h"
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/error.h"
@@ -65,6 +66,8 @@ static void count_in(fl_link_t *l, size_t n) {
 
 static size_t held(const fl_link_t *l) {
   size_t n = l->out.bytes + l->pipe_bytes;
+  if (l->conn->http != NULL)
+    n += fl_phttp_held(l->conn->http, l->index);
   for (const fl_stage_t *st = l->stages; st != NULL; st = st->next)
     n += st->in.bytes;
   return n;
@@ -75,13 +78,13 @@ int fl_link_want_read(const fl_link_t *l) {
     return 0;
   if (l->out.bytes >= FL_PROXY_WRITE_HWM)
     return 0;
-  return l->nactive == 0 || held(l) < FL_PROXY_HOLD_CAP;
+  return (l->nactive == 0 && l->conn->http == NULL) || held(l) < FL_PROXY_HOLD_CAP;
 }
 
 /* Nothing queued and no toxic drawn: bytes may skip the chain. */
 static int link_clear(const fl_link_t *l) {
-  return l->nactive == 0 && l->out.head == NULL && l->out_end == FL_END_NONE &&
-         l->pipe_bytes == 0;
+  return l->conn->http == NULL && l->nactive == 0 && l->out.head == NULL &&
+         l->out_end == FL_END_NONE && l->pipe_bytes == 0;
 }
 
 void fl_link_init(fl_link_t *l, fl_conn_t *c, int index) {
@@ -249,6 +252,8 @@ void fl_link_update_stage(fl_link_t *l, const fl_toxic_t *t, uint64_t now) {
 
 static void link_run(fl_link_t *l, uint64_t now) {
   l->deadline = 0;
+  if (l->conn->http != NULL)
+    l->deadline = fl_phttp_run(l->conn->http, l->index, now);
   for (fl_stage_t *st = l->stages; st != NULL; st = st->next) {
     st->deadline = 0;
     if (st->ended)
@@ -348,7 +353,20 @@ static int link_flush(fl_link_t *l) {
   return 0;
 }
 
+static void link_pump(fl_link_t *l);
+
 void fl_link_pump(fl_link_t *l) {
+  fl_conn_t *c = l->conn;
+  link_pump(l);
+  /* The HTTP layer answered a request itself: the answer goes out on the
+   * other link, after the responses before it. */
+  while (c->http_kick && c->state == FL_CONN_OPEN) {
+    c->http_kick = 0;
+    link_pump(&c->link[FL_LINK_DOWN]);
+  }
+}
+
+static void link_pump(fl_link_t *l) {
   fl_conn_t *c = l->conn;
   /* A slicer may stop for room in the out queue; when the writer emptied
    * it, run the chain again rather than wait for a timer. */
@@ -391,6 +409,10 @@ void fl_link_on_writable(fl_link_t *l) {
 /* The source's EOF enters the chain behind the data read before it. */
 static void link_eof(fl_link_t *l) {
   l->src_eof = 1;
+  if (l->conn->http != NULL) {
+    fl_phttp_eof(l->conn->http, l->index);
+    return;
+  }
   if (l->stages != NULL) {
     if (l->stages->in_end == FL_END_NONE && !l->stages->ended)
       l->stages->in_end = FL_END_EOF;
@@ -432,7 +454,9 @@ static int link_input(fl_link_t *l, size_t n) {
   c->t = uv_hrtime();
   c->due = 0;
   c->flags = 0;
-  if (l->stages != NULL)
+  if (l->conn->http != NULL)
+    fl_phttp_push(l->conn->http, l->index, c);
+  else if (l->stages != NULL)
     fl_chunkq_push(&l->stages->in, c);
   else
     fl_chunkq_push(&l->out, c);
@@ -533,4 +557,48 @@ void fl_link_on_readable(fl_link_t *l) {
     return;
   }
   fl_link_pump(l);
+}
+
+/* The HTTP layer's output: into the link's chain, as a read would go. */
+
+static void http_emit(void *arg, int dir, fl_chunk_t *ch) {
+  fl_link_t *l = &((fl_conn_t *)arg)->link[dir];
+  ch->t = uv_hrtime();
+  ch->due = 0;
+  if (l->stages != NULL)
+    fl_chunkq_push(&l->stages->in, ch);
+  else
+    fl_chunkq_push(&l->out, ch);
+}
+
+static void http_end(void *arg, int dir, int end) {
+  fl_link_t *l = &((fl_conn_t *)arg)->link[dir];
+  if (l->stages != NULL) {
+    if (l->stages->in_end != FL_END_CLOSE && !l->stages->ended)
+      l->stages->in_end = end;
+  } else if (l->out_end != FL_END_CLOSE) {
+    l->out_end = end;
+  }
+}
+
+static void http_reset(void *arg) {
+  ((fl_conn_t *)arg)->reset_req = 1;
+}
+
+static void http_kick(void *arg, int dir) {
+  (void)dir;
+  ((fl_conn_t *)arg)->http_kick = 1;
+}
+
+void fl_link_http_start(fl_conn_t *c) {
+  fl_proxy_t *p = c->proxy;
+  fl_phttp_io_t io = {.pool = &p->pool,
+                      .rules = &p->http_rules,
+                      .stats = &p->stats,
+                      .emit = http_emit,
+                      .end = http_end,
+                      .reset = http_reset,
+                      .kick = http_kick,
+                      .arg = c};
+  c->http = fl_phttp_new(&io);
 }

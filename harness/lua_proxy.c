@@ -25,12 +25,25 @@ typedef struct toxic_fault_s {
   struct toxic_fault_s *next;
 } toxic_fault_t;
 
+/* An HTTP fault rule's recorded fault: attrs is the fault's attrs object on
+ * the timeline (a reference kept), whose counters are refreshed. */
+typedef struct http_fault_s {
+  char *name;
+  int fault;
+  json_t *attrs;
+  struct http_fault_s *next;
+} http_fault_t;
+
 typedef struct {
   fl_lua_link_t link; /* first: name, ends, scenario, partition of its own */
   fl_proxy_t *p;
   int down_fault;
   toxic_fault_t *toxics;
+  http_fault_t *http;
 } lproxy_t;
+
+static void http_refresh(lproxy_t *x);
+static void http_forget(lproxy_t *x);
 
 static lproxy_t *check_proxy(lua_State *L, int i) {
   lproxy_t *x = luaL_checkudata(L, i, PROXY_MT);
@@ -41,6 +54,7 @@ static lproxy_t *check_proxy(lua_State *L, int i) {
 
 static void proxy_closer(void *data, void (*done)(void *), void *done_arg) {
   lproxy_t *x = data;
+  http_refresh(x); /* the report reads the counters as they end */
   x->link.closed = 1;
   fl_proxy_t *p = x->p;
   x->p = NULL;
@@ -280,6 +294,7 @@ static int l_gc(lua_State *L) {
     fl_free(tf->name);
     fl_free(tf);
   }
+  http_forget(x);
   fl_lua_link_free(&x->link);
   return 0;
 }
@@ -389,6 +404,152 @@ static int l_proxy_probe(lua_State *L) {
   return fl_task_yield(L, t, iso_cancel, p);
 }
 
+/* HTTP fault rules: each rule is a fault on the timeline, named after the
+ * rule, of kind "http_<action>", whose attrs carry its spec and counters
+ * (matched, faulted), refreshed when it changes, ends or is listed and
+ * when the scenario ends. */
+
+static const char *http_action(const json_t *j) {
+  const char *a = json_string_value(json_object_get(j, "action"));
+  return a ? a : "fault";
+}
+
+/* attrs of the rule's fault from its JSON (borrowed). */
+static json_t *http_attrs(lproxy_t *x, const json_t *j) {
+  json_t *a = json_deep_copy(j);
+  json_object_set_new(a, "proxy", json_string(x->link.name));
+  json_object_set(a, "rule", json_object_get(j, "name"));
+  json_object_del(a, "name");
+  return a;
+}
+
+static void http_refresh(lproxy_t *x) {
+  if (x->p == NULL)
+    return;
+  for (http_fault_t *h = x->http; h != NULL; h = h->next) {
+    json_t *j = fl_proxy_http_fault_json(x->p, h->name);
+    if (j == NULL)
+      continue;
+    json_object_set(h->attrs, "matched", json_object_get(j, "matched"));
+    json_object_set(h->attrs, "faulted", json_object_get(j, "faulted"));
+    json_decref(j);
+  }
+}
+
+static void http_forget(lproxy_t *x) {
+  while (x->http != NULL) {
+    http_fault_t *h = x->http;
+    x->http = h->next;
+    json_decref(h->attrs);
+    fl_free(h->name);
+    fl_free(h);
+  }
+}
+
+static http_fault_t **http_slot(lproxy_t *x, const char *name) {
+  http_fault_t **pp = &x->http;
+  while (*pp != NULL && strcmp((*pp)->name, name) != 0)
+    pp = &(*pp)->next;
+  return pp;
+}
+
+/* :add_http_fault{name=, match=, abort=|reset=|delay=|rewrite=, percent=,
+ * first=, direction=} -> the rule's name */
+static int l_add_http_fault(lua_State *L) {
+  static const char *const keys[] = {"name",    "match",   "abort", "reset",     "delay",
+                                     "rewrite", "percent", "first", "direction", NULL};
+  lproxy_t *x = check_proxy(L, 1);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  fl_lua_check_keys(L, 2, "proxy:add_http_fault", keys);
+  json_t *spec = fl_lua_to_json(L, 2);
+  fl_err_t err = {0};
+  char *name = NULL;
+  int rc = fl_proxy_add_http_fault(x->p, spec, &name, &err);
+  json_decref(spec);
+  if (rc < 0)
+    return luaL_error(L, "proxy %s: %s", x->link.name, err.msg);
+  json_t *j = fl_proxy_http_fault_json(x->p, name);
+  char kind[32];
+  snprintf(kind, sizeof(kind), "http_%s", http_action(j));
+  http_fault_t *h = fl_calloc(1, sizeof(*h));
+  h->name = name;
+  h->attrs = http_attrs(x, j);
+  json_decref(j);
+  h->fault =
+      fl_timeline_fault_begin(fl_scenario_timeline(x->link.sc), kind,
+                              fl_lua_link_targets(&x->link), json_incref(h->attrs));
+  h->next = x->http;
+  x->http = h;
+  lua_pushstring(L, name);
+  return 1;
+}
+
+/* :update_http_fault(name, {percent=, ...}): recorded as an event; the
+ * fault's attrs take the new spec. */
+static int l_update_http_fault(lua_State *L) {
+  lproxy_t *x = check_proxy(L, 1);
+  const char *name = luaL_checkstring(L, 2);
+  luaL_checktype(L, 3, LUA_TTABLE);
+  json_t *spec = fl_lua_to_json(L, 3);
+  fl_err_t err = {0};
+  int rc = fl_proxy_update_http_fault(x->p, name, spec, &err);
+  if (rc < 0) {
+    json_decref(spec);
+    return luaL_error(L, "proxy %s: %s", x->link.name, err.msg);
+  }
+  json_t *j = fl_proxy_http_fault_json(x->p, name);
+  http_fault_t *h = *http_slot(x, name);
+  if (h != NULL) {
+    json_t *a = http_attrs(x, j);
+    json_object_update(h->attrs, a);
+    json_decref(a);
+  }
+  fl_timeline_event(
+      fl_scenario_timeline(x->link.sc), "http-fault-update",
+      json_pack("{s:s, s:s, s:o}", "proxy", x->link.name, "rule", name, "spec", spec));
+  json_decref(j);
+  return 0;
+}
+
+static int l_remove_http_fault(lua_State *L) {
+  lproxy_t *x = check_proxy(L, 1);
+  const char *name = luaL_checkstring(L, 2);
+  http_refresh(x);
+  fl_err_t err = {0};
+  if (fl_proxy_remove_http_fault(x->p, name, &err) < 0)
+    return luaL_error(L, "proxy %s: %s", x->link.name, err.msg);
+  http_fault_t **pp = http_slot(x, name), *h = *pp;
+  if (h != NULL) {
+    fl_timeline_fault_end(fl_scenario_timeline(x->link.sc), h->fault);
+    *pp = h->next;
+    json_decref(h->attrs);
+    fl_free(h->name);
+    fl_free(h);
+  }
+  return 0;
+}
+
+static int l_http_faults(lua_State *L) {
+  lproxy_t *x = check_proxy(L, 1);
+  http_refresh(x);
+  json_t *j = fl_proxy_http_faults_json(x->p);
+  fl_lua_push_json(L, j);
+  json_decref(j);
+  return 1;
+}
+
+static int l_http_stats(lua_State *L) {
+  lproxy_t *x = check_proxy(L, 1);
+  fl_proxy_stats_t s;
+  fl_proxy_stats(x->p, &s);
+  lua_createtable(L, 0, 2);
+  lua_pushinteger(L, (lua_Integer)s.http_parsed);
+  lua_setfield(L, -2, "parsed");
+  lua_pushinteger(L, (lua_Integer)s.http_rejected);
+  lua_setfield(L, -2, "rejected");
+  return 1;
+}
+
 static const luaL_Reg methods[] = {
     {"add_toxic", l_add_toxic},
     {"update_toxic", l_update_toxic},
@@ -400,6 +561,11 @@ static const luaL_Reg methods[] = {
     {"heal", l_heal},
     {"stats", l_stats},
     {"toxics", l_toxics},
+    {"add_http_fault", l_add_http_fault},
+    {"update_http_fault", l_update_http_fault},
+    {"remove_http_fault", l_remove_http_fault},
+    {"http_faults", l_http_faults},
+    {"http_stats", l_http_stats},
     {NULL, NULL},
 };
 

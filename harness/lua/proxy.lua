@@ -132,5 +132,40 @@ return function(fl, core, kit)
     return true
   end
 
+  --- fl.expect.http_fired(p, name [, {min=1, max=n, name=}]): the HTTP fault
+  --- rule `name` of proxy p faulted between min (default 1) and max requests
+  --- (no upper bound unless given); recorded as a check with its counters.
+  function fl.expect.http_fired(p, rule, opts)
+    opts = fl.options(opts, "fl.expect.http_fired", { "min", "max", "name" })
+    if type(p) ~= "userdata" or not p.http_faults then
+      kit.misuse("fl.expect.http_fired: a proxy expected as the first argument")
+    end
+    if type(rule) ~= "string" then
+      kit.misuse("fl.expect.http_fired: the rule's name (a string) expected")
+    end
+    local lo, hi = opts.min or 1, opts.max
+    local check = opts.name or string.format("http fault %s on %s fired", rule, p.name)
+    local found
+    for _, r in ipairs(p:http_faults()) do
+      if r.name == rule then found = r end
+    end
+    if not found then
+      kit.fail({ name = check, kind = "http_fired", status = "fail",
+        message = string.format("%s: proxy %s has no http fault %s", check, p.name, rule) })
+    end
+    local n = found.faulted
+    local ok = n >= lo and (hi == nil or n <= hi)
+    local want = hi and string.format("%d..%d", lo, hi) or string.format(">= %d", lo)
+    local msg = string.format("%s: faulted %d of %d matched request(s) (expected %s)",
+      check, n, found.matched, want)
+    if not ok then
+      kit.fail({ name = check, kind = "http_fired", status = "fail", message = msg,
+        matched = found.matched, faulted = n })
+    end
+    core.record_check({ name = check, kind = "http_fired", status = "pass", message = msg,
+      matched = found.matched, faulted = n })
+    return n
+  end
+
   return M
 end
