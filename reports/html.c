@@ -408,6 +408,13 @@ static void fault_section(page_t *p, size_t fi, const json_t *f, svclog_t *logs,
     fl_buf_puts(b, "</div>");
     free(a);
   }
+  /* An HTTP fault rule's evidence: how many requests it matched and acted on. */
+  if (fl__jisnum(attrs, "matched") && fl__jstr(attrs, "rule", NULL) != NULL) {
+    fl_buf_puts(b, "<div class=\"note\">rule ");
+    fl_buf_esc(b, fl__jstr(attrs, "rule", ""), 80, 0);
+    fl_buf_printf(b, ": %.0f of %.0f matched request(s) faulted</div>",
+                  fl__jnum(attrs, "faulted", 0), fl__jnum(attrs, "matched", 0));
+  }
   if (logs == NULL) {
     fl_buf_puts(b, "</div>\n");
     return;

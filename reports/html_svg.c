@@ -154,6 +154,8 @@ static int collect_bands(fl__tl_t *t, band_t *bands) {
     }
     /* Two toxics on one proxy: their names tell the two entries apart. */
     const char *toxic = fl__jstr(fl__jobj(f, "attrs"), "toxic", NULL);
+    if (toxic == NULL) /* two HTTP fault rules likewise */
+      toxic = fl__jstr(fl__jobj(f, "attrs"), "rule", NULL);
     if (toxic != NULL) {
       fl_buf_puts(&lb, " (");
       fl_buf_esc(&lb, toxic, 40, FL_ESC_ONELINE);
