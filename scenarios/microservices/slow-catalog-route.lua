@@ -15,22 +15,29 @@
 -- Measured and checked:
 --   * the listing stays available (>= 99%: nginx answers from catalog-2
 --     after its timeout);
---   * nginx routes around catalog-1: listings slower than 0.5 s are only
---     those sent to catalog-1 before nginx's first timeout marked it down,
---     about the first second of the fault, so none starts later than
---     2 s after the fault began (of 5), and their latency is bounded by nginx's
---     1 s timeout (p99 of the listing <= 1.5 s, not 2 s);
+--   * nginx routes around catalog-1: the listings the rule matched (those
+--     nginx sent catalog-1) are only those sent before nginx's first
+--     timeout marked it down, at most 20 where round robin would send 100,
+--     and their latency is bounded by nginx's 1 s timeout (p99 of the
+--     listing <= 1.5 s, not 2 s);
 --   * and on every route: nginx marks the instance down, so catalog-1 gets
 --     at most 50 requests of any route during the fault (round robin would
 --     give it about 150): the healthy item route moves too;
 --   * blast radius: the item route (same instances, same proxies) and the
---     orders route keep their p99 within 250 ms of before the fault.
+--     orders route keep their p99 within 500 ms of before the fault (a route
+--     caught by the delay would show at least nginx's 1000 ms timeout).
 local fl = require("faultline")
 local shop = require("faultline.lib.shop")
 local util = require("faultline.lib.util")
 
 local RULE = "catalog-listing-slow"
 local READ_TIMEOUT = 1
+-- A route caught by the delay would show nginx's 1000 ms timeout (or the
+-- 2000 ms delay) in its p99; 500 ms absorbs a busy host (measured: a few ms
+-- either way at load average 5-10; at 25, with six test suites sharing two
+-- cores, one run of three saw +325 ms (item) and +560 ms (orders): the
+-- Python services starved, not the fault).
+local BLAST_MS = 500
 
 fl.scenario("one slow route on one catalog instance: nginx routes around it, other routes unaffected",
   { timeout = 60 }, function()
@@ -53,6 +60,10 @@ fl.scenario("one slow route on one catalog instance: nginx routes around it, oth
   -- Every request nginx sent catalog-1 during the fault, on any route (the
   -- proxy parses them all while it has a rule).
   local via_slow = link:http_stats().parsed
+  local listed_slow = 0
+  for _, r in ipairs(link:http_faults()) do
+    if r.name == RULE then listed_slow = r.matched end
+  end
   link:remove_http_fault(RULE)
   local t1 = fl.now()
   listing:wait()
@@ -62,18 +73,20 @@ fl.scenario("one slow route on one catalog instance: nginx routes around it, oth
   local hl = util.history_of_key("catalog", "listing")
   fl.check.availability{ history = hl, min = 0.99, name = "catalog listing" }
   local lo = util.operations(hl)
-  local slow, last_slow = 0, nil
+  local slow = 0
   for _, op in ipairs(lo) do
     if op.latency_s and op.latency_s > 0.5 and op.invoke_s >= t0 and op.invoke_s < t1 then
       slow = slow + 1
-      last_slow = math.max(last_slow or 0, op.invoke_s - t0)
     end
   end
-  fl.log("listings slower than 0.5 s during the fault: %d, the last sent %.2f s after it began",
-    slow, last_slow or 0)
-  util.within{ name = "nginx routes around catalog-1: the last slow listing started within 2 s",
-    value = last_slow or 0, limit = READ_TIMEOUT + 1, unit = "s",
-    message = string.format("%d listings slower than 0.5 s; the last sent after", slow) }
+  fl.log("listings slower than 0.5 s during the fault: %d; listings nginx sent catalog-1: %d",
+    slow, listed_slow)
+  -- Round robin would have sent catalog-1 half of the 40 listings/s, 100 in
+  -- 5 s; routed around, only those sent before nginx's first timeout (the
+  -- four listing clients each wait on one) reach it.
+  util.within{ name = "nginx routes listings around catalog-1 (at most 20 of its 100)",
+    value = listed_slow, limit = 20, unit = "requests",
+    message = "listings nginx sent catalog-1 during the fault (round robin: about 100)" }
   -- Round robin would have sent catalog-1 half of the 60 requests/s, 150
   -- in 5 s. nginx's avoidance is per instance, not per route: after the
   -- first timeout it sends catalog-1 nothing, the healthy item route
@@ -96,8 +109,8 @@ fl.scenario("one slow route on one catalog instance: nginx routes around it, oth
     if before and during then
       fl.log("%s p99: %.1f ms before, %.1f ms during", r.name, before * 1000, during * 1000)
     end
-    util.within{ name = r.name .. " p99 unchanged (within 250 ms of before)",
-      value = before and during and (during - before) * 1000, limit = 250, unit = "ms",
+    util.within{ name = r.name .. " p99 unchanged (within 500 ms of before)",
+      value = before and during and (during - before) * 1000, limit = BLAST_MS, unit = "ms",
       message = string.format("%s p99 %.1f ms during vs %.1f ms before; difference", r.name,
         (during or 0) * 1000, (before or 0) * 1000) }
   end
