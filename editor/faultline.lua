@@ -823,8 +823,8 @@ local proxy = {}
 ---@class faultline.opts.proxy_add_http_fault
 ---@field name? string the rule's name (its fault's name) (default "http-<n>")
 ---@field match? table method ("POST"), path glob, header a table of name to value glob; all given must hold (default every request)
----@field abort? table the proxy answers (status default 503, body default empty); the request and its body never reach the upstream; keep-alive is kept unless the client asked to close, spoke HTTP/1.0 without keep-alive, or waits for 100 Continue with a body (then Connection: close)
----@field reset? any close with RST: "before" (= true) at the request's head, the upstream never sees it; "after": the request is forwarded and the reset comes instead of its response, so the upstream did the work
+---@field abort? table the proxy answers (status default 503, body default empty, at most 1 MiB); the request and its body never reach the upstream; keep-alive is kept unless the client asked to close, spoke HTTP/1.0 without keep-alive, or waits for 100 Continue with a body (then Connection: close)
+---@field reset? any close with RST: "before" (= true) at the request's head, the upstream never sees it (responses still due on that connection are lost with it); "after": the request is forwarded and the reset comes instead of its response, so the upstream did the work
 ---@field delay? any hold the request (it and what follows it on the connection) before forwarding it, and/or hold the response's head when it comes
 ---@field rewrite? table change the response: the status (the reason phrase follows), set headers, replace the body (Content-Length recomputed, a chunked body is dropped as it streams and the new one sent with a length)
 ---@field percent? number the chance a matching request is faulted (default 100)
@@ -863,7 +863,8 @@ function proxy:update_http_fault(name, spec) end
 function proxy:remove_http_fault(name) end
 
 --- The proxy's rules with their counters: a list of tables `{ name=, match=,
---- action=, [action]=, percent=, first=, direction=, matched=, faulted= }`,
+--- action=, [action]=, percent=, first=, direction=, matched=, faulted= }`
+--- (`first` is nil when there is no limit),
 --- where `action` is `"abort"`, `"reset"`, `"delay"` or `"rewrite"`, the field
 --- of that name its value as given, `matched` how many requests the rule
 --- matched and `faulted` how many it acted on.

@@ -8,6 +8,8 @@
  *   GET|POST /faultline/udp        UDP proxies (udp_proxy.h)
  *   GET|POST|PATCH|DELETE /faultline/udp/{name}
  *   GET|POST|DELETE /faultline/partition
+ *   /faultline/proxies/{name}/http_faults[/{rule}]  HTTP fault rules
+ *                                  (api_http_faults.c)
  *
  * A partition cuts proxies (TCP or UDP) without closing anything: by name,
  * or by groups of nodes for proxies that say which link they stand for
@@ -45,6 +47,8 @@ static int xroute_of(char **seg, int nseg) {
 }
 
 int api_ext_match(char **seg, int nseg, const char *method, int *method_ok) {
+  if (api_httpf_match(seg, nseg, method, method_ok))
+    return 1;
   int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
   int patch = strcmp(method, "PATCH") == 0, del = strcmp(method, "DELETE") == 0;
   switch (xroute_of(seg, nseg)) {
@@ -696,6 +700,7 @@ static void partition_get(fl_api_t *api, fl_api_res_t *res) {
 }
 
 void api_ext_reset(fl_api_t *api) {
+  api_httpf_reset(api);
   for (size_t i = 0; i < api->tcp.n; i++)
     fl_proxy_heal(((api_proxy_t *)api->tcp.items[i])->p);
   for (size_t i = 0; i < api->udp.n; i++) {
@@ -708,6 +713,11 @@ void api_ext_reset(fl_api_t *api) {
 void api_ext_route(fl_api_t *api, const char *method, char **seg, int nseg,
                    const fl_api_req_t *req, fl_api_res_t *res) {
   int get = strcmp(method, "GET") == 0, del = strcmp(method, "DELETE") == 0;
+  int ok;
+  if (api_httpf_match(seg, nseg, method, &ok)) {
+    api_httpf_route(api, method, seg, nseg, req, res);
+    return;
+  }
   switch (xroute_of(seg, nseg)) {
   case X_METRICS:
     metrics_ep(api, res);

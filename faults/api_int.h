@@ -2,7 +2,7 @@
  *
  *   toxiproxy_api.c  (front door: routing, request ids, config, closing)
  *     -> api_proxies.c  (Toxiproxy's endpoints)  -> api_ext.c (only api_ext_reset)
- *     -> api_ext.c      (faultline's extensions)
+ *     -> api_ext.c      (faultline's extensions) -> api_http_faults.c
  *   every one of them -> the toolbox: api_store.c (lists, freeing entries),
  *                        api_answer.c (answers), api_json.c (JSON as Go),
  *                        api_http.c (the HTTP server)
@@ -147,5 +147,13 @@ void api_ext_route(fl_api_t *api, const char *method, char **seg, int nseg,
                    const fl_api_req_t *req, fl_api_res_t *res);
 /* Heals every partition and clears UDP faults (part of /reset). */
 void api_ext_reset(fl_api_t *api);
+
+/* ---- api_http_faults.c: HTTP fault rules (called by api_ext.c) ----------- */
+
+int api_httpf_match(char **seg, int nseg, const char *method, int *method_ok);
+void api_httpf_route(fl_api_t *api, const char *method, char **seg, int nseg,
+                     const fl_api_req_t *req, fl_api_res_t *res);
+/* Removes every proxy's HTTP fault rules (part of /reset). */
+void api_httpf_reset(fl_api_t *api);
 
 #endif

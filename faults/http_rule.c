@@ -172,6 +172,8 @@ static int parse_answer(fl_http_rule_t *r, const char *what, const json_t *a,
   if (v != NULL) {
     if (!json_is_string(v))
       return bad(err, r->name, "body", "must be a string");
+    if (json_string_length(v) > FL_HTTP_BODY_MAX)
+      return bad(err, r->name, "body", "must be at most 1 MiB");
     r->body = json_incref((json_t *)v);
   }
   v = json_object_get(a, "headers");
@@ -294,6 +296,14 @@ static json_t *merged(const json_t *spec, const fl_http_rule_t *base) {
       for (int j = 0; j < NACTIONS; j++)
         json_object_del(m, ACTIONS[j]);
   json_object_update(m, (json_t *)spec);
+  /* null takes a field back to its default (first = null: no limit). */
+  const char *k;
+  json_t *v;
+  void *tmp;
+  json_object_foreach_safe(m, tmp, k, v) {
+    if (json_is_null(v))
+      json_object_del(m, k);
+  }
   json_object_set_new(m, "name", json_string(base->name));
   return m;
 }
@@ -341,7 +351,8 @@ json_t *fl_http_rule_to_json(const fl_http_rule_t *r) {
   json_object_set_new(j, "action", json_string(a));
   json_object_set_new(j, a, json_deep_copy(json_object_get(r->spec, a)));
   json_object_set_new(j, "percent", json_real(r->percent));
-  json_object_set_new(j, "first", json_integer(r->first));
+  if (r->first > 0)
+    json_object_set_new(j, "first", json_integer(r->first));
   json_object_set_new(
       j, "direction",
       json_string(r->direction == FL_DOWNSTREAM ? "downstream" : "upstream"));

@@ -14,6 +14,9 @@
 #include "base/error.h"
 #include "base/prng.h"
 
+/* Largest body an abort or rewrite may carry. */
+#define FL_HTTP_BODY_MAX (1024 * 1024)
+
 enum {
   FL_HTTP_ABORT = 1, /* the proxy answers; the request never reaches upstream */
   FL_HTTP_RESET,     /* close with RST, before or after forwarding */

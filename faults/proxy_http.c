@@ -171,7 +171,7 @@ static void dir_init(fl_phttp_t *h, hdir_t *d, enum http_parser_type type) {
   fl_buf_init(&d->head, FL_HTTP_HEAD_MAX + 16);
   fl_buf_init(&d->url, FL_HTTP_HEAD_MAX);
   fl_buf_init(&d->hs, FL_HTTP_HEAD_MAX * 2);
-  fl_buf_init(&d->pend, FL_HTTP_HEAD_MAX * 2 + (1u << 20));
+  fl_buf_init(&d->pend, FL_HTTP_HEAD_MAX * 4 + FL_HTTP_BODY_MAX);
 }
 
 fl_phttp_t *fl_phttp_new(const fl_phttp_io_t *io) {
@@ -517,7 +517,7 @@ static void reject(fl_phttp_t *h, int dir) {
     hdir_t *d = &h->d[i];
     if (d->phase == PH_DROP)
       continue;
-    if (d->phase == PH_HEAD || i == dir)
+    if ((d->phase == PH_HEAD || i == dir) && d->head.len > 0)
       fl_buf_add(&d->pend, d->head.data, d->head.len);
     fl_buf_reset(&d->head);
     d->phase = PH_PASS;

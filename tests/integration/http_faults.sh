@@ -44,5 +44,56 @@ for b in action two status option; do
   expect_grep "$TMP/out" "http-faults-bad.lua:[0-9]+: " "bad rule ($b) names the file and line"
 done
 expect_grep "$TMP/out" "unknown option 'percentage'" "an unknown option is named"
+# The same rules over `faultline proxy`'s API (faults/PROXY_API.md).
+PIDS=""
+trap 'for p in $PIDS; do kill -9 "$p" 2>/dev/null; done; rm -rf "$TMP"' EXIT
+UP_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+python3 "$FL_SRC/tests/integration/helpers/http_upstream.py" "$UP_PORT" &
+PIDS="$PIDS $!"
+"$FAULTLINE" proxy --api 127.0.0.1:0 >"$TMP/api.out" 2>"$TMP/api.err" &
+PIDS="$PIDS $!"
+API=""
+i=0
+while [ -z "$API" ] && [ $i -lt 100 ]; do
+  API=$(sed -n 's|^faultline proxy: API on http://\([^ ]*\) .*|\1|p' "$TMP/api.out")
+  sleep 0.05
+  i=$((i + 1))
+done
+[ -n "$API" ] || fail "faultline proxy: the API did not start"
+# call METHOD PATH [BODY]: the status in $CODE, the body in $TMP/body
+call() {
+  CODE=$(curl -s -o "$TMP/body" -w '%{http_code}' -X "$1" -H 'Content-Type: application/json' \
+    ${3:+--data "$3"} "http://$API$2")
+}
+call POST /proxies "{\"name\":\"shop\",\"listen\":\"127.0.0.1:0\",\"upstream\":\"127.0.0.1:$UP_PORT\"}"
+[ "$CODE" = 201 ] && ok "API: proxy made" || fail "API: make proxy: $CODE $(cat "$TMP/body")"
+LISTEN=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["listen"])' "$TMP/body")
+call POST /faultline/proxies/shop/http_faults \
+  '{"name":"r503","match":{"method":"POST","path":"/reserve*"},"abort":{"status":503},"first":2}'
+[ "$CODE" = 201 ] && ok "API: rule added (201)" || fail "API: add rule: $CODE $(cat "$TMP/body")"
+call POST /faultline/proxies/shop/http_faults '{"name":"r503","reset":true}'
+[ "$CODE" = 409 ] && ok "API: a duplicate name is 409" || fail "API: duplicate: $CODE"
+call POST /faultline/proxies/shop/http_faults '{"abort":{"status":42}}'
+[ "$CODE" = 400 ] && grep -q 'abort.status' "$TMP/body" && ok "API: a bad rule is 400 naming the field" \
+  || fail "API: bad rule: $CODE $(cat "$TMP/body")"
+codes=""
+for i in 1 2 3; do
+  codes="$codes $(curl -s -o /dev/null -w '%{http_code}' -X POST --data x "http://$LISTEN/reserve/$i")"
+done
+[ "$codes" = " 503 503 200" ] && ok "API: first=2 through the proxy:$codes" || fail "API: statuses:$codes"
+call GET /faultline/proxies/shop/http_faults/r503
+grep -q '"matched": *3' "$TMP/body" && grep -q '"faulted": *2' "$TMP/body" \
+  && ok "API: counters matched 3, faulted 2" || fail "API: counters: $(cat "$TMP/body")"
+call PATCH /faultline/proxies/shop/http_faults/r503 '{"first":null,"percent":100,"abort":{"status":418}}'
+[ "$CODE" = 200 ] || fail "API: update: $CODE $(cat "$TMP/body")"
+c=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data x "http://$LISTEN/reserve/4")
+[ "$c" = 418 ] && ok "API: the updated rule answers 418" || fail "API: after update: $c"
+call POST /reset
+call GET /faultline/proxies/shop/http_faults
+[ "$(cat "$TMP/body")" = "[]" ] && ok "API: /reset removes the rules" || fail "API: after reset: $(cat "$TMP/body")"
+call DELETE /faultline/proxies/shop/http_faults/r503
+[ "$CODE" = 404 ] && ok "API: removing an unknown rule is 404" || fail "API: delete: $CODE"
+call GET /faultline/proxies/nope/http_faults
+[ "$CODE" = 404 ] && ok "API: an unknown proxy is 404" || fail "API: unknown proxy: $CODE"
 expect_no_leftovers "after the HTTP fault scenarios"
 finish

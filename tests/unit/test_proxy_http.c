@@ -474,12 +474,13 @@ static void test_delay(void **state) {
  * counted; an Upgrade passes through untouched after the 101. */
 static void test_reject_and_upgrade(void **state) {
   (void)state;
-  const char *junk = "GARBAGE\x01 / HTTP/9\r\n\r\n\x00\x01binary";
-  case_t k = {ABORT_RULE, junk, 30, S(RES_A), 0, 0};
+  static const char junk[] = "GARBAGE\x01 / HTTP/9\r\n\r\n\x00\x01binary";
+  const size_t jn = sizeof(junk) - 1;
+  case_t k = {ABORT_RULE, junk, jn, S(RES_A), 0, 0};
   result_t w;
   check_case(&k, NULL, RES_A, 0, &w);
-  assert_int_equal(w.len[0], 30);
-  assert_memory_equal(w.out[0], junk, 30);
+  assert_int_equal(w.len[0], jn);
+  assert_memory_equal(w.out[0], junk, jn);
   assert_int_equal(w.rejected, 1);
   result_free(&w);
   const char *up = "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: "

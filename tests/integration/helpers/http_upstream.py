@@ -7,9 +7,11 @@ request target it received, in order, so a test can tell whether a request
 reached it. usage: http_upstream.py PORT"""
 import hashlib
 import json
+import os
 import socketserver
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from urllib.parse import parse_qs, urlparse
 
@@ -99,5 +101,15 @@ class Server(socketserver.ThreadingMixIn, HTTPServer):
     allow_reuse_address = True
 
 
+def watch_parent():
+    """Exit when whoever started us is gone (a test shell killed by its
+    trap), so that no upstream outlives its test."""
+    parent = os.getppid()
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
+
+
 if __name__ == "__main__":
+    threading.Thread(target=watch_parent, daemon=True).start()
     Server(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
