@@ -5,7 +5,7 @@ set -u
 BUILD=${1:-build}
 cd "$(dirname "$0")/.."
 echo "faultline benchmarks, $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -r)"
-for b in bench/suite_bench.sh bench/bench_check.sh bench/bench_txn.sh bench/proxy_bench.sh bench/porcupine_compare.sh; do
+for b in bench/suite_bench.sh bench/bench_check.sh bench/bench_txn.sh bench/proxy_bench.sh bench/bench_http.sh bench/porcupine_compare.sh; do
   [ -x "$b" ] || [ -f "$b" ] || continue
   echo
   echo "== $b"

@@ -8,14 +8,18 @@ local shop = {}
 ---@class faultline.opts.shop_system
 ---@field orders? integer orders instances (default 3)
 ---@field inventory? integer inventory instances (default 2)
+---@field catalog? integer catalog instances, each behind a proxy nginx->catalog-k (default 1)
 ---@field retry_post? boolean nginx retries a POST on the next instance (duplicates) (default false)
 ---@field inventory_timeout? number orders' timeout per inventory call (default shop.inventory_timeout)
+---@field retry? any orders' retry policy for reservations: {retries =, backoff =, backoff_max =, budget =} (shop.retry_on()), or false for one attempt (default each instance once)
+---@field idempotency_key? boolean orders sends an Idempotency-Key with each reservation, which inventory honours (default false)
+---@field catalog_read_timeout? number nginx's proxy_read_timeout for catalog (default 2)
 ---@field script? string the services' Python file (default the pack's)
 ---@field python? string the interpreter (default flask.python)
 ---@field nginx? string nginx (default nginx.binary)
 
---- orders and inventory Flask instances behind nginx, with a proxy on every
---- call path.
+--- orders, inventory and catalog Flask instances behind nginx, with a proxy on
+--- every call path (orders -> inventory, nginx -> catalog).
 ---@param opts faultline.opts.shop_system
 ---@return faultline.shop
 function shop.system(opts) end
@@ -23,6 +27,12 @@ function shop.system(opts) end
 --- Ids that appear more than once in a sorted list: `{ids =, count =, extra =}`.
 ---@param sorted any
 function shop.duplicates(sorted) end
+
+--- A retry policy for `shop.system{retry = ...}`, a new table each call:
+--- `{retries = 3, backoff = 0.05, backoff_max = 0.2, budget = 1.5}`: up to 4
+--- attempts alternating instances, 50 ms backoff doubling to at most 200 ms
+--- (with jitter), all within 1.5 s.
+function shop.retry_on() end
 
 --- nginx's `proxy_read_timeout` (s).
 ---@type any

@@ -1087,13 +1087,16 @@ function shop:names(role) end
 ---@param svc any
 function shop:links_to(svc) end
 
+--- Every orders -> inventory proxy, sorted by name.
+function shop:inventory_links() end
+
 --- A service's own URL (not through nginx).
 ---@param svc any
 ---@param path any
 function shop:direct_url(svc, path) end
 
 ---@class faultline.opts.shop_order_ops
----@field timeout? number per request (default 3)
+---@field timeout? number per request (default 8)
 
 --- A workload generator: POST /orders through nginx, recorded as f = "add",
 --- key = "orders" (the set model).
@@ -1101,15 +1104,23 @@ function shop:direct_url(svc, path) end
 function shop:order_ops(opts) end
 
 ---@class faultline.opts.shop_catalog_ops
----@field timeout? number per request (default 3)
+---@field timeout? number per request (default 5)
+---@field path? string the catalog route after /catalog ("/items/3": one item) (default "/items")
+---@field key? string the history key (default "catalog")
 
---- A workload generator: GET /catalog/items through nginx (f = "read").
+--- A workload generator: GET /catalog/items (or `/catalog` .. `path`) through
+--- nginx (f = "read").
 ---@param opts? faultline.opts.shop_catalog_ops
 function shop:catalog_ops(opts) end
 
 --- Every order id each orders instance created, as one sorted list, and the
 --- lists per instance. **Blocks** one request per instance.
 function shop:created() end
+
+--- Every order id the inventory instances reserved (with repeats), as one
+--- sorted list, and the lists per instance; nil, err if an instance does not
+--- answer. **Blocks** one request per instance.
+function shop:reservations() end
 
 --- Records the final read of what was created (f = "read", key = "orders").
 function shop:read_orders() end

@@ -29,8 +29,8 @@ gcc                   /usr/bin/gcc                   b  the build
 cmake                 /usr/bin/cmake                 b  the build
 libxml2-utils         /usr/bin/xmllint               t  integration/report_render, suite (junit.xml)
 redis-server          /usr/bin/redis-server          tn integration/pack_redis, proxy_scenario, tcp_client
-nginx                 /usr/sbin/nginx                t  integration/pack_microservices
-python3-flask         /usr/lib/python3/dist-packages/flask/__init__.py t integration/pack_microservices
+nginx                 /usr/sbin/nginx                tn integration/pack_microservices, pack_microservices_http; bench/bench_http
+python3-flask         /usr/lib/python3/dist-packages/flask/__init__.py t integration/pack_microservices, pack_microservices_http
 etcd-server           /usr/bin/etcd                  t  integration/pack_etcd, clock_faults; unit/test_clock
 etcd-client           /usr/bin/etcdctl               t  scenarios/etcd (by hand)
 nftables              /usr/sbin/nft                  t  integration/netns_* (the namespace layer)
@@ -41,8 +41,8 @@ chromium              /usr/bin/chromium              t  integration/report_rende
 libfaketime           /usr/lib/*/faketime/libfaketimeMT.so.1 t integration/clock_faults, netns_cleanup; unit/test_clock
 iperf3                /usr/bin/iperf3                tn integration/netns_bandwidth
 jq                    /usr/bin/jq                    t  integration/clock_faults, netns_partition
-curl                  /usr/bin/curl                  t  integration/kvnode_replication, proxy_api, netns_partition, http_faults
-python3               /usr/bin/python3               t  integration/udp_proxy, reproducible, kvnode_replication, netns_partition, lua_api_docs, init, txn_check, service_cgroup, http_faults
+curl                  /usr/bin/curl                  tn integration/kvnode_replication, proxy_api, netns_partition, http_faults; bench/bench_http
+python3               /usr/bin/python3               tn integration/udp_proxy, reproducible, kvnode_replication, netns_partition, lua_api_docs, init, txn_check, service_cgroup, http_faults; bench/bench_http
 openssh-server        /usr/sbin/sshd                 t  integration/remote_* (test hosts: lib/hosts.sh)
 openssh-client        /usr/bin/ssh                   t  integration/remote_* (ssh, scp, ssh-keygen)
 util-linux            /usr/bin/setpriv               t  integration/service_cgroup, service_postgres, pg_client, pack_postgres
@@ -54,6 +54,7 @@ libc6-dev             /usr/lib/*/libc.a              t  unit/test_clock (cc -sta
 nodejs                /usr/bin/node                  t  integration/proxy_api_client (node 18+)
 npm                   /usr/bin/npm                   t  integration/proxy_api_client (toxiproxy-node-client)
 haproxy               /usr/sbin/haproxy              n  bench
+wrk                   /usr/bin/wrk                   n  bench/bench_http
 socat                 /usr/bin/socat                 n  bench
 redis-tools           /usr/bin/redis-benchmark       n  bench
 clang                 /usr/bin/clang                 f  make fuzz

@@ -1,10 +1,11 @@
 -- The microservices pack's sample system: nginx in front of `orders` (3
 -- Flask instances), which call `inventory` (2 instances) through one proxy
--- per (orders, inventory) pair, and `catalog` (1 instance) that calls nothing.
+-- per (orders, inventory) pair, and `catalog` (1 instance, or more) that
+-- calls nothing and that nginx reaches through one proxy per instance.
 --
 --   nginx :port  /orders    -> upstream orders  (orders-1..3)
---                /catalog/  -> upstream catalog (catalog-1)
---   orders-i  -> proxy "orders-i->inventory-j" -> inventory-j
+--                /catalog/  -> upstream catalog (proxy "nginx->catalog-k" -> catalog-k)
+--   orders-i  -> proxy "orders-i->inventory-j" -> inventory-j   (POST /reserve)
 --
 --   local shop = require("faultline.lib.shop")
 --   local s = shop.system{}            -- shop.system{ retry_post = true } for the unsafe nginx
@@ -30,36 +31,78 @@ M.read_timeout = 2        -- proxy_read_timeout, seconds
 M.fail_timeout = 3        -- how long nginx avoids an instance after a failure
 M.inventory_timeout = 0.5 -- orders' timeout per inventory call
 
---- shop.system{orders=3, inventory=2, retry_post=false, inventory_timeout=0.5,
+--- orders' retry policy (shop.py's SHOP_* variables) for shop.system{retry =
+--- shop.retry_on()}: 4 attempts, 50 ms backoff doubling to at most 200 ms,
+--- all within 1.5 s. A new table each call: change a field for your own.
+function M.retry_on()
+  return { retries = 3, backoff = 0.05, backoff_max = 0.2, budget = 1.5 }
+end
+
+local function retry_env(retry, idempotency_key)
+  local env = {}
+  if retry == false then retry = { retries = 0 } end
+  if type(retry) == "table" then
+    retry = fl.options(retry, "shop.system retry",
+      { retries = true, backoff = true, backoff_max = true, budget = true })
+    local names = { retries = "SHOP_RETRIES", backoff = "SHOP_RETRY_BACKOFF",
+      backoff_max = "SHOP_RETRY_BACKOFF_MAX", budget = "SHOP_RETRY_BUDGET" }
+    for k, v in pairs(retry) do env[names[k]] = tostring(v) end
+  elseif retry ~= nil then
+    error("shop.system: retry must be a table or false", 3)
+  end
+  if idempotency_key then env.SHOP_IDEMPOTENCY_KEY = "1" end
+  return env
+end
+
+--- shop.system{orders=3, inventory=2, catalog=1, retry_post=false,
+--- inventory_timeout=0.5, retry=, idempotency_key=false, catalog_read_timeout=2,
 --- script=, python=, nginx=}. retry_post = true adds non_idempotent to
 --- proxy_next_upstream: nginx then retries a POST on the next instance after
---- a timeout, even though the first may have acted on it.
+--- a timeout, even though the first may have acted on it. retry: orders'
+--- retry policy, a table {retries=, backoff=, backoff_max=, budget=}
+--- (M.retry_on()) or false for none; unset, each inventory instance is tried
+--- once. idempotency_key = true: orders sends an Idempotency-Key with each
+--- reservation, which inventory honours (a retry is not reserved twice).
 function M.system(opts)
   opts = fl.options(opts or {}, "shop.system",
-    { orders = true, inventory = true, retry_post = true, inventory_timeout = true,
-      script = true, python = true, nginx = true })
+    { orders = true, inventory = true, catalog = true, retry_post = true,
+      inventory_timeout = true, retry = true, idempotency_key = true,
+      catalog_read_timeout = true, script = true, python = true, nginx = true })
   local script = opts.script or os.getenv("FL_SHOP_APP")
   if not script or script == "" then script = util.dir_of_caller(2) .. "/shop.py" end
   if not util.exists(script) then
     error("shop.system: no " .. script .. " (give shop.system{script = path})", 2)
   end
   local s = setmetatable({ orders = {}, inventory = {}, catalog = {}, ports = {}, links = {},
-    retry_post = opts.retry_post and true or false }, System)
+    retry_post = opts.retry_post and true or false,
+    idempotency_key = opts.idempotency_key and true or false }, System)
   local records = util.mkdir(fl.info().dir .. "/data/orders")
+  local reservations = util.mkdir(fl.info().dir .. "/data/reservations")
   local inv_timeout = opts.inventory_timeout or M.inventory_timeout
+  local orders_env = retry_env(opts.retry, opts.idempotency_key)
 
-  local function app(name, role, args)
+  local function app(name, role, args, env)
     local a = { "--role", role, "--name", name, "--port", "{port}" }
     for _, x in ipairs(args or {}) do a[#a + 1] = x end
-    local svc, port = flask.app{ name = name, script = script, args = a, python = opts.python }
+    local svc, port = flask.app{ name = name, script = script, args = a, python = opts.python,
+      env = env }
     s.ports[name] = port
     return svc
   end
 
   for j = 1, opts.inventory or 2 do
-    s.inventory[j] = app("inventory-" .. j, "inventory")
+    s.inventory[j] = app("inventory-" .. j, "inventory", { "--records", reservations })
   end
-  s.catalog[1] = app("catalog-1", "catalog")
+  -- nginx reaches each catalog instance through a proxy of its own, so a
+  -- scenario can fault one instance's routes (HTTP rules, toxics).
+  local catalog_servers = {}
+  for k = 1, opts.catalog or 1 do
+    local name = "catalog-" .. k
+    s.catalog[k] = app(name, "catalog")
+    local p = fl.proxy{ from = "nginx", to = name, upstream = "127.0.0.1:" .. s.ports[name] }
+    s.links["nginx->" .. name] = p
+    catalog_servers[k] = p.listen
+  end
   for i = 1, opts.orders or 3 do
     local name = "orders-" .. i
     local args = { "--records", records, "--inventory-timeout", tostring(inv_timeout) }
@@ -69,7 +112,7 @@ function M.system(opts)
       args[#args + 1] = "--inventory"
       args[#args + 1] = "http://" .. p.listen
     end
-    s.orders[i] = app(name, "orders", args)
+    s.orders[i] = app(name, "orders", args, orders_env)
   end
 
   local function servers(list)
@@ -82,7 +125,7 @@ function M.system(opts)
     upstreams = {
       orders = { servers = servers(s.orders),
         params = string.format("max_fails=1 fail_timeout=%ds", M.fail_timeout) },
-      catalog = { servers = servers(s.catalog) },
+      catalog = { servers = catalog_servers },
     },
     locations = {
       { path = "/orders", upstream = "orders", directives = {
@@ -94,8 +137,10 @@ function M.system(opts)
         -- refusal is definite only if no other instance may have acted.
         "add_header X-Upstreams $upstream_addr always" } },
       { path = "/catalog/", upstream = "catalog", rewrite = "/", directives = {
-        "proxy_connect_timeout 1s", "proxy_read_timeout 2s",
-        "proxy_next_upstream error timeout" } },
+        "proxy_connect_timeout 1s",
+        string.format("proxy_read_timeout %dms", math.floor((opts.catalog_read_timeout or 2) * 1000)),
+        "proxy_next_upstream error timeout",
+        "add_header X-Upstreams $upstream_addr always" } },
     } }
   s.url = s.lb_info.url
   return s
@@ -125,6 +170,16 @@ function System:links_to(svc)
   local out = {}
   for k, p in pairs(self.links) do
     if p.to == name then out[#out + 1] = p end
+  end
+  table.sort(out, function(a, b) return a.name < b.name end)
+  return out
+end
+
+--- Every orders -> inventory proxy, sorted by name.
+function System:inventory_links()
+  local out = {}
+  for _, inv in ipairs(self.inventory) do
+    for _, p in ipairs(self:links_to(inv)) do out[#out + 1] = p end
   end
   table.sort(out, function(a, b) return a.name < b.name end)
   return out
@@ -180,13 +235,15 @@ function System:order_ops(opts)
   return gen
 end
 
---- Catalog reads through nginx: GET /catalog/items, f="read", key="catalog".
+--- Catalog reads through nginx: GET /catalog/items (or /catalog<path>),
+--- f="read", key="catalog" (or key).
 function System:catalog_ops(opts)
-  opts = fl.options(opts, "shop catalog_ops", { timeout = true })
+  opts = fl.options(opts, "shop catalog_ops", { timeout = true, path = true, key = true })
   local timeout = opts.timeout or 5
-  local url = self.url .. "/catalog/items"
+  local url = self.url .. "/catalog" .. (opts.path or "/items")
+  local key = opts.key or "catalog"
   local gen = {}
-  function gen.next() return { f = "read", key = "catalog" } end
+  function gen.next() return { f = "read", key = key } end
   function gen.run()
     local r, err = fl.http.get(url, { timeout = timeout })
     if not r then return "fail", nil, err end
@@ -206,6 +263,24 @@ function System:created()
   local all, per = {}, {}
   for _, svc in ipairs(self.orders) do
     local r, err = fl.http.get(self:direct_url(svc, "/orders/created"), { timeout = 5 })
+    if not r or r.status ~= 200 then
+      return nil, svc.name .. ": " .. tostring(err or ("HTTP " .. r.status))
+    end
+    local ids = fl.json.decode(r.body).ids
+    per[svc.name] = ids
+    for _, id in ipairs(ids) do all[#all + 1] = id end
+  end
+  table.sort(all)
+  return all, per
+end
+
+--- Every order id the inventory instances reserved, with repeats, as one
+--- sorted list, and the lists per instance name; nil, err if an instance does
+--- not answer.
+function System:reservations()
+  local all, per = {}, {}
+  for _, svc in ipairs(self.inventory) do
+    local r, err = fl.http.get(self:direct_url(svc, "/reservations"), { timeout = 5 })
     if not r or r.status ~= 200 then
       return nil, svc.name .. ": " .. tostring(err or ("HTTP " .. r.status))
     end
