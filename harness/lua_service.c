@@ -606,10 +606,12 @@ static void end_cpu_fault(lsvc_t *s) {
   double dt = fl_timeline_seconds(tl) - s->cpu_t0;
   double used = fl_svc_cpu_s(s->svc) - s->cpu_c0;
   json_t *a = fault_attrs(s, s->cpu_fault);
-  if (a != NULL && dt > 0) {
+  /* The share over a window shorter than two quota periods (100 ms each)
+   * says nothing about the quota: only the seconds used are given then. */
+  if (a != NULL)
     json_object_set_new(a, "cpu_s_used", round3(used));
+  if (a != NULL && dt >= 0.2)
     json_object_set_new(a, "cpu_share_measured", round3(used / dt));
-  }
   fl_timeline_fault_end(tl, s->cpu_fault);
   s->cpu_fault = 0;
 }
