@@ -36,8 +36,8 @@ expect_grep "$TMP/out" "nemesis: cpu busy-$TAG" "fl.nemesis drew and applied a c
 expect_grep "$TMP/out" "after the nemesis: (-1|max 100000)$" "the nemesis lifted its quota"
 
 # The figures in report.json. Tolerance of the measured share: the quota
-# caps it at 0.20 (plus at most one 100 ms period's quota across the 3 s
-# window at its edges: +0.01); the lower bound is loose (0.10) because six
+# caps it at 0.20 (plus at most one 100 ms period's quota, 0.02 s, at each
+# edge of the 3 s window: +0.013); the lower bound is loose (0.10): six
 # test runs share two CPUs here and a busy loop may get less than its
 # quota. An unapplied quota gives ~0.5-1.0 and fails the upper bound.
 python3 - "$TMP/run/report.json" "$TAG" >"$TMP/py" 2>&1 <<'PY'
@@ -50,7 +50,7 @@ mem = [f for f in r["faults"] if f["kind"] == "memory"]
 share = cpu[0]["attrs"]["cpu_share_measured"]
 print("share", share)
 assert cpu[0]["attrs"]["quota"] == 0.2, cpu[0]
-assert 0.10 <= share <= 0.21, "measured share %s not near 0.2" % share
+assert 0.10 <= share <= 0.22, "measured share %s not near 0.2" % share
 assert len(cpu) == 3, "three cpu faults (quota, fl.heal, nemesis): %d" % len(cpu)
 assert all(f["end_s"] is not None for f in cpu), cpu
 res = busy["resources"]
@@ -91,5 +91,31 @@ i=0; while [ -n "$(cgroups_of $run)" ] && [ $i -lt 60 ]; do sleep 0.05; i=$((i+1
 [ -z "$(cgroups_of $run)" ] && ok "no cgroup left after kill -9 of faultline" ||
   fail "left after kill -9: $(cgroups_of $run)"
 expect_no_leftovers "kill -9 of faultline" 3
+
+# 3. Without root: no cgroups, so the series come from /proc, and a quota
+# is an error that names the service and what is missing (exit 2).
+if command -v setpriv >/dev/null 2>&1; then
+  N=$SCEN/resources-noroot.lua
+  U=$TMP/nobody
+  mkdir -p "$U" && chmod 755 "$TMP" && chmod 777 "$U"
+  cp "$FAULTLINE" "$N" "$U/" && chmod 755 "$U/faultline" && chmod 644 "$U/$(basename "$N")"
+  expect_exit 2 "svc:cpu without cgroups is an error" -- setpriv --reuid=65534 --regid=65534 \
+    --clear-groups "$U/faultline" run "$U/$(basename "$N")" --out "$U/run"
+  expect_grep "$TMP/out" "service spin: a CPU quota needs a cgroup .*not run as root" \
+    "the error names the service and the missing cgroup"
+  python3 - "$U/run/report.json" >"$TMP/py2" 2>&1 <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+s = r["services"][0]
+print("cpu_s", s["cpu_s"], "points", len(s["resources"]["t_s"]))
+assert s["cpu_s"] > 0.05, s["cpu_s"]  # a busy loop, on a loaded machine
+assert len(s["resources"]["t_s"]) >= 3 and max(s["resources"]["rss_bytes"]) > 0
+print("fallback ok")
+PY
+  grep -q "fallback ok" "$TMP/py2" && ok "the /proc fallback sampled the service: $(head -1 "$TMP/py2")" ||
+    { fail "the /proc fallback's series"; sed 's/^/    /' "$TMP/py2" >&2; }
+else
+  skip_part "setpriv (util-linux) missing: the fallback is not tested"
+fi
 
 [ "$failures" -eq 0 ]
