@@ -400,7 +400,9 @@ function fl.network(opts) end
 ---@param opts faultline.opts.fl_partition
 function fl.partition(opts) end
 
---- Ends the partition of every layer (the `partition` fault heals).
+--- Ends the partition of every layer (the `partition` fault heals), and lifts
+--- every CPU quota and memory limit a service has (`svc:cpu{}`, `svc:memory{}`
+--- in services.md; their faults end too).
 function fl.heal() end
 
 ---@class faultline.opts.fl_proxy
