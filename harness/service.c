@@ -117,20 +117,20 @@ static void cg_at_exit(void) {
 /* The run parent's counterparts in the v1 controller hierarchies (made
  * with the first service's): removed at exit and by the reaper too. */
 static void cg_watch_ctl(const char *parent) {
-  char dirs[FL_CG_NCTL + 1][512];
-  int n = fl_cgroup_enter_dirs(&cg.sys, parent, dirs, FL_CG_NCTL + 1);
+  char done[FL_CG_NCTL][512];
+  int n = 0;
   for (int c = 0; c < FL_CG_NCTL; c++) {
     char p[512];
     if (fl_cgroup_ctl_path(&cg.sys, parent, c, p, sizeof(p)) != 0 ||
-        strcmp(p, parent) == 0)
+        strcmp(p, parent) == 0) /* none, or the one v2 tree */
       continue;
     int seen = 0;
     for (int k = 0; k < n; k++)
-      seen |= strcmp(dirs[k], p) == 0;
-    if (seen) /* already there: a second hierarchy of the same mount */
+      seen |= strcmp(done[k], p) == 0;
+    if (seen)
       continue;
+    snprintf(done[n++], sizeof(done[0]), "%s", p);
     fl_mkdir_p(p);
-    snprintf(dirs[n < FL_CG_NCTL ? n++ : n - 1], 512, "%s", p);
     cg_remember(p);
     char *cmd = fl_cgroup_reaper_cmd(p);
     fl_reaper_on_death(p, cmd);

@@ -92,7 +92,22 @@ i=0; while [ -n "$(cgroups_of $run)" ] && [ $i -lt 60 ]; do sleep 0.05; i=$((i+1
   fail "left after kill -9: $(cgroups_of $run)"
 expect_no_leftovers "kill -9 of faultline" 3
 
-# 3. Without root: no cgroups, so the series come from /proc, and a quota
+# 3. faultline cleanup sweeps a dead run's cgroups from the controller
+# hierarchies too (a v1 machine's memory and cpu counterparts).
+stale=
+for h in /sys/fs/cgroup/memory /sys/fs/cgroup/cpu; do
+  [ -e "$h/cgroup.procs" ] || continue
+  mkdir -p "$h/faultline-4194304-stale$$/svc" && stale="$stale $h/faultline-4194304-stale$$"
+done
+if [ -n "$stale" ]; then
+  expect_exit 0 "faultline cleanup" -- "$FAULTLINE" cleanup
+  expect_grep "$TMP/out" "faultline-4194304-stale$$" "cleanup names the stale controller cgroups"
+  left=0
+  for d in $stale; do [ -e "$d" ] && left=$((left + 1)); done
+  [ "$left" = 0 ] && ok "cleanup removed them" || fail "$left stale controller cgroups left"
+fi
+
+# 4. Without root: no cgroups, so the series come from /proc, and a quota
 # is an error that names the service and what is missing (exit 2).
 if command -v setpriv >/dev/null 2>&1; then
   N=$SCEN/resources-noroot.lua
