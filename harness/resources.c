@@ -71,25 +71,51 @@ static int proc_stat(int pid, int *pgrp, int64_t *cpu_ns, int64_t *rss) {
   return 0;
 }
 
+/* One scan of /proc serves every service sampled within CACHE_NS of it:
+ * ten services without cgroups cost one scan, not ten, per round. */
+#define CACHE_NS 100000000ull
+#define CACHE_MAX 8192
+
+typedef struct {
+  int pid, pgrp;
+  int64_t ns, rss;
+} proc_row_t;
+
+static struct {
+  proc_row_t rows[CACHE_MAX];
+  int n;
+  uint64_t at; /* uv_hrtime() of the scan, 0: never */
+} cache;
+
+static void rescan(void) {
+  cache.n = 0;
+  cache.at = uv_hrtime();
+  DIR *d = opendir("/proc");
+  if (d == NULL)
+    return;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL && cache.n < CACHE_MAX) {
+    if (e->d_name[0] < '1' || e->d_name[0] > '9')
+      continue;
+    proc_row_t *r = &cache.rows[cache.n];
+    r->pid = atoi(e->d_name);
+    if (proc_stat(r->pid, &r->pgrp, &r->ns, &r->rss) == 0)
+      cache.n++;
+  }
+  closedir(d);
+}
+
 /* Calls fn for each process whose process group is pgid. */
 static int scan_group(int pgid, void (*fn)(int pid, int64_t ns, int64_t rss, void *a),
                       void *a) {
-  DIR *d = opendir("/proc");
-  if (d == NULL)
-    return 0;
+  if (cache.at == 0 || uv_hrtime() - cache.at > CACHE_NS)
+    rescan();
   int found = 0;
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL) {
-    if (e->d_name[0] < '1' || e->d_name[0] > '9')
-      continue;
-    int pid = atoi(e->d_name), g;
-    int64_t ns, rss;
-    if (proc_stat(pid, &g, &ns, &rss) == 0 && g == pgid) {
-      fn(pid, ns, rss, a);
+  for (int i = 0; i < cache.n; i++)
+    if (cache.rows[i].pgrp == pgid) {
+      fn(cache.rows[i].pid, cache.rows[i].ns, cache.rows[i].rss, a);
       found++;
     }
-  }
-  closedir(d);
   return found;
 }
 

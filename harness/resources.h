@@ -2,7 +2,8 @@
  * cumulative CPU seconds and resident memory, from the service's cgroup
  * when it has one (faults/cgroup.h: cpu.stat or cpuacct.usage, memory.stat)
  * or else from /proc for the processes of its process group (utime +
- * stime, RSS; CPU of a process that exits between two samples is lost).
+ * stime, RSS; CPU of a process that exits between two samples is lost;
+ * one scan of /proc serves every service sampled within 100 ms of it).
  *
  * The series goes to report.json's services[i].resources {t_s, cpu_s,
  * rss_bytes}, with peak_rss_bytes and cpu_s (the total). It is bounded:

@@ -35,11 +35,12 @@ static int own_group(void *arg) {
   return (int)getpgrp();
 }
 
+/* Uses ms of CPU (not of wall time: the machine may be loaded). */
 static void burn_ms(long ms) {
   struct timespec t0, t;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
   do
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
   while ((t.tv_sec - t0.tv_sec) * 1000L + (t.tv_nsec - t0.tv_nsec) / 1000000L < ms);
 }
 
@@ -119,7 +120,7 @@ static void test_proc_fallback(void **state) {
   double c0 = fl_res_cpu_s(r);
   burn_ms(150);
   double c1 = fl_res_cpu_s(r);
-  assert_true(c1 - c0 >= 0.05); /* what this process burnt is counted */
+  assert_true(c1 - c0 >= 0.12); /* what this process burnt is counted (10 ms ticks) */
   assert_true(c1 >= ns0 / 1e9);
   /* the timer samples on its own, and does not keep the loop alive */
   uv_run(&loop, UV_RUN_NOWAIT);
