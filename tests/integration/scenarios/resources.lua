@@ -16,14 +16,13 @@ end
 
 fl.scenario("resources", { timeout = 40 }, function()
   local busy = fl.service{ name = "busy-" .. tag, cmd = { "sh", "-c", "while :; do :; done" } }
-  local hog = fl.service{ name = "hog-" .. tag, cmd = { "python3", "-c", [[
-import sys, time
-chunks = []
-while True:
-    chunks.append(b"x" * (4 << 20))
-    print(len(chunks) * 4, "MiB", flush=True)
-    time.sleep(0.05)
-]] } }
+  -- perl (always there on Debian, and quick to start even on a loaded
+  -- machine): 1 MiB more every 20 ms (the sampler sees it grow), written so
+  -- it is resident
+  local hog = fl.service{ name = "hog-" .. tag, cmd = { "perl", "-e",
+    '$| = 1; my $s = ""; while (1) { $s .= "x" x 1048576; '
+    .. 'print length($s) >> 20, " MiB\\n" if length($s) % (8 << 20) == 0; '
+    .. 'select(undef, undef, undef, 0.02) }' } }
   busy:start()
   fl.sleep(1.0)
   busy:cpu{ quota = 0.2 }
@@ -34,7 +33,7 @@ while True:
 
   hog:memory{ max = "48M" }
   hog:start()
-  for _ = 1, 100 do
+  for _ = 1, 200 do
     if not hog:alive() then break end
     fl.sleep(0.1)
   end
