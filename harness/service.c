@@ -102,6 +102,15 @@ static void cg_remember(const char *parent) {
     }
 }
 
+/* A parent removed: nothing left to do for it at exit. */
+static void cg_forget(const char *parent) {
+  for (int i = 0; i < 16; i++)
+    if (cg.made[i] != NULL && strcmp(cg.made[i], parent) == 0) {
+      fl_free(cg.made[i]);
+      cg.made[i] = NULL;
+    }
+}
+
 /* At exit, after the loop: a service freed while its processes were still
  * leaving left its cgroup behind; wait for them and remove it. */
 static void cg_at_exit(void) {
@@ -196,11 +205,14 @@ static void cg_release(const char *path) {
   fl_cgroup_remove_ctl(&cg.sys, path);
   if (cg.parent[0] != '\0' && fl_cgroup_remove(cg.parent) == 0) {
     fl_reaper_forget(cg.parent);
+    cg_forget(cg.parent);
     if (fl_cgroup_remove_ctl(&cg.sys, cg.parent) == 0)
       for (int c = 0; c < FL_CG_NCTL; c++) {
         char p[512];
-        if (fl_cgroup_ctl_path(&cg.sys, cg.parent, c, p, sizeof(p)) == 0)
+        if (fl_cgroup_ctl_path(&cg.sys, cg.parent, c, p, sizeof(p)) == 0) {
           fl_reaper_forget(p);
+          cg_forget(p);
+        }
       }
     cg.parent[0] = '\0';
     cg.run_id[0] = '\0';
