@@ -435,18 +435,27 @@ int fl_cgroup_memory_max(const fl_cg_sys_t *sys, const char *cg, int64_t bytes,
   return 0;
 }
 
-/* The integer after "key " on a line of dir/file; -1 when missing. */
-static int64_t keyed(const char *dir, const char *file, const char *key) {
-  char p[600], buf[8192];
+/* Reads dir/file (up to size - 1 bytes) into buf. Returns the length, or
+ * -1 when it cannot be read or is empty. */
+static ssize_t read_small(const char *dir, const char *file, char *buf, size_t size) {
+  char p[600];
   snprintf(p, sizeof(p), "%s/%s", dir, file);
   int fd = open(p, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return -1;
-  ssize_t n = read(fd, buf, sizeof(buf) - 1);
+  ssize_t n = read(fd, buf, size - 1);
   close(fd);
   if (n <= 0)
     return -1;
   buf[n] = '\0';
+  return n;
+}
+
+/* The integer after "key " on a line of dir/file; -1 when missing. */
+static int64_t keyed(const char *dir, const char *file, const char *key) {
+  char buf[8192];
+  if (read_small(dir, file, buf, sizeof(buf)) < 0)
+    return -1;
   size_t kl = strlen(key);
   for (char *line = buf; line != NULL && *line != '\0';) {
     if (strncmp(line, key, kl) == 0 && line[kl] == ' ')
@@ -460,17 +469,9 @@ static int64_t keyed(const char *dir, const char *file, const char *key) {
 
 /* The one integer in dir/file; -1 when missing. */
 static int64_t single(const char *dir, const char *file) {
-  char p[600], buf[64];
-  snprintf(p, sizeof(p), "%s/%s", dir, file);
-  int fd = open(p, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
+  char buf[64], *end;
+  if (read_small(dir, file, buf, sizeof(buf)) < 0)
     return -1;
-  ssize_t n = read(fd, buf, sizeof(buf) - 1);
-  close(fd);
-  if (n <= 0)
-    return -1;
-  buf[n] = '\0';
-  char *end;
   long long v = strtoll(buf, &end, 10);
   return end == buf ? -1 : v;
 }

@@ -555,14 +555,9 @@ static double resources_end(const json_t *report, const fl__hist_t *hist) {
 
 /* A service's peak RSS and CPU seconds, as two cells. */
 static void resource_cells(fl_buf_t *b, const json_t *svc) {
-  char s[32];
-  double rss = fl__svc_peak_rss(svc), cpu = fl__svc_cpu_s(svc);
-  fl_buf_printf(b, "<td class=\"n\">%s</td>",
-                rss >= 0 ? fl__fmt_bytes(s, sizeof(s), rss) : "\xE2\x80\x93");
-  if (cpu >= 0)
-    fl_buf_printf(b, "<td class=\"n\">%.2f</td>", cpu);
-  else
-    fl_buf_puts(b, "<td class=\"n\">\xE2\x80\x93</td>");
+  char rss[32], cpu[32];
+  fl__svc_resource_text(svc, rss, cpu, sizeof(rss));
+  fl_buf_printf(b, "<td class=\"n\">%s</td><td class=\"n\">%s</td>", rss, cpu);
 }
 
 static void services(page_t *p) {

@@ -46,6 +46,9 @@ const char *fl__fmt_bytes(char *out, size_t n, double bytes);
  * and cpu_s, -1 when the report has none (an older one). */
 double fl__svc_peak_rss(const json_t *svc);
 double fl__svc_cpu_s(const json_t *svc);
+/* A service's peak RSS ("45.6 MiB") and CPU seconds ("3.11") as text into
+ * rss and cpu (each n bytes), "–" for a figure the report lacks. */
+void fl__svc_resource_text(const json_t *svc, char *rss, char *cpu, size_t n);
 /* Whether any service of the report has resource figures. */
 int fl__report_has_resources(const json_t *report);
 /* Formats seconds for people ("0.35 s", "12.3 s", "4 min 05 s") into out. */

@@ -225,8 +225,8 @@ static void services_table(fl_buf_t *b, const json_t *r) {
     }
     json_t *states = fl__jarr(svc, "states");
     json_t *last = json_array_get(states, json_array_size(states) - 1);
-    char mem[32];
-    double rss = fl__svc_peak_rss(svc), cpu = fl__svc_cpu_s(svc);
+    char rss[32], cpu[32];
+    fl__svc_resource_text(svc, rss, cpu, sizeof(rss));
     fl_buf_puts(b, "| ");
     md_esc(b, fl__jstr(svc, "name", "?"), 100);
     fl_buf_puts(b, " | ");
@@ -235,12 +235,7 @@ static void services_table(fl_buf_t *b, const json_t *r) {
       fl_buf_puts(b, ": ");
       md_esc(b, fl__jstr(last, "detail", ""), 200);
     }
-    fl_buf_printf(b, " | %s | ",
-                  rss >= 0 ? fl__fmt_bytes(mem, sizeof(mem), rss) : "\xE2\x80\x93");
-    if (cpu >= 0)
-      fl_buf_printf(b, "%.2f |\n", cpu);
-    else
-      fl_buf_puts(b, "\xE2\x80\x93 |\n");
+    fl_buf_printf(b, " | %s | %s |\n", rss, cpu);
   }
 }
 

@@ -227,6 +227,18 @@ double fl__svc_cpu_s(const json_t *svc) {
   return fl__jnum(svc, "cpu_s", -1);
 }
 
+void fl__svc_resource_text(const json_t *svc, char *rss, char *cpu, size_t n) {
+  double r = fl__svc_peak_rss(svc), c = fl__svc_cpu_s(svc);
+  if (r >= 0)
+    fl__fmt_bytes(rss, n, r);
+  else
+    snprintf(rss, n, "\xE2\x80\x93"); /* – */
+  if (c >= 0)
+    snprintf(cpu, n, "%.2f", c);
+  else
+    snprintf(cpu, n, "\xE2\x80\x93");
+}
+
 int fl__report_has_resources(const json_t *report) {
   size_t i;
   json_t *svc;
