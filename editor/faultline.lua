@@ -416,7 +416,9 @@ function fl.network(opts) end
 ---@param opts faultline.opts.fl_partition
 function fl.partition(opts) end
 
---- Ends the partition of every layer (the `partition` fault heals).
+--- Ends the partition of every layer (the `partition` fault heals), and lifts
+--- every CPU quota and memory limit a service has (`svc:cpu{}`, `svc:memory{}`
+--- in services.md; their faults end too).
 function fl.heal() end
 
 fl.pg = {}
@@ -1203,6 +1205,41 @@ function svc:resume() end
 --- Sends signal number `sig` to the service's process group.
 ---@param sig any
 function svc:signal(sig) end
+
+---@class faultline.opts.svc_cpu
+---@field quota? number at most this many CPUs: 0.2 = 20 % of one CPU, 1.5 = one and a half (default none (lifts the limit))
+
+--- Limits the service to a share of the CPU (Chaos Mesh's StressChaos "slow
+--- node", through the kernel instead of a competing load): its cgroup gets a
+--- quota (v2 `cpu.max`, v1 `cpu.cfs_quota_us` in a 100 ms period), which holds
+--- across restarts. Recorded as a `cpu` fault on the timeline; when it ends,
+--- its entry in report.json's `faults` gets `cpu_s_used` and
+--- `cpu_share_measured` (CPU seconds per second over the fault's window,
+--- measured from the cgroup's counter; given for windows of 0.2 s and more),
+--- so the report shows the quota took effect. `svc:cpu()` with no argument
+--- (or `{}`) lifts the quota and ends the fault; `fl.heal()` lifts every
+--- quota and memory limit too. A second `svc:cpu{...}` replaces the first
+--- (two faults on the timeline). Needs faultline as root on a machine with a
+--- cpu controller (cgroup v2, or v1's cpu hierarchy as on hybrid machines).
+---@param opts faultline.opts.svc_cpu
+function svc:cpu(opts) end
+
+---@class faultline.opts.svc_memory
+---@field max? number|string at most this much memory: bytes, or "64M", "512K", "1.5G" (powers of 1024); at least 4096 (default none (lifts the limit))
+
+--- Limits the service's memory (Chaos Mesh's and Pumba's "memory pressure"):
+--- its cgroup gets v2 `memory.max` (and `memory.swap.max` 0) or v1
+--- `memory.limit_in_bytes` (and `memory.memsw.limit_in_bytes`). A service that
+--- grows past it is killed by the kernel's OOM killer: the exit is recorded as
+--- the crash it is (`crashed: killed by the OOM killer (...)` on the timeline,
+--- `oom_kills` in the service's entry), not as a plain SIGKILL. Recorded as a
+--- `memory` fault; when it ends, its entry gets `peak_rss_bytes` (the highest
+--- RSS sampled under it) and `oom_kills`. `svc:memory()` with no argument (or
+--- `{}`) lifts the limit; `fl.heal()` does too. The limit may be set before
+--- `svc:start()` and holds across restarts. Needs faultline as root on a
+--- machine with a memory controller.
+---@param opts faultline.opts.svc_memory
+function svc:memory(opts) end
 
 --- Whether the service's process is running.
 function svc:alive() end

@@ -13,9 +13,10 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/fs.h"
 
 static int exists(const char *dir, const char *file) {
-  char p[512];
+  char p[600];
   snprintf(p, sizeof(p), "%s/%s", dir, file);
   return access(p, F_OK) == 0;
 }
@@ -23,7 +24,7 @@ static int exists(const char *dir, const char *file) {
 static int write_file(const char *dir, const char *file, const char *text) {
   char p[512];
   snprintf(p, sizeof(p), "%s/%s", dir, file);
-  int fd = open(p, O_WRONLY | O_CLOEXEC);
+  int fd = open(p, O_WRONLY | O_TRUNC | O_CLOEXEC);
   if (fd < 0)
     return -errno;
   ssize_t n = write(fd, text, strlen(text));
@@ -45,14 +46,50 @@ const char *fl_cgroup_kind_name(fl_cg_kind_t kind) {
   }
 }
 
+/* Whether the v2 tree at root offers controller name (cgroup.controllers
+ * is a space-separated list). */
+static int v2_has(const char *root, const char *name) {
+  char p[512], buf[512];
+  snprintf(p, sizeof(p), "%s/cgroup.controllers", root);
+  FILE *f = fopen(p, "re");
+  if (f == NULL)
+    return 0;
+  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  size_t k = strlen(name);
+  for (char *w = strstr(buf, name); w != NULL; w = strstr(w + 1, name))
+    if ((w == buf || w[-1] == ' ') && (w[k] == '\0' || w[k] == ' ' || w[k] == '\n'))
+      return 1;
+  return 0;
+}
+
+/* The v1 controller hierarchies of a hybrid or v1 machine. */
+static void detect_v1_ctl(fl_cg_sys_t *sys, const char *sysfs) {
+  static const char *const dirs[FL_CG_NCTL] = {"cpu", "cpuacct", "memory"};
+  static const char *const probe[FL_CG_NCTL] = {"cpu.cfs_quota_us", "cpuacct.usage",
+                                                "memory.limit_in_bytes"};
+  for (int c = 0; c < FL_CG_NCTL; c++) {
+    char p[256];
+    snprintf(p, sizeof(p), "%s/%s", sysfs, dirs[c]);
+    if (exists(p, probe[c]))
+      snprintf(sys->ctl[c], sizeof(sys->ctl[c]), "%s", p);
+  }
+}
+
 int fl_cgroup_detect(fl_cg_sys_t *sys, const char *sysfs, fl_err_t *err) {
   memset(sys, 0, sizeof(*sys));
   char p[256];
   if (exists(sysfs, "cgroup.controllers") && exists(sysfs, "cgroup.procs")) {
     sys->kind = FL_CG_V2;
     snprintf(sys->root, sizeof(sys->root), "%s", sysfs);
-    return 0;
+    if (v2_has(sysfs, "cpu"))
+      snprintf(sys->ctl[FL_CG_CTL_CPU], sizeof(sys->ctl[0]), "%s", sysfs);
+    if (v2_has(sysfs, "memory"))
+      snprintf(sys->ctl[FL_CG_CTL_MEMORY], sizeof(sys->ctl[0]), "%s", sysfs);
+    return 0; /* cpu.stat (usage_usec) needs no controller on v2 */
   }
+  detect_v1_ctl(sys, sysfs);
   snprintf(p, sizeof(p), "%s/unified", sysfs);
   if (exists(p, "cgroup.procs")) {
     sys->kind = FL_CG_HYBRID;
@@ -65,6 +102,7 @@ int fl_cgroup_detect(fl_cg_sys_t *sys, const char *sysfs, fl_err_t *err) {
     snprintf(sys->root, sizeof(sys->root), "%s", p);
     return 0;
   }
+  memset(sys, 0, sizeof(*sys));
   return fl_err_set(err, -ENOENT, "no cgroup v2 hierarchy or v1 freezer under %s", sysfs);
 }
 
@@ -75,6 +113,12 @@ int fl_cgroup_make_parent(const fl_cg_sys_t *sys, int pid, const char *run_id, c
   snprintf(out, size, "%s/faultline-%d-%s", sys->root, pid, run_id);
   if (mkdir(out, 0755) != 0 && errno != EEXIST)
     return fl_err_set(err, -errno, "cannot make %s: %s", out, strerror(errno));
+  /* On v2 a child gets a controller only when every ancestor enables it
+   * for its children: the root (usually done by systemd) and the parent. */
+  if (sys->kind == FL_CG_V2 && sys->ctl[FL_CG_CTL_CPU][0])
+    write_file(sys->root, "cgroup.subtree_control", "+cpu");
+  if (sys->kind == FL_CG_V2 && sys->ctl[FL_CG_CTL_MEMORY][0])
+    write_file(sys->root, "cgroup.subtree_control", "+memory");
   return 0;
 }
 
@@ -195,11 +239,10 @@ static int alive(int pid) {
   return close == NULL || close[1] == '\0' || close[2] != 'Z';
 }
 
-int fl_cgroup_cleanup(const fl_cg_sys_t *sys, unsigned flags,
+/* The run parents under one hierarchy's root whose faultline is gone. */
+static int sweep_root(const fl_cg_sys_t *sys, const char *root, unsigned flags,
                       void (*cb)(const char *path, void *arg), void *arg) {
-  if (sys->kind == FL_CG_NONE)
-    return 0;
-  DIR *d = opendir(sys->root);
+  DIR *d = opendir(root);
   if (d == NULL)
     return -errno;
   int found = 0;
@@ -211,7 +254,7 @@ int fl_cgroup_cleanup(const fl_cg_sys_t *sys, unsigned flags,
     if (!(flags & FL_CG_ALL) && pid > 0 && alive(pid))
       continue; /* its faultline is still running */
     char dir[512];
-    snprintf(dir, sizeof(dir), "%s/%s", sys->root, e->d_name);
+    snprintf(dir, sizeof(dir), "%s/%s", root, e->d_name);
     found++;
     if (!(flags & FL_CG_DRY_RUN))
       fl_cgroup_remove_tree(sys, dir, !(flags & FL_CG_NO_WAIT));
@@ -220,4 +263,280 @@ int fl_cgroup_cleanup(const fl_cg_sys_t *sys, unsigned flags,
   }
   closedir(d);
   return found;
+}
+
+int fl_cgroup_cleanup(const fl_cg_sys_t *sys, unsigned flags,
+                      void (*cb)(const char *path, void *arg), void *arg) {
+  if (sys->kind == FL_CG_NONE)
+    return 0;
+  int found = sweep_root(sys, sys->root, flags, cb, arg);
+  if (found < 0)
+    return found;
+  /* The v1 controllers' counterparts, after the containment cgroups: their
+   * processes are gone by then. A hierarchy mounted twice (cpu and cpuacct
+   * co-mounted) is swept once. */
+  for (int c = 0; c < FL_CG_NCTL; c++) {
+    if (!sys->ctl[c][0] || strcmp(sys->ctl[c], sys->root) == 0)
+      continue;
+    int dup = 0;
+    for (int k = 0; k < c; k++)
+      dup |= strcmp(sys->ctl[k], sys->ctl[c]) == 0;
+    int n = dup ? 0 : sweep_root(sys, sys->ctl[c], flags, cb, arg);
+    found += n > 0 ? n : 0;
+  }
+  return found;
+}
+
+/* ---- Resource limits and stats -------------------------------------------- */
+
+int fl_cgroup_ctl_path(const fl_cg_sys_t *sys, const char *cg, int ctl, char *out,
+                       size_t size) {
+  size_t n = strlen(sys->root);
+  if (ctl < 0 || ctl >= FL_CG_NCTL || !sys->ctl[ctl][0] ||
+      strncmp(cg, sys->root, n) != 0 || (cg[n] != '/' && cg[n] != '\0'))
+    return -ENOENT;
+  snprintf(out, size, "%s%s", sys->ctl[ctl], cg + n);
+  return 0;
+}
+
+/* Whether controller ctl has its own hierarchy (v1), apart from sys->root. */
+static int ctl_apart(const fl_cg_sys_t *sys, int ctl) {
+  return sys->ctl[ctl][0] && strcmp(sys->ctl[ctl], sys->root) != 0;
+}
+
+int fl_cgroup_make_ctl(const fl_cg_sys_t *sys, const char *cg) {
+  int made = 0;
+  char p[512];
+  if (sys->kind == FL_CG_V2) {
+    /* cg's parent enables the controllers for its children (cg). */
+    snprintf(p, sizeof(p), "%s", cg);
+    char *slash = strrchr(p, '/');
+    if (slash != NULL)
+      *slash = '\0';
+    if (sys->ctl[FL_CG_CTL_CPU][0])
+      made += write_file(p, "cgroup.subtree_control", "+cpu") == 0;
+    if (sys->ctl[FL_CG_CTL_MEMORY][0])
+      made += write_file(p, "cgroup.subtree_control", "+memory") == 0;
+    return made;
+  }
+  for (int c = 0; c < FL_CG_NCTL; c++)
+    if (ctl_apart(sys, c) && fl_cgroup_ctl_path(sys, cg, c, p, sizeof(p)) == 0)
+      made += fl_mkdir_p(p) == 0;
+  return made;
+}
+
+int fl_cgroup_enter_dirs(const fl_cg_sys_t *sys, const char *cg, char (*dirs)[512],
+                         int max) {
+  int n = 0;
+  if (n < max)
+    snprintf(dirs[n++], 512, "%s", cg);
+  for (int c = 0; c < FL_CG_NCTL && n < max; c++) {
+    char p[512];
+    if (!ctl_apart(sys, c) || fl_cgroup_ctl_path(sys, cg, c, p, sizeof(p)) != 0 ||
+        access(p, F_OK) != 0)
+      continue;
+    int dup = 0;
+    for (int k = 0; k < n; k++)
+      dup |= strcmp(dirs[k], p) == 0;
+    if (!dup)
+      snprintf(dirs[n++], 512, "%s", p);
+  }
+  return n;
+}
+
+int fl_cgroup_remove_ctl(const fl_cg_sys_t *sys, const char *cg) {
+  int rc = 0;
+  for (int c = 0; c < FL_CG_NCTL; c++) {
+    char p[512];
+    if (!ctl_apart(sys, c) || fl_cgroup_ctl_path(sys, cg, c, p, sizeof(p)) != 0)
+      continue;
+    int r = fl_cgroup_remove(p);
+    if (r < 0 && rc == 0)
+      rc = r;
+  }
+  return rc;
+}
+
+/* The controller directory for cg, or an error naming what is missing. */
+static int ctl_dir(const fl_cg_sys_t *sys, const char *cg, int ctl, char *out,
+                   size_t size, fl_err_t *err) {
+  static const char *const what[FL_CG_NCTL] = {"cpu", "cpuacct", "memory"};
+  if (fl_cgroup_ctl_path(sys, cg, ctl, out, size) != 0)
+    return fl_err_set(err, -ENOENT, "this machine has no %s cgroup controller (%s)",
+                      what[ctl],
+                      sys->kind == FL_CG_V2 ? "not in cgroup.controllers"
+                                            : "no v1 hierarchy with it mounted");
+  return 0;
+}
+
+int fl_cgroup_cpu_quota(const fl_cg_sys_t *sys, const char *cg, double cpus,
+                        fl_err_t *err) {
+  const long period = 100000; /* µs: the kernel's default period */
+  char dir[512], text[64];
+  int rc = ctl_dir(sys, cg, FL_CG_CTL_CPU, dir, sizeof(dir), err);
+  if (rc < 0)
+    return rc;
+  long quota = cpus > 0 ? (long)(cpus * period + 0.5) : -1;
+  if (cpus > 0 && quota < 1000)
+    quota = 1000; /* the kernel's smallest quota: 1 ms */
+  const char *file;
+  if (sys->kind == FL_CG_V2) {
+    file = "cpu.max";
+    if (quota > 0)
+      snprintf(text, sizeof(text), "%ld %ld", quota, period);
+    else
+      snprintf(text, sizeof(text), "max %ld", period);
+    rc = write_file(dir, file, text);
+  } else {
+    file = "cpu.cfs_period_us";
+    snprintf(text, sizeof(text), "%ld", period);
+    rc = write_file(dir, file, text);
+    if (rc == 0) {
+      file = "cpu.cfs_quota_us";
+      snprintf(text, sizeof(text), "%ld", quota);
+      rc = write_file(dir, file, text);
+    }
+  }
+  if (rc < 0)
+    return fl_err_set(err, rc, "cannot write %s to %s/%s: %s", text, dir, file,
+                      strerror(-rc));
+  return 0;
+}
+
+int fl_cgroup_memory_max(const fl_cg_sys_t *sys, const char *cg, int64_t bytes,
+                         fl_err_t *err) {
+  char dir[512], text[32];
+  int rc = ctl_dir(sys, cg, FL_CG_CTL_MEMORY, dir, sizeof(dir), err);
+  if (rc < 0)
+    return rc;
+  const char *file;
+  if (sys->kind == FL_CG_V2) {
+    snprintf(text, sizeof(text), bytes > 0 ? "%lld" : "max", (long long)bytes);
+    file = "memory.max";
+    rc = write_file(dir, file, text);
+    /* Without swap accounting a limit would page out instead of OOM. */
+    if (rc == 0 && exists(dir, "memory.swap.max"))
+      write_file(dir, "memory.swap.max", bytes > 0 ? "0" : "max");
+  } else {
+    snprintf(text, sizeof(text), "%lld", bytes > 0 ? (long long)bytes : -1LL);
+    /* memsw (memory + swap) may never be below the memory limit: raise it
+     * first when lifting, lower it after when limiting. */
+    int memsw = exists(dir, "memory.memsw.limit_in_bytes");
+    if (memsw && bytes <= 0)
+      write_file(dir, "memory.memsw.limit_in_bytes", "-1");
+    file = "memory.limit_in_bytes";
+    rc = write_file(dir, file, text);
+    if (rc == 0 && memsw && bytes > 0)
+      write_file(dir, "memory.memsw.limit_in_bytes", text);
+  }
+  if (rc < 0)
+    return fl_err_set(err, rc, "cannot write %s to %s/%s: %s", text, dir, file,
+                      strerror(-rc));
+  return 0;
+}
+
+/* Reads dir/file (up to size - 1 bytes) into buf. Returns the length, or
+ * -1 when it cannot be read or is empty. */
+static ssize_t read_small(const char *dir, const char *file, char *buf, size_t size) {
+  char p[600];
+  snprintf(p, sizeof(p), "%s/%s", dir, file);
+  int fd = open(p, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  ssize_t n = read(fd, buf, size - 1);
+  close(fd);
+  if (n <= 0)
+    return -1;
+  buf[n] = '\0';
+  return n;
+}
+
+/* The integer after "key " on a line of dir/file; -1 when missing. */
+static int64_t keyed(const char *dir, const char *file, const char *key) {
+  char buf[8192];
+  if (read_small(dir, file, buf, sizeof(buf)) < 0)
+    return -1;
+  size_t kl = strlen(key);
+  for (char *line = buf; line != NULL && *line != '\0';) {
+    if (strncmp(line, key, kl) == 0 && line[kl] == ' ')
+      return strtoll(line + kl + 1, NULL, 10);
+    line = strchr(line, '\n');
+    if (line != NULL)
+      line++;
+  }
+  return -1;
+}
+
+/* The one integer in dir/file; -1 when missing. */
+static int64_t single(const char *dir, const char *file) {
+  char buf[64], *end;
+  if (read_small(dir, file, buf, sizeof(buf)) < 0)
+    return -1;
+  long long v = strtoll(buf, &end, 10);
+  return end == buf ? -1 : v;
+}
+
+int fl_cgroup_stats(const fl_cg_sys_t *sys, const char *cg, fl_cg_stats_t *out) {
+  char dir[512];
+  out->cpu_ns = out->rss_bytes = out->mem_bytes = out->oom_kills = -1;
+  if (ctl_apart(sys, FL_CG_CTL_CPUACCT) &&
+      fl_cgroup_ctl_path(sys, cg, FL_CG_CTL_CPUACCT, dir, sizeof(dir)) == 0)
+    out->cpu_ns = single(dir, "cpuacct.usage");
+  if (out->cpu_ns < 0) { /* v2, and a hybrid machine's v2 tree */
+    int64_t us = keyed(cg, "cpu.stat", "usage_usec");
+    out->cpu_ns = us < 0 ? -1 : us * 1000;
+  }
+  if (fl_cgroup_ctl_path(sys, cg, FL_CG_CTL_MEMORY, dir, sizeof(dir)) == 0) {
+    if (sys->kind == FL_CG_V2) {
+      out->mem_bytes = single(dir, "memory.current");
+      out->rss_bytes = keyed(dir, "memory.stat", "anon");
+      out->oom_kills = keyed(dir, "memory.events", "oom_kill");
+    } else {
+      out->mem_bytes = single(dir, "memory.usage_in_bytes");
+      out->rss_bytes = keyed(dir, "memory.stat", "total_rss");
+      out->oom_kills = keyed(dir, "memory.oom_control", "oom_kill");
+    }
+  }
+  return out->cpu_ns >= 0 || out->mem_bytes >= 0 ? 0 : -ENOENT;
+}
+
+int fl_cgroup_parse_bytes(const char *text, int64_t *out) {
+  if (text == NULL)
+    return -EINVAL;
+  char *end;
+  errno = 0;
+  double v = strtod(text, &end);
+  if (end == text || errno != 0 || !(v >= 0))
+    return -EINVAL;
+  double mult = 1;
+  switch (*end) {
+  case 'k':
+  case 'K':
+    mult = 1024.0;
+    end++;
+    break;
+  case 'm':
+  case 'M':
+    mult = 1024.0 * 1024;
+    end++;
+    break;
+  case 'g':
+  case 'G':
+    mult = 1024.0 * 1024 * 1024;
+    end++;
+    break;
+  case 't':
+  case 'T':
+    mult = 1024.0 * 1024 * 1024 * 1024;
+    end++;
+    break;
+  default:
+    break;
+  }
+  if (*end == 'B' || *end == 'b')
+    end++;
+  if (*end != '\0' || v * mult > 9.0e18)
+    return -EINVAL;
+  *out = (int64_t)(v * mult);
+  return 0;
 }

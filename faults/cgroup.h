@@ -18,15 +18,25 @@
 #define FL_CGROUP_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "base/error.h"
 
 typedef enum { FL_CG_NONE = 0, FL_CG_V2, FL_CG_HYBRID, FL_CG_V1 } fl_cg_kind_t;
 
+/* The controllers used for resource limits and stats. */
+enum { FL_CG_CTL_CPU = 0, FL_CG_CTL_CPUACCT, FL_CG_CTL_MEMORY, FL_CG_NCTL };
+
 typedef struct fl_cg_sys_s {
   fl_cg_kind_t kind;
   char root[256]; /* where cgroups are made: a v2 hierarchy or v1's freezer */
+  /* Where each controller's cgroups are, "" when the machine has none: on
+   * pure v2 the tree itself (when cgroup.controllers lists it), on hybrid
+   * and v1 machines the v1 hierarchies SYSFS/cpu, SYSFS/cpuacct and
+   * SYSFS/memory, where a service gets a cgroup of the same relative path
+   * as its containment cgroup (fl_cgroup_ctl_path). */
+  char ctl[FL_CG_NCTL][256];
 } fl_cg_sys_t;
 
 /* Finds what the machine offers under sysfs (normally "/sys/fs/cgroup"; a
@@ -90,5 +100,63 @@ enum {
  * number found, or a negative errno. */
 int fl_cgroup_cleanup(const fl_cg_sys_t *sys, unsigned flags,
                       void (*cb)(const char *path, void *arg), void *arg);
+
+/* ---- Resource limits and stats (the controllers of sys->ctl) ---------- */
+
+/* The directory of containment cgroup cg (under sys->root) in controller
+ * ctl's hierarchy, into out. Returns 0, or -ENOENT when the machine has no
+ * such controller or cg is not under sys->root. */
+int fl_cgroup_ctl_path(const fl_cg_sys_t *sys, const char *cg, int ctl, char *out,
+                       size_t size);
+
+/* Makes cg's counterpart (parents included) in every v1 controller
+ * hierarchy; on pure v2 enables the cpu and memory controllers for cg's
+ * parent's children (cgroup.subtree_control). Best effort: a controller
+ * that cannot be set up is missing later, and the limit calls say so.
+ * Returns how many controller cgroups exist for cg. */
+int fl_cgroup_make_ctl(const fl_cg_sys_t *sys, const char *cg);
+
+/* The directories a process of cg enters: cg itself and its controller
+ * counterparts (v1), at most max, into dirs (each size bytes). Returns how
+ * many. For the exec shim's --cgroup options. */
+int fl_cgroup_enter_dirs(const fl_cg_sys_t *sys, const char *cg, char (*dirs)[512],
+                         int max);
+
+/* Removes cg's controller counterparts (v1; after the processes left).
+ * Returns 0 or the first negative errno (EBUSY: a process is leaving). */
+int fl_cgroup_remove_ctl(const fl_cg_sys_t *sys, const char *cg);
+
+/* Limits cg to cpus CPUs (0.2 = 20 % of one CPU, in a 100 ms period):
+ * v2 cpu.max, v1 cpu.cfs_quota_us/cpu.cfs_period_us. cpus <= 0 removes
+ * the limit. Returns 0 or a negative code with the file and cause in err
+ * (-ENOENT: no cpu controller here). */
+int fl_cgroup_cpu_quota(const fl_cg_sys_t *sys, const char *cg, double cpus,
+                        fl_err_t *err);
+
+/* Limits cg's memory to bytes, swap included where the kernel accounts it:
+ * v2 memory.max (and memory.swap.max 0), v1 memory.limit_in_bytes (and
+ * memory.memsw.limit_in_bytes). bytes <= 0 removes the limit. Returns 0 or
+ * a negative code with the cause in err (-ENOENT: no memory controller;
+ * -EBUSY: the service uses more than bytes and cannot be shrunk to it). */
+int fl_cgroup_memory_max(const fl_cg_sys_t *sys, const char *cg, int64_t bytes,
+                         fl_err_t *err);
+
+typedef struct fl_cg_stats_s {
+  int64_t cpu_ns;    /* CPU time used since the cgroup was made, -1 unknown */
+  int64_t rss_bytes; /* anonymous memory (v2 memory.stat anon, v1 total_rss) */
+  int64_t mem_bytes; /* all charged memory, page cache included */
+  int64_t oom_kills; /* processes the OOM killer killed in cg, -1 unknown */
+} fl_cg_stats_t;
+
+/* Reads cg's use now: cpu from v2 cpu.stat usage_usec (which a hybrid
+ * machine's v2 tree has too) or v1 cpuacct.usage; memory from v2
+ * memory.current/memory.stat or v1 memory.usage_in_bytes/memory.stat;
+ * OOM kills from v2 memory.events oom_kill or v1 memory.oom_control
+ * oom_kill. Fields it cannot read are -1. Returns 0 when any was read. */
+int fl_cgroup_stats(const fl_cg_sys_t *sys, const char *cg, fl_cg_stats_t *out);
+
+/* Parses a memory size: bytes, or a number with K, M, G or T (powers of
+ * 1024; "64M", "1.5G", "512k"). Returns 0 with *out, or -EINVAL. */
+int fl_cgroup_parse_bytes(const char *text, int64_t *out);
 
 #endif

@@ -42,7 +42,9 @@ static const char USAGE[] =
     "usage: faultline cleanup [--dry-run]\n"
     "  removes what faultline runs that are no longer alive left behind:\n"
     "  network namespaces fl<id>-<n>, links fl<id> and fl<id>v<n>, nftables\n"
-    "  tables fl<id>, /run/faultline state, libfaketime's /dev/shm leftovers\n"
+    "  tables fl<id>, /run/faultline state, libfaketime's /dev/shm leftovers,\n"
+    "  cgroups faultline-<pid>-<run> (containment, and the cpu, cpuacct and\n"
+    "  memory hierarchies of a v1 or hybrid machine)\n"
     "\n"
     "  -n, --dry-run  say what would be removed, remove nothing\n";
 

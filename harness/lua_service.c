@@ -6,6 +6,7 @@
  * methods on it after that raise "attempt to use a stopped scenario's
  * service". */
 #include <lauxlib.h>
+#include <math.h>
 #include <stdlib.h>
 #include <errno.h>
 #include <grp.h>
@@ -22,6 +23,7 @@
 #include "harness/lua_core.h"
 #include "harness/probe.h"
 #include "harness/service.h"
+#include "faults/cgroup.h"
 
 static const char SERVICE_MT[] = "faultline.service";
 
@@ -35,8 +37,13 @@ typedef struct {
   char **probe_argv;
   fl_probe_t *probing;
   fl_task_t *waiter;
-  int kill_fault;  /* open "kill" fault, ended by the next start */
-  int pause_fault; /* open "pause" fault */
+  int kill_fault;        /* open "kill" fault, ended by the next start */
+  int pause_fault;       /* open "pause" fault */
+  int cpu_fault;         /* open "cpu" fault (svc:cpu{quota=}) */
+  int mem_fault;         /* open "memory" fault (svc:memory{max=}) */
+  double cpu_t0, cpu_c0; /* its start: run seconds, CPU seconds used */
+  double mem_t0;
+  int64_t mem_oom0; /* OOM kills before the memory fault */
   int closed;
   json_t *desc;       /* the report entry, kept when the service is freed */
   char *addr;         /* its address in the namespace layer, or NULL */
@@ -102,9 +109,12 @@ static void closed_after_stop(fl_svc_t *svc, int64_t status, int sig, int expect
   fl_free(c);
 }
 
+static void end_resource_faults(lsvc_t *s);
+
 static void svc_closer(void *data, void (*done)(void *), void *done_arg) {
   lsvc_t *s = data;
   s->closed = 1;
+  end_resource_faults(s); /* with what they measured, before the stop */
   if (s->probing != NULL) {
     fl_probe_cancel(s->probing);
     s->probing = NULL;
@@ -585,6 +595,145 @@ static int l_clock(lua_State *L) {
   return fl_lclock_apply(L, s->clock, s->name);
 }
 
+/* ---- resource faults ------------------------------------------------------- */
+
+/* The attrs of fault id (borrowed from the timeline), to add what a fault
+ * measured before it ends. */
+static json_t *fault_attrs(lsvc_t *s, int id) {
+  json_t *f = json_array_get(fl_timeline_faults(fl_scenario_timeline(s->sc)), id - 1);
+  json_t *a = json_object_get(f, "attrs");
+  return json_is_object(a) ? a : NULL;
+}
+
+static json_t *round3(double v) {
+  return json_real(floor(v * 1000 + 0.5) / 1000);
+}
+
+/* Ends the open cpu fault with the CPU share the service used under it. */
+static void end_cpu_fault(lsvc_t *s) {
+  if (!s->cpu_fault)
+    return;
+  fl_timeline_t *tl = fl_scenario_timeline(s->sc);
+  double dt = fl_timeline_seconds(tl) - s->cpu_t0;
+  double used = fl_svc_cpu_s(s->svc) - s->cpu_c0;
+  json_t *a = fault_attrs(s, s->cpu_fault);
+  /* The share over a window shorter than two quota periods (100 ms each)
+   * says nothing about the quota: only the seconds used are given then. */
+  if (a != NULL)
+    json_object_set_new(a, "cpu_s_used", round3(used));
+  if (a != NULL && dt >= 0.2)
+    json_object_set_new(a, "cpu_share_measured", round3(used / dt));
+  fl_timeline_fault_end(tl, s->cpu_fault);
+  s->cpu_fault = 0;
+}
+
+/* Ends the open memory fault with the peak RSS under it and its OOM kills. */
+static void end_mem_fault(lsvc_t *s) {
+  if (!s->mem_fault)
+    return;
+  json_t *a = fault_attrs(s, s->mem_fault);
+  if (a != NULL) {
+    json_object_set_new(a, "peak_rss_bytes",
+                        json_integer(fl_svc_peak_rss_since(s->svc, s->mem_t0)));
+    json_object_set_new(a, "oom_kills",
+                        json_integer(fl_svc_oom_kills(s->svc) - s->mem_oom0));
+  }
+  fl_timeline_fault_end(fl_scenario_timeline(s->sc), s->mem_fault);
+  s->mem_fault = 0;
+}
+
+static void end_resource_faults(lsvc_t *s) {
+  if (s->svc == NULL)
+    return;
+  end_cpu_fault(s);
+  end_mem_fault(s);
+}
+
+/* The option table at index 2 of svc:cpu / svc:memory: absent, or a table
+ * with only key (checked). Returns whether key was given (pushed), else
+ * pushes nothing. */
+static int resource_opt(lua_State *L, const char *what, const char *key) {
+  if (lua_isnoneornil(L, 2))
+    return 0;
+  if (!lua_istable(L, 2))
+    return fl_lua_error(L,
+                        "%s: a table such as { %s = ... } expected, or nothing to "
+                        "lift the limit",
+                        what, key);
+  const char *const keys[] = {key, NULL};
+  fl_lua_check_keys(L, 2, what, keys);
+  lua_getfield(L, 2, key);
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  return 1;
+}
+
+/* svc:cpu{quota = 0.2} limits the service to 0.2 CPUs; svc:cpu() lifts it. */
+static int l_cpu(lua_State *L) {
+  lsvc_t *s = check_svc(L, 1);
+  double quota = 0;
+  if (resource_opt(L, "svc:cpu", "quota")) {
+    if (!lua_isnumber(L, -1) || !(lua_tonumber(L, -1) > 0) || lua_tonumber(L, -1) > 4096)
+      return fl_lua_error(L,
+                          "service %s: svc:cpu: 'quota' is a positive number of CPUs "
+                          "(0.2 = 20 %% of one CPU), not %s",
+                          s->name, luaL_tolstring(L, -1, NULL));
+    quota = lua_tonumber(L, -1);
+  }
+  fl_err_t err = {0};
+  if ((quota > 0 || s->cpu_fault) && fl_svc_cpu_quota(s->svc, quota, &err) < 0)
+    return fl_lua_error(L, "%s", err.msg);
+  end_cpu_fault(s);
+  if (quota > 0) {
+    fl_timeline_t *tl = fl_scenario_timeline(s->sc);
+    s->cpu_fault = fl_timeline_fault_begin(tl, "cpu", json_pack("[s]", s->name),
+                                           json_pack("{s:o}", "quota", round3(quota)));
+    s->cpu_t0 = fl_timeline_seconds(tl);
+    s->cpu_c0 = fl_svc_cpu_s(s->svc);
+  }
+  lua_settop(L, 1);
+  return 1;
+}
+
+/* svc:memory{max = "64M"} limits the service's memory; svc:memory() lifts it. */
+static int l_memory(lua_State *L) {
+  lsvc_t *s = check_svc(L, 1);
+  int64_t bytes = 0;
+  if (resource_opt(L, "svc:memory", "max")) {
+    const char *text = lua_type(L, -1) == LUA_TNUMBER || lua_type(L, -1) == LUA_TSTRING
+                           ? lua_tostring(L, -1)
+                           : NULL;
+    if (fl_cgroup_parse_bytes(text, &bytes) < 0 || bytes < 4096)
+      return fl_lua_error(L,
+                          "service %s: svc:memory: 'max' is a size in bytes or a string "
+                          "such as \"64M\" (K, M, G), at least 4096 bytes, not %s",
+                          s->name, luaL_tolstring(L, -1, NULL));
+  }
+  fl_err_t err = {0};
+  if ((bytes > 0 || s->mem_fault) && fl_svc_memory_max(s->svc, bytes, &err) < 0)
+    return fl_lua_error(L, "%s", err.msg);
+  end_mem_fault(s);
+  if (bytes > 0) {
+    fl_timeline_t *tl = fl_scenario_timeline(s->sc);
+    s->mem_fault =
+        fl_timeline_fault_begin(tl, "memory", json_pack("[s]", s->name),
+                                json_pack("{s:I}", "max_bytes", (json_int_t)bytes));
+    s->mem_t0 = fl_timeline_seconds(tl);
+    s->mem_oom0 = fl_svc_oom_kills(s->svc);
+  }
+  lua_settop(L, 1);
+  return 1;
+}
+
+/* svc:_limited() -> whether a cpu or memory limit is on (for fl.heal). */
+static int l_limited(lua_State *L) {
+  lsvc_t *s = luaL_checkudata(L, 1, SERVICE_MT);
+  lua_pushboolean(L, !s->closed && (s->cpu_fault || s->mem_fault));
+  return 1;
+}
+
 static int l_alive(lua_State *L) {
   lsvc_t *s = check_svc(L, 1);
   lua_pushboolean(L, fl_svc_state(s->svc) != FL_SVC_DOWN);
@@ -647,9 +796,10 @@ static int l_tostring(lua_State *L) {
 }
 
 static const luaL_Reg methods[] = {
-    {"_start", l_start}, {"_stop", l_stop},    {"_kill", l_kill},
-    {"pause", l_pause},  {"resume", l_resume}, {"signal", l_signal},
-    {"alive", l_alive},  {"_clock", l_clock},  {NULL, NULL},
+    {"_start", l_start},  {"_stop", l_stop},       {"_kill", l_kill},
+    {"pause", l_pause},   {"resume", l_resume},    {"signal", l_signal},
+    {"alive", l_alive},   {"_clock", l_clock},     {"cpu", l_cpu},
+    {"memory", l_memory}, {"_limited", l_limited}, {NULL, NULL},
 };
 
 void fl_luaopen_service(lua_State *L) {

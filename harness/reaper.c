@@ -278,8 +278,10 @@ static int shim_identity(int uid, int gid, int mask, long nofile) {
 }
 
 int fl_shim_main(int argc, char **argv) {
-  /* argv: __exec PPID [--netns PATH] [--preload LIB] [--cgroup DIR] -- CMD [ARGS...] */
-  const char *netns = NULL, *preload = NULL, *cgroup = NULL;
+  /* argv: __exec PPID [--netns PATH] [--preload LIB] [--cgroup DIR]... -- CMD [ARGS...]
+   */
+  const char *netns = NULL, *preload = NULL, *cgroup[8] = {NULL};
+  int ncg = 0;
   int uid = -1, gid = -1, mask = -1;
   long nofile = 0;
   int i = 2;
@@ -288,8 +290,8 @@ int fl_shim_main(int argc, char **argv) {
       netns = argv[i + 1];
     else if (strcmp(argv[i], "--preload") == 0)
       preload = argv[i + 1];
-    else if (strcmp(argv[i], "--cgroup") == 0)
-      cgroup = argv[i + 1];
+    else if (strcmp(argv[i], "--cgroup") == 0 && ncg < 8)
+      cgroup[ncg++] = argv[i + 1]; /* containment, then v1 controllers */
     else if (strcmp(argv[i], "--uid") == 0)
       uid = atoi(argv[i + 1]);
     else if (strcmp(argv[i], "--gid") == 0)
@@ -315,9 +317,13 @@ int fl_shim_main(int argc, char **argv) {
     _exit(127);
   /* Into the service's cgroup before anything runs: every process the
    * service ever starts is born in it. */
-  if (cgroup != NULL && fl_cgroup_enter(cgroup, 0) != 0) {
-    fprintf(stderr, "faultline: cannot enter cgroup %s: %s\n", cgroup, strerror(errno));
-    return 127;
+  for (int c = 0; c < ncg; c++) {
+    int rc = fl_cgroup_enter(cgroup[c], 0);
+    if (rc != 0) {
+      fprintf(stderr, "faultline: cannot enter cgroup %s: %s\n", cgroup[c],
+              strerror(-rc));
+      return 127;
+    }
   }
   /* The namespace is entered here, in the child after fork, where nothing
    * else shares the thread: faultline's own process never moves. */

@@ -14,6 +14,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "harness/reaper.h"
+#include "harness/resources.h"
 #include "base/error.h"
 
 extern char **environ;
@@ -75,6 +76,10 @@ struct fl_svc_s {
   int exit_sig;
   pid_t exit_pgid;
   proc_t *exit_pr;
+
+  fl_res_t *res;     /* resource sampling (harness/resources.h) */
+  int64_t oom_seen;  /* the cgroup's OOM kills already told */
+  int64_t mem_limit; /* bytes, 0 = none (for the OOM kill's detail) */
 };
 
 /* ---- Cgroups: one per service under one parent per run (faults/cgroup.h) */
@@ -86,6 +91,7 @@ static struct {
   char parent[512];
   int at_exit;
   char *made[16]; /* parents made by this process, until removed */
+  char why[200];  /* why there are no cgroups, for errors that need them */
 } cg = {0};
 
 static void cg_remember(const char *parent) {
@@ -93,6 +99,15 @@ static void cg_remember(const char *parent) {
     if (cg.made[i] == NULL) {
       cg.made[i] = fl_strdup(parent);
       return;
+    }
+}
+
+/* A parent removed: nothing left to do for it at exit. */
+static void cg_forget(const char *parent) {
+  for (int i = 0; i < 16; i++)
+    if (cg.made[i] != NULL && strcmp(cg.made[i], parent) == 0) {
+      fl_free(cg.made[i]);
+      cg.made[i] = NULL;
     }
 }
 
@@ -108,6 +123,30 @@ static void cg_at_exit(void) {
     }
 }
 
+/* The run parent's counterparts in the v1 controller hierarchies (made
+ * with the first service's): removed at exit and by the reaper too. */
+static void cg_watch_ctl(const char *parent) {
+  char done[FL_CG_NCTL][512];
+  int n = 0;
+  for (int c = 0; c < FL_CG_NCTL; c++) {
+    char p[512];
+    if (fl_cgroup_ctl_path(&cg.sys, parent, c, p, sizeof(p)) != 0 ||
+        strcmp(p, parent) == 0) /* none, or the one v2 tree */
+      continue;
+    int seen = 0;
+    for (int k = 0; k < n; k++)
+      seen |= strcmp(done[k], p) == 0;
+    if (seen)
+      continue;
+    snprintf(done[n++], sizeof(done[0]), "%s", p);
+    fl_mkdir_p(p);
+    cg_remember(p);
+    char *cmd = fl_cgroup_reaper_cmd(p);
+    fl_reaper_on_death(p, cmd);
+    fl_free(cmd);
+  }
+}
+
 /* The run's parent cgroup, made on first use; NULL when cgroups are not
  * usable here (not root, none mounted), which is said once. */
 static const char *cg_parent(const char *run_id) {
@@ -115,16 +154,18 @@ static const char *cg_parent(const char *run_id) {
   fl_err_clear(&err);
   if (cg.detected == 0) {
     cg.detected = -1;
-    if (geteuid() != 0)
+    if (geteuid() != 0) {
+      snprintf(cg.why, sizeof(cg.why), "faultline does not run as root");
       FL_LOG(FL_LOG_WARN, "svc",
              "no cgroups (not root): kill, pause and stop reach each "
              "service's process group only, not processes that left it");
-    else if (fl_cgroup_detect(&cg.sys, "/sys/fs/cgroup", &err) != 0)
+    } else if (fl_cgroup_detect(&cg.sys, "/sys/fs/cgroup", &err) != 0) {
+      snprintf(cg.why, sizeof(cg.why), "%.190s", err.msg);
       FL_LOG(FL_LOG_WARN, "svc",
              "no cgroups (%s): kill, pause and stop reach each service's "
              "process group only",
              err.msg);
-    else
+    } else
       cg.detected = 1;
     /* What runs killed with their reaper left (kill -9 of both), as the
      * namespace layer sweeps its own at a run's start. */
@@ -137,6 +178,7 @@ static const char *cg_parent(const char *run_id) {
     if (fl_cgroup_make_parent(&cg.sys, (int)getpid(), run_id, cg.parent,
                               sizeof(cg.parent), &err) != 0) {
       FL_LOG(FL_LOG_WARN, "svc", "no cgroups: %s; process groups only", err.msg);
+      snprintf(cg.why, sizeof(cg.why), "%.190s", err.msg);
       cg.detected = -1;
       return NULL;
     }
@@ -149,6 +191,7 @@ static const char *cg_parent(const char *run_id) {
     char *cmd = fl_cgroup_reaper_cmd(cg.parent);
     fl_reaper_on_death(cg.parent, cmd);
     fl_free(cmd);
+    cg_watch_ctl(cg.parent);
   }
   return cg.parent;
 }
@@ -159,8 +202,18 @@ static void cg_release(const char *path) {
   fl_cgroup_signal(path, SIGKILL);
   if (fl_cgroup_remove(path) != 0)
     return; /* a process still leaving: the reaper or cleanup finishes it */
+  fl_cgroup_remove_ctl(&cg.sys, path);
   if (cg.parent[0] != '\0' && fl_cgroup_remove(cg.parent) == 0) {
     fl_reaper_forget(cg.parent);
+    cg_forget(cg.parent);
+    if (fl_cgroup_remove_ctl(&cg.sys, cg.parent) == 0)
+      for (int c = 0; c < FL_CG_NCTL; c++) {
+        char p[512];
+        if (fl_cgroup_ctl_path(&cg.sys, cg.parent, c, p, sizeof(p)) == 0) {
+          fl_reaper_forget(p);
+          cg_forget(p);
+        }
+      }
     cg.parent[0] = '\0';
     cg.run_id[0] = '\0';
   }
@@ -213,6 +266,10 @@ static char **build_env(const char *const *extra, const char *run_id, const char
   return env;
 }
 
+static int res_pid(void *arg) {
+  return ((fl_svc_t *)arg)->pid;
+}
+
 int fl_svc_new(fl_svc_t **out, uv_loop_t *loop, fl_timeline_t *tl,
                const fl_svc_spec_t *spec, fl_err_t *err) {
   if (spec->argv == NULL || spec->argv[0] == NULL)
@@ -260,8 +317,12 @@ int fl_svc_new(fl_svc_t **out, uv_loop_t *loop, fl_timeline_t *tl,
   }
   const char *parent = cg_parent(spec->run_id);
   char path[512];
-  if (parent != NULL && fl_cgroup_make(parent, spec->name, path, sizeof(path), NULL) == 0)
+  if (parent != NULL &&
+      fl_cgroup_make(parent, spec->name, path, sizeof(path), NULL) == 0) {
     s->cg = fl_strdup(path);
+    fl_cgroup_make_ctl(&cg.sys, s->cg); /* limits and stats (v1 controllers) */
+  }
+  fl_res_new(&s->res, loop, tl, &cg.sys, s->cg, res_pid, s);
   uv_timer_init(loop, &s->timer);
   *out = s;
   return 0;
@@ -421,8 +482,16 @@ static void on_proc_exit(uv_process_t *p, int64_t status, int sig) {
 /* The service is down: every process of it is gone. */
 static void svc_exited(fl_svc_t *s, proc_t *pr, pid_t pgid, int64_t status, int sig) {
   int expected = s->exit_state != NULL;
-  char detail[64];
-  if (sig)
+  char detail[160];
+  fl_res_sample(s->res);
+  int64_t ooms = fl_res_oom_kills(s->res);
+  int oom = ooms > s->oom_seen && sig == SIGKILL;
+  s->oom_seen = ooms;
+  if (oom && !expected)
+    snprintf(detail, sizeof(detail),
+             "killed by the OOM killer (signal 9, memory limit %lld bytes)",
+             (long long)s->mem_limit);
+  else if (sig)
     snprintf(detail, sizeof(detail), "killed by signal %d (%s)", sig, strsignal(sig));
   else
     snprintf(detail, sizeof(detail), "exited with code %d", (int)status);
@@ -490,7 +559,8 @@ int fl_svc_start(fl_svc_t *s, fl_err_t *err) {
     n++;
   char ppid[24];
   snprintf(ppid, sizeof(ppid), "%d", (int)getpid());
-  char **args = fl_calloc((size_t)n + 23, sizeof(char *));
+  char **args = fl_calloc((size_t)n + 32, sizeof(char *));
+  char cgdirs[FL_CG_NCTL + 1][512];
   int k = 0;
   args[k++] = (char *)fl_self_exe();
   args[k++] = "__exec";
@@ -503,9 +573,12 @@ int fl_svc_start(fl_svc_t *s, fl_err_t *err) {
     args[k++] = "--preload";
     args[k++] = s->preload;
   }
-  if (s->cg != NULL) {
+  /* The containment cgroup and its v1 controller counterparts. */
+  int ncg =
+      s->cg != NULL ? fl_cgroup_enter_dirs(&cg.sys, s->cg, cgdirs, FL_CG_NCTL + 1) : 0;
+  for (int c = 0; c < ncg; c++) {
     args[k++] = "--cgroup";
-    args[k++] = s->cg;
+    args[k++] = cgdirs[c];
   }
   for (int i = 0; s->shim_opts[i] != NULL; i++)
     args[k++] = s->shim_opts[i];
@@ -723,6 +796,9 @@ json_t *fl_svc_to_json(const fl_svc_t *s) {
   json_t *o = json_pack("{s:s, s:o, s:s, s:O}", "name", s->name, "cmd", cmd, "log", log,
                         "pids", s->pids);
   fl_free(log);
+  fl_res_to_json(s->res, o);
+  if (s->oom_seen > 0)
+    json_object_set_new(o, "oom_kills", json_integer(s->oom_seen));
   return o;
 }
 
@@ -751,6 +827,8 @@ void fl_svc_free(fl_svc_t *s) {
   if (s == NULL || s->freeing)
     return;
   s->freeing = 1;
+  fl_res_free(s->res);
+  s->res = NULL;
   if (s->cur != NULL) {
     /* Still running at free: kill it, and let the incarnation drain alone. */
     kill(-s->pid, SIGCONT);
@@ -779,4 +857,53 @@ void fl_svc_free(fl_svc_t *s) {
   s->exit_cb = NULL;
   s->line_cb = NULL;
   uv_close((uv_handle_t *)&s->timer, svc_timer_closed);
+}
+
+/* ---- Resource limits (svc:cpu, svc:memory) --------------------------------- */
+
+/* Puts "service NAME: " before err's message. */
+static void err_prefix(fl_err_t *err, const fl_svc_t *s) {
+  if (err == NULL)
+    return;
+  char msg[sizeof(err->msg)];
+  snprintf(msg, sizeof(msg), "%s", err->msg);
+  snprintf(err->msg, sizeof(err->msg), "service %.100s: %.900s", s->name, msg);
+}
+
+/* Why s cannot have limits, into err; 0 when it can. */
+static int need_cgroup(const fl_svc_t *s, const char *what, fl_err_t *err) {
+  if (s->cg != NULL)
+    return 0;
+  return fl_err_set(err, -ENOTSUP,
+                    "service %s: %s needs a cgroup (faultline as root on a machine "
+                    "with cgroups), and it has none: %s",
+                    s->name, what, cg.why[0] ? cg.why : "no cgroup could be made");
+}
+
+int fl_svc_cpu_quota(fl_svc_t *s, double cpus, fl_err_t *err) {
+  int rc = need_cgroup(s, "a CPU quota", err);
+  if (rc == 0 && (rc = fl_cgroup_cpu_quota(&cg.sys, s->cg, cpus, err)) < 0)
+    err_prefix(err, s);
+  return rc;
+}
+
+int fl_svc_memory_max(fl_svc_t *s, int64_t bytes, fl_err_t *err) {
+  int rc = need_cgroup(s, "a memory limit", err);
+  if (rc == 0 && (rc = fl_cgroup_memory_max(&cg.sys, s->cg, bytes, err)) < 0)
+    err_prefix(err, s);
+  if (rc == 0)
+    s->mem_limit = bytes > 0 ? bytes : 0;
+  return rc;
+}
+
+double fl_svc_cpu_s(fl_svc_t *s) {
+  return fl_res_cpu_s(s->res);
+}
+
+int64_t fl_svc_peak_rss_since(const fl_svc_t *s, double from_s) {
+  return fl_res_peak_since(s->res, from_s);
+}
+
+int64_t fl_svc_oom_kills(fl_svc_t *s) {
+  return fl_res_oom_kills(s->res);
 }

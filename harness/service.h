@@ -89,9 +89,23 @@ fl_svc_state_t fl_svc_state(const fl_svc_t *svc);
 const char *fl_svc_log_path(const fl_svc_t *svc);
 /* Returns new: the last n lines the service logged, joined with "\n". */
 char *fl_svc_tail(const fl_svc_t *svc, int n);
-/* Returns new: {name, cmd, log, pids} for report.json. */
+/* Returns new: {name, cmd, log, pids, resources, peak_rss_bytes, cpu_s,
+ * [oom_kills]} for report.json. */
 json_t *fl_svc_to_json(const fl_svc_t *svc);
 /* Marks the service ready on the timeline (called by the probe). */
 void fl_svc_mark(fl_svc_t *svc, const char *state, const char *detail);
+
+/* Resource limits through the service's cgroup (faults/cgroup.h): at most
+ * cpus CPUs (0.2 = 20 % of one; <= 0 lifts it), at most bytes of memory
+ * (<= 0 lifts it; an OOM kill of the main process is then recorded as
+ * such). They hold across restarts. Return 0, or a negative code with the
+ * service and the cause in err (-ENOTSUP: no cgroup, and why). */
+int fl_svc_cpu_quota(fl_svc_t *svc, double cpus, fl_err_t *err);
+int fl_svc_memory_max(fl_svc_t *svc, int64_t bytes, fl_err_t *err);
+/* Resource use (harness/resources.h): CPU seconds so far, read now; the
+ * highest RSS sampled from from_s on; OOM kills in the cgroup so far. */
+double fl_svc_cpu_s(fl_svc_t *svc);
+int64_t fl_svc_peak_rss_since(const fl_svc_t *svc, double from_s);
+int64_t fl_svc_oom_kills(fl_svc_t *svc);
 
 #endif

@@ -402,7 +402,7 @@ static void fault_section(page_t *p, size_t fi, const json_t *f, svclog_t *logs,
   fl_buf_puts(b, "</span></h3>");
   json_t *attrs = fl__jobj(f, "attrs");
   if (attrs != NULL && json_object_size(attrs) > 0) {
-    char *a = json_dumps(attrs, JSON_COMPACT);
+    char *a = json_dumps(attrs, JSON_COMPACT | JSON_REAL_PRECISION(10));
     fl_buf_puts(b, "<div class=\"note mono\">");
     fl_buf_esc(b, a, 600, 0);
     fl_buf_puts(b, "</div>");
@@ -550,6 +550,23 @@ static void pids(fl_buf_t *b, const json_t *list, const json_t *states) {
     fl_buf_printf(b, "%s%" JSON_INTEGER_FORMAT, i ? " \xE2\x86\x92 " : "", seen[i]);
 }
 
+/* The end of the timeline's axis (html_svg.c's tl_scale), for the
+ * resource charts below it. */
+static double resources_end(const json_t *report, const fl__hist_t *hist) {
+  double end = fl__report_end(report);
+  for (size_t i = 0; i < hist->n; i++)
+    if (!hist->ops[i].open && hist->ops[i].comp > end)
+      end = hist->ops[i].comp;
+  return end;
+}
+
+/* A service's peak RSS and CPU seconds, as two cells. */
+static void resource_cells(fl_buf_t *b, const json_t *svc) {
+  char rss[32], cpu[32];
+  fl__svc_resource_text(svc, rss, cpu, sizeof(rss));
+  fl_buf_printf(b, "<td class=\"n\">%s</td><td class=\"n\">%s</td>", rss, cpu);
+}
+
 static void services(page_t *p) {
   fl_buf_t *b = p->b;
   json_t *svcs = fl__jarr(p->report, "services");
@@ -557,7 +574,7 @@ static void services(page_t *p) {
     return;
   fl_buf_puts(b, "<section id=\"services\"><h2>Services</h2><table class=\"grid-t\"><tr>"
                  "<th>service</th><th>command</th><th>pids</th><th>last state</th>"
-                 "<th>log</th></tr>\n");
+                 "<th>peak RSS</th><th>CPU s</th><th>log</th></tr>\n");
   size_t i, j;
   json_t *svc, *v;
   json_array_foreach(svcs, i, svc) {
@@ -582,8 +599,14 @@ static void services(page_t *p) {
       char s[32];
       fl_buf_esc(b, fl__jstr(last, "state", "?"), 40, 0);
       fl_buf_printf(b, " at %s", fl__fmt_secs(s, sizeof(s), fl__jnum(last, "t", 0)));
+      if (fl__jstr(last, "detail", NULL) != NULL) {
+        fl_buf_puts(b, ": ");
+        fl_buf_esc(b, fl__jstr(last, "detail", ""), 200, 0);
+      }
     }
-    fl_buf_puts(b, "</td><td class=\"mono\">");
+    fl_buf_puts(b, "</td>");
+    resource_cells(b, svc);
+    fl_buf_puts(b, "<td class=\"mono\">");
     const char *log = fl__jstr(svc, "log", NULL);
     if (log != NULL) {
       fl_buf_puts(b, "<a href=\"");
@@ -650,6 +673,7 @@ int fl_report_write_html(const json_t *report, const char *run_dir, const char *
                   p.hist.truncated ? "only the first operations are drawn; " : "",
                   p.hist.bad);
   fl_buf_puts(&b, "</section>\n");
+  fl__html_resources(&b, report, resources_end(report, &p.hist));
   check_cards(&p);
   faults(&p);
   fl__html_schedule(&b, report);

@@ -40,6 +40,17 @@ char *fl__report_link(const json_t *report, const char *out_path);
 /* Returns new: the log file of service svc, under run_dir (may be NULL):
  * its "log" field, else logs/<name>.log. */
 char *fl__service_log(const json_t *svc, const char *run_dir);
+/* Formats a size for people ("812 KiB", "45.6 MiB", "1.20 GiB") into out. */
+const char *fl__fmt_bytes(char *out, size_t n, double bytes);
+/* A service's resource figures (report.json services[i]): peak_rss_bytes
+ * and cpu_s, -1 when the report has none (an older one). */
+double fl__svc_peak_rss(const json_t *svc);
+double fl__svc_cpu_s(const json_t *svc);
+/* A service's peak RSS ("45.6 MiB") and CPU seconds ("3.11") as text into
+ * rss and cpu (each n bytes), "–" for a figure the report lacks. */
+void fl__svc_resource_text(const json_t *svc, char *rss, char *cpu, size_t n);
+/* Whether any service of the report has resource figures. */
+int fl__report_has_resources(const json_t *report);
 /* Formats seconds for people ("0.35 s", "12.3 s", "4 min 05 s") into out. */
 const char *fl__fmt_secs(char *out, size_t n, double s);
 /* Appends targets (strings, or arrays of strings for partition sides) as
@@ -125,6 +136,11 @@ void fl__html_evidence(fl_buf_t *b, const json_t *check);
 /* Appends a transactional check's anomalies (html_txn.c): each witness
  * cycle as a small SVG graph, its explanation and its transactions. */
 void fl__html_txn(fl_buf_t *b, const json_t *check);
+
+/* Appends the resource charts (html_resources.c): per service, its CPU %
+ * and RSS on the timeline's time axis (0 to end seconds), with the faults
+ * aimed at it as bands. Nothing when no service has a series. */
+void fl__html_resources(fl_buf_t *b, const json_t *report, double end);
 
 /* Appends the findings panel (html_findings.c), when the report has
  * findings: each with its count and the operations it found. */

@@ -19,6 +19,7 @@
 #define MAX_DETAILED 50
 #define MAX_FAILED_LISTED 20
 #define MAX_RECOVERIES 3
+#define MAX_SERVICES_LISTED 30
 
 /* Appends s (cut to max bytes) as inline Markdown text: on one line, with
  * HTML specials as entities and Markdown specials backslash-escaped. */
@@ -209,6 +210,36 @@ static void row(fl_buf_t *b, const json_t *r, const char *out) {
   fl_buf_puts(b, " |\n");
 }
 
+/* The services of a run with their last state, peak RSS and CPU seconds,
+ * when the report has resource figures. */
+static void services_table(fl_buf_t *b, const json_t *r) {
+  if (!fl__report_has_resources(r))
+    return;
+  fl_buf_puts(b, "\n| service | last state | peak RSS | CPU s |\n|---|---|---:|---:|\n");
+  size_t i;
+  json_t *svc;
+  json_array_foreach(fl__jarr(r, "services"), i, svc) {
+    if (i >= MAX_SERVICES_LISTED) {
+      fl_buf_printf(b, "| and %zu more | | | |\n",
+                    json_array_size(fl__jarr(r, "services")) - i);
+      break;
+    }
+    json_t *states = fl__jarr(svc, "states");
+    json_t *last = json_array_get(states, json_array_size(states) - 1);
+    char rss[32], cpu[32];
+    fl__svc_resource_text(svc, rss, cpu, sizeof(rss));
+    fl_buf_puts(b, "| ");
+    md_esc(b, fl__jstr(svc, "name", "?"), 100);
+    fl_buf_puts(b, " | ");
+    md_esc(b, last != NULL ? fl__jstr(last, "state", "") : "", 40);
+    if (last != NULL && fl__jstr(last, "detail", NULL) != NULL) {
+      fl_buf_puts(b, ": ");
+      md_esc(b, fl__jstr(last, "detail", ""), 200);
+    }
+    fl_buf_printf(b, " | %s | %s |\n", rss, cpu);
+  }
+}
+
 static void details(fl_buf_t *b, const json_t *r, int with_findings) {
   const char *v = verdict(r);
   fl_buf_printf(b, "\n#### %s ",
@@ -256,6 +287,7 @@ static void details(fl_buf_t *b, const json_t *r, int with_findings) {
   }
   if (nbad > listed)
     fl_buf_printf(b, "- and %zu more\n", nbad - listed);
+  services_table(b, r);
   /* A fence longer than any run of backticks in the command. */
   char *cmd = fl__rerun_command(r);
   size_t run = 0, longest = 0;
@@ -369,6 +401,11 @@ int fl_report_write_markdown(json_t *const *reports, size_t n, const char *path,
       break;
     }
     details(&b, reports[i], nf > 0);
+  }
+  /* One run that passed has no details: its services still get a table. */
+  if (n == 1 && detailed == 0 && fl__report_has_resources(reports[0])) {
+    fl_buf_puts(&b, "\n#### Services\n");
+    services_table(&b, reports[0]);
   }
   int rc = fl_buf_write_file(&b, path, err);
   fl_buf_free(&b);

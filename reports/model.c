@@ -207,6 +207,48 @@ char *fl__service_log(const json_t *svc, const char *run_dir) {
   return path;
 }
 
+const char *fl__fmt_bytes(char *out, size_t n, double bytes) {
+  if (!isfinite(bytes) || bytes < 0)
+    snprintf(out, n, "?");
+  else if (bytes < 1024.0 * 1024)
+    snprintf(out, n, "%.0f KiB", bytes / 1024);
+  else if (bytes < 1024.0 * 1024 * 1024)
+    snprintf(out, n, "%.1f MiB", bytes / (1024.0 * 1024));
+  else
+    snprintf(out, n, "%.2f GiB", bytes / (1024.0 * 1024 * 1024));
+  return out;
+}
+
+double fl__svc_peak_rss(const json_t *svc) {
+  return fl__jnum(svc, "peak_rss_bytes", -1);
+}
+
+double fl__svc_cpu_s(const json_t *svc) {
+  return fl__jnum(svc, "cpu_s", -1);
+}
+
+void fl__svc_resource_text(const json_t *svc, char *rss, char *cpu, size_t n) {
+  double r = fl__svc_peak_rss(svc), c = fl__svc_cpu_s(svc);
+  if (r >= 0)
+    fl__fmt_bytes(rss, n, r);
+  else
+    snprintf(rss, n, "\xE2\x80\x93"); /* – */
+  if (c >= 0)
+    snprintf(cpu, n, "%.2f", c);
+  else
+    snprintf(cpu, n, "\xE2\x80\x93");
+}
+
+int fl__report_has_resources(const json_t *report) {
+  size_t i;
+  json_t *svc;
+  json_array_foreach(fl__jarr(report, "services"), i, svc) {
+    if (fl__svc_cpu_s(svc) >= 0 || fl__svc_peak_rss(svc) >= 0)
+      return 1;
+  }
+  return 0;
+}
+
 const char *fl__fmt_secs(char *out, size_t n, double s) {
   if (!isfinite(s))
     snprintf(out, n, "?");

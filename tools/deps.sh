@@ -42,7 +42,7 @@ libfaketime           /usr/lib/*/faketime/libfaketimeMT.so.1 t integration/clock
 iperf3                /usr/bin/iperf3                tn integration/netns_bandwidth
 jq                    /usr/bin/jq                    t  integration/clock_faults, netns_partition
 curl                  /usr/bin/curl                  tn integration/kvnode_replication, proxy_api, netns_partition, http_faults; bench/bench_http
-python3               /usr/bin/python3               tn integration/udp_proxy, reproducible, kvnode_replication, netns_partition, lua_api_docs, init, txn_check, service_cgroup, http_faults; bench/bench_http
+python3               /usr/bin/python3               tn integration/udp_proxy, reproducible, kvnode_replication, netns_partition, lua_api_docs, init, txn_check, service_cgroup, service_resources, http_faults; bench/bench_http
 openssh-server        /usr/sbin/sshd                 t  integration/remote_* (test hosts: lib/hosts.sh)
 openssh-client        /usr/bin/ssh                   t  integration/remote_* (ssh, scp, ssh-keygen)
 util-linux            /usr/bin/setpriv               t  integration/service_cgroup, service_postgres, pg_client, pack_postgres
