@@ -124,10 +124,26 @@ typedef struct {
   char keybuf[32];
   uint64_t time;
   json_t *value;
+  const char *raw; /* the value's JSON text (fast path with on_value), or NULL */
+  size_t rawlen;
   const char *error; /* NULL when absent or null */
   size_t errlen;
   char *error_text; /* a non-string error as JSON text, owned */
 } fields_t;
+
+/* Whether ops keep their values (not when skipped or handed to on_value). */
+static int keep_values(const parser_t *p) {
+  return !p->o.skip_values && p->o.on_value == NULL;
+}
+
+/* Hands the line's value to opts' on_value (when set). */
+static int give_value(parser_t *p, const fl_op_t *op, int completion, const fields_t *fl,
+                      uint64_t offset) {
+  if (p->o.on_value == NULL || op == NULL)
+    return 0;
+  return p->o.on_value(p->o.on_value_data, op, completion, fl->raw, fl->rawlen,
+                       fl->raw != NULL ? NULL : fl->value, offset, p->err);
+}
 
 /* Appends a new operation invoked on line (type info, not completed yet).
  * Returns NULL, with p->stop set, past max_ops. */
@@ -155,8 +171,7 @@ static fl_op_t *new_op(parser_t *p, int proc, const char *f, fields_t *fl, size_
   } else {
     op->key_id = FL_NO_KEY;
   }
-  op->value =
-      fl->value != NULL && !p->o.skip_values ? json_incref(fl->value) : json_null();
+  op->value = fl->value != NULL && keep_values(p) ? json_incref(fl->value) : json_null();
   op->result = json_null();
   op->invoke_ns = fl->time;
   op->complete_ns = UINT64_MAX;
@@ -171,7 +186,7 @@ static fl_op_t *new_op(parser_t *p, int proc, const char *f, fields_t *fl, size_
 static void complete_op(parser_t *p, fl_op_t *op, fl_outcome_t outcome, fields_t *fl,
                         size_t line) {
   op->type = outcome;
-  if (fl->value != NULL && !p->o.skip_values) {
+  if (fl->value != NULL && keep_values(p)) {
     json_decref(op->result);
     op->result = json_incref(fl->value);
     /* Some clients only know the value written once it is acknowledged. */
@@ -210,7 +225,7 @@ static int check_completion(parser_t *p, const fl_op_t *op, const char *f, field
 
 /* Pairs an invoke with its completion, and checks that the history makes
  * sense as a sequence of operations (or, tolerant, makes the best of it). */
-static int record(parser_t *p, fields_t *fl, size_t line) {
+static int record(parser_t *p, fields_t *fl, size_t line, uint64_t offset) {
   int tolerant = p->o.tolerant;
   if (fl->process < INT_MIN || fl->process > INT_MAX) {
     if (tolerant) {
@@ -252,7 +267,7 @@ static int record(parser_t *p, fields_t *fl, size_t line) {
     }
     fl_op_t *op = new_op(p, proc, f, fl, line);
     slot->op = op != NULL ? op->index : UINT32_MAX;
-    return 0;
+    return give_value(p, op, 0, fl, offset);
   }
   fl_op_t *op;
   if (slot->op != UINT32_MAX) {
@@ -263,6 +278,9 @@ static int record(parser_t *p, fields_t *fl, size_t line) {
   } else if (tolerant) {
     if ((op = new_op(p, proc, f, fl, line)) == NULL)
       return 0;
+    int r = give_value(p, op, 0, fl, offset);
+    if (r != 0)
+      return r;
   } else {
     return PERR(p, line,
                 "\"%s\" completion of \"%.64s\" for process %d, which has no "
@@ -271,7 +289,7 @@ static int record(parser_t *p, fields_t *fl, size_t line) {
   }
   complete_op(p, op, outcome, fl, line);
   slot->op = UINT32_MAX;
-  return 0;
+  return give_value(p, op, 1, fl, offset);
 }
 
 /* Sets fl's key from jkey: a string, or an integer as its text; absent or
@@ -481,6 +499,61 @@ static json_t *fast_value(cur_t *c) {
   return NULL;
 }
 
+static int fast_word(cur_t *c, const char *w, size_t n) {
+  if ((size_t)(c->end - c->s) < n || memcmp(c->s, w, n) != 0)
+    return -1;
+  c->s += n;
+  return 0;
+}
+
+/* Skips one JSON value the fast path can vouch for: integers, strings
+ * without escapes, null, true, false, the empty object, and arrays of these
+ * nested up to 32 deep. Returns 0, or -1 to give up (the general path then
+ * decides, so both still accept exactly the same lines). */
+static int fast_skip(cur_t *c, int depth) {
+  const char *str;
+  json_int_t i;
+  if (c->s >= c->end)
+    return -1;
+  switch (*c->s) {
+  case '"':
+    return fast_string(c, &str) < 0 ? -1 : 0;
+  case 'n':
+    return fast_null(c);
+  case 't':
+    return fast_word(c, "true", 4);
+  case 'f':
+    return fast_word(c, "false", 5);
+  case '{':
+    c->s++;
+    ws(c);
+    return fast_word(c, "}", 1);
+  case '[':
+    break;
+  default:
+    return fast_int(c, &i);
+  }
+  if (depth >= 32)
+    return -1;
+  c->s++;
+  ws(c);
+  if (c->s < c->end && *c->s == ']') {
+    c->s++;
+    return 0;
+  }
+  for (;;) {
+    ws(c);
+    if (fast_skip(c, depth + 1) != 0)
+      return -1;
+    ws(c);
+    if (c->s < c->end && *c->s == ',') {
+      c->s++;
+      continue;
+    }
+    return fast_word(c, "]", 1);
+  }
+}
+
 enum {
   F_PROCESS = 1,
   F_TYPE = 2,
@@ -495,7 +568,7 @@ enum {
   ((size_t)(n) == sizeof(lit) - 1 && memcmp((name), lit, (size_t)(n)) == 0)
 
 /* Reads one field's value into fl; returns its bit, or 0 to give up. */
-static unsigned fast_field(cur_t *c, const char *name, long n, fields_t *fl) {
+static unsigned fast_field(cur_t *c, const char *name, long n, fields_t *fl, int raw) {
   json_int_t i;
   if (IS(name, n, "process"))
     return fast_int(c, &fl->process) == 0 ? F_PROCESS : 0;
@@ -546,6 +619,14 @@ static unsigned fast_field(cur_t *c, const char *name, long n, fields_t *fl) {
     }
     return F_KEY;
   }
+  if (IS(name, n, "value") && raw) {
+    const char *start = c->s;
+    if (fast_skip(c, 0) != 0)
+      return 0;
+    fl->raw = start;
+    fl->rawlen = (size_t)(c->s - start);
+    return F_VALUE;
+  }
   if (IS(name, n, "value"))
     return (fl->value = fast_value(c)) != NULL ? F_VALUE : 0;
   if (IS(name, n, "error")) {
@@ -560,9 +641,9 @@ static unsigned fast_field(cur_t *c, const char *name, long n, fields_t *fl) {
   return 0;
 }
 
-/* Returns 1 with fl filled (fl->value new, or NULL), or 0 to take the
- * general path. */
-static int fast_parse(const char *line, size_t len, fields_t *fl) {
+/* Returns 1 with fl filled (fl->value new, or NULL; with raw, fl->raw
+ * instead), or 0 to take the general path. */
+static int fast_parse(const char *line, size_t len, fields_t *fl, int raw) {
   cur_t c = {line, line + len};
   unsigned seen = 0;
   memset(fl, 0, sizeof(*fl));
@@ -587,7 +668,7 @@ static int fast_parse(const char *line, size_t len, fields_t *fl) {
           (IS(name, n, "f") && (seen & F_F)))
         goto bad;
     }
-    unsigned bit = fast_field(&c, name, n, fl);
+    unsigned bit = fast_field(&c, name, n, fl, raw);
     if (bit == 0 || (seen & bit))
       goto bad;
     seen |= bit;
@@ -644,7 +725,8 @@ static int tolerant_fields(json_t *o, fields_t *fl) {
 }
 
 /* The general path of one line, in strict or tolerant reading. */
-static int parse_json_line(parser_t *p, const char *s, size_t len, size_t line) {
+static int parse_json_line(parser_t *p, const char *s, size_t len, size_t line,
+                           uint64_t offset) {
   fields_t fl;
   json_error_t je;
   int r = 0;
@@ -654,7 +736,7 @@ static int parse_json_line(parser_t *p, const char *s, size_t len, size_t line) 
     if (k < 0)
       p->ops->skipped++;
     else if (k > 0)
-      r = record(p, &fl, line);
+      r = record(p, &fl, line, offset);
     json_decref(o);
     return r;
   }
@@ -663,25 +745,26 @@ static int parse_json_line(parser_t *p, const char *s, size_t len, size_t line) 
   if (!json_is_object(o))
     r = PERR(p, line, "not a JSON object but %s", type_name(o));
   else if ((r = parse_object(p, o, line, &fl)) == 0 && !fl.nemesis)
-    r = record(p, &fl, line);
+    r = record(p, &fl, line, offset);
   free(fl.error_text);
   json_decref(o);
   return r;
 }
 
-static int parse_line(parser_t *p, const char *s, size_t len, size_t line) {
+static int parse_line(parser_t *p, const char *s, size_t len, size_t line,
+                      uint64_t offset) {
   size_t i = 0;
   while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r'))
     i++;
   if (i == len)
     return 0;
   fields_t fl;
-  if (fast_parse(s, len, &fl)) {
-    int r = record(p, &fl, line);
+  if (fast_parse(s, len, &fl, p->o.on_value != NULL)) {
+    int r = record(p, &fl, line, offset);
     json_decref(fl.value);
     return r;
   }
-  return parse_json_line(p, s, len, line);
+  return parse_json_line(p, s, len, line, offset);
 }
 
 static void parser_init(parser_t *p, const char *name, const fl_history_read_opts_t *o,
@@ -714,15 +797,20 @@ static int parser_end(parser_t *p, int r, fl_ops_t **out) {
 
 int fl_history_parse(fl_ops_t **out, const char *buf, size_t len, const char *name,
                      fl_err_t *err) {
+  return fl_history_parse_opts(out, buf, len, name, NULL, err);
+}
+
+int fl_history_parse_opts(fl_ops_t **out, const char *buf, size_t len, const char *name,
+                          const fl_history_read_opts_t *opts, fl_err_t *err) {
   *out = NULL;
   parser_t p;
-  parser_init(&p, name, NULL, err);
+  parser_init(&p, name, opts, err);
   int r = 0;
   size_t line = 1;
   for (size_t i = 0; i < len && r == 0; line++) {
     const char *nl = memchr(buf + i, '\n', len - i);
     size_t end = nl != NULL ? (size_t)(nl - buf) : len;
-    r = parse_line(&p, buf + i, end - i, line);
+    r = parse_line(&p, buf + i, end - i, line, i);
     i = end + 1;
   }
   return parser_end(&p, r, out);
@@ -738,6 +826,7 @@ typedef struct {
   size_t cap, start, end; /* buf[start, end) is read and not yet returned */
   size_t max;             /* 0: no limit */
   int eof;
+  uint64_t pos; /* the file offset of buf[0] */
 } lines_t;
 
 /* Reads more of the file into r->buf. A partial line longer than r->max is
@@ -745,8 +834,10 @@ typedef struct {
 static int lines_fill(lines_t *r, int *skipping) {
   if (*skipping || (r->max > 0 && r->end - r->start > r->max)) {
     *skipping = 1;
+    r->pos += r->end;
     r->start = r->end = 0;
   } else {
+    r->pos += r->start;
     if (r->end > r->start)
       memmove(r->buf, r->buf + r->start, r->end - r->start);
     r->end -= r->start;
@@ -792,7 +883,7 @@ static int lines_next(lines_t *r, const char **s, size_t *n) {
 int fl_history_read_opts(fl_ops_t **out, const char *path,
                          const fl_history_read_opts_t *opts, fl_err_t *err) {
   *out = NULL;
-  lines_t lr = {fopen(path, "r"), NULL, 0, 0, 0, opts != NULL ? opts->max_line : 0, 0};
+  lines_t lr = {fopen(path, "r"), NULL, 0, 0, 0, opts != NULL ? opts->max_line : 0, 0, 0};
   if (lr.fp == NULL) {
     int e = -errno;
     return fl_err_set(err, e, "%s: %s", path, strerror(-e));
@@ -810,7 +901,7 @@ int fl_history_read_opts(fl_ops_t **out, const char *path,
     else if (k == LINE_LONG)
       r = PERR(&p, line, "a line longer than %zu bytes", p.o.max_line);
     else
-      r = parse_line(&p, s, n, line);
+      r = parse_line(&p, s, n, line, lr.pos + (uint64_t)(s - lr.buf));
     line++;
   }
   fl_free(lr.buf);

@@ -62,6 +62,8 @@ typedef struct fl_order_s { /* a key's inferred version order */
   uint32_t from; /* the op whose read gave it */
 } fl_order_t;
 
+typedef struct fl_txn_reader_s fl_txn_reader_t; /* txn_read.c */
+
 typedef struct fl_txn_s {
   fl_txn_model_t model;
   const char *name;
@@ -83,10 +85,26 @@ typedef struct fl_txn_s {
   json_t *found;           /* type -> [anomaly], "#type" -> count */
   size_t max_witnesses;
   size_t nedge_kind[EDGE_KINDS];
+  fl_txn_reader_t *reader; /* owned; the streaming reader, when it read ops */
 } fl_txn_t;
 
+/* txn.c: a checker's state from opts (zeroed, tables empty); micro-ops from
+ * ops' jansson values; one micro-op (m, borrowed) of op; the result once the
+ * micro-ops are in (infer, cycles, verdicts; t0 the start of the check, for
+ * elapsed_s), new; the options of fl_check_opts_t. */
+void fl_txn_init(fl_txn_t *t, const fl_txn_opts_t *opts);
 int fl_txn_parse(fl_txn_t *t, const fl_ops_t *ops, fl_err_t *err);
+int fl_txn_parse_mop(fl_txn_t *t, const fl_op_t *op, const json_t *m, int is_ok,
+                     fl_err_t *err);
+json_t *fl_txn_result(fl_txn_t *t, const fl_txn_opts_t *opts, uint64_t t0);
+int fl_txn_opts_from(const char *model, const fl_check_opts_t *opts, fl_txn_opts_t *out,
+                     fl_err_t *err);
 void fl_txn_free(fl_txn_t *t);
+
+/* txn_read.c: op i's value and result (new references) read again from its
+ * lines into op (a copy of ops[i]); freeing the reader. */
+void fl_txn_reader_values(const fl_txn_reader_t *r, uint32_t i, fl_op_t *op);
+void fl_txn_reader_free(fl_txn_reader_t *r);
 void fl_txn_label(const fl_txn_t *t, uint32_t i, char *buf, size_t size);
 const char *fl_txn_key(const fl_txn_t *t, uint32_t k);
 const char *fl_txn_val(const fl_txn_t *t, uint32_t v);
