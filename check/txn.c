@@ -38,8 +38,7 @@ void fl_kv_free(fl_kvmap_t *m) {
   memset(m, 0, sizeof(*m));
 }
 
-static void kv_grow(fl_kvmap_t *m) {
-  size_t cap = m->cap ? m->cap * 2 : 1024;
+static void kv_rehash(fl_kvmap_t *m, size_t cap) {
   uint64_t *keys = fl_calloc(cap, sizeof(*keys));
   uint32_t *vals = fl_malloc(cap * sizeof(*vals));
   for (size_t i = 0; i < m->cap; i++) {
@@ -56,6 +55,18 @@ static void kv_grow(fl_kvmap_t *m) {
   m->keys = keys;
   m->vals = vals;
   m->cap = cap;
+}
+
+static void kv_grow(fl_kvmap_t *m) {
+  kv_rehash(m, m->cap ? m->cap * 2 : 1024);
+}
+
+void fl_kv_reserve(fl_kvmap_t *m, size_t n) {
+  size_t cap = m->cap ? m->cap : 1024;
+  while ((n + 1) * 2 > cap)
+    cap *= 2;
+  if (cap > m->cap)
+    kv_rehash(m, cap);
 }
 
 /* Keys are stored + 1 so that 0 marks an empty slot. Returns a pointer to the
@@ -230,6 +241,7 @@ int fl_txn_parse(fl_txn_t *t, const fl_ops_t *ops, fl_err_t *err) {
   t->n = ops->len;
   t->ops = ops->v;
   t->first = fl_calloc(ops->len + 1, sizeof(uint32_t));
+  t->end = fl_calloc(ops->len + 1, sizeof(uint32_t));
   for (size_t i = 0; i < ops->len; i++) {
     const fl_op_t *op = &ops->v[i];
     t->first[i] = (uint32_t)t->nmops;
@@ -252,8 +264,9 @@ int fl_txn_parse(fl_txn_t *t, const fl_ops_t *ops, fl_err_t *err) {
     }
     if (is_ok)
       t->nok++;
+    t->end[i] = (uint32_t)t->nmops;
   }
-  t->first[ops->len] = (uint32_t)t->nmops;
+  t->first[ops->len] = t->end[ops->len] = (uint32_t)t->nmops;
   return 0;
 }
 
@@ -265,11 +278,16 @@ void fl_txn_free(fl_txn_t *t) {
   fl_free(t->mops);
   fl_free(t->list);
   fl_free(t->first);
+  fl_free(t->end);
   fl_kv_free(&t->writer);
-  fl_kv_free(&t->pos);
   fl_kv_free(&t->int_keys);
-  for (size_t k = 0; t->order != NULL && k < t->keys.n; k++)
+  for (size_t k = 0; t->order != NULL && k < t->keys.n; k++) {
     fl_free(t->order[k].v);
+    fl_free(t->order[k].w);
+  }
+  for (size_t k = 0; k < t->ncanon; k++)
+    fl_free(t->canon[k].v);
+  fl_free(t->canon);
   fl_free(t->order);
   fl_free(t->edges);
   fl_free(t->adj_off);
@@ -447,7 +465,6 @@ void fl_txn_init(fl_txn_t *t, const fl_txn_opts_t *opts) {
   fl_intern_init(&t->keys);
   fl_intern_init(&t->vals);
   fl_kv_init(&t->writer);
-  fl_kv_init(&t->pos);
   fl_kv_init(&t->int_keys);
   t->found = json_object();
 }

@@ -221,6 +221,42 @@ static uint32_t fast_key(fl_txn_t *t, cur_t *c) {
   return *id;
 }
 
+static fl_canon_t *canon_of(fl_txn_t *t, uint32_t key) {
+  if (key >= t->ncanon) {
+    size_t n = t->ncanon ? t->ncanon : 64;
+    while (n <= key)
+      n *= 2;
+    t->canon = fl_realloc(t->canon, n * sizeof(*t->canon));
+    memset(t->canon + t->ncanon, 0, (n - t->ncanon) * sizeof(*t->canon));
+    t->ncanon = n;
+  }
+  return &t->canon[key];
+}
+
+static void add_list(fl_txn_t *t, uint32_t v) {
+  FL_GROW(t->list, t->nlist + 1, t->caplist);
+  t->list[t->nlist++] = v;
+}
+
+/* One element v of a list read, at position mop->nlist: while the read
+ * agrees with its key's canon it stays a reference (and extends the canon
+ * past its end); at the first disagreement it becomes a copy in list[]. */
+static void read_element(fl_txn_t *t, fl_mop_t *mop, fl_canon_t *cn, uint32_t v) {
+  uint32_t x = mop->nlist++;
+  if (!mop->canon) {
+    add_list(t, v);
+  } else if (x == cn->len) {
+    FL_GROW(cn->v, (size_t)cn->len + 1, cn->cap);
+    cn->v[cn->len++] = v;
+  } else if (cn->v[x] != v) {
+    mop->canon = 0;
+    mop->list = (uint32_t)t->nlist;
+    for (uint32_t y = 0; y < x; y++)
+      add_list(t, cn->v[y]);
+    add_list(t, v);
+  }
+}
+
 /* A read's result: a list (list-append) or one value (rw-register). */
 static int fast_read(fl_txn_t *t, cur_t *c, fl_mop_t *mop) {
   mop->has_read = 1;
@@ -228,7 +264,8 @@ static int fast_read(fl_txn_t *t, cur_t *c, fl_mop_t *mop) {
     return (mop->val = fast_val(t, c)) == UINT32_MAX ? -1 : 0;
   if (lit(c, '[') != 0)
     return -1;
-  mop->list = (uint32_t)t->nlist;
+  fl_canon_t *cn = canon_of(t, mop->key);
+  mop->canon = 1;
   if (c->s < c->end && *c->s == ']') {
     c->s++;
     return 0;
@@ -237,9 +274,7 @@ static int fast_read(fl_txn_t *t, cur_t *c, fl_mop_t *mop) {
     uint32_t v = fast_val(t, c);
     if (v == UINT32_MAX)
       return -1;
-    FL_GROW(t->list, t->nlist + 1, t->caplist);
-    t->list[t->nlist++] = v;
-    mop->nlist++;
+    read_element(t, mop, cn, v);
     ws(c);
     if (c->s < c->end && *c->s == ',') {
       c->s++;
@@ -394,7 +429,7 @@ static int on_value(void *data, const fl_op_t *op, int completion, const char *r
 }
 
 /* After the last line: the invokes never completed, then every op's
- * micro-ops in invoke order (first[]). */
+ * micro-ops (first[], end[]: they lie in completion order). */
 static int reader_end(fl_txn_reader_t *r, const fl_ops_t *ops, fl_err_t *err) {
   fl_txn_t *t = r->t;
   for (size_t j = 0; j < r->pendslots; j++) {
@@ -410,22 +445,12 @@ static int reader_end(fl_txn_reader_t *r, const fl_ops_t *ops, fl_err_t *err) {
   }
   t->ops = ops->v;
   t->n = ops->len;
-  t->first = fl_malloc((ops->len + 1) * sizeof(uint32_t));
-  fl_mop_t *mops = fl_malloc((t->nmops ? t->nmops : 1) * sizeof(*mops));
-  uint32_t at = 0;
-  for (size_t i = 0; i < ops->len; i++) {
-    t->first[i] = at;
-    memcpy(mops + at, t->mops + r->mop_at[i], r->mop_n[i] * sizeof(*mops));
-    at += r->mop_n[i];
-  }
-  t->first[ops->len] = at;
-  fl_free(t->mops);
-  t->mops = mops;
-  t->capmops = t->nmops;
-  /* What is left is for reports: the lines' offsets. */
-  fl_free(r->mop_at);
-  fl_free(r->mop_n);
-  r->mop_at = r->mop_n = NULL;
+  grow_ops(r, ops->len + 1);
+  for (size_t i = 0; i < ops->len; i++)
+    r->mop_n[i] += r->mop_at[i]; /* now where op i's micro-ops end */
+  t->first = r->mop_at;
+  t->end = r->mop_n;
+  r->mop_at = r->mop_n = NULL; /* the checker's now */
   return 0;
 }
 
