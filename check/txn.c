@@ -279,6 +279,7 @@ void fl_txn_free(fl_txn_t *t) {
   fl_free(t->list);
   fl_free(t->first);
   fl_free(t->end);
+  fl_free(t->failed);
   fl_kv_free(&t->writer);
   fl_kv_free(&t->int_keys);
   for (size_t k = 0; t->order != NULL && k < t->keys.n; k++) {

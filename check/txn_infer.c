@@ -16,7 +16,7 @@ void fl_txn_edge(fl_txn_t *t, uint32_t from, uint32_t to, int kind, uint32_t key
                  uint32_t val) {
   if (from == to || from == UINT32_MAX || to == UINT32_MAX)
     return;
-  if (t->ops[from].type == FL_OP_FAIL || t->ops[to].type == FL_OP_FAIL)
+  if (t->failed[from] || t->failed[to])
     return;
   FL_GROW(t->edges, t->nedges + 1, t->capedges);
   t->edges[t->nedges++] = (fl_edge_t){from, to, (uint8_t)kind, key, val};
@@ -474,6 +474,10 @@ static void process_edges(fl_txn_t *t) {
 }
 
 void fl_txn_infer(fl_txn_t *t, int realtime, int process) {
+  /* One byte per op, not a look at its (large) op for every edge. */
+  t->failed = fl_malloc(t->n + 1);
+  for (size_t i = 0; i < t->n; i++)
+    t->failed[i] = t->ops[i].type == FL_OP_FAIL;
   index_writers(t);
   if (t->model == FL_TXN_LIST_APPEND) {
     build_orders(t);

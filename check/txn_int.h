@@ -99,6 +99,7 @@ typedef struct fl_txn_s {
   size_t max_witnesses;
   size_t nedge_kind[EDGE_KINDS];
   fl_txn_reader_t *reader; /* owned; the streaming reader, when it read ops */
+  uint8_t *failed;         /* per op: it failed (edges to it are dropped) */
 } fl_txn_t;
 
 /* txn.c: a checker's state from opts (zeroed, tables empty); micro-ops from
