@@ -273,6 +273,11 @@ int fl_txn_parse(fl_txn_t *t, const fl_ops_t *ops, fl_err_t *err) {
 void fl_txn_free(fl_txn_t *t) {
   if (t->reader != NULL)
     fl_txn_reader_free(t->reader);
+  /* orders first: they are counted by keys.n, which fl_intern_free zeroes */
+  for (size_t k = 0; t->order != NULL && k < t->keys.n; k++) {
+    fl_free(t->order[k].v);
+    fl_free(t->order[k].w);
+  }
   fl_intern_free(&t->keys);
   fl_intern_free(&t->vals);
   fl_free(t->mops);
@@ -282,10 +287,6 @@ void fl_txn_free(fl_txn_t *t) {
   fl_free(t->failed);
   fl_kv_free(&t->writer);
   fl_kv_free(&t->int_keys);
-  for (size_t k = 0; t->order != NULL && k < t->keys.n; k++) {
-    fl_free(t->order[k].v);
-    fl_free(t->order[k].w);
-  }
   for (size_t k = 0; k < t->ncanon; k++)
     fl_free(t->canon[k].v);
   fl_free(t->canon);
