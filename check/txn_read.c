@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "base/alloc.h"
 #include "base/buf.h"
@@ -524,17 +525,20 @@ static int read_history(fl_txn_reader_t *r, const char *path, int edn, fl_ops_t 
   FILE *f = fopen(path, "rb");
   if (f == NULL)
     return fl_err_set(err, -errno, "cannot read %s: %s", path, strerror(errno));
-  fl_buf_t text;
-  fl_buf_init(&text, (size_t)4 << 30);
-  char chunk[65536];
-  size_t n;
-  while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-    fl_buf_add(&text, chunk, n);
+  /* Read whole in one allocation of the file's size (not grown by copies). */
+  struct stat st;
+  size_t cap =
+      fstat(fileno(f), &st) == 0 && st.st_size > 0 ? (size_t)st.st_size + 1 : 65536;
+  char *text = fl_malloc(cap);
+  size_t len = 0, n;
+  while ((n = fread(text + len, 1, cap - len, f)) > 0)
+    if ((len += n) == cap)
+      text = fl_realloc(text, cap *= 2);
   int rerr = ferror(f);
   fclose(f);
   int rc = rerr ? fl_err_set(err, -EIO, "cannot read %s", path)
-                : fl_edn_to_jsonl(text.data ? text.data : "", text.len, path, json, err);
-  fl_buf_free(&text);
+                : fl_edn_to_jsonl(text, len, path, json, err);
+  fl_free(text);
   if (rc != 0)
     return rc;
   r->buf = json->data ? json->data : "";
