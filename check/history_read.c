@@ -11,6 +11,7 @@
 
 #include "base/alloc.h"
 #include "check/intern.h"
+#include "check/scan.h"
 
 typedef struct {
   fl_intern_t keys; /* key text -> key id */
@@ -379,19 +380,9 @@ static int parse_object(parser_t *p, json_t *o, size_t line, fields_t *fl) {
  * which then takes the general path. So both accept exactly the same lines,
  * and the general path words every error. */
 
-typedef struct {
-  const char *s, *end;
-} cur_t;
-
-static void ws(cur_t *c) {
-  while (c->s < c->end &&
-         (*c->s == ' ' || *c->s == '\t' || *c->s == '\r' || *c->s == '\n'))
-    c->s++;
-}
-
 /* A string without escapes, control characters or NULs, in valid UTF-8;
  * returns its length or -1. */
-static long fast_string(cur_t *c, const char **out) {
+static long fast_string(fl_scan_t *c, const char **out) {
   if (c->s >= c->end || *c->s != '"')
     return -1;
   const char *start = ++c->s;
@@ -417,34 +408,7 @@ static long fast_string(cur_t *c, const char **out) {
   return (long)n;
 }
 
-/* A JSON integer (no fraction, no exponent) that fits json_int_t. */
-static int fast_int(cur_t *c, json_int_t *out) {
-  const char *s = c->s;
-  int neg = 0;
-  if (s < c->end && *s == '-') {
-    neg = 1;
-    s++;
-  }
-  if (s >= c->end || *s < '0' || *s > '9')
-    return -1;
-  if (*s == '0' && s + 1 < c->end && s[1] >= '0' && s[1] <= '9')
-    return -1;
-  unsigned long long v = 0;
-  for (; s < c->end && *s >= '0' && *s <= '9'; s++) {
-    if (v > (ULLONG_MAX - 9) / 10)
-      return -1;
-    v = v * 10 + (unsigned)(*s - '0');
-  }
-  if (s < c->end && (*s == '.' || *s == 'e' || *s == 'E'))
-    return -1;
-  if (v > (unsigned long long)LLONG_MAX + (unsigned long long)neg)
-    return -1;
-  *out = neg ? (json_int_t)(0 - v) : (json_int_t)v;
-  c->s = s;
-  return 0;
-}
-
-static int fast_null(cur_t *c) {
+static int fast_null(fl_scan_t *c) {
   if (c->end - c->s < 4 || memcmp(c->s, "null", 4) != 0)
     return -1;
   c->s += 4;
@@ -452,7 +416,7 @@ static int fast_null(cur_t *c) {
 }
 
 /* A scalar (integer, plain string, null) as a new json_t, or NULL. */
-static json_t *fast_scalar(cur_t *c) {
+static json_t *fast_scalar(fl_scan_t *c) {
   json_int_t i;
   const char *str;
   long n;
@@ -463,28 +427,28 @@ static json_t *fast_scalar(cur_t *c) {
   }
   if (c->s < c->end && *c->s == 'n')
     return fast_null(c) == 0 ? json_null() : NULL;
-  if (fast_int(c, &i) == 0)
+  if (fl_scan_int(c, &i) == 0)
     return json_integer(i);
   return NULL;
 }
 
 /* A scalar or a flat array of scalars, as a new json_t, or NULL. */
-static json_t *fast_value(cur_t *c) {
+static json_t *fast_value(fl_scan_t *c) {
   if (c->s >= c->end || *c->s != '[')
     return fast_scalar(c);
   c->s++;
   json_t *a = json_array();
-  ws(c);
+  fl_scan_ws(c);
   if (c->s < c->end && *c->s == ']') {
     c->s++;
     return a;
   }
   for (;;) {
-    ws(c);
+    fl_scan_ws(c);
     json_t *v = fast_scalar(c);
     if (v == NULL || json_array_append_new(a, v) != 0)
       break;
-    ws(c);
+    fl_scan_ws(c);
     if (c->s < c->end && *c->s == ',') {
       c->s++;
       continue;
@@ -499,7 +463,7 @@ static json_t *fast_value(cur_t *c) {
   return NULL;
 }
 
-static int fast_word(cur_t *c, const char *w, size_t n) {
+static int fast_word(fl_scan_t *c, const char *w, size_t n) {
   if ((size_t)(c->end - c->s) < n || memcmp(c->s, w, n) != 0)
     return -1;
   c->s += n;
@@ -510,7 +474,7 @@ static int fast_word(cur_t *c, const char *w, size_t n) {
  * without escapes, null, true, false, the empty object, and arrays of these
  * nested up to 32 deep. Returns 0, or -1 to give up (the general path then
  * decides, so both still accept exactly the same lines). */
-static int fast_skip(cur_t *c, int depth) {
+static int fast_skip(fl_scan_t *c, int depth) {
   const char *str;
   json_int_t i;
   if (c->s >= c->end)
@@ -526,26 +490,26 @@ static int fast_skip(cur_t *c, int depth) {
     return fast_word(c, "false", 5);
   case '{':
     c->s++;
-    ws(c);
+    fl_scan_ws(c);
     return fast_word(c, "}", 1);
   case '[':
     break;
   default:
-    return fast_int(c, &i);
+    return fl_scan_int(c, &i);
   }
   if (depth >= 32)
     return -1;
   c->s++;
-  ws(c);
+  fl_scan_ws(c);
   if (c->s < c->end && *c->s == ']') {
     c->s++;
     return 0;
   }
   for (;;) {
-    ws(c);
+    fl_scan_ws(c);
     if (fast_skip(c, depth + 1) != 0)
       return -1;
-    ws(c);
+    fl_scan_ws(c);
     if (c->s < c->end && *c->s == ',') {
       c->s++;
       continue;
@@ -568,12 +532,13 @@ enum {
   ((size_t)(n) == sizeof(lit) - 1 && memcmp((name), lit, (size_t)(n)) == 0)
 
 /* Reads one field's value into fl; returns its bit, or 0 to give up. */
-static unsigned fast_field(cur_t *c, const char *name, long n, fields_t *fl, int raw) {
+static unsigned fast_field(fl_scan_t *c, const char *name, long n, fields_t *fl,
+                           int raw) {
   json_int_t i;
   if (IS(name, n, "process"))
-    return fast_int(c, &fl->process) == 0 ? F_PROCESS : 0;
+    return fl_scan_int(c, &fl->process) == 0 ? F_PROCESS : 0;
   if (IS(name, n, "time")) {
-    if (fast_int(c, &i) != 0 || i < 0)
+    if (fl_scan_int(c, &i) != 0 || i < 0)
       return 0;
     fl->time = (uint64_t)i;
     return F_TIME;
@@ -610,7 +575,7 @@ static unsigned fast_field(cur_t *c, const char *name, long n, fields_t *fl, int
     } else if (c->s < c->end && *c->s == 'n') {
       if (fast_null(c) != 0)
         return 0;
-    } else if (fast_int(c, &i) == 0) {
+    } else if (fl_scan_int(c, &i) == 0) {
       int kn = snprintf(fl->keybuf, sizeof(fl->keybuf), "%" JSON_INTEGER_FORMAT, i);
       fl->key = fl->keybuf;
       fl->keylen = (size_t)kn;
@@ -644,22 +609,22 @@ static unsigned fast_field(cur_t *c, const char *name, long n, fields_t *fl, int
 /* Returns 1 with fl filled (fl->value new, or NULL; with raw, fl->raw
  * instead), or 0 to take the general path. */
 static int fast_parse(const char *line, size_t len, fields_t *fl, int raw) {
-  cur_t c = {line, line + len};
+  fl_scan_t c = {line, line + len};
   unsigned seen = 0;
   memset(fl, 0, sizeof(*fl));
-  ws(&c);
+  fl_scan_ws(&c);
   if (c.s >= c.end || *c.s++ != '{')
     return 0;
   for (;;) {
-    ws(&c);
+    fl_scan_ws(&c);
     const char *name;
     long n = fast_string(&c, &name);
     if (n < 0)
       goto bad;
-    ws(&c);
+    fl_scan_ws(&c);
     if (c.s >= c.end || *c.s++ != ':')
       goto bad;
-    ws(&c);
+    fl_scan_ws(&c);
     if (seen & (F_VALUE | F_KEY | F_ERROR | F_F)) {
       /* A repeated field would overwrite a pointer: let jansson refuse it. */
       if ((IS(name, n, "value") && (seen & F_VALUE)) ||
@@ -672,7 +637,7 @@ static int fast_parse(const char *line, size_t len, fields_t *fl, int raw) {
     if (bit == 0 || (seen & bit))
       goto bad;
     seen |= bit;
-    ws(&c);
+    fl_scan_ws(&c);
     if (c.s < c.end && *c.s == ',') {
       c.s++;
       continue;
@@ -683,7 +648,7 @@ static int fast_parse(const char *line, size_t len, fields_t *fl, int raw) {
     }
     goto bad;
   }
-  ws(&c);
+  fl_scan_ws(&c);
   if (c.s != c.end)
     goto bad;
   if ((seen & (F_PROCESS | F_TYPE | F_F | F_TIME)) != (F_PROCESS | F_TYPE | F_F | F_TIME))

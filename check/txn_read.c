@@ -29,6 +29,7 @@
 #include "base/buf.h"
 #include "check/edn.h"
 #include "check/partition.h"
+#include "check/scan.h"
 #include "check/txn_int.h"
 
 #define NO_OFF UINT64_MAX
@@ -116,28 +117,18 @@ static void pend_keep(pend_t *pe, uint32_t op, const char *raw, size_t len,
 
 /* ---- The fast path over a value's text ---------------------------------------- */
 
-typedef struct {
-  const char *s, *end;
-} cur_t;
-
-static void ws(cur_t *c) {
-  while (c->s < c->end &&
-         (*c->s == ' ' || *c->s == '\t' || *c->s == '\r' || *c->s == '\n'))
-    c->s++;
-}
-
-static int lit(cur_t *c, char ch) {
-  ws(c);
+static int lit(fl_scan_t *c, char ch) {
+  fl_scan_ws(c);
   if (c->s >= c->end || *c->s != ch)
     return -1;
   c->s++;
-  ws(c);
+  fl_scan_ws(c);
   return 0;
 }
 
 /* A string without escapes (the reader's fast path lets through no
  * other; a value jansson dumped may hold some: given up): its bytes. */
-static long str(cur_t *c, const char **out) {
+static long str(fl_scan_t *c, const char **out) {
   if (c->s >= c->end || *c->s != '"')
     return -1;
   const char *start = c->s + 1, *q = start;
@@ -148,28 +139,6 @@ static long str(cur_t *c, const char **out) {
   c->s = q + 1;
   *out = start;
   return (long)(q - start);
-}
-
-/* An integer that fits json_int_t, as jansson reads it. */
-static int integer(cur_t *c, long long *out) {
-  const char *s = c->s;
-  int neg = s < c->end && *s == '-';
-  s += neg;
-  if (s >= c->end || *s < '0' || *s > '9')
-    return -1;
-  unsigned long long v = 0;
-  for (; s < c->end && *s >= '0' && *s <= '9'; s++) {
-    if (v > (ULLONG_MAX - 9) / 10)
-      return -1;
-    v = v * 10 + (unsigned)(*s - '0');
-  }
-  if (s < c->end && (*s == '.' || *s == 'e' || *s == 'E'))
-    return -1;
-  if (v > (unsigned long long)LLONG_MAX + (unsigned long long)neg)
-    return -1;
-  *out = neg ? (long long)(0 - v) : (long long)v;
-  c->s = s;
-  return 0;
 }
 
 /* The id fl_intern_json gives a string: its bytes after a quote. */
@@ -191,13 +160,13 @@ static uint32_t intern_int(fl_intern_t *in, long long v) {
 }
 
 /* A value's id as txn.c's value_id gives it; UINT32_MAX to give up. */
-static uint32_t fast_val(fl_txn_t *t, cur_t *c) {
-  long long i;
+static uint32_t fast_val(fl_txn_t *t, fl_scan_t *c) {
+  json_int_t i;
   const char *s;
   long n;
   if (c->s < c->end && *c->s == '"')
     return (n = str(c, &s)) < 0 ? UINT32_MAX : intern_str(&t->vals, s, (size_t)n);
-  if (integer(c, &i) != 0)
+  if (fl_scan_int(c, &i) != 0)
     return UINT32_MAX;
   if (i >= 0 && i < (long long)(SMALL_INT - 1))
     return (uint32_t)i | SMALL_INT;
@@ -205,13 +174,13 @@ static uint32_t fast_val(fl_txn_t *t, cur_t *c) {
 }
 
 /* A key's id as txn.c's key_id gives it; UINT32_MAX to give up. */
-static uint32_t fast_key(fl_txn_t *t, cur_t *c) {
-  long long i;
+static uint32_t fast_key(fl_txn_t *t, fl_scan_t *c) {
+  json_int_t i;
   const char *s;
   long n;
   if (c->s < c->end && *c->s == '"')
     return (n = str(c, &s)) < 0 ? UINT32_MAX : intern_str(&t->keys, s, (size_t)n);
-  if (integer(c, &i) != 0)
+  if (fl_scan_int(c, &i) != 0)
     return UINT32_MAX;
   if (i < 0 || i >= (long long)UINT32_MAX)
     return intern_int(&t->keys, i);
@@ -259,7 +228,7 @@ static void read_element(fl_txn_t *t, fl_mop_t *mop, fl_canon_t *cn, uint32_t v)
 }
 
 /* A read's result: a list (list-append) or one value (rw-register). */
-static int fast_read(fl_txn_t *t, cur_t *c, fl_mop_t *mop) {
+static int fast_read(fl_txn_t *t, fl_scan_t *c, fl_mop_t *mop) {
   mop->has_read = 1;
   if (t->model == FL_TXN_RW_REGISTER)
     return (mop->val = fast_val(t, c)) == UINT32_MAX ? -1 : 0;
@@ -276,10 +245,10 @@ static int fast_read(fl_txn_t *t, cur_t *c, fl_mop_t *mop) {
     if (v == UINT32_MAX)
       return -1;
     read_element(t, mop, cn, v);
-    ws(c);
+    fl_scan_ws(c);
     if (c->s < c->end && *c->s == ',') {
       c->s++;
-      ws(c);
+      fl_scan_ws(c);
       continue;
     }
     return lit(c, ']');
@@ -287,7 +256,7 @@ static int fast_read(fl_txn_t *t, cur_t *c, fl_mop_t *mop) {
 }
 
 /* One micro-op ["f", k, v]: 0, or -1 to give up. */
-static int fast_mop(fl_txn_t *t, cur_t *c, int is_ok) {
+static int fast_mop(fl_txn_t *t, fl_scan_t *c, int is_ok) {
   const char *f;
   long fn;
   if (lit(c, '[') != 0 || (fn = str(c, &f)) < 0 || lit(c, ',') != 0)
@@ -326,7 +295,7 @@ static int fast_mop(fl_txn_t *t, cur_t *c, int is_ok) {
 
 /* A transaction's value in the fast path: 0, or -1 to give up. */
 static int fast_txn(fl_txn_t *t, const char *raw, size_t len, int is_ok) {
-  cur_t c = {raw, raw + len};
+  fl_scan_t c = {raw, raw + len};
   if (lit(&c, '[') != 0)
     return -1;
   if (c.s < c.end && *c.s == ']')
