@@ -693,6 +693,7 @@ static int tolerant_fields(json_t *o, fields_t *fl) {
 static int parse_json_line(parser_t *p, const char *s, size_t len, size_t line,
                            uint64_t offset) {
   fields_t fl;
+  memset(&fl, 0, sizeof(fl)); /* error_text is freed below even for a non-object */
   json_error_t je;
   int r = 0;
   json_t *o = json_loadb(s, len, p->o.tolerant ? 0 : JSON_REJECT_DUPLICATES, &je);
