@@ -8,6 +8,7 @@
 
 #include "base/buf.h"
 #include "check/edn.h"
+#include "check/txn.h"
 
 #include "check/partition.h"
 
@@ -68,6 +69,9 @@ int fl_check_file_opts(const char *history_path, const char *model,
   *out = NULL;
   if (!fl_check_model_known(model))
     return fl_check_ops(NULL, model, NULL, out, err);
+  /* Transactions stream into the checker's arrays (txn_read.c). */
+  if (fl_check_model_find(model)->fn == fl_checker_txn)
+    return fl_txn_check_file(history_path, model, given, out, err);
   uint64_t t0 = fl_check_now_ns();
   fl_ops_t *ops;
   int r = given->edn ? read_edn(&ops, history_path, err)

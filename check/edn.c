@@ -50,22 +50,45 @@ static void skip_space(edn_t *e) {
 }
 
 static int is_delim(char c) {
-  return isspace((unsigned char)c) || c == ',' || c == '(' || c == ')' || c == '[' ||
-         c == ']' || c == '{' || c == '}' || c == '"' || c == ';';
+  switch (c) {
+  case ' ':
+  case '\t':
+  case '\n':
+  case '\v':
+  case '\f':
+  case '\r': /* isspace's, in C */
+  case ',':
+  case '(':
+  case ')':
+  case '[':
+  case ']':
+  case '{':
+  case '}':
+  case '"':
+  case ';':
+    return 1;
+  default:
+    return 0;
+  }
 }
 
-/* A JSON string of n bytes at s. */
+/* A JSON string of n bytes at s (plain runs copied whole: keywords are
+ * most of a history). */
 static void json_str(fl_buf_t *out, const char *s, size_t n) {
   fl_buf_puts(out, "\"");
+  size_t run = 0;
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
+    if (c != '"' && c != '\\' && c >= 0x20)
+      continue;
+    fl_buf_add(out, s + run, i - run);
+    run = i + 1;
     if (c == '"' || c == '\\')
       fl_buf_printf(out, "\\%c", c);
-    else if (c < 0x20)
-      fl_buf_printf(out, "\\u%04x", c);
     else
-      fl_buf_add(out, &s[i], 1);
+      fl_buf_printf(out, "\\u%04x", c);
   }
+  fl_buf_add(out, s + run, n - run);
   fl_buf_puts(out, "\"");
 }
 

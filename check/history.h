@@ -109,6 +109,22 @@ typedef struct fl_ops_s {
   int truncated;   /* reading stopped at max_ops */
 } fl_ops_t;
 
+/* A reader of the operations' values as they stream past, for a checker
+ * that keeps its own compact form of them instead of a jansson tree per
+ * operation (the transactional checker, txn_read.c). Called for each
+ * client line after it was paired: completion 0 for an invoke (op just
+ * created), 1 for a completion (op completed: type, complete_line set).
+ * The line's "value" is either raw (its JSON text, len bytes, borrowed for
+ * the call, already checked to be valid JSON: integers, strings without
+ * escapes, null, true, false, arrays and {}) or, when the line took the
+ * general path, value (a borrowed jansson value); both NULL when the line
+ * has no "value". offset is the line's byte offset in the file (or
+ * buffer), to find it again. op is borrowed. Returns 0, or a negative code
+ * with err set, which stops the reading with that error. */
+typedef int fl_history_value_fn(void *data, const fl_op_t *op, int completion,
+                                const char *raw, size_t len, const json_t *value,
+                                uint64_t offset, fl_err_t *err);
+
 /* How fl_history_read_opts reads. A zeroed struct is fl_history_read's
  * strict reading. */
 typedef struct fl_history_read_opts_s {
@@ -127,11 +143,14 @@ typedef struct fl_history_read_opts_s {
    *     completed on its line; one before its invoke completes at the
    *     invoke's time; a completion's f and key are not compared. */
   int tolerant;
-  int skip_values; /* value and result are all json null: for readers that
-                      need only times and outcomes (less memory) */
-  size_t max_ops;  /* 0: no limit; past it reading stops, truncated set */
-  size_t max_line; /* 0: no limit; a longer line is an error (strict) or
-                      skipped and counted (tolerant), never held whole */
+  int skip_values;               /* value and result are all json null: for readers that
+                                    need only times and outcomes (less memory) */
+  size_t max_ops;                /* 0: no limit; past it reading stops, truncated set */
+  size_t max_line;               /* 0: no limit; a longer line is an error (strict) or
+                                    skipped and counted (tolerant), never held whole */
+  fl_history_value_fn *on_value; /* when set, values go to it and value and
+                                    result are all json null (as skip_values) */
+  void *on_value_data;
 } fl_history_read_opts_t;
 
 /* The one reader of history.jsonl: the checkers read it strictly, the
@@ -152,6 +171,10 @@ int fl_history_read_opts(fl_ops_t **out, const char *path,
  * messages and may be NULL ("<memory>"). */
 int fl_history_parse(fl_ops_t **out, const char *buf, size_t len, const char *name,
                      fl_err_t *err);
+
+/* The same, read as opts says (NULL: strictly). */
+int fl_history_parse_opts(fl_ops_t **out, const char *buf, size_t len, const char *name,
+                          const fl_history_read_opts_t *opts, fl_err_t *err);
 
 /* Accepts NULL. */
 void fl_ops_free(fl_ops_t *ops);

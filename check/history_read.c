@@ -11,6 +11,7 @@
 
 #include "base/alloc.h"
 #include "check/intern.h"
+#include "check/scan.h"
 
 typedef struct {
   fl_intern_t keys; /* key text -> key id */
@@ -124,10 +125,26 @@ typedef struct {
   char keybuf[32];
   uint64_t time;
   json_t *value;
+  const char *raw; /* the value's JSON text (fast path with on_value), or NULL */
+  size_t rawlen;
   const char *error; /* NULL when absent or null */
   size_t errlen;
   char *error_text; /* a non-string error as JSON text, owned */
 } fields_t;
+
+/* Whether ops keep their values (not when skipped or handed to on_value). */
+static int keep_values(const parser_t *p) {
+  return !p->o.skip_values && p->o.on_value == NULL;
+}
+
+/* Hands the line's value to opts' on_value (when set). */
+static int give_value(parser_t *p, const fl_op_t *op, int completion, const fields_t *fl,
+                      uint64_t offset) {
+  if (p->o.on_value == NULL || op == NULL)
+    return 0;
+  return p->o.on_value(p->o.on_value_data, op, completion, fl->raw, fl->rawlen,
+                       fl->raw != NULL ? NULL : fl->value, offset, p->err);
+}
 
 /* Appends a new operation invoked on line (type info, not completed yet).
  * Returns NULL, with p->stop set, past max_ops. */
@@ -155,8 +172,7 @@ static fl_op_t *new_op(parser_t *p, int proc, const char *f, fields_t *fl, size_
   } else {
     op->key_id = FL_NO_KEY;
   }
-  op->value =
-      fl->value != NULL && !p->o.skip_values ? json_incref(fl->value) : json_null();
+  op->value = fl->value != NULL && keep_values(p) ? json_incref(fl->value) : json_null();
   op->result = json_null();
   op->invoke_ns = fl->time;
   op->complete_ns = UINT64_MAX;
@@ -171,7 +187,7 @@ static fl_op_t *new_op(parser_t *p, int proc, const char *f, fields_t *fl, size_
 static void complete_op(parser_t *p, fl_op_t *op, fl_outcome_t outcome, fields_t *fl,
                         size_t line) {
   op->type = outcome;
-  if (fl->value != NULL && !p->o.skip_values) {
+  if (fl->value != NULL && keep_values(p)) {
     json_decref(op->result);
     op->result = json_incref(fl->value);
     /* Some clients only know the value written once it is acknowledged. */
@@ -210,7 +226,7 @@ static int check_completion(parser_t *p, const fl_op_t *op, const char *f, field
 
 /* Pairs an invoke with its completion, and checks that the history makes
  * sense as a sequence of operations (or, tolerant, makes the best of it). */
-static int record(parser_t *p, fields_t *fl, size_t line) {
+static int record(parser_t *p, fields_t *fl, size_t line, uint64_t offset) {
   int tolerant = p->o.tolerant;
   if (fl->process < INT_MIN || fl->process > INT_MAX) {
     if (tolerant) {
@@ -252,7 +268,7 @@ static int record(parser_t *p, fields_t *fl, size_t line) {
     }
     fl_op_t *op = new_op(p, proc, f, fl, line);
     slot->op = op != NULL ? op->index : UINT32_MAX;
-    return 0;
+    return give_value(p, op, 0, fl, offset);
   }
   fl_op_t *op;
   if (slot->op != UINT32_MAX) {
@@ -263,6 +279,9 @@ static int record(parser_t *p, fields_t *fl, size_t line) {
   } else if (tolerant) {
     if ((op = new_op(p, proc, f, fl, line)) == NULL)
       return 0;
+    int r = give_value(p, op, 0, fl, offset);
+    if (r != 0)
+      return r;
   } else {
     return PERR(p, line,
                 "\"%s\" completion of \"%.64s\" for process %d, which has no "
@@ -271,7 +290,7 @@ static int record(parser_t *p, fields_t *fl, size_t line) {
   }
   complete_op(p, op, outcome, fl, line);
   slot->op = UINT32_MAX;
-  return 0;
+  return give_value(p, op, 1, fl, offset);
 }
 
 /* Sets fl's key from jkey: a string, or an integer as its text; absent or
@@ -361,19 +380,9 @@ static int parse_object(parser_t *p, json_t *o, size_t line, fields_t *fl) {
  * which then takes the general path. So both accept exactly the same lines,
  * and the general path words every error. */
 
-typedef struct {
-  const char *s, *end;
-} cur_t;
-
-static void ws(cur_t *c) {
-  while (c->s < c->end &&
-         (*c->s == ' ' || *c->s == '\t' || *c->s == '\r' || *c->s == '\n'))
-    c->s++;
-}
-
 /* A string without escapes, control characters or NULs, in valid UTF-8;
  * returns its length or -1. */
-static long fast_string(cur_t *c, const char **out) {
+static long fast_string(fl_scan_t *c, const char **out) {
   if (c->s >= c->end || *c->s != '"')
     return -1;
   const char *start = ++c->s;
@@ -399,34 +408,7 @@ static long fast_string(cur_t *c, const char **out) {
   return (long)n;
 }
 
-/* A JSON integer (no fraction, no exponent) that fits json_int_t. */
-static int fast_int(cur_t *c, json_int_t *out) {
-  const char *s = c->s;
-  int neg = 0;
-  if (s < c->end && *s == '-') {
-    neg = 1;
-    s++;
-  }
-  if (s >= c->end || *s < '0' || *s > '9')
-    return -1;
-  if (*s == '0' && s + 1 < c->end && s[1] >= '0' && s[1] <= '9')
-    return -1;
-  unsigned long long v = 0;
-  for (; s < c->end && *s >= '0' && *s <= '9'; s++) {
-    if (v > (ULLONG_MAX - 9) / 10)
-      return -1;
-    v = v * 10 + (unsigned)(*s - '0');
-  }
-  if (s < c->end && (*s == '.' || *s == 'e' || *s == 'E'))
-    return -1;
-  if (v > (unsigned long long)LLONG_MAX + (unsigned long long)neg)
-    return -1;
-  *out = neg ? (json_int_t)(0 - v) : (json_int_t)v;
-  c->s = s;
-  return 0;
-}
-
-static int fast_null(cur_t *c) {
+static int fast_null(fl_scan_t *c) {
   if (c->end - c->s < 4 || memcmp(c->s, "null", 4) != 0)
     return -1;
   c->s += 4;
@@ -434,7 +416,7 @@ static int fast_null(cur_t *c) {
 }
 
 /* A scalar (integer, plain string, null) as a new json_t, or NULL. */
-static json_t *fast_scalar(cur_t *c) {
+static json_t *fast_scalar(fl_scan_t *c) {
   json_int_t i;
   const char *str;
   long n;
@@ -445,28 +427,28 @@ static json_t *fast_scalar(cur_t *c) {
   }
   if (c->s < c->end && *c->s == 'n')
     return fast_null(c) == 0 ? json_null() : NULL;
-  if (fast_int(c, &i) == 0)
+  if (fl_scan_int(c, &i) == 0)
     return json_integer(i);
   return NULL;
 }
 
 /* A scalar or a flat array of scalars, as a new json_t, or NULL. */
-static json_t *fast_value(cur_t *c) {
+static json_t *fast_value(fl_scan_t *c) {
   if (c->s >= c->end || *c->s != '[')
     return fast_scalar(c);
   c->s++;
   json_t *a = json_array();
-  ws(c);
+  fl_scan_ws(c);
   if (c->s < c->end && *c->s == ']') {
     c->s++;
     return a;
   }
   for (;;) {
-    ws(c);
+    fl_scan_ws(c);
     json_t *v = fast_scalar(c);
     if (v == NULL || json_array_append_new(a, v) != 0)
       break;
-    ws(c);
+    fl_scan_ws(c);
     if (c->s < c->end && *c->s == ',') {
       c->s++;
       continue;
@@ -479,6 +461,61 @@ static json_t *fast_value(cur_t *c) {
   }
   json_decref(a);
   return NULL;
+}
+
+static int fast_word(fl_scan_t *c, const char *w, size_t n) {
+  if ((size_t)(c->end - c->s) < n || memcmp(c->s, w, n) != 0)
+    return -1;
+  c->s += n;
+  return 0;
+}
+
+/* Skips one JSON value the fast path can vouch for: integers, strings
+ * without escapes, null, true, false, the empty object, and arrays of these
+ * nested up to 32 deep. Returns 0, or -1 to give up (the general path then
+ * decides, so both still accept exactly the same lines). */
+static int fast_skip(fl_scan_t *c, int depth) {
+  const char *str;
+  json_int_t i;
+  if (c->s >= c->end)
+    return -1;
+  switch (*c->s) {
+  case '"':
+    return fast_string(c, &str) < 0 ? -1 : 0;
+  case 'n':
+    return fast_null(c);
+  case 't':
+    return fast_word(c, "true", 4);
+  case 'f':
+    return fast_word(c, "false", 5);
+  case '{':
+    c->s++;
+    fl_scan_ws(c);
+    return fast_word(c, "}", 1);
+  case '[':
+    break;
+  default:
+    return fl_scan_int(c, &i);
+  }
+  if (depth >= 32)
+    return -1;
+  c->s++;
+  fl_scan_ws(c);
+  if (c->s < c->end && *c->s == ']') {
+    c->s++;
+    return 0;
+  }
+  for (;;) {
+    fl_scan_ws(c);
+    if (fast_skip(c, depth + 1) != 0)
+      return -1;
+    fl_scan_ws(c);
+    if (c->s < c->end && *c->s == ',') {
+      c->s++;
+      continue;
+    }
+    return fast_word(c, "]", 1);
+  }
 }
 
 enum {
@@ -495,12 +532,13 @@ enum {
   ((size_t)(n) == sizeof(lit) - 1 && memcmp((name), lit, (size_t)(n)) == 0)
 
 /* Reads one field's value into fl; returns its bit, or 0 to give up. */
-static unsigned fast_field(cur_t *c, const char *name, long n, fields_t *fl) {
+static unsigned fast_field(fl_scan_t *c, const char *name, long n, fields_t *fl,
+                           int raw) {
   json_int_t i;
   if (IS(name, n, "process"))
-    return fast_int(c, &fl->process) == 0 ? F_PROCESS : 0;
+    return fl_scan_int(c, &fl->process) == 0 ? F_PROCESS : 0;
   if (IS(name, n, "time")) {
-    if (fast_int(c, &i) != 0 || i < 0)
+    if (fl_scan_int(c, &i) != 0 || i < 0)
       return 0;
     fl->time = (uint64_t)i;
     return F_TIME;
@@ -537,7 +575,7 @@ static unsigned fast_field(cur_t *c, const char *name, long n, fields_t *fl) {
     } else if (c->s < c->end && *c->s == 'n') {
       if (fast_null(c) != 0)
         return 0;
-    } else if (fast_int(c, &i) == 0) {
+    } else if (fl_scan_int(c, &i) == 0) {
       int kn = snprintf(fl->keybuf, sizeof(fl->keybuf), "%" JSON_INTEGER_FORMAT, i);
       fl->key = fl->keybuf;
       fl->keylen = (size_t)kn;
@@ -545,6 +583,14 @@ static unsigned fast_field(cur_t *c, const char *name, long n, fields_t *fl) {
       return 0;
     }
     return F_KEY;
+  }
+  if (IS(name, n, "value") && raw) {
+    const char *start = c->s;
+    if (fast_skip(c, 0) != 0)
+      return 0;
+    fl->raw = start;
+    fl->rawlen = (size_t)(c->s - start);
+    return F_VALUE;
   }
   if (IS(name, n, "value"))
     return (fl->value = fast_value(c)) != NULL ? F_VALUE : 0;
@@ -560,25 +606,25 @@ static unsigned fast_field(cur_t *c, const char *name, long n, fields_t *fl) {
   return 0;
 }
 
-/* Returns 1 with fl filled (fl->value new, or NULL), or 0 to take the
- * general path. */
-static int fast_parse(const char *line, size_t len, fields_t *fl) {
-  cur_t c = {line, line + len};
+/* Returns 1 with fl filled (fl->value new, or NULL; with raw, fl->raw
+ * instead), or 0 to take the general path. */
+static int fast_parse(const char *line, size_t len, fields_t *fl, int raw) {
+  fl_scan_t c = {line, line + len};
   unsigned seen = 0;
   memset(fl, 0, sizeof(*fl));
-  ws(&c);
+  fl_scan_ws(&c);
   if (c.s >= c.end || *c.s++ != '{')
     return 0;
   for (;;) {
-    ws(&c);
+    fl_scan_ws(&c);
     const char *name;
     long n = fast_string(&c, &name);
     if (n < 0)
       goto bad;
-    ws(&c);
+    fl_scan_ws(&c);
     if (c.s >= c.end || *c.s++ != ':')
       goto bad;
-    ws(&c);
+    fl_scan_ws(&c);
     if (seen & (F_VALUE | F_KEY | F_ERROR | F_F)) {
       /* A repeated field would overwrite a pointer: let jansson refuse it. */
       if ((IS(name, n, "value") && (seen & F_VALUE)) ||
@@ -587,11 +633,11 @@ static int fast_parse(const char *line, size_t len, fields_t *fl) {
           (IS(name, n, "f") && (seen & F_F)))
         goto bad;
     }
-    unsigned bit = fast_field(&c, name, n, fl);
+    unsigned bit = fast_field(&c, name, n, fl, raw);
     if (bit == 0 || (seen & bit))
       goto bad;
     seen |= bit;
-    ws(&c);
+    fl_scan_ws(&c);
     if (c.s < c.end && *c.s == ',') {
       c.s++;
       continue;
@@ -602,7 +648,7 @@ static int fast_parse(const char *line, size_t len, fields_t *fl) {
     }
     goto bad;
   }
-  ws(&c);
+  fl_scan_ws(&c);
   if (c.s != c.end)
     goto bad;
   if ((seen & (F_PROCESS | F_TYPE | F_F | F_TIME)) != (F_PROCESS | F_TYPE | F_F | F_TIME))
@@ -644,8 +690,10 @@ static int tolerant_fields(json_t *o, fields_t *fl) {
 }
 
 /* The general path of one line, in strict or tolerant reading. */
-static int parse_json_line(parser_t *p, const char *s, size_t len, size_t line) {
+static int parse_json_line(parser_t *p, const char *s, size_t len, size_t line,
+                           uint64_t offset) {
   fields_t fl;
+  memset(&fl, 0, sizeof(fl)); /* error_text is freed below even for a non-object */
   json_error_t je;
   int r = 0;
   json_t *o = json_loadb(s, len, p->o.tolerant ? 0 : JSON_REJECT_DUPLICATES, &je);
@@ -654,7 +702,7 @@ static int parse_json_line(parser_t *p, const char *s, size_t len, size_t line) 
     if (k < 0)
       p->ops->skipped++;
     else if (k > 0)
-      r = record(p, &fl, line);
+      r = record(p, &fl, line, offset);
     json_decref(o);
     return r;
   }
@@ -663,25 +711,26 @@ static int parse_json_line(parser_t *p, const char *s, size_t len, size_t line) 
   if (!json_is_object(o))
     r = PERR(p, line, "not a JSON object but %s", type_name(o));
   else if ((r = parse_object(p, o, line, &fl)) == 0 && !fl.nemesis)
-    r = record(p, &fl, line);
+    r = record(p, &fl, line, offset);
   free(fl.error_text);
   json_decref(o);
   return r;
 }
 
-static int parse_line(parser_t *p, const char *s, size_t len, size_t line) {
+static int parse_line(parser_t *p, const char *s, size_t len, size_t line,
+                      uint64_t offset) {
   size_t i = 0;
   while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r'))
     i++;
   if (i == len)
     return 0;
   fields_t fl;
-  if (fast_parse(s, len, &fl)) {
-    int r = record(p, &fl, line);
+  if (fast_parse(s, len, &fl, p->o.on_value != NULL)) {
+    int r = record(p, &fl, line, offset);
     json_decref(fl.value);
     return r;
   }
-  return parse_json_line(p, s, len, line);
+  return parse_json_line(p, s, len, line, offset);
 }
 
 static void parser_init(parser_t *p, const char *name, const fl_history_read_opts_t *o,
@@ -714,15 +763,20 @@ static int parser_end(parser_t *p, int r, fl_ops_t **out) {
 
 int fl_history_parse(fl_ops_t **out, const char *buf, size_t len, const char *name,
                      fl_err_t *err) {
+  return fl_history_parse_opts(out, buf, len, name, NULL, err);
+}
+
+int fl_history_parse_opts(fl_ops_t **out, const char *buf, size_t len, const char *name,
+                          const fl_history_read_opts_t *opts, fl_err_t *err) {
   *out = NULL;
   parser_t p;
-  parser_init(&p, name, NULL, err);
+  parser_init(&p, name, opts, err);
   int r = 0;
   size_t line = 1;
   for (size_t i = 0; i < len && r == 0; line++) {
     const char *nl = memchr(buf + i, '\n', len - i);
     size_t end = nl != NULL ? (size_t)(nl - buf) : len;
-    r = parse_line(&p, buf + i, end - i, line);
+    r = parse_line(&p, buf + i, end - i, line, i);
     i = end + 1;
   }
   return parser_end(&p, r, out);
@@ -738,6 +792,7 @@ typedef struct {
   size_t cap, start, end; /* buf[start, end) is read and not yet returned */
   size_t max;             /* 0: no limit */
   int eof;
+  uint64_t pos; /* the file offset of buf[0] */
 } lines_t;
 
 /* Reads more of the file into r->buf. A partial line longer than r->max is
@@ -745,8 +800,10 @@ typedef struct {
 static int lines_fill(lines_t *r, int *skipping) {
   if (*skipping || (r->max > 0 && r->end - r->start > r->max)) {
     *skipping = 1;
+    r->pos += r->end;
     r->start = r->end = 0;
   } else {
+    r->pos += r->start;
     if (r->end > r->start)
       memmove(r->buf, r->buf + r->start, r->end - r->start);
     r->end -= r->start;
@@ -792,7 +849,7 @@ static int lines_next(lines_t *r, const char **s, size_t *n) {
 int fl_history_read_opts(fl_ops_t **out, const char *path,
                          const fl_history_read_opts_t *opts, fl_err_t *err) {
   *out = NULL;
-  lines_t lr = {fopen(path, "r"), NULL, 0, 0, 0, opts != NULL ? opts->max_line : 0, 0};
+  lines_t lr = {fopen(path, "r"), NULL, 0, 0, 0, opts != NULL ? opts->max_line : 0, 0, 0};
   if (lr.fp == NULL) {
     int e = -errno;
     return fl_err_set(err, e, "%s: %s", path, strerror(-e));
@@ -810,7 +867,7 @@ int fl_history_read_opts(fl_ops_t **out, const char *path,
     else if (k == LINE_LONG)
       r = PERR(&p, line, "a line longer than %zu bytes", p.o.max_line);
     else
-      r = parse_line(&p, s, n, line);
+      r = parse_line(&p, s, n, line, lr.pos + (uint64_t)(s - lr.buf));
     line++;
   }
   fl_free(lr.buf);

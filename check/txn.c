@@ -38,8 +38,7 @@ void fl_kv_free(fl_kvmap_t *m) {
   memset(m, 0, sizeof(*m));
 }
 
-static void kv_grow(fl_kvmap_t *m) {
-  size_t cap = m->cap ? m->cap * 2 : 1024;
+static void kv_rehash(fl_kvmap_t *m, size_t cap) {
   uint64_t *keys = fl_calloc(cap, sizeof(*keys));
   uint32_t *vals = fl_malloc(cap * sizeof(*vals));
   for (size_t i = 0; i < m->cap; i++) {
@@ -56,6 +55,18 @@ static void kv_grow(fl_kvmap_t *m) {
   m->keys = keys;
   m->vals = vals;
   m->cap = cap;
+}
+
+static void kv_grow(fl_kvmap_t *m) {
+  kv_rehash(m, m->cap ? m->cap * 2 : 1024);
+}
+
+void fl_kv_reserve(fl_kvmap_t *m, size_t n) {
+  size_t cap = m->cap ? m->cap : 1024;
+  while ((n + 1) * 2 > cap)
+    cap *= 2;
+  if (cap > m->cap)
+    kv_rehash(m, cap);
 }
 
 /* Keys are stored + 1 so that 0 marks an empty slot. Returns a pointer to the
@@ -175,8 +186,8 @@ static uint32_t key_id(fl_txn_t *t, const json_t *k) {
   return fl_intern_json(&t->keys, k);
 }
 
-/* One micro-op [f, k, v] of op into t->mops. */
-static int parse_mop(fl_txn_t *t, const fl_op_t *op, json_t *m, int is_ok,
+/* One micro-op [f, k, v] of op into t->mops (txn_int.h). */
+int fl_txn_parse_mop(fl_txn_t *t, const fl_op_t *op, const json_t *m, int is_ok,
                      fl_err_t *err) {
   const char *f = json_is_array(m) && json_array_size(m) == 3
                       ? json_string_value(json_array_get(m, 0))
@@ -194,7 +205,7 @@ static int parse_mop(fl_txn_t *t, const fl_op_t *op, json_t *m, int is_ok,
                       t->model == FL_TXN_LIST_APPEND ? "list-append" : "rw-register",
                       t->model == FL_TXN_LIST_APPEND ? "append" : "w");
   fl_mop_t mop = {.f = (uint8_t)kind, .key = key_id(t, json_array_get(m, 1))};
-  json_t *v = json_array_get(m, 2);
+  const json_t *v = json_array_get(m, 2);
   if (kind != MOP_READ) {
     mop.val = value_id(t, v);
   } else if (!is_ok || json_is_null(v)) {
@@ -230,6 +241,7 @@ int fl_txn_parse(fl_txn_t *t, const fl_ops_t *ops, fl_err_t *err) {
   t->n = ops->len;
   t->ops = ops->v;
   t->first = fl_calloc(ops->len + 1, sizeof(uint32_t));
+  t->end = fl_calloc(ops->len + 1, sizeof(uint32_t));
   for (size_t i = 0; i < ops->len; i++) {
     const fl_op_t *op = &ops->v[i];
     t->first[i] = (uint32_t)t->nmops;
@@ -246,28 +258,38 @@ int fl_txn_parse(fl_txn_t *t, const fl_ops_t *ops, fl_err_t *err) {
                         "micro-operations",
                         t->name, op->invoke_line);
     for (size_t j = 0; j < json_array_size(v); j++) {
-      int r = parse_mop(t, op, json_array_get(v, j), is_ok, err);
+      int r = fl_txn_parse_mop(t, op, json_array_get(v, j), is_ok, err);
       if (r != 0)
         return r;
     }
     if (is_ok)
       t->nok++;
+    t->end[i] = (uint32_t)t->nmops;
   }
-  t->first[ops->len] = (uint32_t)t->nmops;
+  t->first[ops->len] = t->end[ops->len] = (uint32_t)t->nmops;
   return 0;
 }
 
 void fl_txn_free(fl_txn_t *t) {
+  if (t->reader != NULL)
+    fl_txn_reader_free(t->reader);
+  /* orders first: they are counted by keys.n, which fl_intern_free zeroes */
+  for (size_t k = 0; t->order != NULL && k < t->keys.n; k++) {
+    fl_free(t->order[k].v);
+    fl_free(t->order[k].w);
+  }
   fl_intern_free(&t->keys);
   fl_intern_free(&t->vals);
   fl_free(t->mops);
   fl_free(t->list);
   fl_free(t->first);
+  fl_free(t->end);
+  fl_free(t->failed);
   fl_kv_free(&t->writer);
-  fl_kv_free(&t->pos);
   fl_kv_free(&t->int_keys);
-  for (size_t k = 0; t->order != NULL && k < t->keys.n; k++)
-    fl_free(t->order[k].v);
+  for (size_t k = 0; k < t->ncanon; k++)
+    fl_free(t->canon[k].v);
+  fl_free(t->canon);
   fl_free(t->order);
   fl_free(t->edges);
   fl_free(t->adj_off);
@@ -310,11 +332,32 @@ const char *fl_txn_val(const fl_txn_t *t, uint32_t v) {
 /* An op for the report: its value is what the transaction did and read (the
  * ok completion's), not the invoke's. */
 json_t *fl_txn_op_json(const fl_txn_t *t, uint32_t i) {
-  const fl_op_t *op = &t->ops[i];
-  json_t *j = fl_op_to_json(op);
-  if (op->type == FL_OP_OK && json_is_array(op->result))
-    json_object_set(j, "value", op->result);
+  fl_op_t op = t->ops[i];
+  /* The streaming reader kept no values: read its lines again. */
+  if (t->reader != NULL)
+    fl_txn_reader_values(t->reader, i, &op);
+  json_t *j = fl_op_to_json(&op);
+  if (op.type == FL_OP_OK && json_is_array(op.result))
+    json_object_set(j, "value", op.result);
+  if (t->reader != NULL) {
+    json_decref(op.value);
+    json_decref(op.result);
+  }
   return j;
+}
+
+/* Whether an anomaly of type would be kept as a witness (else only
+ * counted): no words are built for those that would not. */
+static int wanted(fl_txn_t *t, const char *type) {
+  return json_array_size(json_object_get(t->found, type)) < t->max_witnesses;
+}
+
+/* Counts an anomaly of type without a witness. */
+static void count_found(fl_txn_t *t, const char *type) {
+  char key[64];
+  snprintf(key, sizeof(key), "#%s", type);
+  json_t *c = json_object_get(t->found, key);
+  json_object_set_new(t->found, key, json_integer(c ? json_integer_value(c) + 1 : 1));
 }
 
 /* Records one anomaly of a type; at most max_witnesses kept, all counted. */
@@ -331,14 +374,15 @@ void fl_txn_found(fl_txn_t *t, const char *type, json_t *a) {
     json_array_append_new(list, a);
   else
     json_decref(a);
-  char key[64];
-  snprintf(key, sizeof(key), "#%s", type);
-  json_t *c = json_object_get(t->found, key);
-  json_object_set_new(t->found, key, json_integer(c ? json_integer_value(c) + 1 : 1));
+  count_found(t, type);
 }
 
 /* An anomaly about one transaction (not a cycle): its op and why. */
 void fl_txn_found_op(fl_txn_t *t, const char *type, uint32_t i, const char *fmt, ...) {
+  if (t->found != NULL && !wanted(t, type)) {
+    count_found(t, type);
+    return;
+  }
   char text[512];
   va_list ap;
   va_start(ap, fmt);
@@ -416,58 +460,62 @@ static char *message(const fl_txn_t *t, fl_txn_cm_t cm, const json_t *out) {
   return s;
 }
 
+void fl_txn_init(fl_txn_t *t, const fl_txn_opts_t *opts) {
+  memset(t, 0, sizeof(*t));
+  t->model = opts->model;
+  t->max_witnesses = opts->max_witnesses ? opts->max_witnesses : 8;
+  fl_intern_init(&t->keys);
+  fl_intern_init(&t->vals);
+  fl_kv_init(&t->writer);
+  fl_kv_init(&t->int_keys);
+  t->found = json_object();
+}
+
+json_t *fl_txn_result(fl_txn_t *t, const fl_txn_opts_t *opts, uint64_t t0) {
+  fl_txn_cm_t cm =
+      opts->consistency == FL_CM_NONE ? FL_CM_SERIALIZABLE : opts->consistency;
+  int realtime = opts->realtime || cm == FL_CM_STRICT_SERIALIZABLE;
+  fl_txn_infer(t, realtime, opts->process);
+  fl_txn_cycles(t, realtime || opts->process);
+  json_t *o = json_object();
+  json_object_set_new(
+      o, "model",
+      json_string(t->model == FL_TXN_LIST_APPEND ? "list-append" : "rw-register"));
+  json_object_set_new(o, "consistency", json_string(fl_txn_cm_name(cm)));
+  json_object_set_new(o, "ops", json_integer((json_int_t)t->n));
+  json_object_set_new(o, "txns", json_integer((json_int_t)t->nok));
+  json_object_set_new(o, "keys", json_integer((json_int_t)t->keys.n));
+  json_t *edges = json_object();
+  static const char *const kinds[EDGE_KINDS] = {"ww", "wr", "rw", "realtime", "process"};
+  for (int k = 0; k < EDGE_KINDS; k++)
+    json_object_set_new(edges, kinds[k], json_integer((json_int_t)t->nedge_kind[k]));
+  json_object_set_new(o, "edges", edges);
+  verdicts(t, cm, o);
+  char *msg = message(t, cm, o);
+  json_object_set_new(o, "message", json_string(msg));
+  fl_free(msg);
+  json_object_set_new(o, "elapsed_s", json_real((double)(fl_check_now_ns() - t0) / 1e9));
+  return o;
+}
+
 int fl_txn_check(const fl_ops_t *ops, const fl_txn_opts_t *opts, json_t **out,
                  fl_err_t *err) {
   uint64_t t0 = fl_check_now_ns();
   fl_txn_t t;
-  memset(&t, 0, sizeof(t));
-  t.model = opts->model;
-  t.max_witnesses = opts->max_witnesses ? opts->max_witnesses : 8;
-  fl_intern_init(&t.keys);
-  fl_intern_init(&t.vals);
-  fl_kv_init(&t.writer);
-  fl_kv_init(&t.pos);
-  fl_kv_init(&t.int_keys);
-  t.found = json_object();
+  fl_txn_init(&t, opts);
   *out = NULL;
   int r = fl_txn_parse(&t, ops, err);
-  if (r != 0) {
-    fl_txn_free(&t);
-    return r;
-  }
-  fl_txn_cm_t cm =
-      opts->consistency == FL_CM_NONE ? FL_CM_SERIALIZABLE : opts->consistency;
-  int realtime = opts->realtime || cm == FL_CM_STRICT_SERIALIZABLE;
-  fl_txn_infer(&t, realtime, opts->process);
-  fl_txn_cycles(&t, realtime || opts->process);
-  json_t *o = json_object();
-  json_object_set_new(
-      o, "model",
-      json_string(t.model == FL_TXN_LIST_APPEND ? "list-append" : "rw-register"));
-  json_object_set_new(o, "consistency", json_string(fl_txn_cm_name(cm)));
-  json_object_set_new(o, "ops", json_integer((json_int_t)t.n));
-  json_object_set_new(o, "txns", json_integer((json_int_t)t.nok));
-  json_object_set_new(o, "keys", json_integer((json_int_t)t.keys.n));
-  json_t *edges = json_object();
-  static const char *const kinds[EDGE_KINDS] = {"ww", "wr", "rw", "realtime", "process"};
-  for (int k = 0; k < EDGE_KINDS; k++)
-    json_object_set_new(edges, kinds[k], json_integer((json_int_t)t.nedge_kind[k]));
-  json_object_set_new(o, "edges", edges);
-  verdicts(&t, cm, o);
-  char *msg = message(&t, cm, o);
-  json_object_set_new(o, "message", json_string(msg));
-  fl_free(msg);
-  json_object_set_new(o, "elapsed_s", json_real((double)(fl_check_now_ns() - t0) / 1e9));
+  if (r == 0)
+    *out = fl_txn_result(&t, opts, t0);
   fl_txn_free(&t);
-  *out = o;
-  return 0;
+  return r;
 }
 
 /* The row function of check/models.c: "list-append" and "rw-register". */
 fl_checker_fn fl_checker_txn;
 
-int fl_checker_txn(const fl_ops_t *ops, const char *model, const fl_check_opts_t *opts,
-                   json_t **out, fl_err_t *err) {
+int fl_txn_opts_from(const char *model, const fl_check_opts_t *opts, fl_txn_opts_t *out,
+                     fl_err_t *err) {
   fl_txn_opts_t o = {.model = strcmp(model, "rw-register") == 0 ? FL_TXN_RW_REGISTER
                                                                 : FL_TXN_LIST_APPEND,
                      .consistency = FL_CM_NONE};
@@ -485,5 +533,14 @@ int fl_checker_txn(const fl_ops_t *ops, const char *model, const fl_check_opts_t
     o.realtime = opts->realtime;
     o.process = opts->process;
   }
-  return fl_txn_check(ops, &o, out, err);
+  *out = o;
+  return 0;
+}
+
+int fl_checker_txn(const fl_ops_t *ops, const char *model, const fl_check_opts_t *opts,
+                   json_t **out, fl_err_t *err) {
+  fl_txn_opts_t o;
+  *out = NULL;
+  int r = fl_txn_opts_from(model, opts, &o, err);
+  return r != 0 ? r : fl_txn_check(ops, &o, out, err);
 }

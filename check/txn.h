@@ -37,6 +37,7 @@
 
 #include "base/error.h"
 #include "check/history.h"
+#include "check/linear.h"
 
 typedef enum { FL_TXN_LIST_APPEND = 0, FL_TXN_RW_REGISTER } fl_txn_model_t;
 
@@ -90,5 +91,22 @@ int fl_txn_cm_forbids(fl_txn_cm_t cm, const char *anomaly);
  * malformed transaction). */
 int fl_txn_check(const fl_ops_t *ops, const fl_txn_opts_t *opts, json_t **out,
                  fl_err_t *err);
+
+/* The same on a history file (history.jsonl, or Jepsen's EDN with
+ * opts->edn), streamed: each line's micro-operations go straight into the
+ * checker's flat arrays (interned keys and values, one array of micro-ops,
+ * no jansson tree kept per operation), and the few operations a report
+ * shows are read again from their lines. model is "list-append" or
+ * "rw-register"; opts (may be NULL) gives consistency, realtime, process.
+ * The result is fl_txn_check's with "file" and "parse_s" (reading) added;
+ * elapsed_s is the check after reading. Errors as fl_check_file's: FL_EPARSE
+ * "file:line: what", FL_EUSAGE for an unknown consistency model, a negative
+ * errno for an unreadable file. Thread-safe. */
+int fl_txn_check_file(const char *path, const char *model, const fl_check_opts_t *opts,
+                      json_t **out, fl_err_t *err);
+
+/* The row function of check/models.c for both models (fl_checker_fn). */
+int fl_checker_txn(const fl_ops_t *ops, const char *model, const fl_check_opts_t *opts,
+                   json_t **out, fl_err_t *err);
 
 #endif

@@ -16,7 +16,7 @@ void fl_txn_edge(fl_txn_t *t, uint32_t from, uint32_t to, int kind, uint32_t key
                  uint32_t val) {
   if (from == to || from == UINT32_MAX || to == UINT32_MAX)
     return;
-  if (t->ops[from].type == FL_OP_FAIL || t->ops[to].type == FL_OP_FAIL)
+  if (t->failed[from] || t->failed[to])
     return;
   FL_GROW(t->edges, t->nedges + 1, t->capedges);
   t->edges[t->nedges++] = (fl_edge_t){from, to, (uint8_t)kind, key, val};
@@ -25,8 +25,15 @@ void fl_txn_edge(fl_txn_t *t, uint32_t from, uint32_t to, int kind, uint32_t key
 /* Every append (write): (k, v) -> its op; a value written twice is a
  * duplicate (Elle needs unique values to tell versions apart). */
 static void index_writers(fl_txn_t *t) {
+  size_t writes = 0;
+  for (size_t m = 0; m < t->nmops; m++)
+    writes += t->mops[m].f != MOP_READ;
+  fl_kv_reserve(&t->writer, writes);
+  /* Edges: at most a wr and an rw per read and a ww per write, before real
+   * time and process order; reserved once rather than grown by copies. */
+  FL_GROW(t->edges, 2 * t->nmops + 16, t->capedges);
   for (uint32_t i = 0; i < t->n; i++) {
-    for (uint32_t m = t->first[i]; m < t->first[i + 1]; m++) {
+    for (uint32_t m = t->first[i]; m < t->end[i]; m++) {
       const fl_mop_t *mop = &t->mops[m];
       if (mop->f == MOP_READ)
         continue;
@@ -51,7 +58,7 @@ static void index_writers(fl_txn_t *t) {
  * final version of k). */
 static int overwritten_in_txn(const fl_txn_t *t, uint32_t w, uint32_t k, uint32_t v) {
   int seen = 0;
-  for (uint32_t m = t->first[w]; m < t->first[w + 1]; m++) {
+  for (uint32_t m = t->first[w]; m < t->end[w]; m++) {
     const fl_mop_t *mop = &t->mops[m];
     if (mop->f == MOP_READ || mop->key != k)
       continue;
@@ -62,9 +69,10 @@ static int overwritten_in_txn(const fl_txn_t *t, uint32_t w, uint32_t k, uint32_
   return 0;
 }
 
-/* What reader i saw of value v of key k: garbage, aborted or intermediate. */
-static void check_seen(fl_txn_t *t, uint32_t i, uint32_t k, uint32_t v, int last) {
-  uint32_t w = fl_kv_get(&t->writer, k, v);
+/* What reader i saw of value v of key k, written by w (UINT32_MAX: no
+ * one): garbage, aborted or intermediate. */
+static void check_seen_by(fl_txn_t *t, uint32_t i, uint32_t k, uint32_t v, int last,
+                          uint32_t w) {
   int aborted = w != UINT32_MAX && t->ops[w].type == FL_OP_FAIL;
   int intermediate =
       w != UINT32_MAX && !aborted && last && w != i && overwritten_in_txn(t, w, k, v);
@@ -90,6 +98,10 @@ static void check_seen(fl_txn_t *t, uint32_t i, uint32_t k, uint32_t v, int last
         who, fl_txn_val(t, v), fl_txn_key(t, k), by, fl_txn_key(t, k));
 }
 
+static void check_seen(fl_txn_t *t, uint32_t i, uint32_t k, uint32_t v, int last) {
+  check_seen_by(t, i, k, v, last, fl_kv_get(&t->writer, k, v));
+}
+
 /* Internal consistency of a list read at mops[m] of op i: after an earlier
  * read of the key and the txn's own appends since, it must be that read
  * plus those appends; after appends alone, it must end with them. */
@@ -111,15 +123,17 @@ static void check_internal_list(fl_txn_t *t, uint32_t i, uint32_t m) {
   if (prev == NULL && na == 0)
     return;
   int bad = 0;
+  const uint32_t *rl = fl_txn_list(t, r);
   if (prev != NULL) {
+    const uint32_t *pl = fl_txn_list(t, prev);
     bad = r->nlist != prev->nlist + na;
     for (uint32_t x = 0; !bad && x < prev->nlist; x++)
-      bad = t->list[r->list + x] != t->list[prev->list + x];
+      bad = rl[x] != pl[x];
   } else {
     bad = r->nlist < na;
   }
   for (uint32_t x = 0; !bad && x < na; x++)
-    bad = t->list[r->list + r->nlist - na + x] != appends[x];
+    bad = rl[r->nlist - na + x] != appends[x];
   if (bad) {
     char who[96];
     fl_txn_label(t, i, who, sizeof(who));
@@ -128,6 +142,45 @@ static void check_internal_list(fl_txn_t *t, uint32_t i, uint32_t m) {
         "%s read %s in a state its own earlier reads and appends of %s rule out", who,
         fl_txn_key(t, r->key), fl_txn_key(t, r->key));
   }
+}
+
+static int u32_cmp(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Whether a value occurs twice in v (values usually increase: no sort). */
+static int has_duplicates(const uint32_t *v, uint32_t len) {
+  uint32_t x = 1;
+  while (x < len && v[x] > v[x - 1])
+    x++;
+  if (x >= len)
+    return 0;
+  uint32_t *s = fl_malloc(len * sizeof(*s));
+  memcpy(s, v, len * sizeof(*s));
+  qsort(s, len, sizeof(*s), u32_cmp);
+  int dup = 0;
+  for (x = 1; x < len && !dup; x++)
+    dup = s[x] == s[x - 1];
+  fl_free(s);
+  return dup;
+}
+
+/* Each repeated element of key k's order, in order. */
+static void report_duplicates(fl_txn_t *t, uint32_t k, const fl_order_t *o) {
+  fl_kvmap_t seen;
+  fl_kv_init(&seen);
+  for (uint32_t x = 0; x < o->len; x++) {
+    int fresh;
+    fl_kv_put(&seen, 0, o->v[x], &fresh);
+    if (fresh)
+      continue;
+    char who[96];
+    fl_txn_label(t, o->from, who, sizeof(who));
+    fl_txn_found_op(t, "duplicate-elements", o->from, "%s read %s with %s in it twice",
+                    who, fl_txn_key(t, k), fl_txn_val(t, o->v[x]));
+  }
+  fl_kv_free(&seen);
 }
 
 /* The version order of every key: its longest read; every other read must
@@ -139,12 +192,12 @@ static void build_orders(fl_txn_t *t) {
   for (uint32_t i = 0; i < t->n; i++) {
     if (!op_ok(t, i))
       continue;
-    for (uint32_t m = t->first[i]; m < t->first[i + 1]; m++) {
+    for (uint32_t m = t->first[i]; m < t->end[i]; m++) {
       const fl_mop_t *r = &t->mops[m];
       fl_order_t *o = &t->order[r->key];
       if (r->f == MOP_READ && r->has_read &&
           (o->from == UINT32_MAX || r->nlist > o->len)) {
-        o->v = (uint32_t *)(uintptr_t)r->list; /* an offset until copied below */
+        o->w = (uint32_t *)(uintptr_t)m; /* the read, until copied below */
         o->len = r->nlist;
         o->from = i;
       }
@@ -152,30 +205,29 @@ static void build_orders(fl_txn_t *t) {
   }
   for (uint32_t k = 0; k < t->keys.n; k++) {
     fl_order_t *o = &t->order[k];
-    uint32_t off = (uint32_t)(uintptr_t)o->v;
+    const fl_mop_t *r = o->from != UINT32_MAX ? &t->mops[(uintptr_t)o->w] : NULL;
     o->v = fl_malloc((o->len ? o->len : 1) * sizeof(uint32_t));
+    o->w = fl_malloc((o->len ? o->len : 1) * sizeof(uint32_t));
     if (o->len)
-      memcpy(o->v, t->list + off, o->len * sizeof(uint32_t));
+      memcpy(o->v, fl_txn_list(t, r), o->len * sizeof(uint32_t));
+    /* Who wrote each version, once per key rather than once per read. */
+    o->clean = o->len;
     for (uint32_t x = 0; x < o->len; x++) {
-      int fresh;
-      uint32_t *p = fl_kv_put(&t->pos, k, o->v[x], &fresh);
-      if (fresh) {
-        *p = x;
-        continue;
-      }
-      char who[96];
-      fl_txn_label(t, o->from, who, sizeof(who));
-      fl_txn_found_op(t, "duplicate-elements", o->from, "%s read %s with %s in it twice",
-                      who, fl_txn_key(t, k), fl_txn_val(t, o->v[x]));
+      o->w[x] = fl_kv_get(&t->writer, k, o->v[x]);
+      if (x < o->clean && (o->w[x] == UINT32_MAX || t->ops[o->w[x]].type == FL_OP_FAIL))
+        o->clean = x;
     }
+    if (has_duplicates(o->v, o->len))
+      report_duplicates(t, k, o);
   }
 }
 
 /* A read of k whose list is not a prefix of k's order. */
 static int compatible(fl_txn_t *t, uint32_t i, const fl_mop_t *r) {
   const fl_order_t *o = &t->order[r->key];
+  const uint32_t *l = fl_txn_list(t, r);
   for (uint32_t x = 0; x < r->nlist; x++) {
-    if (x < o->len && t->list[r->list + x] == o->v[x])
+    if (x < o->len && l[x] == o->v[x])
       continue;
     char a[96], b[96];
     fl_txn_label(t, i, a, sizeof(a));
@@ -183,7 +235,7 @@ static int compatible(fl_txn_t *t, uint32_t i, const fl_mop_t *r) {
     fl_txn_found_op(t, "incompatible-order", i,
                     "%s and %s read %s in orders that are not prefixes of one another "
                     "(element %u: %s against %s)",
-                    a, b, fl_txn_key(t, r->key), x, fl_txn_val(t, t->list[r->list + x]),
+                    a, b, fl_txn_key(t, r->key), x, fl_txn_val(t, l[x]),
                     x < o->len ? fl_txn_val(t, o->v[x]) : "nothing");
     return 0;
   }
@@ -195,8 +247,7 @@ static void ww_list(fl_txn_t *t) {
   for (uint32_t k = 0; k < t->keys.n; k++) {
     const fl_order_t *o = &t->order[k];
     for (uint32_t x = 1; x < o->len; x++)
-      fl_txn_edge(t, fl_kv_get(&t->writer, k, o->v[x - 1]),
-                  fl_kv_get(&t->writer, k, o->v[x]), EDGE_WW, k, o->v[x]);
+      fl_txn_edge(t, o->w[x - 1], o->w[x], EDGE_WW, k, o->v[x]);
   }
 }
 
@@ -206,25 +257,31 @@ static void reads_list(fl_txn_t *t) {
   for (uint32_t i = 0; i < t->n; i++) {
     if (!op_ok(t, i))
       continue;
-    for (uint32_t m = t->first[i]; m < t->first[i + 1]; m++) {
+    for (uint32_t m = t->first[i]; m < t->end[i]; m++) {
       const fl_mop_t *r = &t->mops[m];
       if (r->f != MOP_READ || !r->has_read)
         continue;
       check_internal_list(t, i, m);
-      for (uint32_t x = 0; x < r->nlist; x++)
-        check_seen(t, i, r->key, t->list[r->list + x], x + 1 == r->nlist);
-      if (!compatible(t, i, r))
-        continue;
-      uint32_t seen = r->nlist;
-      while (seen > 0 && fl_kv_get(&t->writer, r->key, t->list[r->list + seen - 1]) == i)
-        seen--;
       const fl_order_t *o = &t->order[r->key];
+      const uint32_t *l = fl_txn_list(t, r);
+      if (r->nlist <= o->clean && memcmp(l, o->v, r->nlist * sizeof(uint32_t)) == 0) {
+        /* A prefix of the order whose writers all exist and committed:
+         * only an intermediate read of its last version is possible. */
+        if (r->nlist > 0)
+          check_seen_by(t, i, r->key, l[r->nlist - 1], 1, o->w[r->nlist - 1]);
+      } else {
+        for (uint32_t x = 0; x < r->nlist; x++)
+          check_seen(t, i, r->key, l[x], x + 1 == r->nlist);
+        if (!compatible(t, i, r))
+          continue;
+      }
+      uint32_t seen = r->nlist; /* a prefix of the order from here on */
+      while (seen > 0 && o->w[seen - 1] == i)
+        seen--;
       if (seen > 0)
-        fl_txn_edge(t, fl_kv_get(&t->writer, r->key, o->v[seen - 1]), i, EDGE_WR, r->key,
-                    o->v[seen - 1]);
+        fl_txn_edge(t, o->w[seen - 1], i, EDGE_WR, r->key, o->v[seen - 1]);
       if (seen < o->len)
-        fl_txn_edge(t, i, fl_kv_get(&t->writer, r->key, o->v[seen]), EDGE_RW, r->key,
-                    o->v[seen]);
+        fl_txn_edge(t, i, o->w[seen], EDGE_RW, r->key, o->v[seen]);
     }
   }
 }
@@ -270,7 +327,7 @@ static triple_t *reads_reg(fl_txn_t *t, size_t *nreaders) {
   for (uint32_t i = 0; i < t->n; i++) {
     if (!op_ok(t, i))
       continue;
-    for (uint32_t m = t->first[i]; m < t->first[i + 1]; m++) {
+    for (uint32_t m = t->first[i]; m < t->end[i]; m++) {
       const fl_mop_t *r = &t->mops[m];
       if (r->f != MOP_READ || !r->has_read)
         continue;
@@ -306,7 +363,7 @@ static void orders_reg(fl_txn_t *t, const triple_t *rd, size_t nrd) {
   for (uint32_t i = 0; i < t->n; i++) {
     if (t->ops[i].type == FL_OP_FAIL)
       continue;
-    for (uint32_t m = t->first[i]; m < t->first[i + 1]; m++) {
+    for (uint32_t m = t->first[i]; m < t->end[i]; m++) {
       const fl_mop_t *w = &t->mops[m];
       if (w->f != MOP_WRITE)
         continue;
@@ -417,6 +474,10 @@ static void process_edges(fl_txn_t *t) {
 }
 
 void fl_txn_infer(fl_txn_t *t, int realtime, int process) {
+  /* One byte per op, not a look at its (large) op for every edge. */
+  t->failed = fl_malloc(t->n + 1);
+  for (size_t i = 0; i < t->n; i++)
+    t->failed[i] = t->ops[i].type == FL_OP_FAIL;
   index_writers(t);
   if (t->model == FL_TXN_LIST_APPEND) {
     build_orders(t);

@@ -36,17 +36,27 @@ void fl_kv_init(fl_kvmap_t *m);
 void fl_kv_free(fl_kvmap_t *m);
 uint32_t *fl_kv_put(fl_kvmap_t *m, uint32_t k, uint32_t v, int *fresh);
 uint32_t fl_kv_get(const fl_kvmap_t *m, uint32_t k, uint32_t v);
+void fl_kv_reserve(fl_kvmap_t *m, size_t n); /* room for n keys without growing */
 
 enum { MOP_READ = 0, MOP_APPEND, MOP_WRITE };
 
 typedef struct fl_mop_s {
   uint8_t f;
   uint8_t has_read; /* a read whose result is known (ok completion) */
+  uint8_t canon;    /* list-append read: its list is a prefix of canon[key] */
   uint32_t key;
   uint32_t val;   /* append/write value; register read value (NO_VAL: nil) */
-  uint32_t list;  /* list-append read: offset into list[] */
+  uint32_t list;  /* list-append read: offset into list[] (when not canon) */
   uint32_t nlist; /* its length */
 } fl_mop_t;
+
+/* A key's longest list read so far that other reads are prefixes of: the
+ * streaming reader stores a read that is a prefix of it as a reference, not
+ * a copy (reads of a key mostly repeat one another). */
+typedef struct fl_canon_s {
+  uint32_t *v;
+  uint32_t len, cap;
+} fl_canon_t;
 
 enum { EDGE_WW = 0, EDGE_WR, EDGE_RW, EDGE_RT, EDGE_PROC, EDGE_KINDS };
 
@@ -58,9 +68,13 @@ typedef struct fl_edge_s {
 
 typedef struct fl_order_s { /* a key's inferred version order */
   uint32_t *v;
+  uint32_t *w; /* the writer of each version (UINT32_MAX: none) */
   uint32_t len;
-  uint32_t from; /* the op whose read gave it */
+  uint32_t clean; /* versions 0 .. clean-1 have a writer that did not fail */
+  uint32_t from;  /* the op whose read gave it */
 } fl_order_t;
+
+typedef struct fl_txn_reader_s fl_txn_reader_t; /* txn_read.c */
 
 typedef struct fl_txn_s {
   fl_txn_model_t model;
@@ -72,21 +86,44 @@ typedef struct fl_txn_s {
   size_t nmops, capmops;
   uint32_t *list;
   size_t nlist, caplist;
-  uint32_t *first;     /* op i's micro-ops: mops[first[i] .. first[i+1]) */
-  fl_kvmap_t writer;   /* (k, v) -> the op that appended/wrote it */
-  fl_kvmap_t pos;      /* (k, v) -> its index in the key's version order */
-  fl_kvmap_t int_keys; /* integer key -> its id */
-  fl_order_t *order;   /* per key */
+  fl_canon_t *canon; /* per key (the streaming reader), or NULL */
+  size_t ncanon;
+  uint32_t *first, *end; /* op i's micro-ops: mops[first[i] .. end[i]) */
+  fl_kvmap_t writer;     /* (k, v) -> the op that appended/wrote it */
+  fl_kvmap_t int_keys;   /* integer key -> its id */
+  fl_order_t *order;     /* per key */
   fl_edge_t *edges;
   size_t nedges, capedges;
   uint32_t *adj_off, *adj; /* CSR: edges out of node i: adj[adj_off[i] .. adj_off[i+1]) */
   json_t *found;           /* type -> [anomaly], "#type" -> count */
   size_t max_witnesses;
   size_t nedge_kind[EDGE_KINDS];
+  fl_txn_reader_t *reader; /* owned; the streaming reader, when it read ops */
+  uint8_t *failed;         /* per op: it failed (edges to it are dropped) */
 } fl_txn_t;
 
+/* txn.c: a checker's state from opts (zeroed, tables empty); micro-ops from
+ * ops' jansson values; one micro-op (m, borrowed) of op; the result once the
+ * micro-ops are in (infer, cycles, verdicts; t0 the start of the check, for
+ * elapsed_s), new; the options of fl_check_opts_t. */
+void fl_txn_init(fl_txn_t *t, const fl_txn_opts_t *opts);
 int fl_txn_parse(fl_txn_t *t, const fl_ops_t *ops, fl_err_t *err);
+
+/* The elements of list-append read m (borrowed: m->nlist of them). */
+static inline const uint32_t *fl_txn_list(const fl_txn_t *t, const fl_mop_t *m) {
+  return m->canon ? t->canon[m->key].v : t->list + m->list;
+}
+int fl_txn_parse_mop(fl_txn_t *t, const fl_op_t *op, const json_t *m, int is_ok,
+                     fl_err_t *err);
+json_t *fl_txn_result(fl_txn_t *t, const fl_txn_opts_t *opts, uint64_t t0);
+int fl_txn_opts_from(const char *model, const fl_check_opts_t *opts, fl_txn_opts_t *out,
+                     fl_err_t *err);
 void fl_txn_free(fl_txn_t *t);
+
+/* txn_read.c: op i's value and result (new references) read again from its
+ * lines into op (a copy of ops[i]); freeing the reader. */
+void fl_txn_reader_values(const fl_txn_reader_t *r, uint32_t i, fl_op_t *op);
+void fl_txn_reader_free(fl_txn_reader_t *r);
 void fl_txn_label(const fl_txn_t *t, uint32_t i, char *buf, size_t size);
 const char *fl_txn_key(const fl_txn_t *t, uint32_t k);
 const char *fl_txn_val(const fl_txn_t *t, uint32_t v);

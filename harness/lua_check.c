@@ -87,6 +87,16 @@ static json_t *ops_json(const fl_ops_t *ops) {
 static void do_work(uv_work_t *req) {
   work_t *w = req->data;
   fl_ops_t *ops = NULL;
+  fl_check_opts_t o = {.timeout_s = w->timeout_s,
+                       .cancel = &w->cancel,
+                       .consistency = w->consistency,
+                       .realtime = w->realtime,
+                       .process = w->process};
+  /* Transactions are streamed into the checker (check/txn_read.c). */
+  if (w->kind == KIND_MODEL && fl_check_model_find(w->model)->fn == fl_checker_txn) {
+    w->rc = fl_txn_check_file(w->path, w->model, &o, &w->result, &w->err);
+    return;
+  }
   fl_history_read_opts_t ro = {.tolerant = w->kind == KIND_OPS};
   w->rc = fl_history_read_opts(&ops, w->path, &ro, &w->err);
   if (w->rc < 0)
@@ -94,11 +104,6 @@ static void do_work(uv_work_t *req) {
   if (w->kind == KIND_OPS) {
     w->result = ops_json(ops);
   } else if (w->kind == KIND_MODEL) {
-    fl_check_opts_t o = {.timeout_s = w->timeout_s,
-                         .cancel = &w->cancel,
-                         .consistency = w->consistency,
-                         .realtime = w->realtime,
-                         .process = w->process};
     w->rc = fl_check_ops(ops, w->model, &o, &w->result, &w->err);
   } else if (w->kind == KIND_RECOVERY)
     w->rc = fl_check_recovery(ops, w->heal_ns, w->run, w->limit_s, &w->result, &w->err);
