@@ -3,6 +3,8 @@
  * scenario file (after `local fl = require('faultline')`) and runs it like
  * `faultline run FILE --seed 7 --quiet`.
  *
+ * Pass scenario_dir_setup/teardown to cmocka_run_group_tests; str() reads
+ * a report's string field.
  * Include after <cmocka.h>; define SCENARIO_RUN_TAG (a word for the scratch
  * folder's name) first. Header-only, for tests/unit only. */
 #ifndef FL_TEST_SCENARIO_RUN_H
@@ -17,17 +19,26 @@
 
 static char dir[256];
 
-static int scenario_dir_setup(void) {
+/* cmocka group setup and teardown: the scratch folder. */
+static int scenario_dir_setup(void **state) {
+  (void)state;
   snprintf(dir, sizeof(dir), "/tmp/fl-test-%s.XXXXXX", SCENARIO_RUN_TAG);
   assert_non_null(mkdtemp(dir));
   return 0;
 }
 
-static int scenario_dir_teardown(void) {
+static int scenario_dir_teardown(void **state) {
+  (void)state;
   char *cmd = fl_asprintf("rm -rf %s", dir);
   assert_int_equal(system(cmd), 0);
   fl_free(cmd);
   return 0;
+}
+
+/* A string field of a report (or any object), "" when absent. */
+static const char *str(json_t *r, const char *k) {
+  const char *s = json_string_value(json_object_get(r, k));
+  return s ? s : "";
 }
 
 /* Runs src as the scenario file NAME.lua; returns the exit code and, when

@@ -24,16 +24,7 @@
 
 static int setup(void **state) {
   setenv("FL_BUSY_LIMIT_S", "1", 1);
-  return scenario_dir_setup();
-}
-
-static int teardown(void **state) {
-  return scenario_dir_teardown();
-}
-
-static const char *str(json_t *r, const char *k) {
-  const char *s = json_string_value(json_object_get(r, k));
-  return s ? s : "";
+  return scenario_dir_setup(state);
 }
 
 static json_t *check(json_t *r, int i) {
@@ -314,5 +305,5 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_exit_worst),
       cmocka_unit_test(test_list),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, setup, scenario_dir_teardown);
 }

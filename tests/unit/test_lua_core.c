@@ -23,19 +23,6 @@
 #define SCENARIO_RUN_TAG "lua-core"
 #include "tests/helpers/scenario_run.h"
 
-static int setup(void **state) {
-  return scenario_dir_setup();
-}
-
-static int teardown(void **state) {
-  return scenario_dir_teardown();
-}
-
-static const char *str(json_t *r, const char *k) {
-  const char *s = json_string_value(json_object_get(r, k));
-  return s ? s : "";
-}
-
 static json_t *check(json_t *r, int i) {
   return json_array_get(json_object_get(r, "checks"), (size_t)i);
 }
@@ -259,5 +246,5 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_proxy_layer_dispatch),
       cmocka_unit_test(test_task_cancel),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, scenario_dir_setup, scenario_dir_teardown);
 }

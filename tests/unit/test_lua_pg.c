@@ -26,19 +26,6 @@
 #define SCENARIO_RUN_TAG "lua-pg"
 #include "tests/helpers/scenario_run.h"
 
-static int setup(void **state) {
-  return scenario_dir_setup();
-}
-
-static int teardown(void **state) {
-  return scenario_dir_teardown();
-}
-
-static const char *str(json_t *r, const char *k) {
-  const char *s = json_string_value(json_object_get(r, k));
-  return s ? s : "";
-}
-
 static void expect_error(const char *name, const char *src, const char *part) {
   json_t *r;
   assert_int_equal(run(name, src, &r), 2);
@@ -165,5 +152,5 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_closed_in_handshake),
       cmocka_unit_test(test_definite),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, scenario_dir_setup, scenario_dir_teardown);
 }
