@@ -32,7 +32,15 @@ static unsigned line_of(const edn_t *e) {
 }
 
 static int bad(edn_t *e, const char *what) {
-  return fl_err_set(e->err, FL_EPARSE, "%s:%u: %s", e->name, line_of(e), what);
+  /* JSON lines read as EDN fail at their first key: say what they are */
+  const char *c = e->start;
+  while (c < e->end && isspace((unsigned char)*c))
+    c++;
+  int json = e->end - c >= 2 && c[0] == '{' && c[1] == '"' && memchr(c, ':', e->end - c);
+  return fl_err_set(e->err, FL_EPARSE, "%s:%u: %s%s", e->name, line_of(e), what,
+                    json ? " (this looks like JSON lines, faultline's own history "
+                           "format: leave out --format edn)"
+                         : "");
 }
 
 static void skip_space(edn_t *e) {

@@ -242,24 +242,24 @@ static void explain_edge(const fl_txn_t *t, const fl_edge_t *e, char *buf, size_
       p = p < o->len ? p : UINT32_MAX;
       const char *prev =
           p != UINT32_MAX && p > 0 ? fl_txn_val(t, t->order[e->key].v[p - 1]) : "?";
-      snprintf(buf, size, "%s appended %s to %s, and %s appended %s right after it (ww)",
+      snprintf(buf, size, "%s appended %s to key %s, and %s appended %s right after it (ww)",
                a, prev, k, b, v);
     } else {
       snprintf(buf, size,
-               "%s wrote a version of %s that %s read and then overwrote with %s (ww)", a,
+               "%s wrote a version of key %s that %s read and then overwrote with %s (ww)", a,
                k, b, v);
     }
     break;
   case EDGE_WR:
     snprintf(buf, size,
-             list ? "%s appended %s to %s, and %s read it (wr)"
-                  : "%s wrote %s = %s, and %s read it (wr)",
+             list ? "%s appended %s to key %s, and %s read it (wr)"
+                  : "%s wrote key %s = %s, and %s read it (wr)",
              a, list ? v : k, list ? k : v, b);
     break;
   case EDGE_RW:
     snprintf(buf, size,
-             list ? "%s read %s without %s, which %s appended next (rw)"
-                  : "%s read a version of %s that %s overwrote with %s (rw)",
+             list ? "%s read key %s without %s, which %s appended next (rw)"
+                  : "%s read a version of key %s that %s overwrote with %s (rw)",
              a, k, list ? v : b, list ? b : v);
     break;
   case EDGE_RT:

@@ -23,7 +23,14 @@ function postgres.available(bin) end
 --- As root it runs as user `postgres` (which must be able to reach the run
 --- directory), else as faultline's user; it stops with SIGINT (the fast
 --- shutdown). Fields: `db.service` (the `fl.service`), `db.addr`, `db.port`,
---- `db.dir`.
+--- `db.dir`. Only `db.dir` is the server user's: `<run dir>/data` itself is
+--- faultline's (mode 755), so a directory of your own for the server user
+--- there (a standby's copy from `pg_basebackup`, an archive) is yours to make
+--- and chown, e.g. `fl.exec{ "install", "-d", "-o", "postgres", "-m", "700",
+--- dir }`. Authentication is `trust` for every local connection, replication
+--- included. A standby is not built in: `pg_basebackup -R` from `db.addr`
+--- run as `postgres` (`runuser -u postgres -- ...`), then an `fl.service` of
+--- its own.
 ---@param opts faultline.opts.postgres_server
 function postgres.server(opts) end
 

@@ -558,7 +558,10 @@ function fl.spawn(fn, ...) end
 --- (list-append) or from "read v1, then wrote v2" (rw-register), builds the
 --- dependency graph (ww, wr and rw edges; real-time and per-process edges when
 --- asked), finds its strongly connected components and, per anomaly type, a
---- shortest witness cycle, explained in words: **G0** (a cycle of ww edges),
+--- shortest witness cycle, explained in words ("T12 (process 3, line 40)
+--- read key 7 without 5, which T15 ... appended next (rw)": `T12` is the
+--- operation's index in history.jsonl, counting every operation, failed ones
+--- too; `line` is its completion's line there): **G0** (a cycle of ww edges),
 --- **G1c** (ww and wr), **G-single** (exactly one rw: read skew), **G2-item**
 --- (two or more rw: write skew), their `-realtime` and `-process` variants,
 --- and the non-cyclic ones: **G1a** (a value a failed transaction wrote was
@@ -677,7 +680,7 @@ function conn:close() end
 local db = {}
 
 --- The first time, `initdb` into `db.dir` (as the server's user); then starts
---- the service (ready when it accepts TCP) and creates the list-append table
+--- the service (ready when `pg_isready` says it accepts sessions: a server still starting up or recovering accepts TCP but refuses sessions) and creates the list-append table
 --- `txn (k integer primary key, v text)`. After `db.service:kill()`, call
 --- `db.service:start()` (or this) to bring it back on the same data.
 function db:start() end
@@ -869,7 +872,12 @@ function pg_conn:query(sql, ...) end
 
 --- The connection's state: `"ready"`, `"busy"` (a query in flight),
 --- `"broken"` (lost, timed out or ended by the server: queries answer
---- `closed`), `"closed"`.
+--- `closed`), `"closed"`. `"ready"` says nothing about the transaction: after
+--- an error inside `BEGIN ... COMMIT` (`serialization`, `deadlock`, `sql`)
+--- the session stays in the aborted transaction, and every later statement
+--- fails with `25P02` ("current transaction is aborted") until you send
+--- `ROLLBACK`. A hand-written transaction must roll back on every error
+--- before it reuses the connection (faultline.lib.postgres's client does).
 function pg_conn:status() end
 
 --- Ends the session (libpq's Terminate message, without waiting) and

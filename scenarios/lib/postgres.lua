@@ -84,7 +84,11 @@ function M.server(opts)
   end
   s.service = fl.service{ name = s.name, cmd = cmd, user = s.root and "postgres" or nil,
     stop_signal = "SIGINT", stop_timeout = 10,
-    ready = fl.probe.tcp(s.addr, { timeout = 30 }) }
+    -- ready when it accepts sessions, not just TCP: a server still
+    -- starting up (or recovering after a kill) answers "the database
+    -- system is starting up" to connections it accepts
+    ready = fl.probe.cmd{ s.bin .. "/pg_isready", "-q", "-h", "127.0.0.1", "-p",
+      tostring(s.port), "-t", "1", timeout = 30 } }
   return s
 end
 
@@ -112,7 +116,7 @@ local function initdb(s)
 end
 
 --- server:start(): initdb on the first start, then the service (ready when
---- it accepts TCP connections); creates the list-append table.
+--- it accepts sessions: pg_isready); creates the list-append table.
 function Server:start()
   if not self.initialized then
     initdb(self)

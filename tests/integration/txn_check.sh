@@ -58,6 +58,8 @@ expect_exit 2 "EDN read as JSONL" -- "$FAULTLINE" check "$TMP/serial.history" --
 printf '{:type :invoke, :f :txn, :value [[:r :x nil]]\n' >"$TMP/cut.edn"
 expect_exit 2 "a cut EDN history" -- "$FAULTLINE" check "$TMP/cut.edn" --model list-append
 grep -q "cut.edn:2: a collection is not closed" "$TMP/out" && ok "names the file and line" || fail "message: $(cat "$TMP/out")"
+expect_exit 2 "JSON lines given as EDN" -- "$FAULTLINE" check "$H/invalid-list-append_write-skew.jsonl" --model list-append --format edn
+expect_grep "$TMP/out" "looks like JSON lines.*leave out --format edn" "says it is JSON lines"
 
 # A wrong consistency name in a scenario: exit 2, its line.
 cat >"$TMP/bad.lua" <<'LUA'
