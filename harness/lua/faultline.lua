@@ -599,6 +599,7 @@ local modules = {
   { name = "faultline.network", exports = { "network" } },             -- the namespace layer
   { name = "faultline.proxy", exports = { "proxy", "udp_proxy" } },    -- the proxy layer (the fallback)
   { name = "faultline.nemesis", exports = { "nemesis" } },              -- fl.nemesis (after the layers)
+  { name = "faultline.hosts", exports = { "hosts" } },                  -- fl.hosts (remote hosts)
 }
 
 for _, row in ipairs(modules) do
