@@ -18,6 +18,7 @@
 #include "harness/engine_int.h"
 #include "harness/lua_hosts.h"
 #include "harness/remote.h"
+#include "harness/remote_agent.h"
 #include "harness/lua_core.h"
 #include "harness/progress.h"
 #include "harness/reaper.h"
@@ -684,13 +685,18 @@ static char *connect_hosts(fl_engine_t *e, fl_scenario_t *sc) {
   const fl_hosts_t *declared = fl_lua_hosts_declared(sc->L);
   const fl_hosts_t *hosts = e->opts->hosts != NULL ? e->opts->hosts : declared;
   if (e->opts->hosts != NULL && declared != NULL)
-    FL_LOG(FL_LOG_INFO, "hosts",
+    FL_LOG(FL_LOG_WARN, "hosts",
            "the file's fl.hosts{...} is ignored: --hosts FILE wins");
   if (hosts == NULL)
     return NULL;
   fl_err_t err = {0};
   if (fl_remote_connect(&e->loop, hosts, sc->dir, 5, &err) < 0)
     return fl_strdup(err.msg);
+  if (fl_agents_start(&e->loop, hosts, sc->dir, sc->run_id, sc->tl, 60, &sc->agents,
+                      &err) < 0) {
+    fl_remote_disconnect(&e->loop, hosts, sc->dir);
+    return fl_strdup(err.msg);
+  }
   sc->hosts = hosts;
   return NULL;
 }
@@ -806,8 +812,11 @@ int fl_engine_run_scenario(fl_engine_t *e, const fl_decl_t *d, int nscen,
     scenario_execute(e, sc, d);
   }
   scenario_teardown(e, sc);
-  if (sc->hosts != NULL)
+  if (sc->hosts != NULL) {
+    fl_agents_stop(&e->loop, sc->agents);
+    sc->agents = NULL;
     fl_remote_disconnect(&e->loop, sc->hosts, sc->dir);
+  }
   int code = fl_run_write_report(sc, o->file, out_report);
   scenario_release(e, sc);
   return code;

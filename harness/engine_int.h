@@ -81,6 +81,7 @@ struct fl_scenario_s {
   int next_process;
   json_t *metrics; /* fl.metric's series, [{name, unit, points}], or NULL */
   const struct fl_hosts_s *hosts; /* connected remote hosts, or NULL */
+  struct fl_agents_s *agents;     /* their agents (harness/remote_agent.h) */
 };
 
 struct fl_engine_s {
