@@ -590,6 +590,7 @@ static void scenario_free(fl_scenario_t *sc) {
   fl_timeline_free(sc->tl);
   json_decref(sc->checks);
   json_decref(sc->metrics);
+  json_decref(sc->hosts_report);
   json_decref(sc->stats_ops);
   fl_free(sc->latencies);
   fl_free(sc->error);
@@ -698,6 +699,7 @@ static char *connect_hosts(fl_engine_t *e, fl_scenario_t *sc) {
     return fl_strdup(err.msg);
   }
   sc->hosts = hosts;
+  sc->hosts_report = fl_agents_describe(sc->agents);
   return NULL;
 }
 

@@ -48,7 +48,7 @@ static const struct command {
      "one summary.md and junit.xml over several suite outputs (shards)"},
     {"report", fl_cmd_report, "RUN_DIR...",
      "render report.html and summary.md again from report.json"},
-    {"cleanup", fl_cmd_cleanup, "[--dry-run]",
+    {"cleanup", fl_cmd_cleanup, "[--dry-run] [--hosts FILE]",
      "remove namespaces, links and nftables tables of runs no longer alive"},
     {"agent", fl_cmd_agent, "--run ID [--state DIR] | --cleanup [--dry-run]",
      "the remote side of a run on remote hosts (started over ssh by `run`)"},

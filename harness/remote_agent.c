@@ -125,8 +125,8 @@ static void on_copied(const fl_subproc_result_t *r, void *arg) {
   if (!step_ok(c, r, "scp of faultline"))
     return;
   fl_agents_t *a = c->all;
-  char *sh = fl_asprintf("chmod 755 %s.%s-%zu && mv -f %s.%s-%zu %s", a->bin, a->run_id,
-                         c->i, a->bin, a->run_id, c->i, a->bin);
+  char *sh = fl_asprintf("chmod 755 %s/.tmp-%s-%zu && mv -f %s/.tmp-%s-%zu %s", BIN_DIR,
+                         a->run_id, c->i, BIN_DIR, a->run_id, c->i, a->bin);
   const char *cmd[] = {sh, NULL};
   c->phase = INSTALLING;
   step_run(c, ssh_cmd(a, c->h, c->i, cmd), on_installed);
@@ -145,7 +145,7 @@ static void on_probed(const fl_subproc_result_t *r, void *arg) {
   char *cp = fl_ssh_control_path(c->i);
   /* A name of its own until it is complete: two runs (or two hosts on
    * one filesystem) may copy at once. */
-  char *dest = fl_asprintf("%s.%s-%zu", a->bin, a->run_id, c->i);
+  char *dest = fl_asprintf("%s/.tmp-%s-%zu", BIN_DIR, a->run_id, c->i);
   /* Our own image, even while a rebuild relinks its path; /proc/self
    * would be scp's. */
   char self[64];
