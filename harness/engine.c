@@ -74,6 +74,10 @@ const struct fl_hosts_s *fl_scenario_hosts(fl_scenario_t *sc) {
   return sc->hosts;
 }
 
+struct fl_agents_s *fl_scenario_agents(fl_scenario_t *sc) {
+  return sc->agents;
+}
+
 fl_http_t *fl_engine_http(fl_engine_t *e) {
   return e->http;
 }

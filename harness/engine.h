@@ -75,6 +75,8 @@ uint64_t fl_scenario_seed(fl_scenario_t *sc);
 /* The remote hosts the scenario runs with, connected (--hosts FILE, else the
  * file's fl.hosts{...}), or NULL when it has none. Borrowed. */
 const struct fl_hosts_s *fl_scenario_hosts(fl_scenario_t *sc);
+/* Their agents (harness/remote_agent.h), or NULL. Borrowed. */
+struct fl_agents_s *fl_scenario_agents(fl_scenario_t *sc);
 /* --replay's schedule file (a report.json or a schedule), or NULL. Borrowed. */
 const char *fl_scenario_replay(fl_scenario_t *sc);
 /* The loop and the HTTP client every object of the scenario lives on. */
