@@ -449,6 +449,73 @@ static void op_nft(agent_t *a, const json_t *req) {
   fl_subproc_run(a->loop, argv, NULL, script, 10000, on_nft, c, NULL);
 }
 
+/* ---- reach: can this host open a TCP connection to addr:port? ------------- */
+
+typedef struct {
+  agent_t *a;
+  json_t *req;
+  uv_tcp_t tcp;
+  uv_connect_t conn;
+  uv_timer_t timer;
+  int open, answered;
+} reach_t;
+
+static void reach_closed(uv_handle_t *h) {
+  reach_t *r = h->data;
+  if (--r->open == 0) {
+    json_decref(r->req);
+    fl_free(r);
+  }
+}
+
+static void reach_answer(reach_t *r, int ok, const char *msg) {
+  if (r->answered)
+    return;
+  r->answered = 1;
+  json_t *o = answer("reach", r->req);
+  json_object_set_new(o, "ok", json_boolean(ok));
+  json_object_set_new(o, "msg", json_string(msg));
+  emit(r->a, o);
+  uv_close((uv_handle_t *)&r->tcp, reach_closed);
+  uv_close((uv_handle_t *)&r->timer, reach_closed);
+}
+
+static void on_reach_connect(uv_connect_t *c, int status) {
+  reach_t *r = c->data;
+  if (status == UV_ECANCELED)
+    return;
+  reach_answer(r, status == 0, status == 0 ? "connected" : uv_strerror(status));
+}
+
+static void on_reach_timeout(uv_timer_t *t) {
+  reach_answer(t->data, 0, "no answer in time");
+}
+
+static void op_reach(agent_t *a, const json_t *req) {
+  const char *addr = json_string_value(json_object_get(req, "addr"));
+  json_int_t port = json_integer_value(json_object_get(req, "port"));
+  double timeout = json_number_value(json_object_get(req, "timeout"));
+  struct sockaddr_in sa;
+  if (addr == NULL || port < 1 || port > 65535 ||
+      uv_ip4_addr(addr, (int)port, &sa) != 0) {
+    emit_error(a, req, "reach wants addr (an IPv4 address) and port");
+    return;
+  }
+  reach_t *r = fl_calloc(1, sizeof(*r));
+  r->a = a;
+  r->req = json_deep_copy(req);
+  r->open = 2;
+  uv_tcp_init(a->loop, &r->tcp);
+  uv_timer_init(a->loop, &r->timer);
+  r->tcp.data = r->timer.data = r->conn.data = r;
+  uv_timer_start(&r->timer, on_reach_timeout,
+                 (uint64_t)((timeout > 0 ? timeout : 1) * 1000), 0);
+  int rc =
+      uv_tcp_connect(&r->conn, &r->tcp, (const struct sockaddr *)&sa, on_reach_connect);
+  if (rc < 0)
+    reach_answer(r, 0, uv_strerror(rc));
+}
+
 /* ---- the end -------------------------------------------------------------- */
 
 /* Kills every service, removes the cgroups, the table and the state, and
@@ -506,6 +573,8 @@ static void handle_line(agent_t *a, const char *line) {
     op_control(a, req, op);
   else if (strcmp(op, "nft") == 0)
     op_nft(a, req);
+  else if (strcmp(op, "reach") == 0)
+    op_reach(a, req);
   else if (strcmp(op, "bye") == 0)
     agent_end(a);
   else

@@ -13,6 +13,8 @@
  *   out {"ev":"ok","op":OP,"name":N,"t":T}
  *   in  {"op":"nft","script":"..."}   (`nft -f -`; the table is "table")
  *   out {"ev":"nft","ok":B,"msg":M,"t":T}
+ *   in  {"op":"reach","addr":A,"port":P,"timeout":S}  (a TCP connect from here)
+ *   out {"ev":"reach","ok":B,"msg":M,"t":T}
  *   in  {"op":"bye"}
  *   out {"ev":"error","op":OP,"name":N,"msg":M,"t":T} for a request it
  *        could not do

@@ -597,9 +597,9 @@ end
 local modules = {
   { name = "faultline.check", as = "check" },                          -- fl.check.*
   { name = "faultline.network", exports = { "network" } },             -- the namespace layer
+  { name = "faultline.hosts", exports = { "hosts" } },                  -- fl.hosts, the hosts layer
   { name = "faultline.proxy", exports = { "proxy", "udp_proxy" } },    -- the proxy layer (the fallback)
   { name = "faultline.nemesis", exports = { "nemesis" } },              -- fl.nemesis (after the layers)
-  { name = "faultline.hosts", exports = { "hosts" } },                  -- fl.hosts (remote hosts)
 }
 
 for _, row in ipairs(modules) do

@@ -26,6 +26,7 @@ return function(fl, core, kit)
   local SIGNALS = { HUP = 1, INT = 2, QUIT = 3, KILL = 9, USR1 = 10, USR2 = 12, TERM = 15,
     PWR = 30 }
   local remote = {}       -- host -> name -> service
+  local owner = {}        -- service name -> service (every service on a host)
   local subscribed = false
 
   local function on_event(host, ev)
@@ -196,9 +197,9 @@ return function(fl, core, kit)
       kit.misuse("fl.service: 'cmd' (a list of strings) is required")
     end
     remote[host.name] = remote[host.name] or {}
-    if remote[host.name][spec.name] then
-      kit.misuse(string.format("fl.service: host %s already has a service named \"%s\"", host.name,
-        spec.name))
+    if owner[spec.name] then
+      kit.misuse(string.format("fl.service: a service named \"%s\" is already on host %s",
+        spec.name, owner[spec.name].host))
     end
     local env = {}
     for k, v in pairs(spec.env or {}) do env[#env + 1] = tostring(k) .. "=" .. tostring(v) end
@@ -215,8 +216,141 @@ return function(fl, core, kit)
       subscribed = true
     end
     remote[host.name][spec.name] = s
+    s.ssh_port = host.port
+    owner[spec.name] = s
     return s
   end
+
+
+  ---------------------------------------------------------------------------
+  -- The hosts layer: partitions between services on hosts are nftables drop
+  -- rules on the hosts themselves, in the run's table (inet flr<run id>),
+  -- chain input: a cut a -> b drops, on b's host, what comes from a's host's
+  -- address. One-way cuts stay one-way, as in the other layers.
+
+  local layer = { name = "hosts" }
+  local cut = nil        -- {fault = id, hosts = {host = true}}
+
+  function layer.owns(n) return owner[n] ~= nil end
+
+  local function table_name() return "flr" .. fl.info().run_id end
+
+  local function ipv4(s)
+    return s:match("^%d+%.%d+%.%d+%.%d+$") ~= nil
+  end
+
+  -- Applies rules (host -> list of source addresses to drop) to every host
+  -- in `hosts`: each gets its chain flushed and its rules, in one nft -f.
+  local function apply_rules(hosts, rules, what)
+    local t = table_name()
+    for h in pairs(hosts) do
+      local lines = {
+        "add table inet " .. t,
+        "add chain inet " .. t .. " input { type filter hook input priority -10 ; policy accept ; }",
+        "flush chain inet " .. t .. " input",
+      }
+      for _, src in ipairs(rules[h] or {}) do
+        lines[#lines + 1] = "add rule inet " .. t .. " input ip saddr " .. src .. " drop"
+      end
+      local ans, err = core.agent_call(h, { op = "nft", script = table.concat(lines, "\n") .. "\n" }, 15)
+      if ans == nil or not ans.ok then
+        kit.misuse(string.format("%s: host %s: nft: %s", what, h, tostring(ans and ans.msg or err)))
+      end
+    end
+  end
+
+  local function cuts_of(plan)
+    local cuts, targets, attrs = {}, {}, {}
+    if plan.from then
+      for _, f in ipairs(plan.from) do
+        for _, t in ipairs(plan.to) do if f ~= t then cuts[#cuts + 1] = { f, t } end end
+      end
+      for _, n in ipairs(plan.from) do targets[#targets + 1] = n end
+      for _, n in ipairs(plan.to) do targets[#targets + 1] = n end
+      attrs = { from = plan.from, to = plan.to, direction = "one-way" }
+    else
+      for i, gi in ipairs(plan.groups) do
+        for j, gj in ipairs(plan.groups) do
+          if i ~= j then
+            for _, a in ipairs(gi) do for _, b in ipairs(gj) do cuts[#cuts + 1] = { a, b } end end
+          end
+        end
+        for _, n in ipairs(gi) do targets[#targets + 1] = n end
+      end
+      attrs = { groups = plan.groups }
+    end
+    return cuts, targets, attrs
+  end
+
+  function layer.heal()
+    if not cut then return end
+    local hosts = cut.hosts
+    core.fault_end(cut.fault)
+    cut = nil
+    apply_rules(hosts, {}, "fl.heal")
+  end
+
+  function layer.partition(spec, plan)
+    local cuts, targets, attrs = cuts_of(plan)
+    if #cuts == 0 then kit.misuse("fl.partition: the groups leave nothing to cut") end
+    if cut then layer.heal() end
+    local rules, hosts, n = {}, {}, 0
+    for _, c in ipairs(cuts) do
+      local a, b = owner[c[1]], owner[c[2]]
+      if a.host == b.host then
+        kit.misuse(string.format("fl.partition: %s and %s run on the same host (%s): a host-side "
+          .. "partition cuts between hosts", a.name, b.name, a.host))
+      end
+      if not ipv4(a.addr) then
+        kit.misuse(string.format("fl.partition: host %s's address %s is not an IPv4 address "
+          .. "(host-side rules match addresses)", a.host, a.addr))
+      end
+      rules[b.host] = rules[b.host] or {}
+      local dup = false
+      for _, x in ipairs(rules[b.host]) do dup = dup or x == a.addr end
+      if not dup then
+        table.insert(rules[b.host], a.addr)
+        n = n + 1
+      end
+      hosts[b.host] = true
+    end
+    attrs.layer = "hosts"
+    attrs.table = "inet " .. table_name()
+    attrs.rules = n
+    local id = core.fault_begin("partition", targets, attrs)
+    local ok, err = pcall(apply_rules, hosts, rules, "fl.partition")
+    cut = { fault = id, hosts = hosts }
+    if not ok then
+      layer.heal()
+      error(err, 0)
+    end
+    return cut
+  end
+
+  -- fl.expect.isolated(a, b): a's host cannot open a TCP connection to b's
+  -- host on b's ssh port (sshd answers there on every host; a dropped SYN
+  -- is no answer), asked of a's agent: the probe goes over the real path.
+  function layer.isolated(an, bn, opts)
+    local a, b = owner[an], owner[bn]
+    local name = opts.name or string.format("%s isolated from %s", an, bn)
+    local port = b.ssh_port or 22
+    local ans, err = core.agent_call(a.host, { op = "reach", addr = b.addr, port = port,
+      timeout = opts.wait or 0.5 }, (opts.wait or 0.5) + 10)
+    if ans == nil then
+      kit.fail({ name = name, kind = "isolated", status = "error", layer = "hosts",
+        message = name .. ": the probe from host " .. a.host .. " failed: " .. tostring(err) })
+    end
+    local detail = string.format("TCP from host %s to %s:%d: %s", a.host, b.addr, port, ans.msg)
+    if ans.ok then
+      kit.fail({ name = name, kind = "isolated", status = "fail", layer = "hosts",
+        message = name .. ": " .. detail })
+    end
+    core.record_check({ name = name, kind = "isolated", status = "pass", layer = "hosts",
+      message = detail })
+    return true
+  end
+
+  M.layer = layer
 
   -- fl.service{ host = ..., ... } goes to the host's agent; every other
   -- service stays local, as before.
