@@ -49,6 +49,7 @@ struct agent_s {
   char cg_parent[512];
   svc_t *svcs;
   int nft_used;
+  json_t *undo; /* argvs to run at the end, or NULL */
   int ending;
   uv_signal_t sigterm, sighup;
 };
@@ -516,6 +517,94 @@ static void op_reach(agent_t *a, const json_t *req) {
     reach_answer(r, 0, uv_strerror(rc));
 }
 
+/* ---- exec and undo: commands on the host, and what to run at the end ------ */
+
+typedef struct {
+  agent_t *a;
+  json_t *req;
+} exec_call_t;
+
+static void on_exec(const fl_subproc_result_t *r, void *arg) {
+  exec_call_t *c = arg;
+  json_t *o = answer("exec", c->req);
+  json_object_set_new(o, "status", json_integer(r->status));
+  json_object_set_new(o, "out", json_stringn(r->out, r->out_len));
+  json_object_set_new(o, "err", json_stringn(r->err, r->err_len));
+  emit(c->a, o);
+  json_decref(c->req);
+  fl_free(c);
+}
+
+/* The strings of argv (a JSON list of strings), NULL-ended, borrowed; NULL
+ * when it is not one. */
+static const char **argv_of(const json_t *argv) {
+  size_t n = json_array_size(argv);
+  if (!json_is_array(argv) || n == 0)
+    return NULL;
+  const char **v = fl_calloc(n + 1, sizeof(char *));
+  for (size_t i = 0; i < n; i++)
+    if ((v[i] = json_string_value(json_array_get(argv, i))) == NULL) {
+      fl_free(v);
+      return NULL;
+    }
+  return v;
+}
+
+static void op_exec(agent_t *a, const json_t *req) {
+  exec_call_t *c = fl_calloc(1, sizeof(*c));
+  c->a = a;
+  c->req = json_deep_copy(req);
+  const char **argv = argv_of(json_object_get(c->req, "argv"));
+  if (argv == NULL) {
+    emit_error(a, req, "exec wants argv, a list of strings");
+    json_decref(c->req);
+    fl_free(c);
+    return;
+  }
+  double timeout = json_number_value(json_object_get(req, "timeout"));
+  fl_subproc_run(a->loop, argv, NULL, NULL, (int)((timeout > 0 ? timeout : 30) * 1000),
+                 on_exec, c, NULL);
+  fl_free(argv);
+}
+
+/* Registers argv to run when the agent ends (before the table goes), and
+ * in the state for --cleanup. */
+static void op_undo(agent_t *a, const json_t *req) {
+  const json_t *argv = json_object_get(req, "argv");
+  const char **v = argv_of(argv);
+  if (v == NULL) {
+    emit_error(a, req, "undo wants argv, a list of strings");
+    return;
+  }
+  fl_free(v);
+  if (a->undo == NULL)
+    a->undo = json_array();
+  for (size_t i = 0; i < json_array_size(a->undo); i++)
+    if (json_equal(json_array_get(a->undo, i), argv)) {
+      emit(a, answer("ok", req));
+      return;
+    }
+  json_array_append(a->undo, (json_t *)argv);
+  char *line = json_dumps(argv, JSON_COMPACT);
+  state_add(a, "undo %s\n", line);
+  free(line);
+  emit(a, answer("ok", req));
+}
+
+/* Runs the registered undo commands (failures do not matter). */
+static void run_undo(const json_t *undo) {
+  if (json_array_size(undo) == 0)
+    return;
+  fl_script_t *sc = fl_script_new();
+  for (size_t i = 0; i < json_array_size(undo); i++) {
+    const char **v = argv_of(json_array_get(undo, i));
+    if (v != NULL)
+      fl_script_add(sc, FL_STEP_IGNORE_FAIL, NULL, v);
+    fl_free(v);
+  }
+  fl_script_run_sync(sc, 10000, NULL, 0);
+}
+
 /* ---- the end -------------------------------------------------------------- */
 
 /* Kills every service, removes the cgroups, the table and the state, and
@@ -532,6 +621,9 @@ static void agent_end(agent_t *a) {
     }
   if (a->cg_parent[0] != '\0')
     fl_cgroup_remove_tree(&a->cg, a->cg_parent, 1);
+  run_undo(a->undo);
+  json_decref(a->undo);
+  a->undo = NULL;
   if (a->nft_used) {
     fl_script_t *sc = fl_script_new();
     fl_script_addl(sc, FL_STEP_IGNORE_FAIL, "nft", "delete", "table", "inet", a->table,
@@ -575,6 +667,10 @@ static void handle_line(agent_t *a, const char *line) {
     op_nft(a, req);
   else if (strcmp(op, "reach") == 0)
     op_reach(a, req);
+  else if (strcmp(op, "exec") == 0)
+    op_exec(a, req);
+  else if (strcmp(op, "undo") == 0)
+    op_undo(a, req);
   else if (strcmp(op, "bye") == 0)
     agent_end(a);
   else
@@ -651,12 +747,26 @@ static void cleanup_run(const char *dir, const char *run, int dry) {
   char *path = fl_asprintf("%s/agent", dir);
   FILE *f = fopen(path, "r");
   fl_free(path);
-  char line[256], table[64] = "";
+  char line[4096], table[64] = "";
   while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
     int pg = 0;
     unsigned long long start = 0;
     if (sscanf(line, "table %63s", table) == 1)
       continue;
+    if (strncmp(line, "undo ", 5) == 0) {
+      json_t *argv = json_loads(line + 5, 0, NULL);
+      char *shown = json_dumps(argv, JSON_COMPACT);
+      printf("run %s: undo %s; %s\n", run, shown ? shown : "?",
+             dry ? "would run" : "ran");
+      free(shown);
+      if (!dry && argv != NULL) {
+        json_t *one = json_pack("[O]", argv);
+        run_undo(one);
+        json_decref(one);
+      }
+      json_decref(argv);
+      continue;
+    }
     if (sscanf(line, "pg %d %llu", &pg, &start) != 2 || pg <= 1)
       continue;
     /* A group with members is still ours unless its number now belongs to

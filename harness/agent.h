@@ -15,6 +15,10 @@
  *   out {"ev":"nft","ok":B,"msg":M,"t":T}
  *   in  {"op":"reach","addr":A,"port":P,"timeout":S}  (a TCP connect from here)
  *   out {"ev":"reach","ok":B,"msg":M,"t":T}
+ *   in  {"op":"exec","argv":[...],"timeout":S}  (a command on the host)
+ *   out {"ev":"exec","status":N,"out":O,"err":E,"t":T}
+ *   in  {"op":"undo","argv":[...]}  (run when the agent ends, or by --cleanup)
+ *   out {"ev":"ok","op":"undo","t":T}
  *   in  {"op":"bye"}
  *   out {"ev":"error","op":OP,"name":N,"msg":M,"t":T} for a request it
  *        could not do

@@ -179,6 +179,109 @@ return function(fl, core, kit)
 
   function RSvc:alive() return self.running == true end
 
+
+  ---------------------------------------------------------------------------
+  -- svc:limit{rate=} and svc:netem{...} on a service on a host: a qdisc on
+  -- the host's interface that holds its address (its outgoing traffic),
+  -- removed by the agent when it ends. netem is probed per host once (a
+  -- dummy link of the agent's own): a kernel without it is said clearly.
+
+  local host_info = {}   -- host -> {dev =, tbf =, netem =, netem_error =}
+
+  local function exec(host, argv, what)
+    local ans, err = core.agent_call(host, { op = "exec", argv = argv, timeout = 15 }, 30)
+    if ans == nil then kit.misuse(string.format("%s: host %s: %s", what, host, tostring(err))) end
+    return ans
+  end
+
+  local PROBE = "d=flrp$$; ip link add $d type veth peer name ${d}b 2>&1 || exit 0; "
+    .. "if e=$(tc qdisc add dev $d root netem delay 1ms 2>&1); then echo netem; "
+    .. "else echo \"netem-error $e\"; fi; tc qdisc del dev $d root 2>/dev/null; "
+    .. "tc qdisc add dev $d root tbf rate 1mbit burst 32kbit latency 400ms 2>/dev/null "
+    .. "&& echo tbf; ip link del $d"
+
+  local function info_of(self, what)
+    local hi = host_info[self.host]
+    if hi then return hi end
+    local ans = exec(self.host, { "ip", "-o", "-4", "addr", "show", "to", self.addr }, what)
+    local dev = ans.out:match("^%d+:%s+([^%s@]+)")
+    if not dev then
+      kit.misuse(string.format("%s: host %s has no interface with address %s", what, self.host,
+        self.addr))
+    end
+    local probe = exec(self.host, { "sh", "-c", PROBE }, what).out
+    hi = { dev = dev, tbf = probe:find("tbf") ~= nil, netem = probe:find("^netem\n") ~= nil
+      or probe:find("\nnetem\n") ~= nil, netem_error = probe:match("netem%-error ([^\n]*)") }
+    if not probe:find("netem") then hi.netem_error = "the probe could not make a veth pair" end
+    host_info[self.host] = hi
+    fl.log("host %s: %s; tbf %s, netem %s", self.host, dev, hi.tbf and "yes" or "no",
+      hi.netem and "yes" or ("no (" .. tostring(hi.netem_error) .. ")"))
+    return hi
+  end
+
+  local function set_qdisc(self, what, args, fault_kind, attrs)
+    local hi = info_of(self, what)
+    local del = { "tc", "qdisc", "del", "dev", hi.dev, "root" }
+    core.agent_call(self.host, { op = "undo", argv = del }, 15)
+    if self.shape_fault then core.fault_end(self.shape_fault) self.shape_fault = nil end
+    local argv = args and { "tc", "qdisc", "replace", "dev", hi.dev, "root", table.unpack(args) } or del
+    local ans = exec(self.host, argv, what)
+    if args and ans.status ~= 0 then
+      kit.misuse(string.format("%s: host %s: %s", what, self.host, ans.err))
+    end
+    if args then
+      attrs.layer, attrs.host, attrs.dev = "hosts", self.host, hi.dev
+      self.shape_fault = core.fault_begin(fault_kind, { self.name }, attrs)
+    end
+    return self
+  end
+
+  local function out_only(opts, what)
+    if opts.direction ~= nil and opts.direction ~= "out" then
+      kit.misuse(what .. ": on a host only direction = \"out\" (a qdisc on its interface)")
+    end
+  end
+
+  function RSvc:limit(opts)
+    opts = fl.options(opts, "svc:limit", { "rate", "direction" })
+    out_only(opts, "svc:limit")
+    if opts.rate == nil then return set_qdisc(self, "svc:limit", nil) end
+    local rate = type(opts.rate) == "number" and (tostring(math.floor(opts.rate)) .. "kbps")
+      or tostring(opts.rate)
+    if not info_of(self, "svc:limit").tbf then
+      kit.misuse("svc:limit: host " .. self.host .. "'s kernel has no tbf qdisc")
+    end
+    return set_qdisc(self, "svc:limit", { "tbf", "rate", rate, "burst", "32kbit", "latency",
+      "400ms" }, "bandwidth", { qdisc = "tbf", rate = opts.rate, direction = "out" })
+  end
+
+  function RSvc:netem(opts)
+    opts = fl.options(opts, "svc:netem", { "delay", "jitter", "loss", "duplicate", "direction" })
+    out_only(opts, "svc:netem")
+    local hi = info_of(self, "svc:netem")
+    if not hi.netem then
+      kit.misuse(string.format("svc:netem: host %s's kernel has no netem qdisc (%s): latency, "
+        .. "jitter, loss and duplication need it there; use a proxy's toxics instead", self.host,
+        tostring(hi.netem_error)))
+    end
+    if next(opts) == nil or (opts.delay == nil and opts.loss == nil and opts.duplicate == nil) then
+      return set_qdisc(self, "svc:netem", nil)
+    end
+    local args = { "netem" }
+    if opts.delay then
+      args[#args + 1] = "delay"
+      args[#args + 1] = tostring(opts.delay) .. "ms"
+      if opts.jitter then args[#args + 1] = tostring(opts.jitter) .. "ms" end
+    end
+    if opts.loss then args[#args + 1] = "loss" args[#args + 1] = tostring(opts.loss) .. "%" end
+    if opts.duplicate then
+      args[#args + 1] = "duplicate"
+      args[#args + 1] = tostring(opts.duplicate) .. "%"
+    end
+    return set_qdisc(self, "svc:netem", args, "netem", { delay = opts.delay, jitter = opts.jitter,
+      loss = opts.loss, duplicate = opts.duplicate, direction = "out" })
+  end
+
   local remote_opts = { "name", "cmd", "env", "cwd", "ready", "stop_timeout", "stop_signal", "host" }
 
   local function remote_service(spec)
