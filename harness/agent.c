@@ -13,6 +13,7 @@
 
 #include "base/alloc.h"
 #include "base/buf.h"
+#include "base/fs.h"
 #include "faults/cgroup.h"
 #include "faults/subproc.h"
 #include "harness/reaper.h"
@@ -161,20 +162,10 @@ static void state_add(agent_t *a, const char *fmt, ...) {
   fclose(f);
 }
 
+/* Removes dir and everything in it (the run's state and the services'
+ * default working directories). */
 static void remove_state(const char *dir) {
-  DIR *d = opendir(dir);
-  if (d == NULL)
-    return;
-  struct dirent *de;
-  while ((de = readdir(d)) != NULL) {
-    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-      continue;
-    char *p = fl_asprintf("%s/%s", dir, de->d_name);
-    unlink(p);
-    fl_free(p);
-  }
-  closedir(d);
-  rmdir(dir);
+  fl_rm_tree(dir);
 }
 
 /* ---- services ------------------------------------------------------------- */
@@ -323,7 +314,15 @@ static int svc_spawn(agent_t *a, svc_t *s, const json_t *cmd, const json_t *req)
   o.file = "/proc/self/exe";
   o.args = args;
   o.env = env;
+  /* No cwd: a directory of its own under the run's state, removed with it
+   * (an etcd member's data directory, say, goes when the run ends). */
+  char *own = NULL;
   o.cwd = json_string_value(json_object_get(req, "cwd"));
+  if (o.cwd == NULL) {
+    own = fl_asprintf("%s/%s", a->dir, s->name);
+    mkdir(own, 0700);
+    o.cwd = own;
+  }
   o.exit_cb = on_svc_exit;
   o.stdio = stdio;
   o.stdio_count = 3;
@@ -332,6 +331,7 @@ static int svc_spawn(agent_t *a, svc_t *s, const json_t *cmd, const json_t *req)
   int rc = uv_spawn(a->loop, &s->proc, &o);
   fl_free(args);
   fl_free(env);
+  fl_free(own);
   return rc;
 }
 

@@ -6,6 +6,7 @@
  *   out {"ev":"hello","t":T,"pid":P,"root":B,"cgroup":"v2"|null,"nft":B,
  *        "table":"flr<run>","version":V}
  *   in  {"op":"start","name":N,"cmd":[...],"env":["K=V",...],"cwd":DIR}
+ *        (no cwd: STATE/<run>/<name>, made for it, removed at the end)
  *   out {"ev":"started","name":N,"pid":P,"cgroup":B,"t":T}
  *   out {"ev":"log","name":N,"stream":"stdout"|"stderr","t":T,"line":L}
  *   out {"ev":"exit","name":N,"status":S,"signal":G,"t":T}
