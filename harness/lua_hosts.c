@@ -123,7 +123,7 @@ typedef struct waiter_s {
 } waiter_t;
 
 typedef struct {
-  lua_State *L; /* the scenario's main state */
+  lua_State *L;        /* the scenario's main state */
   fl_agents_t *agents; /* ended (and freed) before L is closed */
   const fl_hosts_t *hosts;
   int sub_ref; /* core.agent_subscribe's function, or LUA_NOREF */
