@@ -105,6 +105,23 @@ static void test_unreachable_is_error(void **state) {
   json_decref(r);
 }
 
+/* A service on a host the run does not have: one message naming the host,
+ * at the scenario's line. */
+static void test_service_unknown_host(void **state) {
+  json_t *r = NULL;
+  int code = run("nohost",
+                 "fl.scenario('s', function()\n"
+                 "  fl.service{ host = 'n9', name = 'x', cmd = { 'true' } }\n"
+                 "end)\n",
+                 &r);
+  assert_int_equal(code, 2);
+  assert_non_null(r);
+  assert_non_null(
+      strstr(str(r, "error"), "nohost.lua:3: fl.service: no host named \"n9\""));
+  assert_non_null(strstr(str(r, "error"), "none: give --hosts FILE or fl.hosts{...}"));
+  json_decref(r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_bad_field_names_line),
@@ -112,6 +129,7 @@ int main(void) {
       cmocka_unit_test(test_twice_raises),
       cmocka_unit_test(test_none_lists_empty),
       cmocka_unit_test(test_unreachable_is_error),
+      cmocka_unit_test(test_service_unknown_host),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
