@@ -607,8 +607,27 @@ static void run_undo(const json_t *undo) {
 
 /* ---- the end -------------------------------------------------------------- */
 
+static void close_if_open(uv_handle_t *h, uv_close_cb cb) {
+  if (!uv_is_closing(h))
+    uv_close(h, cb);
+}
+
+/* Closes every handle of the agent, so its loop ends (a command still
+ * running ends within its limit). */
+static void close_all(agent_t *a) {
+  for (svc_t *s = a->svcs; s != NULL; s = s->next) {
+    close_if_open((uv_handle_t *)&s->proc, svc_handle_closed);
+    close_if_open((uv_handle_t *)&s->pipes[0], svc_handle_closed);
+    close_if_open((uv_handle_t *)&s->pipes[1], svc_handle_closed);
+  }
+  close_if_open((uv_handle_t *)&a->in, NULL);
+  close_if_open((uv_handle_t *)&a->out, NULL);
+  close_if_open((uv_handle_t *)&a->sigterm, NULL);
+  close_if_open((uv_handle_t *)&a->sighup, NULL);
+}
+
 /* Kills every service, removes the cgroups, the table and the state, and
- * stops the loop. Blocking is fine here: the agent is leaving. */
+ * closes the agent's handles. Blocking is fine here: the agent is leaving. */
 static void agent_end(agent_t *a) {
   if (a->ending)
     return;
@@ -631,7 +650,7 @@ static void agent_end(agent_t *a) {
     fl_script_run_sync(sc, 10000, NULL, 0);
   }
   remove_state(a->dir);
-  uv_stop(a->loop);
+  close_all(a);
 }
 
 static void on_signal(uv_signal_t *h, int sig) {

@@ -76,5 +76,6 @@ int fl_cmd_agent(int argc, char **argv) {
   uv_loop_t loop;
   uv_loop_init(&loop);
   int code = fl_agent_main(&loop, run, state, STDIN_FILENO, STDOUT_FILENO);
+  uv_loop_close(&loop);
   return code;
 }
