@@ -14,11 +14,14 @@ local etcd = {}
 ---@field stop_timeout? number SIGTERM to SIGKILL (default 2)
 ---@field args? table more arguments
 ---@field network? any place members in namespaces (default none (proxy layer))
+---@field hosts? boolean when the run has remote hosts (--hosts FILE, fl.hosts{...}) and no network is given, member i runs on host i (clients on 2379, peers on 2380 of its address); false keeps the members local (default true)
 
 --- Members `e1..eN`. Without `network`, member i listens for clients on
 --- 127.0.0.1 and for peers behind the proxy `"peers->ei"`; with
 --- `network = fl.network{mode = "netns"}` each member is in its own namespace
---- (clients on 2379, peers on 2380 of `net:addr("ei")`).
+--- (clients on 2379, peers on 2380 of `net:addr("ei")`); when the run has
+--- remote hosts, member i runs on host i (README.md, "Running on your own
+--- machines").
 ---@param opts faultline.opts.etcd_cluster
 ---@return faultline.ec
 function etcd.cluster(opts) end

@@ -355,6 +355,14 @@ function fl.fault(opts) end
 ---@param opts faultline.opts.fl_check_recovery
 function fl.check.recovery(opts) end
 
+--- With a list, at the top of the scenario file (outside `fl.scenario`, once):
+--- the hosts this file runs with, each a table of the fields of a hosts file
+--- (below). Without an argument, anywhere: the hosts the run uses, `--hosts`'s
+--- or the file's, as a list of tables with those fields (`sudo` always
+--- present; a field that was not given is absent); `{}` when the run has none.
+---@param list? any
+function fl.hosts(list) end
+
 ---@class faultline.opts.fl_expect_http_fired
 ---@field min? integer fewest faulted requests that pass (default 1)
 ---@field max? integer most faulted requests that pass (default no limit)

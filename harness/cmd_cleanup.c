@@ -10,6 +10,8 @@
 #include "faults/netns.h"
 #include "faults/subproc.h"
 #include "harness/cli.h"
+#include "harness/hosts.h"
+#include "harness/remote.h"
 
 typedef struct {
   int done;
@@ -39,17 +41,20 @@ static char *list_tables(void) {
 }
 
 static const char USAGE[] =
-    "usage: faultline cleanup [--dry-run]\n"
+    "usage: faultline cleanup [--dry-run] [--hosts FILE]\n"
     "  removes what faultline runs that are no longer alive left behind:\n"
     "  network namespaces fl<id>-<n>, links fl<id> and fl<id>v<n>, nftables\n"
     "  tables fl<id>, /run/faultline state, libfaketime's /dev/shm leftovers,\n"
     "  cgroups faultline-<pid>-<run> (containment, and the cpu, cpuacct and\n"
     "  memory hierarchies of a v1 or hybrid machine)\n"
     "\n"
-    "  -n, --dry-run  say what would be removed, remove nothing\n";
+    "  -n, --dry-run  say what would be removed, remove nothing\n"
+    "  --hosts FILE   instead: what lost runs left on those remote hosts (their\n"
+    "                 agents' services, nftables tables, cgroups, state)\n";
 
 static const struct option LONGOPTS[] = {
     {"dry-run", no_argument, NULL, 'n'},
+    {"hosts", required_argument, NULL, 'H'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -65,6 +70,9 @@ int fl_cleanup_args_parse(fl_cleanup_args_t *out, int argc, char **argv, fl_err_
       return fl_err_set(err, FL_EUSAGE, "unexpected argument \"%s\"", c.arg);
     case 'n':
       out->dry_run = 1;
+      break;
+    case 'H':
+      out->hosts_file = c.arg;
       break;
     case 'h':
       out->help = 1;
@@ -99,6 +107,16 @@ int fl_cmd_cleanup(int argc, char **argv) {
   if (a.help) {
     fputs(USAGE, stdout);
     return 0;
+  }
+  if (a.hosts_file != NULL) {
+    fl_hosts_t hosts;
+    if (fl_hosts_load_file(a.hosts_file, &hosts, &err) < 0) {
+      fprintf(stderr, "faultline cleanup: %s\n", err.msg);
+      return 2;
+    }
+    int code = fl_remote_cleanup(&hosts, a.dry_run);
+    fl_hosts_free(&hosts);
+    return code;
   }
   int dry = a.dry_run;
   char why[256];

@@ -1,15 +1,17 @@
-/* `faultline cleanup [--dry-run]`: removes the network namespaces, links,
+/* `faultline cleanup [--dry-run] [--hosts FILE]`: removes the network namespaces, links,
  * nftables tables and state files that namespace runs no longer alive left
  * behind (a faultline killed with -9 whose reaper was killed too, a reboot
  * of a container's host ...), and libfaketime's shared memory of processes
- * that are gone. */
+ * that are gone. With --hosts FILE: what lost runs left on those remote
+ * hosts instead (harness/remote.h, fl_remote_cleanup). */
 #ifndef FL_CMD_CLEANUP_H
 #define FL_CMD_CLEANUP_H
 
 #include "base/error.h"
 
 typedef struct fl_cleanup_args_s {
-  int dry_run; /* say what would be removed, remove nothing */
+  int dry_run;            /* say what would be removed, remove nothing */
+  const char *hosts_file; /* --hosts FILE: clean those remote hosts instead */
   int help;
 } fl_cleanup_args_t;
 

@@ -16,7 +16,9 @@
 #include "base/log.h"
 #include "check/history.h"
 #include "harness/engine_int.h"
+#include "harness/lua_hosts.h"
 #include "harness/remote.h"
+#include "harness/remote_agent.h"
 #include "harness/lua_core.h"
 #include "harness/progress.h"
 #include "harness/reaper.h"
@@ -62,6 +64,18 @@ fl_scenario_t *fl_engine_scenario(lua_State *L) {
 
 uv_loop_t *fl_engine_loop(fl_engine_t *e) {
   return &e->loop;
+}
+
+const fl_engine_opts_t *fl_engine_opts(fl_engine_t *e) {
+  return e->opts;
+}
+
+const struct fl_hosts_s *fl_scenario_hosts(fl_scenario_t *sc) {
+  return sc->hosts;
+}
+
+struct fl_agents_s *fl_scenario_agents(fl_scenario_t *sc) {
+  return sc->agents;
 }
 
 fl_http_t *fl_engine_http(fl_engine_t *e) {
@@ -580,6 +594,7 @@ static void scenario_free(fl_scenario_t *sc) {
   fl_timeline_free(sc->tl);
   json_decref(sc->checks);
   json_decref(sc->metrics);
+  json_decref(sc->hosts_report);
   json_decref(sc->stats_ops);
   fl_free(sc->latencies);
   fl_free(sc->error);
@@ -669,12 +684,37 @@ static int scenario_open_outputs(fl_scenario_t *sc, const fl_engine_opts_t *o) {
   return rc;
 }
 
+/* Connects to the scenario's remote hosts, --hosts's or else the file's
+ * fl.hosts{...} (harness/remote.h). Returns NULL, or why not (new). */
+static char *connect_hosts(fl_engine_t *e, fl_scenario_t *sc) {
+  const fl_hosts_t *declared = fl_lua_hosts_declared(sc->L);
+  const fl_hosts_t *hosts = e->opts->hosts != NULL ? e->opts->hosts : declared;
+  if (e->opts->hosts != NULL && declared != NULL)
+    FL_LOG(FL_LOG_WARN, "hosts",
+           "the file's fl.hosts{...} is ignored: --hosts FILE wins");
+  if (hosts == NULL)
+    return NULL;
+  fl_err_t err = {0};
+  if (fl_remote_connect(&e->loop, hosts, sc->dir, 5, &err) < 0)
+    return fl_strdup(err.msg);
+  if (fl_agents_start(&e->loop, hosts, sc->dir, sc->run_id, sc->tl, 60, &sc->agents,
+                      &err) < 0) {
+    fl_remote_disconnect(&e->loop, hosts, sc->dir);
+    return fl_strdup(err.msg);
+  }
+  sc->hosts = hosts;
+  sc->hosts_report = fl_agents_describe(sc->agents);
+  return NULL;
+}
+
 /* Loads the file in the scenario's own Lua state, starts its function as
  * the main task with the scenario's timers, and runs the loop until the
  * scenario finishes. A file that does not load finishes it at once. */
 static void scenario_execute(fl_engine_t *e, fl_scenario_t *sc, const fl_decl_t *d) {
   sc->L = fl_engine_new_state(e);
   char *lerr = fl_engine_load_file(sc->L, e->opts->file);
+  if (lerr == NULL)
+    lerr = connect_hosts(e, sc);
   if (lerr != NULL) {
     sc->error = lerr;
     sc->finished = 1;
@@ -771,13 +811,6 @@ int fl_engine_run_scenario(fl_engine_t *e, const fl_decl_t *d, int nscen,
   fl_timeline_event(sc->tl, "scenario",
                     json_pack("{s:s, s:s, s:I}", "name", sc->name, "phase", "start",
                               "seed", (json_int_t)sc->seed));
-  int remote = 0;
-  fl_err_t herr = {0}; /* outlives the block: load_error may point into it */
-  if (load_error == NULL && o->hosts != NULL) {
-    remote = fl_remote_connect(&e->loop, o->hosts, sc->dir, 5, &herr) == 0;
-    if (!remote)
-      load_error = herr.msg;
-  }
   if (load_error != NULL) {
     sc->error = fl_strdup(load_error);
     sc->finished = 1;
@@ -785,8 +818,11 @@ int fl_engine_run_scenario(fl_engine_t *e, const fl_decl_t *d, int nscen,
     scenario_execute(e, sc, d);
   }
   scenario_teardown(e, sc);
-  if (remote)
-    fl_remote_disconnect(&e->loop, o->hosts, sc->dir);
+  if (sc->hosts != NULL) {
+    fl_agents_stop(&e->loop, sc->agents);
+    sc->agents = NULL;
+    fl_remote_disconnect(&e->loop, sc->hosts, sc->dir);
+  }
   int code = fl_run_write_report(sc, o->file, out_report);
   scenario_release(e, sc);
   return code;

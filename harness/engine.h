@@ -65,11 +65,18 @@ fl_engine_t *fl_engine_from_lua(lua_State *L);
 /* Raises a Lua error unless the scenario is running. Borrowed. */
 fl_scenario_t *fl_engine_scenario(lua_State *L);
 uv_loop_t *fl_engine_loop(fl_engine_t *e);
+/* The options the engine runs with (NULL for an engine that only lists). */
+const fl_engine_opts_t *fl_engine_opts(fl_engine_t *e);
 fl_http_t *fl_engine_http(fl_engine_t *e);
 fl_timeline_t *fl_scenario_timeline(fl_scenario_t *sc);
 const char *fl_scenario_dir(fl_scenario_t *sc);
 const char *fl_scenario_run_id(fl_scenario_t *sc);
 uint64_t fl_scenario_seed(fl_scenario_t *sc);
+/* The remote hosts the scenario runs with, connected (--hosts FILE, else the
+ * file's fl.hosts{...}), or NULL when it has none. Borrowed. */
+const struct fl_hosts_s *fl_scenario_hosts(fl_scenario_t *sc);
+/* Their agents (harness/remote_agent.h), or NULL. Borrowed. */
+struct fl_agents_s *fl_scenario_agents(fl_scenario_t *sc);
 /* --replay's schedule file (a report.json or a schedule), or NULL. Borrowed. */
 const char *fl_scenario_replay(fl_scenario_t *sc);
 /* The loop and the HTTP client every object of the scenario lives on. */

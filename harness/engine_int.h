@@ -81,6 +81,9 @@ struct fl_scenario_s {
   fl_prng_t rng; /* fl.random */
   int next_process;
   json_t *metrics; /* fl.metric's series, [{name, unit, points}], or NULL */
+  const struct fl_hosts_s *hosts; /* connected remote hosts, or NULL */
+  struct fl_agents_s *agents;     /* their agents (harness/remote_agent.h) */
+  json_t *hosts_report;           /* report.json's hosts[], or NULL */
 };
 
 struct fl_engine_s {

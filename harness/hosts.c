@@ -267,6 +267,40 @@ char **fl_ssh_exit_argv(const fl_host_t *h, const char *control_path) {
   return a.v;
 }
 
+char **fl_scp_argv(const fl_host_t *h, const char *control_path, const char *local_path,
+                   const char *remote_path) {
+  argv_t a = {0};
+  add(&a, "scp");
+  add(&a, "-q");
+  addf_opt(&a, "ControlPath=%s", control_path);
+  add(&a, "-o");
+  add(&a, "BatchMode=yes");
+  if (h->port > 0) {
+    char port[16];
+    snprintf(port, sizeof(port), "%d", h->port);
+    add(&a, "-P");
+    add(&a, port);
+  }
+  if (h->user != NULL)
+    addf_opt(&a, "User=%s", h->user);
+  if (h->identity != NULL) {
+    add(&a, "-i");
+    add(&a, h->identity);
+    add(&a, "-o");
+    add(&a, "IdentitiesOnly=yes");
+  }
+  if (h->known_hosts != NULL)
+    addf_opt(&a, "UserKnownHostsFile=%s", h->known_hosts);
+  add(&a, "--");
+  add(&a, local_path);
+  /* An IPv6 address goes in brackets: host:path would be ambiguous. */
+  char *dest =
+      fl_asprintf(strchr(h->address, ':') ? "[%s]:%s" : "%s:%s", h->address, remote_path);
+  add(&a, dest);
+  fl_free(dest);
+  return a.v;
+}
+
 void fl_ssh_argv_free(char **argv) {
   for (size_t i = 0; argv != NULL && argv[i] != NULL; i++)
     fl_free(argv[i]);

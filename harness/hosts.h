@@ -67,6 +67,10 @@ char **fl_ssh_argv(const fl_host_t *h, const char *control_path, int connect_s,
                    int persist_s, const char *const *cmd);
 /* `ssh -O exit` for the master of h: what a run ends with. Returns new. */
 char **fl_ssh_exit_argv(const fl_host_t *h, const char *control_path);
+/* The argv of an scp of local_path to remote_path on h through the master
+ * at control_path (new, free with fl_ssh_argv_free). */
+char **fl_scp_argv(const fl_host_t *h, const char *control_path, const char *local_path,
+                   const char *remote_path);
 void fl_ssh_argv_free(char **argv);
 
 #endif

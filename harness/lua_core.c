@@ -17,6 +17,7 @@
 #include "base/alloc.h"
 #include "harness/engine_int.h"
 #include "harness/lua_core.h"
+#include "harness/lua_hosts.h"
 #include "harness/lua_netns.h"
 #include "harness/reaper.h"
 
@@ -569,6 +570,7 @@ static void (*const bindings[])(lua_State *L) = {
     fl_luaopen_network, /* lua_network.c: core.net_open */
     fl_luaopen_nemesis, /* lua_nemesis.c: core.nemesis_rng, core.nemesis_replay */
     fl_luaopen_pg,      /* lua_pg.c: core.pg_connect */
+    fl_luaopen_hosts,   /* lua_hosts.c: core.hosts_set, core.hosts_list */
 };
 
 int fl_luaopen_core(lua_State *L) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "harness/cmd_agent.h"
 #include "harness/cmd_check.h"
 #include "harness/cmd_cleanup.h"
 #include "harness/cmd_init.h"
@@ -47,8 +48,10 @@ static const struct command {
      "one summary.md and junit.xml over several suite outputs (shards)"},
     {"report", fl_cmd_report, "RUN_DIR...",
      "render report.html and summary.md again from report.json"},
-    {"cleanup", fl_cmd_cleanup, "[--dry-run]",
+    {"cleanup", fl_cmd_cleanup, "[--dry-run] [--hosts FILE]",
      "remove namespaces, links and nftables tables of runs no longer alive"},
+    {"agent", fl_cmd_agent, "--run ID [--state DIR] | --cleanup [--dry-run]",
+     "the remote side of a run on remote hosts (started over ssh by `run`)"},
     {"init", fl_cmd_init, "[DIR]",
      "write a starter layout: a scenario, a module under lib/, CI files"},
     {"version", cmd_version, "", "print the version"},

@@ -20,4 +20,12 @@ int fl_remote_connect(uv_loop_t *loop, const fl_hosts_t *hosts, const char *run_
 /* Closes every host's master (`ssh -O exit`), running the loop until done. */
 void fl_remote_disconnect(uv_loop_t *loop, const fl_hosts_t *hosts, const char *run_dir);
 
+/* `faultline cleanup --hosts FILE`: on every host, through a master of its
+ * own (control sockets in a scratch directory), runs the agent's cleanup
+ * (`faultline agent --cleanup`, harness/agent.h) with whichever faultline
+ * build was copied there, and prints what each host removed, each line
+ * prefixed with the host's name. Runs a private loop (a command, not a run).
+ * Returns 0, or 2 after naming each host it could not reach or clean. */
+int fl_remote_cleanup(const fl_hosts_t *hosts, int dry);
+
 #endif

@@ -261,6 +261,8 @@ int fl_run_write_report(fl_scenario_t *sc, const char *file, json_t **out) {
   json_object_set(r, "events", fl_timeline_events(sc->tl));
   json_object_set_new(r, "stats", stats_json(sc));
   json_object_set_new(r, "findings", fl_report_findings(r));
+  if (sc->hosts_report != NULL)
+    json_object_set(r, "hosts", sc->hosts_report);
   if (sc->metrics != NULL)
     json_object_set(r, "metrics", sc->metrics);
   fl_free(command);

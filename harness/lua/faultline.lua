@@ -621,6 +621,7 @@ local modules = {
   { name = "faultline.check", as = "check" },                          -- fl.check.*
   { name = "faultline.network", exports = { "network" } },             -- the namespace layer
   { name = "faultline.resources" },                                    -- svc:cpu/memory healed by fl.heal
+  { name = "faultline.hosts", exports = { "hosts" } },                  -- fl.hosts, the hosts layer
   { name = "faultline.proxy", exports = { "proxy", "udp_proxy" } },    -- the proxy layer (the fallback)
   { name = "faultline.nemesis", exports = { "nemesis" } },              -- fl.nemesis (after the layers)
   { name = "faultline.pg", exports = { "pg" } },                        -- fl.pg (PostgreSQL client)

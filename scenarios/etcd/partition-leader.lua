@@ -1,6 +1,11 @@
 -- etcd: the leader isolated from the majority (network namespaces), with
 -- etcd 3.4's default flags and with --pre-vote.
 --
+-- With `--hosts hosts.lua` (three hosts or more) the members run on the
+-- first three hosts and the partition is nftables rules on the hosts
+-- themselves (README.md, "Running on your own machines"); etcd must be
+-- installed on each host.
+--
 -- Needs faultline's namespace layer (fl.network{mode = "netns"}: root, Linux,
 -- nftables): etcd members advertise one peer URL to everyone, so proxies
 -- cannot cut one member off from the others (DESIGN.md, "Two fault layers").
@@ -32,10 +37,15 @@ local util = require("faultline.lib.util")
 
 local function isolate_leader(pre_vote, stall_limit)
   return function()
-    local net, why = util.netns()
-    if not net then
-      fl.log("SKIPPED: %s; etcd cannot be partitioned pairwise through proxies", why)
-      return
+    -- On remote hosts (--hosts FILE) the members run one per host and the
+    -- partition is host-side; else in network namespaces here.
+    local net, why
+    if #fl.hosts() < 3 then
+      net, why = util.netns()
+      if not net then
+        fl.log("SKIPPED: %s; etcd cannot be partitioned pairwise through proxies", why)
+        return
+      end
     end
     local c = etcd.cluster{ nodes = 3, network = net, args = pre_vote and { "--pre-vote" } or nil }
     c:start()

@@ -79,22 +79,41 @@ end
 --- peer_ports[i], behind the proxy c.proxies[i] ("peers->ei") whose address
 --- it advertises.
 ---
+--- On remote hosts (the run has hosts: --hosts FILE or fl.hosts{...}, and
+--- hosts ~= false): member i on host i, clients on 2379 and peers on 2380
+--- of the host's address, its data in its own directory there; fl.partition
+--- cuts members with nftables rules on the hosts.
+---
 --- With network = fl.network{mode = "netns"}: each member in its own
 --- namespace at net:addr("ei"), clients on port 2379 and peers on 2380 of
 --- that address, no proxies; fl.partition cuts members pairwise.
 function M.cluster(opts)
   opts = fl.options(opts or {}, "etcd.cluster",
     { nodes = true, binary = true, heartbeat_ms = true, election_ms = true,
-      ready_timeout = true, args = true, stop_timeout = true, network = true })
+      ready_timeout = true, args = true, stop_timeout = true, network = true, hosts = true })
   local n = opts.nodes or 3
   local net = opts.network
   local netns = net ~= nil and net.mode == "netns"
+  -- Remote hosts (--hosts FILE or fl.hosts{...}): member i on host i, on
+  -- the host's address, unless hosts = false or a network is given.
+  local remote = nil
+  if opts.hosts ~= false and not netns and #fl.hosts() > 0 then
+    remote = fl.hosts()
+    if #remote < n then
+      error(string.format("etcd.cluster: %d members need %d hosts; the run has %d", n, n,
+        #remote), 2)
+    end
+  end
   local c = setmetatable({ n = n, nodes = {}, hosts = {}, ports = {}, peer_ports = {},
     proxies = {}, ids = {}, network = net }, Cluster)
   local dir = fl.info().dir
   local peer_url = {}
   for i = 1, n do
-    if netns then
+    if remote then
+      c.hosts[i] = remote[i].address
+      c.ports[i], c.peer_ports[i] = 2379, 2380
+      peer_url[i] = string.format("http://%s:2380", c.hosts[i])
+    elseif netns then
       c.hosts[i] = net:addr("e" .. i)
       c.ports[i], c.peer_ports[i] = 2379, 2380
       peer_url[i] = string.format("http://%s:2380", c.hosts[i])
@@ -111,7 +130,9 @@ function M.cluster(opts)
   for i = 1, n do initial[i] = string.format("e%d=%s", i, peer_url[i]) end
   local token = "fl-" .. fl.info().run_id
   for i = 1, n do
-    local data = dir .. "/data/e" .. i
+    -- On a host: relative to the member's own directory there (the agent
+    -- removes it when the run ends).
+    local data = remote and "data" or (dir .. "/data/e" .. i)
     local client = string.format("http://%s:%d", c.hosts[i], c.ports[i])
     local args = { M.binary(opts), "--name", "e" .. i, "--data-dir", data,
       "--listen-client-urls", client, "--advertise-client-urls", client,
@@ -126,6 +147,7 @@ function M.cluster(opts)
     -- The last member stopping waits for a quorum that is gone: it gets
     -- SIGKILL after 2 s instead of faultline's default 5 s.
     c.nodes[i] = fl.service{ name = "e" .. i, cmd = args, stop_timeout = opts.stop_timeout or 2,
+      host = remote and remote[i].name or nil,
       ready = fl.probe.http(client .. "/health", { timeout = opts.ready_timeout or 20 }) }
   end
   return c

@@ -76,6 +76,29 @@ expect_grep "$TMP/refused.all" "n2.*Permission denied" "the message names the ho
 [ -z "$(masters "$TMP/refused")" ] && ok "no master left after the refusal" ||
   fail "masters left: $(masters "$TMP/refused")"
 
+# fl.hosts{...} in the file: the run connects to its hosts when no --hosts
+# is given, and fl.hosts() lists them; with --hosts, --hosts wins.
+cat >"$TMP/own.lua" <<LUA
+local fl = require("faultline")
+fl.hosts{ { name = "n1", address = "$HOSTS_ADDR_1", user = "root", identity = "$HOSTS_KEY",
+            known_hosts = "$HOSTS_KNOWN" } }
+fl.scenario("own hosts", function()
+  local names = {}
+  for _, h in ipairs(fl.hosts()) do names[#names + 1] = h.name .. "@" .. h.address end
+  fl.log("HOSTS " .. table.concat(names, ","))
+end)
+LUA
+expect_exit 0 "a file naming its own host with fl.hosts{...}" -- \
+  "$FAULTLINE" run "$TMP/own.lua" --out "$TMP/own" -q
+expect_grep "$TMP/own/timeline.jsonl" "HOSTS n1@$HOSTS_ADDR_1\"" "fl.hosts() lists the file's host"
+[ -d "$TMP/own/ssh" ] && ok "the run connected to the file's host" || fail "no ssh/ in the run"
+expect_exit 0 "the same file with --hosts" -- \
+  "$FAULTLINE" run "$TMP/own.lua" --hosts "$TMP/hosts.lua" --out "$TMP/wins"
+expect_grep "$TMP/wins/timeline.jsonl" "HOSTS n1@$HOSTS_ADDR_1,n2@$HOSTS_ADDR_2\"" \
+  "--hosts wins over fl.hosts{...}"
+cat "$TMP/out" "$TMP/err" >"$TMP/wins.all"
+expect_grep "$TMP/wins.all" "fl.hosts\{...\} is ignored: --hosts FILE wins" "the log says so"
+
 printf 'return { { name = "n1", address = "x", port = "22" } }\n' >"$TMP/bad.lua"
 expect_exit 2 "a bad hosts file" -- \
   "$FAULTLINE" run "$TMP/scen.lua" --hosts "$TMP/bad.lua" --out "$TMP/bad" -q

@@ -165,12 +165,32 @@ static void test_ssh_argv(void **state) {
   fl_free(cp);
 }
 
+static void test_scp_argv(void **state) {
+  fl_host_t h = {.name = "n1",
+                 .address = "10.0.0.1",
+                 .user = "admin",
+                 .known_hosts = "/k/kh",
+                 .port = 2222,
+                 .identity = "/k/id"};
+  char **argv = fl_scp_argv(&h, "ssh/h0", "/proc/1/exe", "/tmp/x/.tmp-ab-0");
+  assert_string_equal(
+      joined(argv),
+      "scp -q -o ControlPath=ssh/h0 -o BatchMode=yes -P 2222 -o User=admin -i "
+      "/k/id -o IdentitiesOnly=yes -o UserKnownHostsFile=/k/kh -- /proc/1/exe "
+      "10.0.0.1:/tmp/x/.tmp-ab-0");
+  fl_ssh_argv_free(argv);
+  fl_host_t v6 = {.name = "n2", .address = "fd00::2"};
+  argv = fl_scp_argv(&v6, "ssh/h1", "a", "/b");
+  assert_string_equal(joined(argv),
+                      "scp -q -o ControlPath=ssh/h1 -o BatchMode=yes -- a [fd00::2]:/b");
+  fl_ssh_argv_free(argv);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_full_and_defaults),
-      cmocka_unit_test(test_mistakes),
-      cmocka_unit_test(test_load_file),
-      cmocka_unit_test(test_ssh_argv),
+      cmocka_unit_test(test_full_and_defaults), cmocka_unit_test(test_mistakes),
+      cmocka_unit_test(test_load_file),         cmocka_unit_test(test_ssh_argv),
+      cmocka_unit_test(test_scp_argv),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

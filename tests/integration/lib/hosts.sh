@@ -82,6 +82,10 @@ KbdInteractiveAuthentication no
 UsePAM no
 PrintMotd no
 Subsystem sftp internal-sftp
+# A login shell of bash reads ~/.bashrc for an ssh command when SHLVL is
+# unset (bash's SSH_SOURCE_BASHRC): on a machine whose root .bashrc is slow
+# (pyenv init: ~2 s) every command paid for it. SHLVL=1 makes bash skip it.
+SetEnv SHLVL=1
 EOF
 }
 
