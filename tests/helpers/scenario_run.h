@@ -36,7 +36,7 @@ static int scenario_dir_teardown(void **state) {
 }
 
 /* A string field of a report (or any object), "" when absent. */
-static const char *str(json_t *r, const char *k) {
+static inline const char *str(json_t *r, const char *k) {
   const char *s = json_string_value(json_object_get(r, k));
   return s ? s : "";
 }

@@ -19,19 +19,6 @@
 #define SCENARIO_RUN_TAG "lua_hosts"
 #include "tests/helpers/scenario_run.h"
 
-static int setup(void **state) {
-  return scenario_dir_setup();
-}
-
-static int teardown(void **state) {
-  return scenario_dir_teardown();
-}
-
-static const char *str(json_t *r, const char *k) {
-  const char *s = json_string_value(json_object_get(r, k));
-  return s ? s : "";
-}
-
 static void test_bad_field_names_line(void **state) {
   json_t *r = NULL;
   int code = run("bad",
@@ -131,5 +118,5 @@ int main(void) {
       cmocka_unit_test(test_unreachable_is_error),
       cmocka_unit_test(test_service_unknown_host),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, scenario_dir_setup, scenario_dir_teardown);
 }
