@@ -242,12 +242,14 @@ static void explain_edge(const fl_txn_t *t, const fl_edge_t *e, char *buf, size_
       p = p < o->len ? p : UINT32_MAX;
       const char *prev =
           p != UINT32_MAX && p > 0 ? fl_txn_val(t, t->order[e->key].v[p - 1]) : "?";
-      snprintf(buf, size, "%s appended %s to key %s, and %s appended %s right after it (ww)",
-               a, prev, k, b, v);
-    } else {
       snprintf(buf, size,
-               "%s wrote a version of key %s that %s read and then overwrote with %s (ww)", a,
-               k, b, v);
+               "%s appended %s to key %s, and %s appended %s right after it (ww)", a,
+               prev, k, b, v);
+    } else {
+      snprintf(
+          buf, size,
+          "%s wrote a version of key %s that %s read and then overwrote with %s (ww)", a,
+          k, b, v);
     }
     break;
   case EDGE_WR:
