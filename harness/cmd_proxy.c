@@ -28,7 +28,8 @@ static const char USAGE[] =
     "The API is Toxiproxy 2.x's: GET /proxies, POST /proxies, POST /populate,\n"
     "GET|POST|DELETE /proxies/{proxy}, GET|POST /proxies/{proxy}/toxics,\n"
     "GET|POST|DELETE /proxies/{proxy}/toxics/{toxic}, POST /reset, GET /version;\n"
-    "faultline adds GET /metrics, /faultline/udp and /faultline/partition.\n";
+    "faultline adds GET /metrics, /faultline/udp, /faultline/partition and\n"
+    "/faultline/proxies/{proxy}/http_faults (HTTP fault rules; faults/PROXY_API.md).\n";
 
 typedef struct proxy_cmd_s {
   uv_loop_t loop;
