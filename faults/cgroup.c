@@ -403,6 +403,8 @@ int fl_cgroup_cpu_quota(const fl_cg_sys_t *sys, const char *cg, double cpus,
   return 0;
 }
 
+static ssize_t read_small(const char *dir, const char *file, char *buf, size_t size);
+
 int fl_cgroup_memory_max(const fl_cg_sys_t *sys, const char *cg, int64_t bytes,
                          fl_err_t *err) {
   char dir[512], text[32];
@@ -428,6 +430,17 @@ int fl_cgroup_memory_max(const fl_cg_sys_t *sys, const char *cg, int64_t bytes,
     rc = write_file(dir, file, text);
     if (rc == 0 && memsw && bytes > 0)
       write_file(dir, "memory.memsw.limit_in_bytes", text);
+    if (rc == -EBUSY) {
+      /* v1 refuses a limit below what it cannot reclaim (v2 OOM-kills) */
+      char used[32] = "?";
+      if (read_small(dir, "memory.usage_in_bytes", used, sizeof(used)) > 0)
+        used[strcspn(used, "\n")] = '\0';
+      return fl_err_set(err, rc,
+                        "a memory limit of %s bytes is below what it uses and the kernel "
+                        "cannot reclaim (%s bytes): cgroup v1 refuses it (v2 would "
+                        "OOM-kill); set the limit before it grows, or above its use",
+                        text, used);
+    }
   }
   if (rc < 0)
     return fl_err_set(err, rc, "cannot write %s to %s/%s: %s", text, dir, file,
