@@ -123,7 +123,7 @@ if command -v setpriv >/dev/null 2>&1; then
   mkdir -p "$U" && chmod 755 "$TMP" && chmod 777 "$U"
   cp "$FAULTLINE" "$N" "$U/" && chmod 755 "$U/faultline" && chmod 644 "$U/$(basename "$N")"
   expect_exit 2 "svc:cpu without cgroups is an error" -- setpriv --reuid=65534 --regid=65534 \
-    --clear-groups "$U/faultline" run "$U/$(basename "$N")" --out "$U/run"
+    --clear-groups "$U/faultline" run "$U/$(basename "$N")" --only "resources without cgroups" --out "$U/run"
   expect_grep "$TMP/out" "service spin: a CPU quota needs a cgroup .*not run as root" \
     "the error names the service and the missing cgroup"
   python3 - "$U/run/report.json" >"$TMP/py2" 2>&1 <<'PY'
@@ -137,6 +137,10 @@ print("fallback ok")
 PY
   grep -q "fallback ok" "$TMP/py2" && ok "the /proc fallback sampled the service: $(head -1 "$TMP/py2")" ||
     { fail "the /proc fallback's series"; sed 's/^/    /' "$TMP/py2" >&2; }
+  setpriv --reuid=65534 --regid=65534 --clear-groups "$U/faultline" run "$U/$(basename "$N")" \
+    --only "nemesis cpu without cgroups" --out "$U/nem" >"$TMP/nem.out" 2>&1
+  expect_grep "$TMP/nem.out" "fl.nemesis: fault 'cpu' cannot be applied in this run: service idle: a CPU quota needs a cgroup" \
+    "a nemesis asked for cpu without cgroups stops with the error"
 else
   skip_part "setpriv (util-linux) missing: the fallback is not tested"
 fi
